@@ -1,0 +1,175 @@
+//! The printer from the Qt Remote Objects overview: properties `ink_level` and `status`, a
+//! slot `print(doc)` that changes `status` (every replica sees it), and a signal when the
+//! paper runs out.
+//!
+//! ```text
+//! cargo run --example printer                 # host and replica in one process, narrated
+//! cargo run --example printer host URL        # only the host (prints "listening on URL")
+//! cargo run --example printer replica URL     # only a replica: prints three documents
+//! ```
+//! URL is `tcp://127.0.0.1:PORT` (port 0 picks a free one) or `local:NAME`.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_remote_objects::prelude::*;
+use futures::StreamExt;
+use printer::ReplicaExt;
+use serde::{Deserialize, Serialize};
+
+/// What the printer is doing.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Status {
+    /// Waiting for a job.
+    #[default]
+    Idle,
+    /// Printing job `job`.
+    Printing {
+        /// The job number.
+        job: u32,
+        /// The document's name.
+        doc: String,
+    },
+    /// No paper left.
+    OutOfPaper,
+}
+
+remote_object! {
+    /// A printer shared on the network.
+    pub Printer {
+        /// Percent of ink left.
+        prop ink_level: u8 = 100;
+        /// What the printer is doing.
+        prop status: Status;
+        /// The paper ran out.
+        signal out_of_paper(tray: u32);
+        /// Prints a document and returns its job number.
+        slot print(doc: String) -> u32;
+    }
+}
+
+/// The source: owns the printer's state.
+struct PrinterService {
+    remote: printer::SimpleSource,
+    sheets_left: u32,
+    next_job: u32,
+}
+
+impl Actor for PrinterService {
+    type Context = Context<Self>;
+}
+
+impl RemoteSource for PrinterService {
+    type Api = Printer;
+    fn simple_source(&self) -> &printer::SimpleSource {
+        &self.remote
+    }
+}
+
+impl Handler<printer::Print> for PrinterService {
+    type Result = SlotResult<u32>;
+
+    fn handle(&mut self, msg: printer::Print, _: &mut Context<Self>) -> SlotResult<u32> {
+        if self.sheets_left == 0 {
+            self.remote.set_status(Status::OutOfPaper)?;
+            self.remote.emit_out_of_paper(1)?;
+            return Err(SlotError::source("out of paper"));
+        }
+        self.sheets_left -= 1;
+        let job = self.next_job;
+        self.next_job += 1;
+        // Both changes reach every replica before this call's reply does.
+        self.remote
+            .set_ink_level(self.remote.ink_level().saturating_sub(10))?;
+        self.remote
+            .set_status(Status::Printing { job, doc: msg.doc })?;
+        Ok(job)
+    }
+}
+
+async fn run_host(url: &str) -> Result<Host, actix_remote_objects::Error> {
+    let host = Host::listen(url).await?;
+    let service = PrinterService {
+        remote: Default::default(),
+        sheets_left: 2,
+        next_job: 1,
+    };
+    host.enable_remoting(service).await?;
+    println!("listening on {}", host.url().unwrap_or(url));
+    Ok(host)
+}
+
+async fn run_replica(url: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let node = Node::connect(url).await?;
+    let replica = node.acquire::<Printer>();
+    println!(
+        "replica: acquired, state {:?}, ink {}% (the declared default)",
+        replica.state(),
+        replica.ink_level()
+    );
+    replica.wait_for_source(Duration::from_secs(5)).await?;
+    println!(
+        "replica: state {:?}, ink {}%, status {:?}",
+        replica.state(),
+        replica.ink_level(),
+        replica.status()
+    );
+
+    let mut signals = replica.signals();
+    for doc in ["report.pdf", "slides.pdf", "poster.pdf"] {
+        match replica.call(printer::Print { doc: doc.into() }).await {
+            Ok(job) => println!(
+                "replica: printed {doc} as job {job}; status {:?}, ink {}% (already updated)",
+                replica.status(),
+                replica.ink_level()
+            ),
+            Err(error) => println!("replica: {doc} refused: {error}"),
+        }
+    }
+    if let Some(printer::Signal::OutOfPaper(signal)) = signals.next().await {
+        println!("replica: signal out_of_paper(tray {})", signal.tray);
+    }
+    println!("replica: final status {:?}", replica.status());
+    Ok(())
+}
+
+async fn wait_for_termination() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[actix::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => {
+            let host = run_host("tcp://127.0.0.1:0").await?;
+            let url = host.url().ok_or("the host has no URL")?.to_owned();
+            run_replica(&url).await?;
+            host.shutdown().await;
+            println!("done");
+        }
+        ["host", url] => {
+            let host = run_host(url).await?;
+            wait_for_termination().await;
+            host.shutdown().await;
+        }
+        ["replica", url] => run_replica(url).await?,
+        _ => {
+            eprintln!("usage: printer [host URL | replica URL]");
+            std::process::exit(2);
+        }
+    }
+    Ok(())
+}

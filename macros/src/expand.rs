@@ -1,0 +1,542 @@
+//! Code generation for one API definition.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{Ident, LitStr};
+
+use crate::parse::{camel_case, snake_case, Access, ApiDef, MethodDef, PropDef};
+use crate::signature::signature;
+
+pub fn expand(def: &ApiDef) -> TokenStream {
+    let lib = quote!(::actix_remote_objects);
+    let private = quote!(#lib::__private);
+    let api = &def.name;
+    let vis = &def.vis;
+    let docs = &def.docs;
+    let module = Ident::new(&snake_case(&api.to_string()), api.span());
+    let module_doc = LitStr::new(
+        &format!("Generated items of the [`{api}`] API."),
+        Span::call_site(),
+    );
+
+    let properties = properties_struct(def);
+    let property_change = property_change_enum(def);
+    let signals = signal_types(def, &private);
+    let slots = slot_types(def, &private);
+    let simple_source = simple_source(def);
+    let replica_ext = replica_ext(def);
+    let remote_object = remote_object_impl(def, &module);
+    let hostable = hostable_impl(def, &module);
+
+    quote! {
+        #(#docs)*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        #vis struct #api;
+
+        #[doc = #module_doc]
+        #[allow(clippy::all, unused_imports, non_camel_case_types)]
+        #vis mod #module {
+            use super::*;
+            use #lib::__private::actix as __actix;
+
+            #properties
+            #property_change
+            #signals
+            #slots
+            #simple_source
+            #replica_ext
+        }
+
+        #remote_object
+        #hostable
+    }
+}
+
+fn prop_docs(p: &PropDef) -> TokenStream {
+    let docs = &p.docs;
+    if docs.is_empty() {
+        let text = LitStr::new(&format!("The `{}` property.", p.name), p.name.span());
+        quote!(#[doc = #text])
+    } else {
+        quote!(#(#docs)*)
+    }
+}
+
+fn method_docs(m: &MethodDef, kind: &str) -> TokenStream {
+    let docs = &m.docs;
+    if docs.is_empty() {
+        let text = LitStr::new(&format!("The `{}` {kind}.", m.name), m.name.span());
+        quote!(#[doc = #text])
+    } else {
+        quote!(#(#docs)*)
+    }
+}
+
+fn variant(name: &Ident) -> Ident {
+    Ident::new(&camel_case(&name.to_string()), name.span())
+}
+
+fn index(i: usize) -> u16 {
+    // validate() keeps every member count within u16.
+    u16::try_from(i).unwrap_or(u16::MAX)
+}
+
+fn properties_struct(def: &ApiDef) -> TokenStream {
+    let fields = def.props.iter().map(|p| {
+        let (docs, name, ty) = (prop_docs(p), &p.name, &p.ty);
+        quote!(#docs pub #name: #ty,)
+    });
+    let defaults = def.props.iter().map(|p| {
+        let (name, ty) = (&p.name, &p.ty);
+        match &p.default {
+            // The annotated binding makes a default of the wrong type an error at the default.
+            Some(expr) => quote_spanned!(expr.span()=> #name: { let value: #ty = #expr; value },),
+            None => quote!(#name: ::core::default::Default::default(),),
+        }
+    });
+    quote! {
+        /// Every property's value, with the declared defaults.
+        #[derive(Debug, Clone)]
+        pub struct Properties {
+            #(#fields)*
+        }
+
+        impl ::core::default::Default for Properties {
+            fn default() -> Self {
+                Properties { #(#defaults)* }
+            }
+        }
+    }
+}
+
+fn property_change_enum(def: &ApiDef) -> TokenStream {
+    let variants = def.props.iter().map(|p| {
+        let (docs, v, ty) = (prop_docs(p), variant(&p.name), &p.ty);
+        quote!(#docs #v(#ty),)
+    });
+    quote! {
+        /// One property's new value.
+        #[derive(Debug, Clone)]
+        pub enum PropertyChange {
+            #(#variants)*
+        }
+
+        impl __actix::Message for PropertyChange {
+            type Result = ();
+        }
+    }
+}
+
+fn arg_fields(m: &MethodDef) -> Vec<TokenStream> {
+    m.args
+        .iter()
+        .map(|a| {
+            let (name, ty) = (&a.name, &a.ty);
+            let doc = LitStr::new(&format!("The `{name}` argument."), name.span());
+            quote!(#[doc = #doc] pub #name: #ty,)
+        })
+        .collect()
+}
+
+fn serde_derives(private: &TokenStream) -> TokenStream {
+    let serde_path = LitStr::new(
+        &format!("{}::serde", private.to_string().replace(' ', "")),
+        Span::call_site(),
+    );
+    quote! {
+        #[derive(Debug, Clone, #private::serde::Serialize, #private::serde::Deserialize)]
+        #[serde(crate = #serde_path)]
+    }
+}
+
+fn signal_types(def: &ApiDef, private: &TokenStream) -> TokenStream {
+    let api = &def.name;
+    let derives = serde_derives(private);
+    let structs = def.signals.iter().map(|s| {
+        let (docs, ty, fields) = (method_docs(s, "signal"), variant(&s.name), arg_fields(s));
+        quote! {
+            #docs
+            #derives
+            pub struct #ty { #(#fields)* }
+
+            impl __actix::Message for #ty {
+                type Result = ();
+            }
+
+            impl ::actix_remote_objects::SignalType for #ty {
+                type Api = super::#api;
+                fn from_signal(signal: &Signal) -> ::core::option::Option<Self> {
+                    #[allow(unreachable_patterns)]
+                    match signal {
+                        Signal::#ty(s) => ::core::option::Option::Some(s.clone()),
+                        _ => ::core::option::Option::None,
+                    }
+                }
+            }
+        }
+    });
+    let variants = def.signals.iter().map(|s| {
+        let (docs, ty) = (method_docs(s, "signal"), variant(&s.name));
+        quote!(#docs #ty(#ty),)
+    });
+    quote! {
+        #(#structs)*
+
+        /// One emitted signal with its arguments.
+        #[derive(Debug, Clone)]
+        pub enum Signal {
+            #(#variants)*
+        }
+
+        impl __actix::Message for Signal {
+            type Result = ();
+        }
+    }
+}
+
+fn slot_types(def: &ApiDef, private: &TokenStream) -> TokenStream {
+    let api = &def.name;
+    let derives = serde_derives(private);
+    let items = def.slots.iter().enumerate().map(|(i, s)| {
+        let (docs, ty, fields) = (method_docs(s, "slot"), variant(&s.name), arg_fields(s));
+        let output = s
+            .ret
+            .as_ref()
+            .map_or_else(|| quote!(()), ToTokens::to_token_stream);
+        let idx = index(i);
+        quote! {
+            #docs
+            #derives
+            pub struct #ty { #(#fields)* }
+
+            impl __actix::Message for #ty {
+                type Result = ::actix_remote_objects::SlotResult<#output>;
+            }
+
+            impl ::actix_remote_objects::Slot for #ty {
+                type Api = super::#api;
+                type Output = #output;
+                const INDEX: u16 = #idx;
+            }
+        }
+    });
+    quote!(#(#items)*)
+}
+
+fn simple_source(def: &ApiDef) -> TokenStream {
+    let api = &def.name;
+    let getters = def.props.iter().map(|p| {
+        let (docs, name, ty) = (prop_docs(p), &p.name, &p.ty);
+        quote! {
+            #docs
+            pub fn #name(&self) -> #ty {
+                self.state.read(|p| ::core::clone::Clone::clone(&p.#name))
+            }
+        }
+    });
+    let setters = def.props.iter().enumerate().filter(|(_, p)| p.access != Access::Constant).map(|(i, p)| {
+        let (name, ty, idx) = (&p.name, &p.ty, index(i));
+        let setter = format_ident!("set_{}", name);
+        let doc = LitStr::new(
+            &format!("Sets `{name}`; replicas are told only if the value changed. Returns whether it did."),
+            name.span(),
+        );
+        quote! {
+            #[doc = #doc]
+            pub fn #setter(&self, value: #ty) -> ::core::result::Result<bool, ::actix_remote_objects::Error> {
+                self.state.set(#idx, value, |p| &mut p.#name)
+            }
+        }
+    });
+    let emitters = def.signals.iter().enumerate().map(|(i, s)| {
+        let (ty, idx) = (variant(&s.name), index(i));
+        let emit = format_ident!("emit_{}", s.name);
+        let params = s.args.iter().map(|a| {
+            let (n, t) = (&a.name, &a.ty);
+            quote!(#n: #t)
+        });
+        let names = s.args.iter().map(|a| &a.name);
+        let doc = LitStr::new(&format!("Emits `{}` to every replica.", s.name), s.name.span());
+        quote! {
+            #[doc = #doc]
+            pub fn #emit(&self, #(#params),*) -> ::core::result::Result<(), ::actix_remote_objects::Error> {
+                self.state.emit(#idx, &#ty { #(#names),* })
+            }
+        }
+    });
+    quote! {
+        /// The source's state: holds the property values and tells replicas about changes
+        /// and signals. A source actor keeps one and returns it from
+        /// `RemoteSource::simple_source`. Clones share the state.
+        #[derive(Debug, Clone, Default)]
+        pub struct SimpleSource {
+            state: ::actix_remote_objects::SourceState<super::#api>,
+        }
+
+        impl SimpleSource {
+            /// A source holding `properties` (use this to set constant properties).
+            pub fn new(properties: Properties) -> Self {
+                SimpleSource { state: ::actix_remote_objects::SourceState::new(properties) }
+            }
+
+            /// A copy of every property value.
+            pub fn properties(&self) -> Properties {
+                self.state.read(::core::clone::Clone::clone)
+            }
+
+            /// How many replica connections are subscribed.
+            pub fn subscriber_count(&self) -> usize {
+                self.state.subscriber_count()
+            }
+
+            #(#getters)*
+            #(#setters)*
+            #(#emitters)*
+        }
+
+        impl ::actix_remote_objects::__private::AsSourceState<super::#api> for SimpleSource {
+            fn source_state(&self) -> &::actix_remote_objects::SourceState<super::#api> {
+                &self.state
+            }
+        }
+    }
+}
+
+fn replica_ext(def: &ApiDef) -> TokenStream {
+    let api = &def.name;
+    let mut decls = Vec::new();
+    let mut impls = Vec::new();
+    for (i, p) in def.props.iter().enumerate() {
+        let (docs, name, ty, idx) = (prop_docs(p), &p.name, &p.ty, index(i));
+        decls.push(quote!(#docs fn #name(&self) -> #ty;));
+        impls.push(quote! {
+            fn #name(&self) -> #ty {
+                self.with_properties(|p| ::core::clone::Clone::clone(&p.#name))
+            }
+        });
+        if p.access == Access::ReadWrite {
+            let setter = format_ident!("set_{}", name);
+            let doc = LitStr::new(
+                &format!("Asks the source to set `{name}`; the change arrives like any other."),
+                name.span(),
+            );
+            decls.push(quote! {
+                #[doc = #doc]
+                fn #setter(&self, value: #ty) -> ::core::result::Result<(), ::actix_remote_objects::Error>;
+            });
+            impls.push(quote! {
+                fn #setter(&self, value: #ty) -> ::core::result::Result<(), ::actix_remote_objects::Error> {
+                    self.set_property(#idx, &value)
+                }
+            });
+        }
+    }
+    quote! {
+        /// Typed property getters (from the local cache) and setters for a replica.
+        pub trait ReplicaExt {
+            #(#decls)*
+        }
+
+        impl ReplicaExt for ::actix_remote_objects::Replica<super::#api> {
+            #(#impls)*
+        }
+    }
+}
+
+fn type_name(t: &impl ToTokens) -> LitStr {
+    LitStr::new(
+        &t.to_token_stream()
+            .to_string()
+            .split_whitespace()
+            .collect::<String>(),
+        Span::call_site(),
+    )
+}
+
+fn arg_infos(m: &MethodDef, private: &TokenStream) -> TokenStream {
+    let infos = m.args.iter().map(|a| {
+        let name = LitStr::new(&a.name.to_string(), a.name.span());
+        let ty = type_name(&a.ty);
+        quote!(#private::ArgInfo { name: #name, type_name: #ty })
+    });
+    quote!(&[#(#infos),*])
+}
+
+fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
+    let lib = quote!(::actix_remote_objects);
+    let private = quote!(#lib::__private);
+    let api = &def.name;
+    let wire_name = LitStr::new(&def.wire_name(), api.span());
+    let sig = signature(def);
+
+    let prop_infos = def.props.iter().map(|p| {
+        let name = LitStr::new(&p.name.to_string(), p.name.span());
+        let ty = type_name(&p.ty);
+        let access = match p.access {
+            Access::ReadOnly => quote!(ReadOnly),
+            Access::ReadWrite => quote!(ReadWrite),
+            Access::Constant => quote!(Constant),
+        };
+        quote!(#private::PropertyInfo { name: #name, type_name: #ty, access: #lib::Access::#access })
+    });
+    let signal_infos = def.signals.iter().map(|s| {
+        let name = LitStr::new(&s.name.to_string(), s.name.span());
+        let args = arg_infos(s, &private);
+        quote!(#private::SignalInfo { name: #name, args: #args })
+    });
+    let slot_infos = def.slots.iter().map(|s| {
+        let name = LitStr::new(&s.name.to_string(), s.name.span());
+        let args = arg_infos(s, &private);
+        let returns = s
+            .ret
+            .as_ref()
+            .map_or_else(|| LitStr::new("()", Span::call_site()), type_name);
+        quote!(#private::SlotInfo { name: #name, args: #args, returns: #returns })
+    });
+
+    let names: Vec<&Ident> = def.props.iter().map(|p| &p.name).collect();
+    let variants: Vec<Ident> = def.props.iter().map(|p| variant(&p.name)).collect();
+    let indices: Vec<u16> = (0..def.props.len()).map(index).collect();
+    let positions: Vec<usize> = (0..def.props.len()).collect();
+    let signal_variants: Vec<Ident> = def.signals.iter().map(|s| variant(&s.name)).collect();
+    let signal_indices: Vec<u16> = (0..def.signals.len()).map(index).collect();
+
+    let set_arms = def.props.iter().enumerate().map(|(i, p)| {
+        let (idx, name) = (index(i), &p.name);
+        let lit = LitStr::new(&name.to_string(), name.span());
+        if p.access == Access::ReadWrite {
+            let setter = format_ident!("set_{}", name);
+            quote! {
+                #idx => {
+                    let value = #private::decode(value, enc)?;
+                    source.#setter(value).map(|_| ()).map_err(|e| #private::SetPropertyError::Source(e.to_string()))
+                }
+            }
+        } else {
+            quote!(#idx => ::core::result::Result::Err(#private::SetPropertyError::NotWritable(#lit)),)
+        }
+    });
+
+    quote! {
+        impl #lib::RemoteObject for #api {
+            const NAME: &'static str = #wire_name;
+            const SIGNATURE: u64 = #sig;
+            const PROPERTIES: &'static [#private::PropertyInfo] = &[#(#prop_infos),*];
+            const SIGNALS: &'static [#private::SignalInfo] = &[#(#signal_infos),*];
+            const SLOTS: &'static [#private::SlotInfo] = &[#(#slot_infos),*];
+
+            type Properties = #module::Properties;
+            type PropertyChange = #module::PropertyChange;
+            type Signal = #module::Signal;
+            type SimpleSource = #module::SimpleSource;
+
+            fn encode_properties(
+                props: &#module::Properties,
+                enc: #private::Encoding,
+            ) -> ::core::result::Result<::std::vec::Vec<#private::Bytes>, #private::EncodeError> {
+                ::core::result::Result::Ok(::std::vec![#(#private::encode(&props.#names, enc)?),*])
+            }
+
+            fn decode_properties(
+                values: &[#private::Bytes],
+                enc: #private::Encoding,
+            ) -> ::core::result::Result<#module::Properties, #private::DecodeError> {
+                ::core::result::Result::Ok(#module::Properties {
+                    #(#names: #private::decode(values.get(#positions).map_or(&[][..], |b| &b[..]), enc)?,)*
+                })
+            }
+
+            fn decode_property(
+                index: u16,
+                value: &[u8],
+                enc: #private::Encoding,
+            ) -> ::core::option::Option<::core::result::Result<#module::PropertyChange, #private::DecodeError>> {
+                match index {
+                    #(#indices => ::core::option::Option::Some(
+                        #private::decode(value, enc).map(#module::PropertyChange::#variants)
+                    ),)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+
+            fn apply_change(props: &mut #module::Properties, change: #module::PropertyChange) {
+                match change {
+                    #(#module::PropertyChange::#variants(value) => props.#names = value,)*
+                }
+            }
+
+            fn property_change(props: &#module::Properties, index: u16) -> ::core::option::Option<#module::PropertyChange> {
+                match index {
+                    #(#indices => ::core::option::Option::Some(
+                        #module::PropertyChange::#variants(::core::clone::Clone::clone(&props.#names))
+                    ),)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+
+            fn decode_signal(
+                index: u16,
+                args: &[u8],
+                enc: #private::Encoding,
+            ) -> ::core::option::Option<::core::result::Result<#module::Signal, #private::DecodeError>> {
+                match index {
+                    #(#signal_indices => ::core::option::Option::Some(
+                        #private::decode(args, enc).map(#module::Signal::#signal_variants)
+                    ),)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+
+            fn set_from_remote(
+                source: &#module::SimpleSource,
+                index: u16,
+                value: &[u8],
+                enc: #private::Encoding,
+            ) -> ::core::result::Result<(), #private::SetPropertyError> {
+                match index {
+                    #(#set_arms)*
+                    _ => ::core::result::Result::Err(#private::SetPropertyError::UnknownProperty(index)),
+                }
+            }
+        }
+    }
+}
+
+fn hostable_impl(def: &ApiDef, module: &Ident) -> TokenStream {
+    let private = quote!(::actix_remote_objects::__private);
+    let api = &def.name;
+    let slot_types: Vec<Ident> = def.slots.iter().map(|s| variant(&s.name)).collect();
+    let bounds = slot_types
+        .iter()
+        .map(|t| quote!(+ #private::actix::Handler<#module::#t>));
+    let arms = def.slots.iter().enumerate().map(|(i, s)| {
+        let (idx, ty) = (index(i), variant(&s.name));
+        let lit = LitStr::new(&s.name.to_string(), s.name.span());
+        quote! {
+            #idx => {
+                let msg: #module::#ty = #private::decode(args, enc)
+                    .map_err(|source| #private::InvokeError::BadArguments { slot: #lit, source })?;
+                ::core::result::Result::Ok(#private::call_slot(addr, msg, enc))
+            }
+        }
+    });
+    quote! {
+        impl<A> #private::Hostable<A> for #api
+        where
+            A: #private::actix::Actor<Context = #private::actix::Context<A>> #(#bounds)*,
+        {
+            fn invoke(
+                addr: &#private::actix::Addr<A>,
+                slot: u16,
+                args: &[u8],
+                enc: #private::Encoding,
+            ) -> ::core::result::Result<#private::SlotFuture, #private::InvokeError> {
+                match slot {
+                    #(#arms)*
+                    _ => ::core::result::Result::Err(#private::InvokeError::UnknownSlot(slot)),
+                }
+            }
+        }
+    }
+}

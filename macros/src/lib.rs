@@ -1,0 +1,36 @@
+//! The `remote_object!` macro of `actix-remote-objects`: one API definition, expanded into
+//! the source-side and replica-side code. See the library's documentation for the syntax.
+
+mod expand;
+mod parse;
+mod signature;
+
+use proc_macro::TokenStream;
+
+/// Defines a remote object API: its properties, signals and slots.
+///
+/// ```text
+/// remote_object! {
+///     /// Docs for the API.
+///     pub Printer as "example.Printer" {        // `as "wire name"` is optional
+///         prop ink_level: u8 = 100, read_only;  // read_only (default), read_write, constant
+///         prop status: Status;                  // no default: Default::default()
+///         signal paper_jam(tray: u32);
+///         slot print(doc: String) -> u32;       // no `-> T`: returns ()
+///     }
+/// }
+/// ```
+///
+/// Generates the marker type `Printer` (implementing `RemoteObject`) and a module
+/// `printer` holding `Properties`, `PropertyChange`, `Signal`, one struct per signal and
+/// per slot, `SimpleSource`, and `ReplicaExt` (typed getters and setters on a replica).
+#[proc_macro]
+pub fn remote_object(input: TokenStream) -> TokenStream {
+    match syn::parse::<parse::ApiDef>(input) {
+        Ok(def) => match def.validate() {
+            Ok(()) => expand::expand(&def).into(),
+            Err(error) => error.to_compile_error().into(),
+        },
+        Err(error) => error.to_compile_error().into(),
+    }
+}

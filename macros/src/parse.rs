@@ -1,0 +1,317 @@
+//! Parsing and validating an API definition.
+
+use std::collections::HashMap;
+
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{braced, parenthesized, Attribute, Expr, Ident, LitStr, Token, Type, Visibility};
+
+pub struct ApiDef {
+    pub docs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    pub wire_name: Option<LitStr>,
+    pub props: Vec<PropDef>,
+    pub signals: Vec<MethodDef>,
+    pub slots: Vec<MethodDef>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadOnly,
+    ReadWrite,
+    Constant,
+}
+
+impl Access {
+    pub fn flag(self) -> &'static str {
+        match self {
+            Access::ReadOnly => "read_only",
+            Access::ReadWrite => "read_write",
+            Access::Constant => "constant",
+        }
+    }
+}
+
+pub struct PropDef {
+    pub docs: Vec<Attribute>,
+    pub name: Ident,
+    pub ty: Type,
+    pub default: Option<Expr>,
+    pub access: Access,
+}
+
+pub struct Arg {
+    pub name: Ident,
+    pub ty: Type,
+}
+
+/// A signal or a slot.
+pub struct MethodDef {
+    pub docs: Vec<Attribute>,
+    pub name: Ident,
+    pub args: Vec<Arg>,
+    pub ret: Option<Type>,
+}
+
+impl Parse for ApiDef {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let docs = doc_attrs(input)?;
+        let vis: Visibility = input.parse()?;
+        let name: Ident = input.parse()?;
+        let wire_name = if input.peek(Token![as]) {
+            input.parse::<Token![as]>()?;
+            let lit: LitStr = input.parse()?;
+            if lit.value().is_empty() {
+                return Err(syn::Error::new(
+                    lit.span(),
+                    "the wire name must not be empty",
+                ));
+            }
+            Some(lit)
+        } else {
+            None
+        };
+        let body;
+        braced!(body in input);
+        let mut def = ApiDef {
+            docs,
+            vis,
+            name,
+            wire_name,
+            props: Vec::new(),
+            signals: Vec::new(),
+            slots: Vec::new(),
+        };
+        while !body.is_empty() {
+            let docs = doc_attrs(&body)?;
+            let keyword: Ident = body.parse()?;
+            match keyword.to_string().as_str() {
+                "prop" => def.props.push(parse_prop(&body, docs)?),
+                "signal" => {
+                    let signal = parse_method(&body, docs, false)?;
+                    def.signals.push(signal);
+                }
+                "slot" => def.slots.push(parse_method(&body, docs, true)?),
+                _ => {
+                    return Err(syn::Error::new(
+                        keyword.span(),
+                        "expected `prop`, `signal` or `slot`",
+                    ))
+                }
+            }
+            body.parse::<Token![;]>()?;
+        }
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the API definition"));
+        }
+        Ok(def)
+    }
+}
+
+/// Only doc comments are accepted on the API and its members: they are carried onto the
+/// generated items. Anything else would be silently dropped, so it is an error.
+fn doc_attrs(input: ParseStream) -> syn::Result<Vec<Attribute>> {
+    let attrs = input.call(Attribute::parse_outer)?;
+    for attr in &attrs {
+        if !attr.path().is_ident("doc") {
+            return Err(syn::Error::new_spanned(
+                attr,
+                "only doc comments are allowed here",
+            ));
+        }
+    }
+    Ok(attrs)
+}
+
+fn parse_prop(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<PropDef> {
+    let name: Ident = input.parse()?;
+    input.parse::<Token![:]>()?;
+    let ty: Type = input.parse()?;
+    let default = if input.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        Some(input.parse::<Expr>()?)
+    } else {
+        None
+    };
+    let mut access: Option<(Access, Span)> = None;
+    while input.peek(Token![,]) {
+        input.parse::<Token![,]>()?;
+        let flag: Ident = input.parse()?;
+        let parsed = match flag.to_string().as_str() {
+            "read_only" => Access::ReadOnly,
+            "read_write" => Access::ReadWrite,
+            "constant" => Access::Constant,
+            other => {
+                return Err(syn::Error::new(
+                    flag.span(),
+                    format!("unknown property flag `{other}`: expected `read_only`, `read_write` or `constant`"),
+                ))
+            }
+        };
+        if access.is_some() {
+            return Err(syn::Error::new(
+                flag.span(),
+                "a property takes one access flag",
+            ));
+        }
+        access = Some((parsed, flag.span()));
+    }
+    Ok(PropDef {
+        docs,
+        name,
+        ty,
+        default,
+        access: access.map_or(Access::ReadOnly, |(a, _)| a),
+    })
+}
+
+fn parse_method(
+    input: ParseStream,
+    docs: Vec<Attribute>,
+    may_return: bool,
+) -> syn::Result<MethodDef> {
+    let name: Ident = input.parse()?;
+    let content;
+    parenthesized!(content in input);
+    let args = Punctuated::<Arg, Token![,]>::parse_terminated(&content)?
+        .into_iter()
+        .collect();
+    let ret = if input.peek(Token![->]) {
+        let arrow = input.parse::<Token![->]>()?;
+        if !may_return {
+            return Err(syn::Error::new(
+                arrow.spans[0],
+                "signals do not return values",
+            ));
+        }
+        Some(input.parse::<Type>()?)
+    } else {
+        None
+    };
+    Ok(MethodDef {
+        docs,
+        name,
+        args,
+        ret,
+    })
+}
+
+impl Parse for Arg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let name: Ident = input.parse()?;
+        input.parse::<Token![:]>()?;
+        Ok(Arg {
+            name,
+            ty: input.parse()?,
+        })
+    }
+}
+
+/// Names the generated code reserves in the API's module.
+const RESERVED: &[&str] = &[
+    "Properties",
+    "PropertyChange",
+    "Signal",
+    "SimpleSource",
+    "ReplicaExt",
+];
+
+impl ApiDef {
+    /// Rejects definitions that would generate clashing or invalid items, pointing at the
+    /// offending name.
+    pub fn validate(&self) -> syn::Result<()> {
+        let mut members: HashMap<String, &Ident> = HashMap::new();
+        let mut types: HashMap<String, &Ident> = HashMap::new();
+        let all = self
+            .props
+            .iter()
+            .map(|p| &p.name)
+            .chain(self.signals.iter().chain(&self.slots).map(|m| &m.name));
+        for name in all {
+            if let Some(first) = members.insert(name.to_string(), name) {
+                let mut error =
+                    syn::Error::new(name.span(), format!("duplicate member name `{name}`"));
+                error.combine(syn::Error::new(first.span(), "first defined here"));
+                return Err(error);
+            }
+        }
+        for method in self.signals.iter().chain(&self.slots) {
+            let camel = camel_case(&method.name.to_string());
+            if RESERVED.contains(&camel.as_str()) {
+                return Err(syn::Error::new(
+                    method.name.span(),
+                    format!(
+                        "`{}` would generate `{camel}`, a name the generated code reserves",
+                        method.name
+                    ),
+                ));
+            }
+            if types.insert(camel.clone(), &method.name).is_some() {
+                return Err(syn::Error::new(
+                    method.name.span(),
+                    format!(
+                        "`{}` generates the type `{camel}`, like another member",
+                        method.name
+                    ),
+                ));
+            }
+            let mut args: HashMap<String, ()> = HashMap::new();
+            for arg in &method.args {
+                if args.insert(arg.name.to_string(), ()).is_some() {
+                    return Err(syn::Error::new(
+                        arg.name.span(),
+                        format!("duplicate argument name `{}`", arg.name),
+                    ));
+                }
+            }
+        }
+        if self.props.len() > usize::from(u16::MAX)
+            || self.signals.len() > usize::from(u16::MAX)
+            || self.slots.len() > usize::from(u16::MAX)
+        {
+            return Err(syn::Error::new(self.name.span(), "too many members"));
+        }
+        Ok(())
+    }
+
+    pub fn wire_name(&self) -> String {
+        self.wire_name
+            .as_ref()
+            .map_or_else(|| self.name.to_string(), LitStr::value)
+    }
+}
+
+/// `paper_jam` → `PaperJam`.
+pub fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = true;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `GpsSource` → `gps_source`.
+pub fn snake_case(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 4);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,0 +1,212 @@
+//! The traits an API definition implements. The [`remote_object!`](crate::remote_object)
+//! macro writes these impls; users name the traits only in bounds.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix::{Actor, Addr, Message};
+use bytes::Bytes;
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::error::SlotResult;
+use crate::source::SourceState;
+use crate::wire::{DecodeError, EncodeError, Encoding, RemoteFailure};
+
+/// Who may change a property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Only the source sets it; replicas see every change.
+    ReadOnly,
+    /// A replica may ask for a change, which the source applies and re-broadcasts.
+    ReadWrite,
+    /// Set when the source is created, sent once at init.
+    Constant,
+}
+
+/// A property as declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PropertyInfo {
+    /// Its name.
+    pub name: &'static str,
+    /// Its Rust type, as written in the definition.
+    pub type_name: &'static str,
+    /// Who may change it.
+    pub access: Access,
+}
+
+/// A signal or slot argument as declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgInfo {
+    /// Its name.
+    pub name: &'static str,
+    /// Its Rust type, as written in the definition.
+    pub type_name: &'static str,
+}
+
+/// A signal as declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalInfo {
+    /// Its name.
+    pub name: &'static str,
+    /// Its arguments, in order.
+    pub args: &'static [ArgInfo],
+}
+
+/// A slot as declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotInfo {
+    /// Its name.
+    pub name: &'static str,
+    /// Its arguments, in order.
+    pub args: &'static [ArgInfo],
+    /// Its return type, as written (`()` when it returns nothing).
+    pub returns: &'static str,
+}
+
+/// An API: the marker type `remote_object!` generates. It knows the API's wire identity,
+/// its members, and how to encode and decode its values without any connection.
+pub trait RemoteObject: Sized + Send + Sync + 'static {
+    /// The wire name, as given in the definition.
+    const NAME: &'static str;
+    /// A stable hash of the names, types, order and flags of every member.
+    const SIGNATURE: u64;
+    /// The properties, in index order.
+    const PROPERTIES: &'static [PropertyInfo];
+    /// The signals, in index order.
+    const SIGNALS: &'static [SignalInfo];
+    /// The slots, in index order.
+    const SLOTS: &'static [SlotInfo];
+
+    /// Every property's value: the source's state and the replica's cache.
+    type Properties: Clone + Default + Debug + Send + Sync + 'static;
+    /// One property's new value, named by the property.
+    type PropertyChange: Clone + Debug + Send + Message<Result = ()> + 'static;
+    /// One emitted signal with its arguments.
+    type Signal: Clone + Debug + Send + Message<Result = ()> + 'static;
+    /// The generated `SimpleSource`, which a source actor holds.
+    type SimpleSource: AsSourceState<Self> + Clone + Send + Sync + 'static;
+
+    /// Encodes every property, in index order.
+    fn encode_properties(
+        props: &Self::Properties,
+        enc: Encoding,
+    ) -> Result<Vec<Bytes>, EncodeError>;
+    /// Decodes a full snapshot; the caller has checked there is one value per property.
+    fn decode_properties(values: &[Bytes], enc: Encoding) -> Result<Self::Properties, DecodeError>;
+    /// Decodes one property's value; `None` for an index out of range.
+    fn decode_property(
+        index: u16,
+        value: &[u8],
+        enc: Encoding,
+    ) -> Option<Result<Self::PropertyChange, DecodeError>>;
+    /// Stores a change into a set of properties.
+    fn apply_change(props: &mut Self::Properties, change: Self::PropertyChange);
+    /// The current value of property `index` as a change; `None` for an index out of range.
+    fn property_change(props: &Self::Properties, index: u16) -> Option<Self::PropertyChange>;
+    /// Decodes one signal's arguments; `None` for an index out of range.
+    fn decode_signal(
+        index: u16,
+        args: &[u8],
+        enc: Encoding,
+    ) -> Option<Result<Self::Signal, DecodeError>>;
+    /// Applies a replica's request to set property `index` through the source's setter.
+    fn set_from_remote(
+        source: &Self::SimpleSource,
+        index: u16,
+        value: &[u8],
+        enc: Encoding,
+    ) -> Result<(), SetPropertyError>;
+}
+
+/// Gives the library the shared state behind a generated `SimpleSource`.
+pub trait AsSourceState<Api: RemoteObject> {
+    /// The shared state.
+    fn source_state(&self) -> &SourceState<Api>;
+}
+
+/// A replica's request to set a property was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SetPropertyError {
+    /// No property has that index.
+    #[error("no property has index {0}")]
+    UnknownProperty(u16),
+    /// The property is not read-write.
+    #[error("property {0:?} is not read-write")]
+    NotWritable(&'static str),
+    /// The value did not decode as the property's type.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The source could not re-encode the value.
+    #[error("{0}")]
+    Source(String),
+}
+
+/// A slot's message: its fields are the slot's arguments, sent to a source actor (which
+/// handles it) or to a replica (which forwards it).
+pub trait Slot:
+    Message<Result = SlotResult<Self::Output>> + Serialize + DeserializeOwned + Send + 'static
+{
+    /// The API it belongs to.
+    type Api: RemoteObject;
+    /// What the slot returns (`()` for none).
+    type Output: Serialize + DeserializeOwned + Send + 'static;
+    /// Its index in the definition.
+    const INDEX: u16;
+}
+
+/// A signal's own message type, for subscribing to one signal only.
+pub trait SignalType: Clone + Send + Message<Result = ()> + 'static {
+    /// The API it belongs to.
+    type Api: RemoteObject;
+    /// This signal, if `signal` is one.
+    fn from_signal(signal: &<Self::Api as RemoteObject>::Signal) -> Option<Self>;
+}
+
+/// A slot call in progress on the host: the encoded return value or the failure.
+pub type SlotFuture = Pin<Box<dyn Future<Output = Result<Bytes, RemoteFailure>>>>;
+
+/// Why a host could not hand an invocation to the source.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// No slot has that index.
+    #[error("no slot has index {0}")]
+    UnknownSlot(u16),
+    /// The arguments did not decode as the slot's message.
+    #[error("arguments of slot {slot:?} do not decode: {source}")]
+    BadArguments {
+        /// The slot's name.
+        slot: &'static str,
+        /// Why.
+        source: DecodeError,
+    },
+}
+
+/// Implemented by an API for every actor type that handles all its slots; a host uses it to
+/// dispatch invocations. A source actor that lacks a slot handler fails this bound, so
+/// enabling it does not compile.
+pub trait Hostable<A: Actor>: RemoteObject {
+    /// Decodes the arguments of slot `slot` and sends the message to the actor.
+    fn invoke(
+        addr: &Addr<A>,
+        slot: u16,
+        args: &[u8],
+        enc: Encoding,
+    ) -> Result<SlotFuture, InvokeError>;
+}
+
+/// An actor that is the source of an API: it names the API and hands the host its
+/// `SimpleSource`, the state replicas mirror.
+///
+/// ```ignore
+/// impl RemoteSource for PrinterService {
+///     type Api = Printer;
+///     fn simple_source(&self) -> &printer::SimpleSource { &self.remote }
+/// }
+/// ```
+pub trait RemoteSource: Actor<Context = actix::Context<Self>> {
+    /// The API it implements.
+    type Api: RemoteObject + Hostable<Self>;
+    /// The state the host serves to replicas.
+    fn simple_source(&self) -> &<Self::Api as RemoteObject>::SimpleSource;
+}

@@ -1,0 +1,205 @@
+//! The public error types: [`Error`] for operations on hosts, nodes and replicas, and
+//! [`SlotError`] for a remote slot call.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::wire::{DecodeError, EncodeError, FrameError, HandshakeError};
+
+/// A failed operation on a [`Host`](crate::Host), [`Node`](crate::Node) or
+/// [`Replica`](crate::Replica). Tell cases apart with the `is_*` predicates.
+pub struct Error {
+    kind: Kind,
+}
+
+/// The private kinds behind [`Error`]; the variants can grow without breaking users.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Kind {
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: &'static str },
+    #[error("i/o error on {context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("handshake refused: {0}")]
+    Handshake(#[from] HandshakeError),
+    #[error("protocol error: {0}")]
+    Protocol(#[from] FrameError),
+    #[error("the connection closed {0}")]
+    Closed(&'static str),
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Encode(#[from] EncodeError),
+    #[error("{0}")]
+    Decode(#[from] DecodeError),
+    #[error(
+        "API signature mismatch for {api:?}: this side has {local:#018x}, the source has \
+         {remote:#018x}"
+    )]
+    SignatureMismatch {
+        api: String,
+        local: u64,
+        remote: u64,
+    },
+    #[error("a source named {0:?} is already remoted on this host")]
+    DuplicateName(String),
+    #[error("no source named {0:?} is remoted on this host")]
+    UnknownSource(String),
+    #[error("property {0:?} is not read-write")]
+    NotWritable(&'static str),
+    #[error("source {api:?} is already remoted with the {current} encoding")]
+    EncodingInUse {
+        api: &'static str,
+        current: crate::wire::Encoding,
+    },
+    #[error("the replica is not connected to its source")]
+    NotConnected,
+    #[error("the host or node has shut down")]
+    Shutdown,
+}
+
+impl Error {
+    pub(crate) fn new(kind: Kind) -> Error {
+        Error { kind }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::new(Kind::Io {
+            context: context.into(),
+            source,
+        })
+    }
+
+    /// The URL could not be parsed or names an unsupported scheme.
+    pub fn is_invalid_url(&self) -> bool {
+        matches!(self.kind, Kind::InvalidUrl { .. })
+    }
+
+    /// A socket operation failed (refused, reset, address in use…).
+    pub fn is_io(&self) -> bool {
+        matches!(self.kind, Kind::Io { .. })
+    }
+
+    /// The peer's handshake named another protocol, version or encoding.
+    pub fn is_handshake(&self) -> bool {
+        matches!(self.kind, Kind::Handshake(_))
+    }
+
+    /// The peer sent bytes that break the protocol.
+    pub fn is_protocol(&self) -> bool {
+        matches!(self.kind, Kind::Protocol(_))
+    }
+
+    /// The connection closed before the operation finished.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.kind, Kind::Closed(_))
+    }
+
+    /// The operation did not finish in the time it was given.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind, Kind::Timeout(_))
+    }
+
+    /// A value could not be encoded or decoded.
+    pub fn is_codec(&self) -> bool {
+        matches!(self.kind, Kind::Encode(_) | Kind::Decode(_))
+    }
+
+    /// The replica's API signature differs from the source's.
+    pub fn is_signature_mismatch(&self) -> bool {
+        matches!(self.kind, Kind::SignatureMismatch { .. })
+    }
+
+    /// A name is already taken, unknown, or a property may not be set from here.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::DuplicateName(_)
+                | Kind::UnknownSource(_)
+                | Kind::NotWritable(_)
+                | Kind::EncodingInUse { .. }
+        )
+    }
+
+    /// The replica has no live source to send to.
+    pub fn is_not_connected(&self) -> bool {
+        matches!(self.kind, Kind::NotConnected)
+    }
+
+    /// The host or node was shut down.
+    pub fn is_shutdown(&self) -> bool {
+        matches!(self.kind, Kind::Shutdown)
+    }
+}
+
+impl<T: Into<Kind>> From<T> for Error {
+    fn from(kind: T) -> Error {
+        Error::new(kind.into())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.kind, f)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.kind, f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.kind)
+    }
+}
+
+/// Why a slot call made through a replica produced no value.
+///
+/// A source's handler returns `Err(SlotError::source(...))` to refuse a call; the caller
+/// receives it as [`SlotError::Source`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SlotError {
+    /// The replica had no live source when the call was made; nothing was sent.
+    #[error("not connected to the source")]
+    NotConnected,
+    /// The connection was lost after the call was sent and before its reply arrived; the
+    /// source may or may not have run it.
+    #[error("the connection was lost before the reply arrived")]
+    ConnectionLost,
+    /// The source's handler returned an error.
+    #[error("the source failed the call: {0}")]
+    Source(String),
+    /// The host refused the call before the source saw it (unknown slot, arguments that did
+    /// not decode, the source gone).
+    #[error("the host rejected the call: {0}")]
+    Rejected(String),
+    /// The arguments could not be encoded; nothing was sent.
+    #[error("cannot encode the arguments: {0}")]
+    Encode(String),
+    /// The reply arrived but did not decode as the slot's return type.
+    #[error("cannot decode the reply: {0}")]
+    Decode(String),
+}
+
+impl SlotError {
+    /// The error a source's handler returns to refuse a call, with a reason for the caller.
+    pub fn source(reason: impl fmt::Display) -> SlotError {
+        SlotError::Source(reason.to_string())
+    }
+}
+
+impl From<Error> for SlotError {
+    /// Lets a handler use `?` on a setter or an emit: the caller sees it as the source's error.
+    fn from(error: Error) -> SlotError {
+        SlotError::Source(error.to_string())
+    }
+}
+
+/// What a slot message resolves to: the slot's return value or why there is none.
+pub type SlotResult<T> = Result<T, SlotError>;

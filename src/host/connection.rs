@@ -1,0 +1,256 @@
+//! One node's connection to a host: an actor that reads packets and answers them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use bytes::Bytes;
+use tracing::{debug, warn};
+
+use super::HostInner;
+use crate::outbox::{ConnId, Outbox};
+use crate::source::HostedSource;
+use crate::wire::{FailureKind, FrameError, Handshake, Packet, RemoteFailure, SourceId};
+
+/// Why a host closed a connection.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectionError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("handshake refused: {0}")]
+    Handshake(#[from] crate::wire::HandshakeError),
+    #[error("a node may not send {0} packets")]
+    UnexpectedPacket(&'static str),
+    #[error("property index {index} is out of range for source {source_id}")]
+    PropertyOutOfRange { source_id: SourceId, index: u16 },
+}
+
+pub(crate) struct HostConnection {
+    id: ConnId,
+    host: Arc<HostInner>,
+    outbox: Outbox,
+    handshaken: bool,
+    /// The sources this connection acquired, by id.
+    acquired: HashMap<SourceId, Arc<HostedSource>>,
+}
+
+impl HostConnection {
+    pub(crate) fn new(id: ConnId, host: Arc<HostInner>, outbox: Outbox) -> HostConnection {
+        HostConnection {
+            id,
+            host,
+            outbox,
+            handshaken: false,
+            acquired: HashMap::new(),
+        }
+    }
+
+    fn handle_packet(
+        &mut self,
+        packet: Packet,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), ConnectionError> {
+        if !self.handshaken {
+            return self.handle_handshake(packet);
+        }
+        match packet {
+            Packet::Acquire { name, signature } => self.acquire(name, signature),
+            Packet::Release { source } => {
+                if let Some(hosted) = self.acquired.remove(&source) {
+                    hosted.hub.unsubscribe(self.id, Some(source));
+                }
+            }
+            Packet::Invoke {
+                source,
+                slot,
+                serial,
+                args,
+            } => self.invoke(source, slot, serial, args, ctx),
+            Packet::SetProperty {
+                source,
+                index,
+                value,
+            } => self.set_property(source, index, &value)?,
+            Packet::Ping(nonce) => {
+                self.outbox.push(Packet::Pong(nonce).to_frame());
+            }
+            Packet::Pong(_) => {}
+            other => return Err(ConnectionError::UnexpectedPacket(other.kind_name())),
+        }
+        Ok(())
+    }
+
+    fn handle_handshake(&mut self, packet: Packet) -> Result<(), ConnectionError> {
+        let Packet::Handshake(theirs) = packet else {
+            return Err(crate::wire::HandshakeError::NotAHandshake {
+                found: packet.kind_name(),
+            }
+            .into());
+        };
+        theirs.check(self.host.config.encoding)?;
+        self.handshaken = true;
+        self.host.announce_to(self.id);
+        Ok(())
+    }
+
+    fn acquire(&mut self, name: String, signature: u64) {
+        let Some(hosted) = self.host.source_by_name(&name) else {
+            debug!(conn = self.id, %name, "acquire of a source this host does not offer");
+            self.outbox.push(Packet::RemoveObject { name }.to_frame());
+            return;
+        };
+        if signature != hosted.info.signature {
+            debug!(conn = self.id, %name, "a replica with another signature acquires; it will refuse the init");
+        }
+        match hosted.hub.subscribe(&name, hosted.id, &self.outbox) {
+            Ok(()) => {
+                self.acquired.insert(hosted.id, hosted);
+            }
+            Err(error) => warn!(conn = self.id, %name, %error, "cannot send the init"),
+        }
+    }
+
+    fn invoke(
+        &mut self,
+        source: SourceId,
+        slot: u16,
+        serial: u32,
+        args: Bytes,
+        ctx: &mut Context<Self>,
+    ) {
+        let reject = |message: String| Packet::InvokeReply {
+            source,
+            serial,
+            outcome: Err(RemoteFailure {
+                kind: FailureKind::Rejected,
+                message,
+            }),
+        };
+        let Some(hosted) = self.acquired.get(&source) else {
+            warn!(
+                conn = self.id,
+                source, "slot call on a source this connection has not acquired"
+            );
+            self.outbox.push(
+                reject(format!(
+                    "source {source} is not acquired on this connection"
+                ))
+                .to_frame(),
+            );
+            return;
+        };
+        match hosted.hub.invoke(slot, &args, self.host.config.encoding) {
+            Ok(call) => {
+                let outbox = self.outbox.clone();
+                ctx.spawn(
+                    async move {
+                        let outcome = call.await;
+                        outbox.push(
+                            Packet::InvokeReply {
+                                source,
+                                serial,
+                                outcome,
+                            }
+                            .to_frame(),
+                        );
+                    }
+                    .into_actor(self),
+                );
+            }
+            Err(error) => {
+                warn!(conn = self.id, api = %hosted.info.api, %error, "slot call rejected");
+                self.outbox.push(reject(error.to_string()).to_frame());
+            }
+        }
+    }
+
+    fn set_property(
+        &mut self,
+        source: SourceId,
+        index: u16,
+        value: &[u8],
+    ) -> Result<(), ConnectionError> {
+        let Some(hosted) = self.acquired.get(&source) else {
+            warn!(
+                conn = self.id,
+                source, "property set on a source this connection has not acquired"
+            );
+            return Ok(());
+        };
+        match hosted
+            .hub
+            .set_from_remote(index, value, self.host.config.encoding)
+        {
+            Ok(()) => Ok(()),
+            Err(crate::api::SetPropertyError::UnknownProperty(index)) => {
+                Err(ConnectionError::PropertyOutOfRange {
+                    source_id: source,
+                    index,
+                })
+            }
+            Err(error) => {
+                warn!(conn = self.id, api = %hosted.info.api, %error, "property set refused");
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Actor for HostConnection {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _ctx: &mut Context<Self>) {
+        debug!(conn = self.id, "node connected");
+        self.outbox
+            .push(Packet::Handshake(Handshake::ours(self.host.config.encoding)).to_frame());
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        for (id, hosted) in self.acquired.drain() {
+            hosted.hub.unsubscribe(self.id, Some(id));
+        }
+        self.outbox.close();
+        self.host.forget_connection(self.id);
+        debug!(conn = self.id, "connection closed");
+    }
+}
+
+impl StreamHandler<Result<Packet, FrameError>> for HostConnection {
+    fn handle(&mut self, item: Result<Packet, FrameError>, ctx: &mut Context<Self>) {
+        let result = item
+            .map_err(ConnectionError::from)
+            .and_then(|packet| self.handle_packet(packet, ctx));
+        if let Err(error) = result {
+            warn!(conn = self.id, %error, "closing the connection");
+            ctx.stop();
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+/// Stops the connection (the host is shutting down or disabling everything).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Close;
+
+impl Handler<Close> for HostConnection {
+    type Result = ();
+    fn handle(&mut self, _: Close, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+/// A source was disabled: forget this connection's subscription to it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct SourceRemoved(pub(crate) SourceId);
+
+impl Handler<SourceRemoved> for HostConnection {
+    type Result = ();
+    fn handle(&mut self, SourceRemoved(id): SourceRemoved, _: &mut Context<Self>) {
+        self.acquired.remove(&id);
+    }
+}

@@ -1,0 +1,323 @@
+//! [`Host`]: a node that listens and shares sources.
+
+mod config;
+mod connection;
+
+pub use config::HostConfig;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use actix::prelude::*;
+use tokio::task::JoinHandle;
+use tokio_util::codec::FramedRead;
+use tracing::{info, warn};
+
+use crate::api::{AsSourceState, RemoteObject, RemoteSource};
+use crate::error::{Error, Kind};
+use crate::outbox::{next_conn_id, ConnId, Outbox};
+use crate::source::HostedSource;
+use crate::transport::{Endpoint, Listener, Transport};
+use crate::wire::{Packet, PacketCodec, SourceId};
+use connection::{Close, HostConnection, SourceRemoved};
+
+/// A host: listens on a URL (and/or serves streams handed to it) and shares the sources
+/// enabled on it with every node that connects. Cheap to clone.
+///
+/// A host runs on the actix arbiter it was created on. Call [`Host::shutdown`] to close its
+/// connections cleanly and remove its Unix socket file.
+#[derive(Clone)]
+pub struct Host {
+    inner: Arc<HostInner>,
+}
+
+pub(crate) struct HostInner {
+    config: HostConfig,
+    url: Option<String>,
+    tables: Mutex<Tables>,
+}
+
+#[derive(Default)]
+struct Tables {
+    sources: HashMap<String, Arc<HostedSource>>,
+    next_id: SourceId,
+    connections: HashMap<ConnId, ConnectionEntry>,
+    acceptor: Option<JoinHandle<()>>,
+    shut_down: bool,
+}
+
+struct ConnectionEntry {
+    outbox: Outbox,
+    addr: Addr<HostConnection>,
+    writer: JoinHandle<()>,
+    /// Set once the handshake succeeded; only then does the node hear about sources.
+    announced: bool,
+}
+
+impl Host {
+    /// Listens on `url` (`tcp://host:port`, port 0 for any free one, or `local:name`) with
+    /// the default configuration.
+    pub async fn listen(url: &str) -> Result<Host, Error> {
+        Host::listen_with(url, HostConfig::default()).await
+    }
+
+    /// Listens on `url` with `config`.
+    pub async fn listen_with(url: &str, config: HostConfig) -> Result<Host, Error> {
+        let endpoint = Endpoint::parse(url)?;
+        let (listener, bound) = Listener::bind(&endpoint).await?;
+        let host = Host::build(config, Some(bound.to_string()));
+        let weak = Arc::downgrade(&host.inner);
+        let acceptor = actix::spawn(async move {
+            loop {
+                let accepted = listener.accept().await;
+                let Some(inner) = weak.upgrade() else { break };
+                match accepted {
+                    Ok(stream) => Host { inner }.serve(stream),
+                    Err(error) => {
+                        // Typically out of file descriptors: back off instead of spinning.
+                        warn!(%error, "accept failed");
+                        drop(inner);
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        });
+        host.tables().acceptor = Some(acceptor);
+        info!(url = %bound, "host listening");
+        Ok(host)
+    }
+
+    /// A host with no listener: it serves only the streams given to [`Host::serve`].
+    pub fn new(config: HostConfig) -> Host {
+        Host::build(config, None)
+    }
+
+    fn build(config: HostConfig, url: Option<String>) -> Host {
+        Host {
+            inner: Arc::new(HostInner {
+                config,
+                url,
+                tables: Mutex::new(Tables::default()),
+            }),
+        }
+    }
+
+    /// The URL it listens on, with the real port when it was asked for port 0.
+    pub fn url(&self) -> Option<&str> {
+        self.inner.url.as_deref()
+    }
+
+    /// Serves one node over an already-open stream (a socket accepted elsewhere, a pipe,
+    /// an in-memory duplex…). Must be called on an actix arbiter.
+    pub fn serve<T: Transport>(&self, stream: T) {
+        let id = next_conn_id();
+        let (read, write) = tokio::io::split(stream);
+        let (outbox, writer) = Outbox::new(id, write);
+        let writer = actix::spawn(async move {
+            if let Err(error) = writer.await {
+                tracing::debug!(conn = id, %error, "write side closed");
+            }
+        });
+        let inner = Arc::clone(&self.inner);
+        let frames = FramedRead::new(read, PacketCodec::new(inner.config.max_frame_size));
+        let conn_outbox = outbox.clone();
+        let mut tables = self.tables();
+        if tables.shut_down {
+            outbox.close();
+            return;
+        }
+        let addr = HostConnection::create(move |ctx| {
+            ctx.add_stream(frames);
+            HostConnection::new(id, inner, conn_outbox)
+        });
+        tables.connections.insert(
+            id,
+            ConnectionEntry {
+                outbox,
+                addr,
+                writer,
+                announced: false,
+            },
+        );
+    }
+
+    /// Starts `actor` on the current arbiter and remotes it under its API's name.
+    pub async fn enable_remoting<A: RemoteSource>(&self, actor: A) -> Result<Addr<A>, Error> {
+        self.enable_remoting_as(actor, <A::Api as RemoteObject>::NAME)
+            .await
+    }
+
+    /// Starts `actor` on the current arbiter and remotes it under `name` (so several
+    /// instances of one API can be remoted side by side).
+    pub async fn enable_remoting_as<A: RemoteSource>(
+        &self,
+        actor: A,
+        name: &str,
+    ) -> Result<Addr<A>, Error> {
+        let source = actor.simple_source().clone();
+        self.check_name_free(name)?;
+        let addr = actor.start();
+        self.enable_remoting_addr_as(addr.clone(), source, name)
+            .await?;
+        Ok(addr)
+    }
+
+    /// Remotes an already-started actor under its API's name. `source` must be the
+    /// `SimpleSource` the actor holds (a clone of it).
+    pub async fn enable_remoting_addr<A: RemoteSource>(
+        &self,
+        addr: Addr<A>,
+        source: <A::Api as RemoteObject>::SimpleSource,
+    ) -> Result<(), Error> {
+        self.enable_remoting_addr_as(addr, source, <A::Api as RemoteObject>::NAME)
+            .await
+    }
+
+    /// Remotes an already-started actor under `name`.
+    pub async fn enable_remoting_addr_as<A: RemoteSource>(
+        &self,
+        addr: Addr<A>,
+        source: <A::Api as RemoteObject>::SimpleSource,
+        name: &str,
+    ) -> Result<(), Error> {
+        source
+            .source_state()
+            .use_encoding(self.inner.config.encoding)?;
+        let mut tables = self.tables();
+        if tables.shut_down {
+            return Err(Error::new(Kind::Shutdown));
+        }
+        if tables.sources.contains_key(name) {
+            return Err(Error::new(Kind::DuplicateName(name.to_owned())));
+        }
+        tables.next_id += 1;
+        let hosted = HostedSource::new(tables.next_id, name.to_owned(), addr, source);
+        let frame = Packet::AddObject(hosted.info.clone()).to_frame();
+        for conn in tables.connections.values().filter(|c| c.announced) {
+            conn.outbox.push(frame.clone());
+        }
+        tables.sources.insert(name.to_owned(), hosted);
+        info!(%name, api = <A::Api as RemoteObject>::NAME, "source enabled");
+        Ok(())
+    }
+
+    /// Stops remoting the source named `name`: its replicas are told it is gone. The source
+    /// actor itself keeps running.
+    pub async fn disable_remoting(&self, name: &str) -> Result<(), Error> {
+        let mut tables = self.tables();
+        let hosted = tables
+            .sources
+            .remove(name)
+            .ok_or_else(|| Error::new(Kind::UnknownSource(name.to_owned())))?;
+        hosted.hub.unsubscribe_all(hosted.id);
+        let frame = Packet::RemoveObject {
+            name: name.to_owned(),
+        }
+        .to_frame();
+        for conn in tables.connections.values().filter(|c| c.announced) {
+            conn.outbox.push(frame.clone());
+            conn.addr.do_send(SourceRemoved(hosted.id));
+        }
+        info!(%name, "source disabled");
+        Ok(())
+    }
+
+    /// The names of the sources remoted here.
+    pub fn source_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.tables().sources.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// How many replica connections are subscribed to the source named `name`.
+    pub fn subscriber_count(&self, name: &str) -> Option<usize> {
+        self.tables()
+            .sources
+            .get(name)
+            .map(|s| s.hub.subscriber_count())
+    }
+
+    /// How many nodes are connected.
+    pub fn connection_count(&self) -> usize {
+        self.tables().connections.len()
+    }
+
+    /// Stops listening, removes the Unix socket file, tells every node its sources are gone,
+    /// flushes and closes every connection, and waits until they are closed.
+    pub async fn shutdown(&self) {
+        let (connections, acceptor) = {
+            let mut tables = self.tables();
+            tables.shut_down = true;
+            let names: Vec<String> = tables.sources.keys().cloned().collect();
+            for name in names {
+                if let Some(hosted) = tables.sources.remove(&name) {
+                    hosted.hub.unsubscribe_all(hosted.id);
+                }
+            }
+            (
+                std::mem::take(&mut tables.connections),
+                tables.acceptor.take(),
+            )
+        };
+        if let Some(acceptor) = acceptor {
+            acceptor.abort();
+            // Dropping the listener (inside the task) removes the socket file.
+            let _ = acceptor.await;
+        }
+        for conn in connections.values() {
+            conn.outbox.close();
+            conn.addr.do_send(Close);
+        }
+        for (_, conn) in connections {
+            let _ = conn.writer.await;
+        }
+        info!(url = ?self.inner.url, "host shut down");
+    }
+
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        self.inner.tables()
+    }
+
+    fn check_name_free(&self, name: &str) -> Result<(), Error> {
+        if self.tables().sources.contains_key(name) {
+            return Err(Error::new(Kind::DuplicateName(name.to_owned())));
+        }
+        Ok(())
+    }
+}
+
+impl HostInner {
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        // Every critical section is a few map operations: a panic cannot leave them torn.
+        self.tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn source_by_name(&self, name: &str) -> Option<Arc<HostedSource>> {
+        self.tables().sources.get(name).cloned()
+    }
+
+    /// Sends the object list to a connection that finished its handshake; from now on it
+    /// hears about sources as they come and go (under the same lock, so nothing is missed).
+    fn announce_to(&self, id: ConnId) {
+        let mut tables = self.tables();
+        let list: Vec<_> = tables.sources.values().map(|s| s.info.clone()).collect();
+        if let Some(conn) = tables.connections.get_mut(&id) {
+            conn.outbox.push(Packet::ObjectList(list).to_frame());
+            conn.announced = true;
+        }
+    }
+
+    fn forget_connection(&self, id: ConnId) {
+        self.tables().connections.remove(&id);
+    }
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("url", &self.inner.url)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,269 @@
+//! The replica state machine, with no sockets, no clock, no actors and no user types: the
+//! encoded property values, the [`ReplicaState`], the link to the source, and pending calls.
+//! The typed layer decodes values before it commits them here, so a bad init changes nothing.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+use super::ReplicaState;
+
+/// A state change, for notifying observers.
+pub(crate) type Transition = Option<(ReplicaState, ReplicaState)>;
+
+/// What an init did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct InitApplied {
+    /// Indices of the properties whose value differs from what the replica showed before.
+    pub(crate) changed: Vec<u16>,
+    pub(crate) transition: Transition,
+}
+
+/// An init the replica must not apply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum InitRefused {
+    #[error("the source's API signature {remote:#018x} differs from this replica's {local:#018x}")]
+    SignatureMismatch { local: u64, remote: u64 },
+    #[error("the init carries {found} values, the API has {expected} properties")]
+    WrongValueCount { expected: usize, found: usize },
+}
+
+/// One replica's protocol state. `L` is the link to the source (where to send calls), `P`
+/// a pending call's completion handle.
+pub(crate) struct ReplicaCore<L, P> {
+    signature: u64,
+    state: ReplicaState,
+    values: Vec<Bytes>,
+    link: Option<L>,
+    remote_signature: Option<u64>,
+    pending: HashMap<u32, P>,
+    next_serial: u32,
+}
+
+impl<L, P> ReplicaCore<L, P> {
+    /// A replica of an API with `signature`, showing `defaults` (encoded) until initialized.
+    pub(crate) fn new(signature: u64, defaults: Vec<Bytes>, initial: ReplicaState) -> Self {
+        ReplicaCore {
+            signature,
+            state: initial,
+            values: defaults,
+            link: None,
+            remote_signature: None,
+            pending: HashMap::new(),
+            next_serial: 0,
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn state(&self) -> ReplicaState {
+        self.state
+    }
+
+    pub(crate) fn link(&self) -> Option<&L> {
+        self.link.as_ref()
+    }
+
+    pub(crate) fn remote_signature(&self) -> Option<u64> {
+        self.remote_signature
+    }
+
+    fn transition(&mut self, to: ReplicaState) -> Transition {
+        let from = self.state;
+        if from == to || from == ReplicaState::SignatureMismatch {
+            return None;
+        }
+        self.state = to;
+        Some((from, to))
+    }
+
+    /// A host offers the source with `signature`: should the replica acquire it?
+    pub(crate) fn on_offered(&mut self, signature: u64) -> (bool, Transition) {
+        if self.state == ReplicaState::SignatureMismatch || self.link.is_some() {
+            return (false, None);
+        }
+        if signature != self.signature {
+            self.remote_signature = Some(signature);
+            return (false, self.transition(ReplicaState::SignatureMismatch));
+        }
+        (true, None)
+    }
+
+    /// Checks an init before the typed layer decodes it. A signature mismatch is final.
+    pub(crate) fn check_init(
+        &mut self,
+        signature: u64,
+        value_count: usize,
+    ) -> Result<(), (InitRefused, Transition)> {
+        if signature != self.signature {
+            self.remote_signature = Some(signature);
+            let refused = InitRefused::SignatureMismatch {
+                local: self.signature,
+                remote: signature,
+            };
+            return Err((refused, self.transition(ReplicaState::SignatureMismatch)));
+        }
+        if value_count != self.values.len() {
+            let refused = InitRefused::WrongValueCount {
+                expected: self.values.len(),
+                found: value_count,
+            };
+            return Err((refused, None));
+        }
+        Ok(())
+    }
+
+    /// Applies a checked, decoded init: the replica becomes `Valid` with these values.
+    pub(crate) fn commit_init(&mut self, link: L, values: Vec<Bytes>) -> InitApplied {
+        let changed = (0..values.len())
+            .filter(|&i| self.values.get(i) != Some(&values[i]))
+            .map(|i| i as u16)
+            .collect();
+        self.values = values;
+        self.link = Some(link);
+        InitApplied {
+            changed,
+            transition: self.transition(ReplicaState::Valid),
+        }
+    }
+
+    /// Whether `index` names a property.
+    pub(crate) fn has_property(&self, index: u16) -> bool {
+        usize::from(index) < self.values.len()
+    }
+
+    /// Stores a decoded property change; false if the value is the one already shown.
+    pub(crate) fn commit_change(&mut self, index: u16, value: Bytes) -> bool {
+        match self.values.get_mut(usize::from(index)) {
+            Some(slot) if *slot != value => {
+                *slot = value;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The source is gone (connection lost or source disabled): the replica keeps its
+    /// values, becomes `Suspect` if it was `Valid`, and hands back every pending call to fail.
+    pub(crate) fn on_link_lost(&mut self) -> (Vec<P>, Transition) {
+        self.link = None;
+        let pending = self.pending.drain().map(|(_, p)| p).collect();
+        let transition = if self.state == ReplicaState::Valid {
+            self.transition(ReplicaState::Suspect)
+        } else {
+            None
+        };
+        (pending, transition)
+    }
+
+    /// Registers a call; gives back the serial and the link to send it on, or the pending
+    /// handle when there is no live source.
+    pub(crate) fn begin_call(&mut self, pending: P) -> Result<(u32, &L), P> {
+        let Some(link) = self.link.as_ref() else {
+            return Err(pending);
+        };
+        self.next_serial = self.next_serial.wrapping_add(1);
+        self.pending.insert(self.next_serial, pending);
+        Ok((self.next_serial, link))
+    }
+
+    /// The pending call a reply answers, if any.
+    pub(crate) fn complete_call(&mut self, serial: u32) -> Option<P> {
+        self.pending.remove(&serial)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ReplicaState::*;
+
+    fn core() -> ReplicaCore<&'static str, u32> {
+        ReplicaCore::new(
+            7,
+            vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")],
+            Default,
+        )
+    }
+
+    #[test]
+    fn init_reports_only_changed_values_and_becomes_valid() {
+        let mut c = core();
+        assert_eq!(c.check_init(7, 2), Ok(()));
+        let applied = c.commit_init(
+            "link",
+            vec![Bytes::from_static(b"a"), Bytes::from_static(b"z")],
+        );
+        assert_eq!(
+            applied,
+            InitApplied {
+                changed: vec![1],
+                transition: Some((Default, Valid))
+            }
+        );
+        assert_eq!(c.link(), Some(&"link"));
+    }
+
+    #[test]
+    fn a_mismatched_init_is_refused_and_final() {
+        let mut c = core();
+        let (refused, transition) = c.check_init(8, 2).unwrap_err();
+        assert_eq!(
+            refused,
+            InitRefused::SignatureMismatch {
+                local: 7,
+                remote: 8
+            }
+        );
+        assert_eq!(transition, Some((Default, SignatureMismatch)));
+        assert_eq!(c.on_offered(7), (false, None));
+        let (_, t) = c.on_link_lost();
+        assert_eq!((c.state(), t), (SignatureMismatch, None));
+    }
+
+    #[test]
+    fn a_wrong_value_count_is_refused_without_a_state_change() {
+        let mut c = core();
+        assert_eq!(
+            c.check_init(7, 3).unwrap_err(),
+            (
+                InitRefused::WrongValueCount {
+                    expected: 2,
+                    found: 3
+                },
+                None
+            )
+        );
+        assert_eq!(c.state(), Default);
+    }
+
+    #[test]
+    fn link_loss_fails_pending_calls_and_makes_a_valid_replica_suspect() {
+        let mut c = core();
+        assert_eq!(c.begin_call(1), Err(1), "no link: the call is handed back");
+        c.commit_init("link", vec![Bytes::new(), Bytes::new()]);
+        let (s1, _) = c.begin_call(10).unwrap();
+        let (s2, _) = c.begin_call(20).unwrap();
+        assert_ne!(s1, s2);
+        assert_eq!(c.complete_call(s1), Some(10));
+        assert_eq!(c.complete_call(s1), None, "a reply completes its call once");
+        let (mut failed, transition) = c.on_link_lost();
+        failed.sort();
+        assert_eq!((failed, transition), (vec![20], Some((Valid, Suspect))));
+        assert_eq!(c.begin_call(3), Err(3));
+    }
+
+    #[test]
+    fn changes_are_stored_only_when_different_and_in_range() {
+        let mut c = core();
+        assert!(c.has_property(1) && !c.has_property(2));
+        assert!(!c.commit_change(0, Bytes::from_static(b"a")));
+        assert!(c.commit_change(0, Bytes::from_static(b"q")));
+    }
+
+    #[test]
+    fn a_mismatched_offer_is_not_acquired() {
+        let mut c = core();
+        assert_eq!(c.on_offered(9), (false, Some((Default, SignatureMismatch))));
+        assert_eq!(c.remote_signature(), Some(9));
+    }
+}

@@ -1,0 +1,249 @@
+//! Replicas: typed proxies of a remote source.
+
+mod actor;
+pub(crate) mod core;
+pub(crate) mod shared;
+
+pub use actor::ReplicaActor;
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+
+use crate::api::{Access, RemoteObject, SignalType, Slot};
+use crate::error::{Error, Kind, SlotError, SlotResult};
+use crate::node::HandleToken;
+use shared::ReplicaShared;
+
+/// Where a replica stands with its source (QtRO's `QRemoteObjectReplica::State`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplicaState {
+    /// No values yet (a replica without compile-time defaults).
+    Uninitialized,
+    /// Showing the API's declared defaults; not yet initialized by a source.
+    Default,
+    /// Initialized: the values are the source's and changes arrive as they happen.
+    Valid,
+    /// The source was lost; the values are the last ones seen.
+    Suspect,
+    /// The source's API signature differs from the replica's: final.
+    SignatureMismatch,
+}
+
+/// A replica changed state; delivered to [`Replica::subscribe_state`] recipients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Message)]
+#[rtype(result = "()")]
+pub struct StateChanged {
+    /// The state before.
+    pub old: ReplicaState,
+    /// The state now.
+    pub new: ReplicaState,
+}
+
+/// Everything a replica observes from its source, in the order the source produced it.
+#[derive(Debug, Clone)]
+pub enum Event<A: RemoteObject> {
+    /// A property took a new value.
+    PropertyChanged(A::PropertyChange),
+    /// The source emitted a signal.
+    Signal(A::Signal),
+}
+
+/// A typed replica of a remote source with API `A`: reads come from a local cache, slot
+/// messages are forwarded to the source, changes and signals are pushed to subscribers.
+///
+/// It dereferences to the [`Addr`] of its [`ReplicaActor`], so `replica.send(msg)` and
+/// `replica.recipient()` work as for any actor. Handles are cheap to clone and share one
+/// cache and one subscription; the subscription ends when the last handle is dropped.
+pub struct Replica<A: RemoteObject> {
+    shared: Arc<ReplicaShared<A>>,
+    addr: Addr<ReplicaActor<A>>,
+    _token: Arc<HandleToken>,
+}
+
+impl<A: RemoteObject> Clone for Replica<A> {
+    fn clone(&self) -> Self {
+        Replica {
+            shared: Arc::clone(&self.shared),
+            addr: self.addr.clone(),
+            _token: Arc::clone(&self._token),
+        }
+    }
+}
+
+impl<A: RemoteObject> Deref for Replica<A> {
+    type Target = Addr<ReplicaActor<A>>;
+    fn deref(&self) -> &Self::Target {
+        &self.addr
+    }
+}
+
+impl<A: RemoteObject> std::fmt::Debug for Replica<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replica")
+            .field("name", &self.shared.name)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+impl<A: RemoteObject> Replica<A> {
+    pub(crate) fn new(
+        shared: Arc<ReplicaShared<A>>,
+        addr: Addr<ReplicaActor<A>>,
+        token: Arc<HandleToken>,
+    ) -> Self {
+        Replica {
+            shared,
+            addr,
+            _token: token,
+        }
+    }
+
+    /// The name the source is remoted under.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The replica actor's address.
+    pub fn addr(&self) -> &Addr<ReplicaActor<A>> {
+        &self.addr
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ReplicaState {
+        self.shared.state()
+    }
+
+    /// Every state from now on (starting with the current one). Fast transitions may be
+    /// coalesced; subscribe with [`Replica::subscribe_state`] to see each one.
+    pub fn state_changes(&self) -> impl Stream<Item = ReplicaState> + Unpin + Send + 'static {
+        let rx = self.shared.watch_state();
+        Box::pin(futures::stream::unfold(
+            (rx, true),
+            |(mut rx, first)| async move {
+                if !first && rx.changed().await.is_err() {
+                    return None;
+                }
+                let state = *rx.borrow_and_update();
+                Some((state, (rx, false)))
+            },
+        ))
+    }
+
+    /// Waits until the replica is `Valid`. Fails at once on a signature mismatch, or after
+    /// `timeout`.
+    pub async fn wait_for_source(&self, timeout: Duration) -> Result<(), Error> {
+        let mut rx = self.shared.watch_state();
+        let settled =
+            |s: &ReplicaState| matches!(s, ReplicaState::Valid | ReplicaState::SignatureMismatch);
+        let state = match tokio::time::timeout(timeout, rx.wait_for(settled)).await {
+            Err(_) => return Err(Error::new(Kind::Timeout(timeout))),
+            Ok(Err(_)) => return Err(Error::new(Kind::Shutdown)),
+            Ok(Ok(state)) => *state,
+        };
+        if state == ReplicaState::SignatureMismatch {
+            return Err(Error::new(Kind::SignatureMismatch {
+                api: A::NAME.to_owned(),
+                local: A::SIGNATURE,
+                remote: self.shared.remote_signature().unwrap_or_default(),
+            }));
+        }
+        Ok(())
+    }
+
+    /// A copy of every cached property value (no round trip).
+    pub fn properties(&self) -> A::Properties {
+        self.shared.read(Clone::clone)
+    }
+
+    /// Runs `read` on the cached property values without copying them.
+    pub fn with_properties<R>(&self, read: impl FnOnce(&A::Properties) -> R) -> R {
+        self.shared.read(read)
+    }
+
+    /// Calls a slot and waits for its result: the same as `send(msg)`, flattened.
+    pub async fn call<M: Slot<Api = A>>(&self, msg: M) -> SlotResult<M::Output> {
+        self.addr
+            .send(msg)
+            .await
+            .map_err(|_| SlotError::NotConnected)?
+    }
+
+    /// Asks the source to set read-write property `index` (generated setters call this).
+    #[doc(hidden)]
+    pub fn set_property<T: Serialize>(&self, index: u16, value: &T) -> Result<(), Error> {
+        let info = A::PROPERTIES
+            .get(usize::from(index))
+            .ok_or_else(|| Error::new(Kind::NotWritable("?")))?;
+        if info.access != Access::ReadWrite {
+            return Err(Error::new(Kind::NotWritable(info.name)));
+        }
+        let bytes = Bytes::from(self.shared.encoding.encode(value)?);
+        if self.shared.send_set_property(index, bytes) {
+            Ok(())
+        } else {
+            Err(Error::new(Kind::NotConnected))
+        }
+    }
+
+    /// Delivers every property change to `to`.
+    pub fn subscribe_properties(&self, to: Recipient<A::PropertyChange>) {
+        self.shared.subscribe_properties(to);
+    }
+
+    /// Delivers every signal to `to`.
+    pub fn subscribe_signals(&self, to: Recipient<A::Signal>) {
+        self.shared.subscribe_signals(to);
+    }
+
+    /// Delivers one signal type to `to`, e.g. `replica.subscribe::<printer::PaperJam>(addr.recipient())`.
+    pub fn subscribe<S: SignalType<Api = A>>(&self, to: Recipient<S>) {
+        self.shared.subscribe_typed_signal(Box::new(move |signal| {
+            if !to.connected() {
+                return false;
+            }
+            if let Some(s) = S::from_signal(signal) {
+                to.do_send(s);
+            }
+            true
+        }));
+    }
+
+    /// Delivers every state change to `to`.
+    pub fn subscribe_state(&self, to: Recipient<StateChanged>) {
+        self.shared.subscribe_state(to);
+    }
+
+    /// Every property change and signal from now on, in order.
+    pub fn events(&self) -> impl Stream<Item = Event<A>> + Unpin + Send + 'static {
+        self.shared.events()
+    }
+
+    /// Every property change from now on.
+    pub fn property_changes(
+        &self,
+    ) -> impl Stream<Item = A::PropertyChange> + Unpin + Send + 'static {
+        self.shared.events().filter_map(|e| {
+            futures::future::ready(match e {
+                Event::PropertyChanged(c) => Some(c),
+                Event::Signal(_) => None,
+            })
+        })
+    }
+
+    /// Every signal from now on.
+    pub fn signals(&self) -> impl Stream<Item = A::Signal> + Unpin + Send + 'static {
+        self.shared.events().filter_map(|e| {
+            futures::future::ready(match e {
+                Event::Signal(s) => Some(s),
+                Event::PropertyChanged(_) => None,
+            })
+        })
+    }
+}

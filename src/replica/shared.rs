@@ -1,0 +1,362 @@
+//! The typed state every handle of one replica shares: the decoded property cache, the
+//! core state machine, the subscribers, and the state watch.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use actix::Recipient;
+use bytes::Bytes;
+use futures::channel::mpsc;
+use tokio::sync::{oneshot, watch};
+use tracing::{debug, error};
+
+use super::core::{InitRefused, ReplicaCore, Transition};
+use super::{Event, ReplicaState, StateChanged};
+use crate::api::RemoteObject;
+use crate::error::SlotError;
+use crate::outbox::{ConnId, Outbox};
+use crate::wire::{DecodeError, Encoding, FailureKind, Packet, RemoteFailure, SourceId};
+
+/// Where a replica's source is: which connection, under which id.
+#[derive(Clone)]
+pub(crate) struct Link {
+    pub(crate) conn: ConnId,
+    pub(crate) source: SourceId,
+    pub(crate) outbox: Outbox,
+}
+
+/// Delivers one signal to a per-signal-type subscriber; false once the subscriber is gone.
+pub(crate) type SignalDelivery<S> = Box<dyn Fn(&S) -> bool + Send>;
+
+/// A pending slot call: where its encoded reply goes.
+pub(crate) type PendingReply = oneshot::Sender<Result<Bytes, SlotError>>;
+
+/// The host sent something a replica cannot apply; the node closes that connection.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReplicaProtocolError {
+    #[error("replica {name:?}: {refused}")]
+    Init { name: String, refused: InitRefused },
+    #[error("replica {name:?}: index {index} is out of range for a {what}")]
+    OutOfRange {
+        name: String,
+        what: &'static str,
+        index: u16,
+    },
+    #[error("replica {name:?}: {source}")]
+    Decode { name: String, source: DecodeError },
+}
+
+/// Whether an init was applied.
+pub(crate) enum InitOutcome {
+    Applied,
+    SignatureMismatch,
+}
+
+/// What a node needs from a replica, without its types.
+pub(crate) trait ReplicaEntry: Send + Sync {
+    fn signature(&self) -> u64;
+    fn link(&self) -> Option<(ConnId, SourceId)>;
+    fn on_offered(&self, signature: u64) -> bool;
+    fn on_init(
+        &self,
+        link: Link,
+        signature: u64,
+        values: Vec<Bytes>,
+    ) -> Result<InitOutcome, ReplicaProtocolError>;
+    fn on_property_change(&self, index: u16, value: Bytes) -> Result<(), ReplicaProtocolError>;
+    fn on_signal(&self, index: u16, args: &[u8]) -> Result<(), ReplicaProtocolError>;
+    fn on_reply(&self, serial: u32, outcome: Result<Bytes, RemoteFailure>);
+    fn on_link_lost(&self);
+}
+
+pub(crate) struct ReplicaShared<A: RemoteObject> {
+    pub(crate) name: String,
+    pub(crate) encoding: Encoding,
+    inner: Mutex<Inner<A>>,
+    state: watch::Sender<ReplicaState>,
+}
+
+struct Inner<A: RemoteObject> {
+    core: ReplicaCore<Link, PendingReply>,
+    props: A::Properties,
+    subscribers: Subscribers<A>,
+}
+
+struct Subscribers<A: RemoteObject> {
+    properties: Vec<Recipient<A::PropertyChange>>,
+    signals: Vec<Recipient<A::Signal>>,
+    /// Per-signal-type subscriptions: each converts and delivers, false once dead.
+    typed_signals: Vec<SignalDelivery<A::Signal>>,
+    states: Vec<Recipient<StateChanged>>,
+    streams: Vec<mpsc::UnboundedSender<Event<A>>>,
+}
+
+impl<A: RemoteObject> ReplicaShared<A> {
+    pub(crate) fn new(name: String, encoding: Encoding) -> Arc<Self> {
+        let props = A::Properties::default();
+        let defaults = A::encode_properties(&props, encoding).unwrap_or_else(|error| {
+            // Without encoded defaults every value counts as changed at init: harmless.
+            error!(api = A::NAME, %error, "cannot encode the default property values");
+            vec![Bytes::new(); A::PROPERTIES.len()]
+        });
+        let core = ReplicaCore::new(A::SIGNATURE, defaults, ReplicaState::Default);
+        let subscribers = Subscribers {
+            properties: Vec::new(),
+            signals: Vec::new(),
+            typed_signals: Vec::new(),
+            states: Vec::new(),
+            streams: Vec::new(),
+        };
+        let (state, _) = watch::channel(ReplicaState::Default);
+        Arc::new(ReplicaShared {
+            name,
+            encoding,
+            inner: Mutex::new(Inner {
+                core,
+                props,
+                subscribers,
+            }),
+            state,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<A>> {
+        // Updates under this lock are single assignments after all decoding succeeded.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn state(&self) -> ReplicaState {
+        *self.state.borrow()
+    }
+
+    pub(crate) fn watch_state(&self) -> watch::Receiver<ReplicaState> {
+        self.state.subscribe()
+    }
+
+    pub(crate) fn remote_signature(&self) -> Option<u64> {
+        self.lock().core.remote_signature()
+    }
+
+    pub(crate) fn read<R>(&self, read: impl FnOnce(&A::Properties) -> R) -> R {
+        read(&self.lock().props)
+    }
+
+    pub(crate) fn subscribe_properties(&self, to: Recipient<A::PropertyChange>) {
+        self.lock().subscribers.properties.push(to);
+    }
+
+    pub(crate) fn subscribe_signals(&self, to: Recipient<A::Signal>) {
+        self.lock().subscribers.signals.push(to);
+    }
+
+    pub(crate) fn subscribe_typed_signal(&self, deliver: SignalDelivery<A::Signal>) {
+        self.lock().subscribers.typed_signals.push(deliver);
+    }
+
+    pub(crate) fn subscribe_state(&self, to: Recipient<StateChanged>) {
+        self.lock().subscribers.states.push(to);
+    }
+
+    pub(crate) fn events(&self) -> mpsc::UnboundedReceiver<Event<A>> {
+        let (tx, rx) = mpsc::unbounded();
+        self.lock().subscribers.streams.push(tx);
+        rx
+    }
+
+    /// Sends a slot call if the source is live; the receiver yields the encoded reply.
+    pub(crate) fn start_call(
+        &self,
+        slot: u16,
+        args: Bytes,
+    ) -> Result<oneshot::Receiver<Result<Bytes, SlotError>>, SlotError> {
+        let (tx, rx) = oneshot::channel();
+        let mut inner = self.lock();
+        let (serial, link) = inner
+            .core
+            .begin_call(tx)
+            .map_err(|_| SlotError::NotConnected)?;
+        let frame = Packet::Invoke {
+            source: link.source,
+            slot,
+            serial,
+            args,
+        }
+        .to_frame();
+        if !link.outbox.push(frame) {
+            inner.core.complete_call(serial);
+            return Err(SlotError::NotConnected);
+        }
+        Ok(rx)
+    }
+
+    /// Sends a request to set a read-write property.
+    pub(crate) fn send_set_property(&self, index: u16, value: Bytes) -> bool {
+        let inner = self.lock();
+        let Some(link) = inner.core.link() else {
+            return false;
+        };
+        link.outbox.push(
+            Packet::SetProperty {
+                source: link.source,
+                index,
+                value,
+            }
+            .to_frame(),
+        )
+    }
+
+    fn notify_state(&self, inner: &mut Inner<A>, transition: Transition) {
+        let Some((old, new)) = transition else { return };
+        debug!(replica = %self.name, ?old, ?new, "replica state changed");
+        self.state.send_replace(new);
+        let change = StateChanged { old, new };
+        inner.subscribers.states.retain(|r| deliver(r, change));
+    }
+}
+
+fn deliver<M>(to: &Recipient<M>, message: M) -> bool
+where
+    M: actix::Message + Send,
+    M::Result: Send,
+{
+    if !to.connected() {
+        return false;
+    }
+    to.do_send(message);
+    true
+}
+
+impl<A: RemoteObject> Subscribers<A> {
+    fn property_changed(&mut self, change: A::PropertyChange) {
+        self.properties.retain(|r| deliver(r, change.clone()));
+        self.streams.retain(|s| {
+            s.unbounded_send(Event::PropertyChanged(change.clone()))
+                .is_ok()
+        });
+    }
+
+    fn signal(&mut self, signal: A::Signal) {
+        self.signals.retain(|r| deliver(r, signal.clone()));
+        self.typed_signals.retain(|deliver| deliver(&signal));
+        self.streams
+            .retain(|s| s.unbounded_send(Event::Signal(signal.clone())).is_ok());
+    }
+}
+
+impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
+    fn signature(&self) -> u64 {
+        A::SIGNATURE
+    }
+
+    fn link(&self) -> Option<(ConnId, SourceId)> {
+        self.lock().core.link().map(|l| (l.conn, l.source))
+    }
+
+    fn on_offered(&self, signature: u64) -> bool {
+        let mut inner = self.lock();
+        let (acquire, transition) = inner.core.on_offered(signature);
+        if transition.is_some() {
+            error!(api = A::NAME, replica = %self.name, local = A::SIGNATURE, remote = signature,
+                "API signature mismatch: the replica will not use this source");
+        }
+        self.notify_state(&mut inner, transition);
+        acquire
+    }
+
+    fn on_init(
+        &self,
+        link: Link,
+        signature: u64,
+        values: Vec<Bytes>,
+    ) -> Result<InitOutcome, ReplicaProtocolError> {
+        let mut inner = self.lock();
+        if let Err((refused, transition)) = inner.core.check_init(signature, values.len()) {
+            if let InitRefused::SignatureMismatch { local, remote } = refused {
+                error!(api = A::NAME, replica = %self.name, local, remote,
+                    "API signature mismatch: the replica will not use this source");
+                self.notify_state(&mut inner, transition);
+                return Ok(InitOutcome::SignatureMismatch);
+            }
+            return Err(ReplicaProtocolError::Init {
+                name: self.name.clone(),
+                refused,
+            });
+        }
+        // Decode everything first: a replica never shows half an init (contract item 2).
+        let props = A::decode_properties(&values, self.encoding).map_err(|source| {
+            ReplicaProtocolError::Decode {
+                name: self.name.clone(),
+                source,
+            }
+        })?;
+        let applied = inner.core.commit_init(link, values);
+        inner.props = props;
+        for index in applied.changed {
+            if let Some(change) = A::property_change(&inner.props, index) {
+                inner.subscribers.property_changed(change);
+            }
+        }
+        self.notify_state(&mut inner, applied.transition);
+        Ok(InitOutcome::Applied)
+    }
+
+    fn on_property_change(&self, index: u16, value: Bytes) -> Result<(), ReplicaProtocolError> {
+        let mut inner = self.lock();
+        let out_of_range = || ReplicaProtocolError::OutOfRange {
+            name: self.name.clone(),
+            what: "property",
+            index,
+        };
+        if !inner.core.has_property(index) {
+            return Err(out_of_range());
+        }
+        let change = A::decode_property(index, &value, self.encoding)
+            .ok_or_else(out_of_range)?
+            .map_err(|source| ReplicaProtocolError::Decode {
+                name: self.name.clone(),
+                source,
+            })?;
+        if inner.core.commit_change(index, value) {
+            A::apply_change(&mut inner.props, change.clone());
+            inner.subscribers.property_changed(change);
+        }
+        Ok(())
+    }
+
+    fn on_signal(&self, index: u16, args: &[u8]) -> Result<(), ReplicaProtocolError> {
+        let signal = A::decode_signal(index, args, self.encoding)
+            .ok_or_else(|| ReplicaProtocolError::OutOfRange {
+                name: self.name.clone(),
+                what: "signal",
+                index,
+            })?
+            .map_err(|source| ReplicaProtocolError::Decode {
+                name: self.name.clone(),
+                source,
+            })?;
+        self.lock().subscribers.signal(signal);
+        Ok(())
+    }
+
+    fn on_reply(&self, serial: u32, outcome: Result<Bytes, RemoteFailure>) {
+        let Some(pending) = self.lock().core.complete_call(serial) else {
+            debug!(replica = %self.name, serial, "a reply to no pending call");
+            return;
+        };
+        let result = outcome.map_err(|failure| match failure.kind {
+            FailureKind::Source => SlotError::Source(failure.message),
+            FailureKind::Rejected => SlotError::Rejected(failure.message),
+        });
+        let _ = pending.send(result);
+    }
+
+    fn on_link_lost(&self) {
+        let mut inner = self.lock();
+        let (pending, transition) = inner.core.on_link_lost();
+        for call in pending {
+            let _ = call.send(Err(SlotError::ConnectionLost));
+        }
+        self.notify_state(&mut inner, transition);
+    }
+}

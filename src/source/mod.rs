@@ -1,0 +1,8 @@
+//! The source side: the state a source actor holds ([`SourceState`], wrapped by each API's
+//! generated `SimpleSource`) and the untyped view of it a host serves from.
+
+mod hosted;
+mod state;
+
+pub(crate) use hosted::HostedSource;
+pub use state::SourceState;

@@ -1,0 +1,223 @@
+//! [`SourceState`]: a source's property values and the connections subscribed to them.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use serde::Serialize;
+use tracing::debug;
+
+use crate::api::RemoteObject;
+use crate::error::Error;
+use crate::outbox::{ConnId, Outbox};
+use crate::wire::{Encoding, Packet, SourceId};
+
+/// The state behind a generated `SimpleSource`: every property's value, typed and encoded,
+/// and the replicas' connections subscribed to it. Cheap to clone; clones share the state.
+///
+/// One lock covers values and subscribers, so an init snapshot and the changes after it are
+/// queued to a connection in the order they happened (DESIGN.md contract items 1 and 2).
+pub struct SourceState<Api: RemoteObject> {
+    inner: Arc<Mutex<Inner<Api>>>,
+}
+
+struct Inner<Api: RemoteObject> {
+    props: Api::Properties,
+    encoding: Encoding,
+    /// `props` encoded with `encoding`; `None` until first needed.
+    encoded: Option<Vec<Bytes>>,
+    subscribers: Vec<Subscriber>,
+}
+
+struct Subscriber {
+    source: SourceId,
+    outbox: Outbox,
+}
+
+impl<Api: RemoteObject> Clone for SourceState<Api> {
+    fn clone(&self) -> Self {
+        SourceState {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<Api: RemoteObject> Default for SourceState<Api> {
+    fn default() -> Self {
+        SourceState::new(Api::Properties::default())
+    }
+}
+
+impl<Api: RemoteObject> std::fmt::Debug for SourceState<Api> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("SourceState")
+            .field("api", &Api::NAME)
+            .field("properties", &inner.props)
+            .field("subscribers", &inner.subscribers.len())
+            .finish()
+    }
+}
+
+impl<Api: RemoteObject> SourceState<Api> {
+    /// A source holding `props`.
+    pub fn new(props: Api::Properties) -> SourceState<Api> {
+        let inner = Inner {
+            props,
+            encoding: Encoding::default(),
+            encoded: None,
+            subscribers: Vec::new(),
+        };
+        SourceState {
+            inner: Arc::new(Mutex::new(inner)),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<Api>> {
+        // A panic while holding this lock cannot leave the values half-written (every
+        // write is a single assignment), so a poisoned lock is still consistent.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `read` on the current values.
+    pub fn read<R>(&self, read: impl FnOnce(&Api::Properties) -> R) -> R {
+        read(&self.lock().props)
+    }
+
+    /// Sets property `index` (whose storage `field` returns) to `value`. Replicas are told
+    /// only if the encoded value differs from the current one. Returns whether it changed.
+    pub fn set<T: Serialize>(
+        &self,
+        index: u16,
+        value: T,
+        field: impl FnOnce(&mut Api::Properties) -> &mut T,
+    ) -> Result<bool, Error> {
+        let mut inner = self.lock();
+        let bytes = Bytes::from(inner.encoding.encode(&value)?);
+        let encoded = inner.encoded()?;
+        let slot = &mut encoded[usize::from(index)];
+        if *slot == bytes {
+            return Ok(false);
+        }
+        *slot = bytes.clone();
+        *field(&mut inner.props) = value;
+        inner.fan_out(|source| Packet::PropertyChange {
+            source,
+            index,
+            value: bytes.clone(),
+        });
+        Ok(true)
+    }
+
+    /// Emits signal `index` with `args` (the signal's generated struct) to every subscriber.
+    pub fn emit<S: Serialize>(&self, index: u16, args: &S) -> Result<(), Error> {
+        let mut inner = self.lock();
+        if inner.subscribers.is_empty() {
+            return Ok(());
+        }
+        let bytes = Bytes::from(inner.encoding.encode(args)?);
+        inner.fan_out(|source| Packet::Signal {
+            source,
+            index,
+            args: bytes.clone(),
+        });
+        Ok(())
+    }
+
+    /// How many replica connections are subscribed, over every host it is remoted on.
+    pub fn subscriber_count(&self) -> usize {
+        self.lock().subscribers.len()
+    }
+
+    /// Switches the value encoding, re-encoding the values. Refused while replicas are
+    /// subscribed with the current one.
+    pub(crate) fn use_encoding(&self, encoding: Encoding) -> Result<(), Error> {
+        let mut inner = self.lock();
+        if inner.encoding != encoding {
+            if !inner.subscribers.is_empty() {
+                return Err(Error::new(crate::error::Kind::EncodingInUse {
+                    api: Api::NAME,
+                    current: inner.encoding,
+                }));
+            }
+            inner.encoding = encoding;
+            inner.encoded = None;
+        }
+        inner.encoded().map(|_| ())
+    }
+
+    /// Subscribes a connection and queues its init, atomically with respect to changes.
+    pub(crate) fn subscribe(
+        &self,
+        name: &str,
+        source: SourceId,
+        outbox: &Outbox,
+    ) -> Result<(), Error> {
+        let mut inner = self.lock();
+        let values = inner.encoded()?.clone();
+        let init = Packet::Init {
+            name: name.to_owned(),
+            source,
+            signature: Api::SIGNATURE,
+            values,
+        };
+        if outbox.push(init.to_frame()) {
+            inner
+                .subscribers
+                .retain(|s| !(s.source == source && s.outbox.id() == outbox.id()));
+            inner.subscribers.push(Subscriber {
+                source,
+                outbox: outbox.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes `conn`'s subscription to `source`, or all of `conn`'s if `source` is `None`.
+    pub(crate) fn unsubscribe(&self, conn: ConnId, source: Option<SourceId>) {
+        self.lock()
+            .subscribers
+            .retain(|s| s.outbox.id() != conn || source.is_some_and(|id| id != s.source));
+    }
+
+    /// Removes every subscription made under `source` (the source was disabled there).
+    pub(crate) fn unsubscribe_all(&self, source: SourceId) {
+        self.lock().subscribers.retain(|s| s.source != source);
+    }
+}
+
+impl<Api: RemoteObject> Inner<Api> {
+    fn encoded(&mut self) -> Result<&mut Vec<Bytes>, Error> {
+        if self.encoded.is_none() {
+            let values = Api::encode_properties(&self.props, self.encoding)?;
+            self.encoded = Some(values);
+        }
+        // Just filled in above.
+        Ok(self.encoded.get_or_insert_with(Vec::new))
+    }
+
+    /// Queues one frame per distinct source id (normally one) to every subscriber, and drops
+    /// subscribers whose connection has gone.
+    fn fan_out(&mut self, packet: impl Fn(SourceId) -> Packet) {
+        let mut cached: Option<(SourceId, Bytes)> = None;
+        self.subscribers.retain(|sub| {
+            let frame = match &cached {
+                Some((id, frame)) if *id == sub.source => frame.clone(),
+                _ => {
+                    let frame = packet(sub.source).to_frame();
+                    cached = Some((sub.source, frame.clone()));
+                    frame
+                }
+            };
+            let alive = sub.outbox.push(frame);
+            if !alive {
+                debug!(
+                    conn = sub.outbox.id(),
+                    "dropping the subscriber of a closed connection"
+                );
+            }
+            alive
+        });
+    }
+}

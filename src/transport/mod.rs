@@ -1,0 +1,133 @@
+//! Where connections come from: URLs, listeners, and the byte streams they yield.
+//!
+//! `tcp://host:port` is a TCP socket (with `TCP_NODELAY`, since every frame is latency
+//! sensitive); `local:name` is a Unix domain socket, at `name` if it is a path and in the
+//! temporary directory otherwise (as `QLocalServer` does). Any other
+//! `AsyncRead + AsyncWrite + Unpin + Send` stream can be used directly.
+
+mod listener;
+
+pub(crate) use listener::Listener;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::error::{Error, Kind};
+
+/// A byte stream a connection can run over: a socket, a pipe, an in-memory duplex…
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Transport for T {}
+
+/// The URL schemes this build can listen on and connect to.
+pub const SUPPORTED_SCHEMES: &[&str] = &["tcp", "local"];
+
+/// A parsed listen or connect address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Tcp(String),
+    Local(PathBuf),
+}
+
+impl Endpoint {
+    pub(crate) fn parse(url: &str) -> Result<Endpoint, Error> {
+        let invalid = |reason| {
+            Error::new(Kind::InvalidUrl {
+                url: url.to_owned(),
+                reason,
+            })
+        };
+        if let Some(rest) = url.strip_prefix("tcp://") {
+            let rest = rest.trim_end_matches('/');
+            let (host, port) = rest
+                .rsplit_once(':')
+                .ok_or_else(|| invalid("expected tcp://host:port"))?;
+            if host.is_empty() {
+                return Err(invalid("the host is empty"));
+            }
+            port.parse::<u16>()
+                .map_err(|_| invalid("the port is not a number from 0 to 65535"))?;
+            Ok(Endpoint::Tcp(rest.to_owned()))
+        } else if let Some(name) = url.strip_prefix("local:") {
+            if name.is_empty() {
+                return Err(invalid("the socket name is empty"));
+            }
+            let path = PathBuf::from(name);
+            Ok(Endpoint::Local(
+                if path.is_absolute() || name.contains('/') {
+                    path
+                } else {
+                    std::env::temp_dir().join(path)
+                },
+            ))
+        } else {
+            Err(invalid("the scheme is not tcp:// or local:"))
+        }
+    }
+
+    pub(crate) async fn connect(&self) -> Result<Box<dyn Transport>, Error> {
+        match self {
+            Endpoint::Tcp(addr) => {
+                let stream = tokio::net::TcpStream::connect(addr.as_str())
+                    .await
+                    .map_err(|e| Error::io(format!("connect to tcp://{addr}"), e))?;
+                stream
+                    .set_nodelay(true)
+                    .map_err(|e| Error::io("set TCP_NODELAY", e))?;
+                Ok(Box::new(stream))
+            }
+            Endpoint::Local(path) => {
+                let stream = tokio::net::UnixStream::connect(path)
+                    .await
+                    .map_err(|e| Error::io(format!("connect to local:{}", path.display()), e))?;
+                Ok(Box::new(stream))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
+            Endpoint::Local(path) => write!(f, "local:{}", path.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_tcp_and_local() {
+        assert_eq!(
+            Endpoint::parse("tcp://127.0.0.1:0").unwrap(),
+            Endpoint::Tcp("127.0.0.1:0".into())
+        );
+        assert_eq!(
+            Endpoint::parse("local:/tmp/x.sock").unwrap(),
+            Endpoint::Local("/tmp/x.sock".into())
+        );
+        assert_eq!(
+            Endpoint::parse("local:x").unwrap(),
+            Endpoint::Local(std::env::temp_dir().join("x"))
+        );
+    }
+
+    #[test]
+    fn refuses_bad_urls() {
+        for url in [
+            "",
+            "http://x:1",
+            "tcp://",
+            "tcp://host",
+            "tcp://:5",
+            "tcp://h:99999",
+            "local:",
+        ] {
+            assert!(Endpoint::parse(url).unwrap_err().is_invalid_url(), "{url}");
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The wire protocol (DESIGN.md section 5), with no sockets and no actors.
+//!
+//! A connection carries length-prefixed frames ([`codec`]); each frame holds one [`Packet`]
+//! ([`packet`]). The packet envelope has a fixed binary layout that does not depend on the
+//! negotiated [`Encoding`]: only user values (properties, arguments, return values) are
+//! encoded with it. That keeps values as opaque byte slices the connection layer can route
+//! and fan out without knowing the user's types, and lets a change be encoded once for every
+//! subscriber.
+
+pub mod codec;
+pub mod encoding;
+pub mod packet;
+
+pub use codec::{FrameError, PacketCodec, DEFAULT_MAX_FRAME_SIZE};
+pub use encoding::{DecodeError, EncodeError, Encoding};
+pub use packet::{
+    FailureKind, Handshake, HandshakeError, ObjectInfo, Packet, PacketError, RemoteFailure,
+    SourceId, PROTOCOL_NAME, PROTOCOL_VERSION,
+};

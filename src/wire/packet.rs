@@ -1,0 +1,764 @@
+//! The packet set and its fixed binary layout.
+//!
+//! Layout of one packet (the frame's payload): a kind byte, then the kind's fields in order.
+//! Integers are little-endian and fixed-width; strings and byte strings are a `u32` length
+//! followed by that many bytes; lists are a `u32` count followed by the items. Values inside
+//! (`Bytes` fields) are already encoded with the connection's [`Encoding`](super::Encoding).
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+/// The protocol name both peers send in their handshake.
+pub const PROTOCOL_NAME: &str = "actix-remote-objects";
+/// The protocol version this build speaks; peers with another version are refused.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// A host-assigned number for one remoted source under one name, used in the packets that
+/// follow an init so that a change is the same bytes for every subscriber.
+pub type SourceId = u32;
+
+/// The first packet each peer sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handshake {
+    /// Must be [`PROTOCOL_NAME`].
+    pub protocol: String,
+    /// Must be [`PROTOCOL_VERSION`].
+    pub version: u16,
+    /// The value encoding, by [`Encoding::name`](super::Encoding::name).
+    pub encoding: String,
+}
+
+/// Why a peer's handshake was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandshakeError {
+    /// The peer speaks another protocol.
+    #[error("peer speaks protocol {found:?}, expected {PROTOCOL_NAME:?}")]
+    Protocol {
+        /// The protocol name the peer sent.
+        found: String,
+    },
+    /// The peer speaks another version of this protocol.
+    #[error("peer speaks protocol version {found}, this build speaks {PROTOCOL_VERSION}")]
+    Version {
+        /// The version the peer sent.
+        found: u16,
+    },
+    /// The peer encodes values differently.
+    #[error("peer encodes values with {found:?}, this side with {expected:?}")]
+    Encoding {
+        /// The encoding the peer named.
+        found: String,
+        /// The encoding this side uses.
+        expected: String,
+    },
+    /// The first packet was not a handshake.
+    #[error("expected a handshake, got a {found} packet")]
+    NotAHandshake {
+        /// The kind of packet received instead.
+        found: &'static str,
+    },
+}
+
+impl Handshake {
+    /// The handshake this build sends for `encoding`.
+    pub fn ours(encoding: super::Encoding) -> Handshake {
+        Handshake {
+            protocol: PROTOCOL_NAME.to_owned(),
+            version: PROTOCOL_VERSION,
+            encoding: encoding.name().to_owned(),
+        }
+    }
+
+    /// Checks a peer's handshake against what this side speaks.
+    pub fn check(&self, encoding: super::Encoding) -> Result<(), HandshakeError> {
+        if self.protocol != PROTOCOL_NAME {
+            return Err(HandshakeError::Protocol {
+                found: self.protocol.clone(),
+            });
+        }
+        if self.version != PROTOCOL_VERSION {
+            return Err(HandshakeError::Version {
+                found: self.version,
+            });
+        }
+        if self.encoding != encoding.name() {
+            return Err(HandshakeError::Encoding {
+                found: self.encoding.clone(),
+                expected: encoding.name().to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What a host says about one source it offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// The name the source is remoted under.
+    pub name: String,
+    /// The wire name of its API.
+    pub api: String,
+    /// The API's signature hash.
+    pub signature: u64,
+}
+
+/// Whose fault a failed slot call is, as the host reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The source's handler returned an error.
+    Source,
+    /// The host refused the call before the source saw it (unknown slot, undecodable
+    /// arguments, source gone).
+    Rejected,
+}
+
+/// A failed slot call as it travels back to the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFailure {
+    /// Whose fault it is.
+    pub kind: FailureKind,
+    /// A human-readable reason.
+    pub message: String,
+}
+
+/// One protocol message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Packet {
+    /// Both peers, first: protocol, version and encoding.
+    Handshake(Handshake),
+    /// Host → node, after the handshake: every source the host offers.
+    ObjectList(Vec<ObjectInfo>),
+    /// Host → node: a source was enabled.
+    AddObject(ObjectInfo),
+    /// Host → node: a source was disabled (or an acquired name is not offered).
+    RemoveObject {
+        /// The name it was remoted under.
+        name: String,
+    },
+    /// Node → host: subscribe to a source and send its init.
+    Acquire {
+        /// The name it is remoted under.
+        name: String,
+        /// The signature the node's replica expects.
+        signature: u64,
+    },
+    /// Node → host: unsubscribe.
+    Release {
+        /// The source.
+        source: SourceId,
+    },
+    /// Host → node: the full property snapshot, in property-index order.
+    Init {
+        /// The name it is remoted under.
+        name: String,
+        /// The id later packets use for it on this host.
+        source: SourceId,
+        /// The source's API signature.
+        signature: u64,
+        /// Every property value, encoded.
+        values: Vec<Bytes>,
+    },
+    /// Node → host: call a slot.
+    Invoke {
+        /// The source.
+        source: SourceId,
+        /// The slot's index in the API definition.
+        slot: u16,
+        /// Matches the reply to the call.
+        serial: u32,
+        /// The encoded argument tuple.
+        args: Bytes,
+    },
+    /// Host → node: a slot's outcome.
+    InvokeReply {
+        /// The source.
+        source: SourceId,
+        /// The call's serial.
+        serial: u32,
+        /// The encoded return value, or why there is none.
+        outcome: Result<Bytes, RemoteFailure>,
+    },
+    /// Node → host: ask for a read-write property change.
+    SetProperty {
+        /// The source.
+        source: SourceId,
+        /// The property's index.
+        index: u16,
+        /// The encoded new value.
+        value: Bytes,
+    },
+    /// Host → node: a property changed.
+    PropertyChange {
+        /// The source.
+        source: SourceId,
+        /// The property's index.
+        index: u16,
+        /// The encoded new value.
+        value: Bytes,
+    },
+    /// Host → node: a signal was emitted.
+    Signal {
+        /// The source.
+        source: SourceId,
+        /// The signal's index.
+        index: u16,
+        /// The encoded argument tuple.
+        args: Bytes,
+    },
+    /// Either side: are you there?
+    Ping(u64),
+    /// Either side: the answer to a [`Packet::Ping`] with the same number.
+    Pong(u64),
+}
+
+/// A frame's payload is not a valid packet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PacketError {
+    /// The payload is empty.
+    #[error("empty packet")]
+    Empty,
+    /// The kind byte names no packet.
+    #[error("unknown packet kind {0}")]
+    UnknownKind(u8),
+    /// The payload ends inside a field.
+    #[error("packet ends inside field {field}")]
+    Truncated {
+        /// The field being read.
+        field: &'static str,
+    },
+    /// Bytes are left after the last field.
+    #[error("{0} bytes after the end of the packet")]
+    TrailingBytes(usize),
+    /// A string field is not UTF-8.
+    #[error("field {field} is not UTF-8")]
+    InvalidUtf8 {
+        /// The field being read.
+        field: &'static str,
+    },
+    /// A tag field holds a value that names nothing.
+    #[error("field {field} holds the unknown tag {tag}")]
+    InvalidTag {
+        /// The field being read.
+        field: &'static str,
+        /// Its value.
+        tag: u8,
+    },
+}
+
+mod kind {
+    pub const HANDSHAKE: u8 = 1;
+    pub const OBJECT_LIST: u8 = 2;
+    pub const ADD_OBJECT: u8 = 3;
+    pub const REMOVE_OBJECT: u8 = 4;
+    pub const ACQUIRE: u8 = 5;
+    pub const RELEASE: u8 = 6;
+    pub const INIT: u8 = 7;
+    pub const INVOKE: u8 = 8;
+    pub const INVOKE_REPLY: u8 = 9;
+    pub const SET_PROPERTY: u8 = 10;
+    pub const PROPERTY_CHANGE: u8 = 11;
+    pub const SIGNAL: u8 = 12;
+    pub const PING: u8 = 13;
+    pub const PONG: u8 = 14;
+}
+
+impl Packet {
+    /// A short name of the packet's kind, for logs and errors.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Packet::Handshake(_) => "Handshake",
+            Packet::ObjectList(_) => "ObjectList",
+            Packet::AddObject(_) => "AddObject",
+            Packet::RemoveObject { .. } => "RemoveObject",
+            Packet::Acquire { .. } => "Acquire",
+            Packet::Release { .. } => "Release",
+            Packet::Init { .. } => "Init",
+            Packet::Invoke { .. } => "Invoke",
+            Packet::InvokeReply { .. } => "InvokeReply",
+            Packet::SetProperty { .. } => "SetProperty",
+            Packet::PropertyChange { .. } => "PropertyChange",
+            Packet::Signal { .. } => "Signal",
+            Packet::Ping(_) => "Ping",
+            Packet::Pong(_) => "Pong",
+        }
+    }
+
+    /// Encodes the packet as one complete frame: a 4-byte big-endian length, then the payload.
+    pub fn to_frame(&self) -> Bytes {
+        let mut out = BytesMut::with_capacity(4 + self.size_hint());
+        out.put_u32(0);
+        self.write_payload(&mut out);
+        let len = (out.len() - 4) as u32;
+        out[..4].copy_from_slice(&len.to_be_bytes());
+        out.freeze()
+    }
+
+    fn size_hint(&self) -> usize {
+        match self {
+            Packet::Init { values, name, .. } => {
+                32 + name.len() + values.iter().map(|v| v.len() + 4).sum::<usize>()
+            }
+            Packet::Invoke { args, .. } | Packet::Signal { args, .. } => 16 + args.len(),
+            Packet::PropertyChange { value, .. } | Packet::SetProperty { value, .. } => {
+                16 + value.len()
+            }
+            Packet::InvokeReply { outcome: Ok(v), .. } => 16 + v.len(),
+            _ => 64,
+        }
+    }
+
+    fn write_payload(&self, out: &mut BytesMut) {
+        match self {
+            Packet::Handshake(h) => {
+                out.put_u8(kind::HANDSHAKE);
+                put_str(out, &h.protocol);
+                out.put_u16_le(h.version);
+                put_str(out, &h.encoding);
+            }
+            Packet::ObjectList(list) => {
+                out.put_u8(kind::OBJECT_LIST);
+                out.put_u32_le(list.len() as u32);
+                for info in list {
+                    put_object_info(out, info);
+                }
+            }
+            Packet::AddObject(info) => {
+                out.put_u8(kind::ADD_OBJECT);
+                put_object_info(out, info);
+            }
+            Packet::RemoveObject { name } => {
+                out.put_u8(kind::REMOVE_OBJECT);
+                put_str(out, name);
+            }
+            Packet::Acquire { name, signature } => {
+                out.put_u8(kind::ACQUIRE);
+                put_str(out, name);
+                out.put_u64_le(*signature);
+            }
+            Packet::Release { source } => {
+                out.put_u8(kind::RELEASE);
+                out.put_u32_le(*source);
+            }
+            Packet::Init {
+                name,
+                source,
+                signature,
+                values,
+            } => {
+                out.put_u8(kind::INIT);
+                put_str(out, name);
+                out.put_u32_le(*source);
+                out.put_u64_le(*signature);
+                out.put_u32_le(values.len() as u32);
+                for value in values {
+                    put_bytes(out, value);
+                }
+            }
+            Packet::Invoke {
+                source,
+                slot,
+                serial,
+                args,
+            } => {
+                out.put_u8(kind::INVOKE);
+                out.put_u32_le(*source);
+                out.put_u16_le(*slot);
+                out.put_u32_le(*serial);
+                put_bytes(out, args);
+            }
+            Packet::InvokeReply {
+                source,
+                serial,
+                outcome,
+            } => {
+                out.put_u8(kind::INVOKE_REPLY);
+                out.put_u32_le(*source);
+                out.put_u32_le(*serial);
+                match outcome {
+                    Ok(value) => {
+                        out.put_u8(0);
+                        put_bytes(out, value);
+                    }
+                    Err(failure) => {
+                        out.put_u8(match failure.kind {
+                            FailureKind::Source => 1,
+                            FailureKind::Rejected => 2,
+                        });
+                        put_str(out, &failure.message);
+                    }
+                }
+            }
+            Packet::SetProperty {
+                source,
+                index,
+                value,
+            } => {
+                out.put_u8(kind::SET_PROPERTY);
+                out.put_u32_le(*source);
+                out.put_u16_le(*index);
+                put_bytes(out, value);
+            }
+            Packet::PropertyChange {
+                source,
+                index,
+                value,
+            } => {
+                out.put_u8(kind::PROPERTY_CHANGE);
+                out.put_u32_le(*source);
+                out.put_u16_le(*index);
+                put_bytes(out, value);
+            }
+            Packet::Signal {
+                source,
+                index,
+                args,
+            } => {
+                out.put_u8(kind::SIGNAL);
+                out.put_u32_le(*source);
+                out.put_u16_le(*index);
+                put_bytes(out, args);
+            }
+            Packet::Ping(n) => {
+                out.put_u8(kind::PING);
+                out.put_u64_le(*n);
+            }
+            Packet::Pong(n) => {
+                out.put_u8(kind::PONG);
+                out.put_u64_le(*n);
+            }
+        }
+    }
+
+    /// Decodes one frame's payload. Byte-string fields share `payload`'s memory.
+    pub fn decode(payload: Bytes) -> Result<Packet, PacketError> {
+        let mut r = Reader { buf: payload };
+        let kind = r.u8("kind").map_err(|_| PacketError::Empty)?;
+        let packet = match kind {
+            kind::HANDSHAKE => Packet::Handshake(Handshake {
+                protocol: r.string("protocol")?,
+                version: r.u16("version")?,
+                encoding: r.string("encoding")?,
+            }),
+            kind::OBJECT_LIST => {
+                let count = r.count("objects", 16)?;
+                let mut list = Vec::with_capacity(count);
+                for _ in 0..count {
+                    list.push(r.object_info()?);
+                }
+                Packet::ObjectList(list)
+            }
+            kind::ADD_OBJECT => Packet::AddObject(r.object_info()?),
+            kind::REMOVE_OBJECT => Packet::RemoveObject {
+                name: r.string("name")?,
+            },
+            kind::ACQUIRE => Packet::Acquire {
+                name: r.string("name")?,
+                signature: r.u64("signature")?,
+            },
+            kind::RELEASE => Packet::Release {
+                source: r.u32("source")?,
+            },
+            kind::INIT => {
+                let name = r.string("name")?;
+                let source = r.u32("source")?;
+                let signature = r.u64("signature")?;
+                let count = r.count("values", 4)?;
+                let mut values = Vec::with_capacity(count);
+                for _ in 0..count {
+                    values.push(r.bytes("value")?);
+                }
+                Packet::Init {
+                    name,
+                    source,
+                    signature,
+                    values,
+                }
+            }
+            kind::INVOKE => Packet::Invoke {
+                source: r.u32("source")?,
+                slot: r.u16("slot")?,
+                serial: r.u32("serial")?,
+                args: r.bytes("args")?,
+            },
+            kind::INVOKE_REPLY => {
+                let source = r.u32("source")?;
+                let serial = r.u32("serial")?;
+                let outcome = match r.u8("outcome")? {
+                    0 => Ok(r.bytes("value")?),
+                    1 => Err(RemoteFailure {
+                        kind: FailureKind::Source,
+                        message: r.string("message")?,
+                    }),
+                    2 => Err(RemoteFailure {
+                        kind: FailureKind::Rejected,
+                        message: r.string("message")?,
+                    }),
+                    tag => {
+                        return Err(PacketError::InvalidTag {
+                            field: "outcome",
+                            tag,
+                        })
+                    }
+                };
+                Packet::InvokeReply {
+                    source,
+                    serial,
+                    outcome,
+                }
+            }
+            kind::SET_PROPERTY => Packet::SetProperty {
+                source: r.u32("source")?,
+                index: r.u16("index")?,
+                value: r.bytes("value")?,
+            },
+            kind::PROPERTY_CHANGE => Packet::PropertyChange {
+                source: r.u32("source")?,
+                index: r.u16("index")?,
+                value: r.bytes("value")?,
+            },
+            kind::SIGNAL => Packet::Signal {
+                source: r.u32("source")?,
+                index: r.u16("index")?,
+                args: r.bytes("args")?,
+            },
+            kind::PING => Packet::Ping(r.u64("nonce")?),
+            kind::PONG => Packet::Pong(r.u64("nonce")?),
+            other => return Err(PacketError::UnknownKind(other)),
+        };
+        if r.buf.has_remaining() {
+            return Err(PacketError::TrailingBytes(r.buf.remaining()));
+        }
+        Ok(packet)
+    }
+}
+
+fn put_str(out: &mut BytesMut, s: &str) {
+    put_bytes(out, s.as_bytes());
+}
+
+fn put_bytes(out: &mut BytesMut, b: &[u8]) {
+    out.put_u32_le(b.len() as u32);
+    out.put_slice(b);
+}
+
+fn put_object_info(out: &mut BytesMut, info: &ObjectInfo) {
+    put_str(out, &info.name);
+    put_str(out, &info.api);
+    out.put_u64_le(info.signature);
+}
+
+/// Bounds-checked reads over a payload; every read names its field for the error.
+struct Reader {
+    buf: Bytes,
+}
+
+impl Reader {
+    fn need(&self, n: usize, field: &'static str) -> Result<(), PacketError> {
+        if self.buf.remaining() < n {
+            Err(PacketError::Truncated { field })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn u8(&mut self, field: &'static str) -> Result<u8, PacketError> {
+        self.need(1, field)?;
+        Ok(self.buf.get_u8())
+    }
+
+    fn u16(&mut self, field: &'static str) -> Result<u16, PacketError> {
+        self.need(2, field)?;
+        Ok(self.buf.get_u16_le())
+    }
+
+    fn u32(&mut self, field: &'static str) -> Result<u32, PacketError> {
+        self.need(4, field)?;
+        Ok(self.buf.get_u32_le())
+    }
+
+    fn u64(&mut self, field: &'static str) -> Result<u64, PacketError> {
+        self.need(8, field)?;
+        Ok(self.buf.get_u64_le())
+    }
+
+    /// A list count, checked against what the rest of the payload could hold so that a
+    /// forged count cannot make us allocate more than the frame's size.
+    fn count(&mut self, field: &'static str, min_item_size: usize) -> Result<usize, PacketError> {
+        let count = self.u32(field)? as usize;
+        if count.saturating_mul(min_item_size) > self.buf.remaining() {
+            return Err(PacketError::Truncated { field });
+        }
+        Ok(count)
+    }
+
+    fn bytes(&mut self, field: &'static str) -> Result<Bytes, PacketError> {
+        let len = self.u32(field)? as usize;
+        self.need(len, field)?;
+        Ok(self.buf.split_to(len))
+    }
+
+    fn string(&mut self, field: &'static str) -> Result<String, PacketError> {
+        let bytes = self.bytes(field)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| PacketError::InvalidUtf8 { field })
+    }
+
+    fn object_info(&mut self) -> Result<ObjectInfo, PacketError> {
+        Ok(ObjectInfo {
+            name: self.string("name")?,
+            api: self.string("api")?,
+            signature: self.u64("signature")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_kind() -> Vec<Packet> {
+        let info = ObjectInfo {
+            name: "Printer".into(),
+            api: "Printer".into(),
+            signature: 42,
+        };
+        vec![
+            Packet::Handshake(Handshake::ours(super::super::Encoding::Bincode)),
+            Packet::ObjectList(vec![info.clone(), info.clone()]),
+            Packet::AddObject(info),
+            Packet::RemoveObject { name: "x".into() },
+            Packet::Acquire {
+                name: "x".into(),
+                signature: u64::MAX,
+            },
+            Packet::Release { source: 3 },
+            Packet::Init {
+                name: "x".into(),
+                source: 1,
+                signature: 9,
+                values: vec![Bytes::from_static(b"ab"), Bytes::new()],
+            },
+            Packet::Invoke {
+                source: 1,
+                slot: 2,
+                serial: 3,
+                args: Bytes::from_static(b"\x01"),
+            },
+            Packet::InvokeReply {
+                source: 1,
+                serial: 3,
+                outcome: Ok(Bytes::from_static(b"r")),
+            },
+            Packet::InvokeReply {
+                source: 1,
+                serial: 4,
+                outcome: Err(RemoteFailure {
+                    kind: FailureKind::Source,
+                    message: "no".into(),
+                }),
+            },
+            Packet::InvokeReply {
+                source: 1,
+                serial: 5,
+                outcome: Err(RemoteFailure {
+                    kind: FailureKind::Rejected,
+                    message: "?".into(),
+                }),
+            },
+            Packet::SetProperty {
+                source: 1,
+                index: 0,
+                value: Bytes::from_static(b"v"),
+            },
+            Packet::PropertyChange {
+                source: 1,
+                index: 1,
+                value: Bytes::from_static(b"w"),
+            },
+            Packet::Signal {
+                source: 1,
+                index: 0,
+                args: Bytes::new(),
+            },
+            Packet::Ping(7),
+            Packet::Pong(7),
+        ]
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_a_frame() {
+        for packet in every_kind() {
+            let frame = packet.to_frame();
+            let len = u32::from_be_bytes(frame[..4].try_into().unwrap()) as usize;
+            assert_eq!(len, frame.len() - 4, "{packet:?}");
+            assert_eq!(Packet::decode(frame.slice(4..)).unwrap(), packet);
+        }
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        for packet in every_kind() {
+            let payload = packet.to_frame().slice(4..);
+            for cut in 0..payload.len() {
+                assert!(
+                    Packet::decode(payload.slice(..cut)).is_err(),
+                    "{packet:?} cut at {cut}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_kind_and_trailing_bytes_are_errors() {
+        assert_eq!(
+            Packet::decode(Bytes::from_static(&[200])),
+            Err(PacketError::UnknownKind(200))
+        );
+        assert_eq!(Packet::decode(Bytes::new()), Err(PacketError::Empty));
+        let mut payload = Packet::Ping(1).to_frame().slice(4..).to_vec();
+        payload.push(0);
+        assert_eq!(
+            Packet::decode(payload.into()),
+            Err(PacketError::TrailingBytes(1))
+        );
+    }
+
+    #[test]
+    fn a_forged_list_count_does_not_allocate() {
+        let mut payload = vec![kind::OBJECT_LIST];
+        payload.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(
+            Packet::decode(payload.into()),
+            Err(PacketError::Truncated { field: "objects" })
+        );
+    }
+
+    #[test]
+    fn handshake_checks_name_version_and_encoding() {
+        let enc = super::super::Encoding::Bincode;
+        let ours = Handshake::ours(enc);
+        assert_eq!(ours.check(enc), Ok(()));
+        let wrong_name = Handshake {
+            protocol: "qtro".into(),
+            ..ours.clone()
+        };
+        assert!(matches!(
+            wrong_name.check(enc),
+            Err(HandshakeError::Protocol { .. })
+        ));
+        let wrong_version = Handshake {
+            version: 99,
+            ..ours.clone()
+        };
+        assert_eq!(
+            wrong_version.check(enc),
+            Err(HandshakeError::Version { found: 99 })
+        );
+        let wrong_encoding = Handshake {
+            encoding: "json".into(),
+            ..ours
+        };
+        assert!(matches!(
+            wrong_encoding.check(enc),
+            Err(HandshakeError::Encoding { .. })
+        ));
+    }
+}

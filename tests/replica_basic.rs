@@ -1,0 +1,69 @@
+//! A replica over a real socket: init, cached reads, changes, signals, slots, setters.
+
+mod support;
+
+use actix_remote_objects::prelude::*;
+use printer::ReplicaExt;
+use support::*;
+
+async fn host_and_replica(url: &str) -> (Host, Node, Replica<Printer>) {
+    let host = Host::listen(url).await.unwrap();
+    host.enable_remoting(PrinterService::new()).await.unwrap();
+    let node = Node::connect(host.url().unwrap()).await.unwrap();
+    let replica = node.acquire::<Printer>();
+    (host, node, replica)
+}
+
+async fn exercise(url: &str) {
+    let _guard = init();
+    let (host, _node, replica) = host_and_replica(url).await;
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(replica.state(), ReplicaState::Valid);
+    assert_eq!(replica.ink_level(), 100);
+    assert_eq!(replica.model(), "LaserJet");
+
+    let mut events = replica.events();
+    let job = replica
+        .send(printer::Print {
+            doc: "report".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job, 1);
+    assert_eq!(
+        replica.status(),
+        Status::Printing {
+            job: 1,
+            doc: "report".into()
+        }
+    );
+    match next(&mut events).await {
+        Event::PropertyChanged(printer::PropertyChange::Status(s)) => {
+            assert_eq!(s, replica.status())
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+
+    replica.call(printer::Jam { tray: 2 }).await.unwrap();
+    assert!(matches!(
+        next(&mut events).await,
+        Event::PropertyChanged(printer::PropertyChange::Status(Status::OutOfPaper))
+    ));
+    match next(&mut events).await {
+        Event::Signal(printer::Signal::PaperJam(j)) => assert_eq!(j.tray, 2),
+        other => panic!("unexpected {other:?}"),
+    }
+    host.shutdown().await;
+}
+
+#[actix::test]
+async fn works_over_tcp() {
+    exercise("tcp://127.0.0.1:0").await;
+}
+
+#[actix::test]
+async fn works_over_a_unix_socket() {
+    let (url, _dir) = socket_url();
+    exercise(&url).await;
+}

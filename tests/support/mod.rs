@@ -1,0 +1,117 @@
+//! Shared test infrastructure: a panic guard (actix swallows actor panics), log capture,
+//! and a printer API with its source actor.
+#![allow(dead_code)]
+
+pub mod printer_api;
+pub mod raw;
+
+use std::cell::Cell;
+use std::io::Write;
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
+
+pub use printer_api::*;
+
+/// Generous: only a broken implementation waits this long.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+thread_local! {
+    static PANICS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Fails the test on drop if any code on this thread panicked, such as an actor handler
+/// (actix catches those, so the test would otherwise pass).
+pub struct PanicGuard {
+    before: usize,
+}
+
+impl Drop for PanicGuard {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let panics = PANICS.with(Cell::get) - self.before;
+            assert_eq!(
+                panics, 0,
+                "{panics} panic(s) happened during the test (see stderr)"
+            );
+        }
+    }
+}
+
+/// Call first in every test.
+pub fn init() -> PanicGuard {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.with(|p| p.set(p.get() + 1));
+            default(info);
+        }));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    });
+    PanicGuard {
+        before: PANICS.with(Cell::get),
+    }
+}
+
+/// Log lines captured on this thread while the returned guard lives.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        (logs.clone(), tracing::subscriber::set_default(subscriber))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A fresh Unix socket path in a directory removed when the returned guard drops.
+pub fn socket_url() -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("host.sock");
+    (format!("local:{}", path.display()), dir)
+}
+
+/// Waits for the next item of a stream, failing the test after [`TIMEOUT`].
+pub async fn next<S: futures::Stream + Unpin>(stream: &mut S) -> S::Item {
+    use futures::StreamExt;
+    tokio::time::timeout(TIMEOUT, stream.next())
+        .await
+        .expect("timed out waiting for an event")
+        .expect("the stream ended")
+}
+
+/// Waits until the replica reaches `state`.
+pub async fn wait_state<A: actix_remote_objects::RemoteObject>(
+    replica: &actix_remote_objects::Replica<A>,
+    state: actix_remote_objects::ReplicaState,
+) {
+    let mut states = replica.state_changes();
+    loop {
+        if next(&mut states).await == state {
+            return;
+        }
+    }
+}
