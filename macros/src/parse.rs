@@ -218,6 +218,29 @@ const RESERVED: &[&str] = &[
     "ReplicaExt",
 ];
 
+/// Methods of `Replica` and of the generated `SimpleSource`: a property getter of the same
+/// name would be shadowed or clash, so such property names are refused.
+const RESERVED_PROPERTIES: &[&str] = &[
+    "addr",
+    "call",
+    "events",
+    "new",
+    "properties",
+    "property",
+    "property_changes",
+    "signals",
+    "source_name",
+    "state",
+    "state_changes",
+    "subscribe",
+    "subscribe_properties",
+    "subscribe_signals",
+    "subscribe_state",
+    "subscriber_count",
+    "wait_for_source",
+    "with_properties",
+];
+
 impl ApiDef {
     /// Rejects definitions that would generate clashing or invalid items, pointing at the
     /// offending name.
@@ -235,6 +258,17 @@ impl ApiDef {
                     syn::Error::new(name.span(), format!("duplicate member name `{name}`"));
                 error.combine(syn::Error::new(first.span(), "first defined here"));
                 return Err(error);
+            }
+        }
+        for prop in &self.props {
+            if RESERVED_PROPERTIES.contains(&prop.name.to_string().as_str()) {
+                return Err(syn::Error::new(
+                    prop.name.span(),
+                    format!(
+                        "`{}` is a method of replicas and sources: choose another property name",
+                        prop.name
+                    ),
+                ));
             }
         }
         for method in self.signals.iter().chain(&self.slots) {

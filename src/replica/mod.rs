@@ -106,7 +106,7 @@ impl<A: RemoteObject> Replica<A> {
     }
 
     /// The name the source is remoted under.
-    pub fn name(&self) -> &str {
+    pub fn source_name(&self) -> &str {
         &self.shared.name
     }
 

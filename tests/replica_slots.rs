@@ -1,0 +1,198 @@
+//! Slot calls through a replica: results, each kind of failure, and ordering against the
+//! changes a slot makes (contract item 1).
+
+mod support;
+
+use actix::prelude::*;
+use actix_remote_objects::prelude::*;
+use futures::{FutureExt, StreamExt};
+use printer::ReplicaExt;
+use support::*;
+
+struct Setup {
+    host: Host,
+    service: Addr<PrinterService>,
+    replica: Replica<Printer>,
+    _node: Node,
+}
+
+async fn setup() -> Setup {
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let service = host.enable_remoting(PrinterService::new()).await.unwrap();
+    let node = Node::connect(host.url().unwrap()).await.unwrap();
+    let replica = node.acquire::<Printer>();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    Setup {
+        host,
+        service,
+        replica,
+        _node: node,
+    }
+}
+
+#[actix::test]
+async fn the_sources_error_reaches_the_caller_as_its_own() {
+    let _guard = init();
+    let s = setup().await;
+    let result = s
+        .replica
+        .send(printer::Fail {
+            reason: "no toner".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(result, Err(SlotError::Source("no toner".into())));
+    s.host.shutdown().await;
+}
+
+#[actix::test]
+async fn an_async_slot_replies_after_its_change_is_visible() {
+    let _guard = init();
+    let s = setup().await;
+    assert_eq!(s.replica.call(printer::Refill { level: 42 }).await, Ok(42));
+    assert_eq!(s.replica.ink_level(), 42);
+    s.host.shutdown().await;
+}
+
+#[actix::test]
+async fn changes_a_slot_makes_arrive_before_its_reply() {
+    let _guard = init();
+    let s = setup().await;
+    let mut events = s.replica.events();
+    for n in 1..=200u32 {
+        let job = s
+            .replica
+            .call(printer::Print {
+                doc: format!("doc {n}"),
+            })
+            .await
+            .unwrap();
+        assert_eq!(job, n);
+        // The cache and the event stream already hold the change when the reply resolves:
+        // no await in between.
+        assert_eq!(
+            s.replica.status(),
+            Status::Printing {
+                job,
+                doc: format!("doc {n}")
+            }
+        );
+        match events.next().now_or_never() {
+            Some(Some(Event::PropertyChanged(printer::PropertyChange::Status(
+                Status::Printing { job: j, .. },
+            )))) => {
+                assert_eq!(j, job)
+            }
+            other => panic!("the change was not delivered before the reply: {other:?}"),
+        }
+    }
+    s.host.shutdown().await;
+}
+
+#[actix::test]
+async fn pipelined_calls_all_complete_in_order_of_their_changes() {
+    let _guard = init();
+    let s = setup().await;
+    let calls: Vec<_> = (0..500)
+        .map(|n| s.replica.send(printer::Print { doc: n.to_string() }))
+        .collect();
+    let jobs: Vec<u32> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+    assert_eq!(jobs, (1..=500).collect::<Vec<_>>());
+    assert_eq!(
+        s.replica.status(),
+        Status::Printing {
+            job: 500,
+            doc: "499".into()
+        }
+    );
+    s.host.shutdown().await;
+}
+
+#[actix::test]
+async fn a_call_pending_when_the_connection_drops_fails_with_connection_lost() {
+    let _guard = init();
+    let s = setup().await;
+    let released = s.service.send(ArmHold).await.unwrap();
+    let call = s.replica.send(printer::Hold {});
+    let call = actix::spawn(call);
+    // The source now holds the call: the connection goes away under it.
+    let _release = released.await.unwrap();
+    s.host.shutdown().await;
+    assert_eq!(call.await.unwrap().unwrap(), Err(SlotError::ConnectionLost));
+    wait_state(&s.replica, ReplicaState::Suspect).await;
+}
+
+#[actix::test]
+async fn a_call_without_a_source_fails_at_once_with_not_connected() {
+    let _guard = init();
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let node = Node::connect(host.url().unwrap()).await.unwrap();
+    let replica = node.acquire::<Printer>(); // nothing is remoted
+    assert_eq!(replica.state(), ReplicaState::Default);
+    assert_eq!(
+        replica.call(printer::Print { doc: "x".into() }).await,
+        Err(SlotError::NotConnected)
+    );
+    host.shutdown().await;
+}
+
+/// Two definitions of one API whose return type is spelled the same (`Value`) but means
+/// different types: the signatures agree, the bytes do not.
+mod wide_api {
+    use super::*;
+    pub type Value = u64;
+    remote_object! {
+        pub Wide as "Probe" {
+            slot get() -> Value;
+        }
+    }
+    pub struct WideService(pub wide::SimpleSource);
+    impl Actor for WideService {
+        type Context = Context<Self>;
+    }
+    impl RemoteSource for WideService {
+        type Api = Wide;
+        fn simple_source(&self) -> &wide::SimpleSource {
+            &self.0
+        }
+    }
+    impl Handler<wide::Get> for WideService {
+        type Result = SlotResult<u64>;
+        fn handle(&mut self, _: wide::Get, _: &mut Context<Self>) -> SlotResult<u64> {
+            Ok(u64::MAX)
+        }
+    }
+}
+
+mod narrow_api {
+    use super::*;
+    pub type Value = u32;
+    remote_object! {
+        pub Narrow as "Probe" {
+            slot get() -> Value;
+        }
+    }
+}
+
+#[actix::test]
+async fn a_reply_that_does_not_decode_is_a_decode_error() {
+    let _guard = init();
+    use actix_remote_objects::RemoteObject;
+    assert_eq!(wide_api::Wide::SIGNATURE, narrow_api::Narrow::SIGNATURE);
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    host.enable_remoting(wide_api::WideService(Default::default()))
+        .await
+        .unwrap();
+    let node = Node::connect(host.url().unwrap()).await.unwrap();
+    let replica = node.acquire::<narrow_api::Narrow>();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    match replica.call(narrow_api::narrow::Get {}).await {
+        Err(SlotError::Decode(message)) => assert!(message.contains("u32"), "{message}"),
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+    host.shutdown().await;
+}
