@@ -16,7 +16,11 @@ pub struct RawClient {
 impl RawClient {
     pub async fn connect(url: &str) -> RawClient {
         let addr = url.strip_prefix("tcp://").expect("a tcp URL");
-        let stream = TcpStream::connect(addr).await.unwrap();
+        RawClient::from_stream(TcpStream::connect(addr).await.unwrap())
+    }
+
+    /// Either end of a connection: a fake host uses this on an accepted socket.
+    pub fn from_stream(stream: TcpStream) -> RawClient {
         RawClient {
             stream,
             buf: bytes::BytesMut::new(),
