@@ -11,89 +11,21 @@
 
 use std::time::Duration;
 
-use actix::prelude::*;
 use actix_remote_objects::prelude::*;
 use futures::StreamExt;
 use printer::ReplicaExt;
-use serde::{Deserialize, Serialize};
 
-/// What the printer is doing.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum Status {
-    /// Waiting for a job.
-    #[default]
-    Idle,
-    /// Printing job `job`.
-    Printing {
-        /// The job number.
-        job: u32,
-        /// The document's name.
-        doc: String,
-    },
-    /// No paper left.
-    OutOfPaper,
-}
+#[path = "common/printer_api.rs"]
+mod printer_api;
+use printer_api::*;
 
-remote_object! {
-    /// A printer shared on the network.
-    pub Printer {
-        /// Percent of ink left.
-        prop ink_level: u8 = 100;
-        /// What the printer is doing.
-        prop status: Status;
-        /// The paper ran out.
-        signal out_of_paper(tray: u32);
-        /// Prints a document and returns its job number.
-        slot print(doc: String) -> u32;
-    }
-}
-
-/// The source: owns the printer's state.
-struct PrinterService {
-    remote: printer::SimpleSource,
-    sheets_left: u32,
-    next_job: u32,
-}
-
-impl Actor for PrinterService {
-    type Context = Context<Self>;
-}
-
-impl RemoteSource for PrinterService {
-    type Api = Printer;
-    fn simple_source(&self) -> &printer::SimpleSource {
-        &self.remote
-    }
-}
-
-impl Handler<printer::Print> for PrinterService {
-    type Result = SlotResult<u32>;
-
-    fn handle(&mut self, msg: printer::Print, _: &mut Context<Self>) -> SlotResult<u32> {
-        if self.sheets_left == 0 {
-            self.remote.set_status(Status::OutOfPaper)?;
-            self.remote.emit_out_of_paper(1)?;
-            return Err(SlotError::source("out of paper"));
-        }
-        self.sheets_left -= 1;
-        let job = self.next_job;
-        self.next_job += 1;
-        // Both changes reach every replica before this call's reply does.
-        self.remote
-            .set_ink_level(self.remote.ink_level().saturating_sub(10))?;
-        self.remote
-            .set_status(Status::Printing { job, doc: msg.doc })?;
-        Ok(job)
-    }
-}
+#[path = "common/printer_service.rs"]
+mod printer_service;
+use printer_service::PrinterService;
 
 async fn run_host(url: &str) -> Result<Host, actix_remote_objects::Error> {
     let host = Host::listen(url).await?;
-    let service = PrinterService {
-        remote: Default::default(),
-        sheets_left: 2,
-        next_job: 1,
-    };
+    let service = PrinterService::new(2);
     host.enable_remoting(service).await?;
     println!("listening on {}", host.url().unwrap_or(url));
     Ok(host)

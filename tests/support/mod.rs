@@ -10,6 +10,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
+#[allow(unused_imports)]
 pub use printer_api::*;
 
 /// Generous: only a broken implementation waits this long.

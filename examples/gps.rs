@@ -1,0 +1,147 @@
+//! The GPS from the Qt Remote Objects overview: a source that updates `position`
+//! periodically, and replicas that print every position change.
+//!
+//! ```text
+//! cargo run --example gps                  # host and replica in one process, 5 fixes
+//! cargo run --example gps host URL         # only the host (prints "listening on URL")
+//! cargo run --example gps replica URL [N]  # only a replica: prints N changes (default 5)
+//! ```
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_remote_objects::prelude::*;
+use futures::StreamExt;
+use gps::ReplicaExt;
+use serde::{Deserialize, Serialize};
+
+/// A position fix.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Position {
+    /// Degrees north.
+    pub latitude: f64,
+    /// Degrees east.
+    pub longitude: f64,
+}
+
+remote_object! {
+    /// A GPS receiver shared on the network.
+    pub Gps {
+        /// The latest fix.
+        prop position: Position;
+        /// Fixes taken so far.
+        prop fixes: u64;
+    }
+}
+
+/// The source: takes a fix on a timer.
+struct GpsService {
+    remote: gps::SimpleSource,
+    interval: Duration,
+}
+
+impl Actor for GpsService {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.interval, |act, _| {
+            let n = act.remote.fixes() + 1;
+            // A walk along the Seine, one step per fix.
+            let position = Position {
+                latitude: 48.8566 + n as f64 * 1e-4,
+                longitude: 2.3522 + n as f64 * 2e-4,
+            };
+            if let Err(error) = act
+                .remote
+                .set_position(position)
+                .and_then(|_| act.remote.set_fixes(n))
+            {
+                eprintln!("gps: cannot publish the fix: {error}");
+            }
+        });
+    }
+}
+
+impl RemoteSource for GpsService {
+    type Api = Gps;
+    fn simple_source(&self) -> &gps::SimpleSource {
+        &self.remote
+    }
+}
+
+async fn run_host(url: &str) -> Result<Host, actix_remote_objects::Error> {
+    let host = Host::listen(url).await?;
+    host.enable_remoting(GpsService {
+        remote: Default::default(),
+        interval: Duration::from_millis(100),
+    })
+    .await?;
+    println!("listening on {}", host.url().unwrap_or(url));
+    Ok(host)
+}
+
+async fn run_replica(url: &str, count: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let node = Node::connect(url).await?;
+    let replica = node.acquire::<Gps>();
+    replica.wait_for_source(Duration::from_secs(5)).await?;
+    println!("replica: valid, {} fixes so far", replica.fixes());
+    let mut changes = replica.property_changes();
+    let mut seen = 0;
+    while seen < count {
+        match changes.next().await {
+            Some(gps::PropertyChange::Position(p)) => {
+                seen += 1;
+                println!("replica: position {:.4}, {:.4}", p.latitude, p.longitude);
+            }
+            Some(_) => {}
+            None => return Err("the replica went away".into()),
+        }
+    }
+    println!(
+        "replica: {} fixes, last at {:?}",
+        replica.fixes(),
+        replica.position()
+    );
+    Ok(())
+}
+
+async fn wait_for_termination() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[actix::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => {
+            let host = run_host("tcp://127.0.0.1:0").await?;
+            let url = host.url().ok_or("the host has no URL")?.to_owned();
+            run_replica(&url, 5).await?;
+            host.shutdown().await;
+        }
+        ["host", url] => {
+            let host = run_host(url).await?;
+            wait_for_termination().await;
+            host.shutdown().await;
+        }
+        ["replica", url] => run_replica(url, 5).await?,
+        ["replica", url, n] => run_replica(url, n.parse()?).await?,
+        _ => {
+            eprintln!("usage: gps [host URL | replica URL [N]]");
+            std::process::exit(2);
+        }
+    }
+    Ok(())
+}

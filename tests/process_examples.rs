@@ -1,0 +1,167 @@
+//! Host and replica in separate processes: the example binaries, spawned for real, on TCP
+//! and Unix sockets, and a host process killed under its replica.
+
+mod support;
+
+#[path = "../examples/common/printer_api.rs"]
+mod printer_api;
+#[path = "../examples/common/printer_service.rs"]
+mod printer_service;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+use actix_remote_objects::prelude::*;
+use printer_api::{printer, Printer, Status};
+use support::{init, wait_state, TIMEOUT};
+
+/// The path of an example binary, building it if this test runs on its own.
+fn example(name: &str) -> PathBuf {
+    // target/debug/deps/<this test> -> target/debug/examples/<name>
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    path.pop();
+    path.push("examples");
+    path.push(name);
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--example", name])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot build example {name}");
+    }
+    path
+}
+
+/// A child process killed when dropped, so a failing test leaves nothing behind.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `example host URL` and returns it with the URL it reports.
+fn spawn_host(name: &str, url: &str) -> (Process, String) {
+    let mut child = Command::new(example(name))
+        .args(["host", url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected {line:?}"))
+        .to_owned();
+    (Process(child), url)
+}
+
+/// Runs an example to completion without blocking the actix arbiter.
+async fn run(name: &str, args: &[&str]) -> Output {
+    let mut command = tokio::process::Command::new(example(name));
+    command.args(args).kill_on_drop(true);
+    tokio::time::timeout(TIMEOUT * 3, command.output())
+        .await
+        .expect("the example did not finish")
+        .unwrap()
+}
+
+async fn drive_host_process(url: &str) {
+    let (mut host, url) = spawn_host("printer", url);
+    let node = Node::connect(&url).await.unwrap();
+    let replica = node.acquire::<Printer>();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(replica.properties().ink_level, 100);
+    assert_eq!(
+        replica
+            .call(printer::Print {
+                doc: "from the test".into()
+            })
+            .await,
+        Ok(1)
+    );
+    let props = replica.properties();
+    assert_eq!(
+        (props.ink_level, props.status),
+        (
+            90,
+            Status::Printing {
+                job: 1,
+                doc: "from the test".into()
+            }
+        )
+    );
+
+    // Kill the host process outright: the replica notices and keeps its last values.
+    host.0.kill().unwrap();
+    host.0.wait().unwrap();
+    wait_state(&replica, ReplicaState::Suspect).await;
+    assert_eq!(replica.properties().ink_level, 90);
+    assert_eq!(
+        replica.call(printer::Print { doc: "late".into() }).await,
+        Err(SlotError::NotConnected)
+    );
+}
+
+#[actix::test]
+async fn a_replica_drives_a_host_process_over_tcp_then_survives_its_death() {
+    let _guard = init();
+    drive_host_process("tcp://127.0.0.1:0").await;
+}
+
+#[actix::test]
+async fn a_replica_drives_a_host_process_over_a_unix_socket() {
+    let _guard = init();
+    let (url, _dir) = support::socket_url();
+    drive_host_process(&url).await;
+}
+
+#[actix::test]
+async fn a_replica_process_drives_a_host_in_this_process() {
+    let _guard = init();
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    host.enable_remoting(printer_service::PrinterService::new(2))
+        .await
+        .unwrap();
+    let output = run("printer", &["replica", host.url().unwrap()]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("printed report.pdf as job 1"), "{stdout}");
+    assert!(
+        stdout.contains("poster.pdf refused: the source failed the call: out of paper"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("signal out_of_paper(tray 1)"), "{stdout}");
+    host.shutdown().await;
+}
+
+#[actix::test]
+async fn the_printer_demo_runs_and_exits_cleanly() {
+    let _guard = init();
+    let output = run("printer", &[]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.trim_end().ends_with("done"), "{stdout}");
+}
+
+#[actix::test]
+async fn gps_host_and_replica_processes() {
+    let _guard = init();
+    let (_host, url) = spawn_host("gps", "tcp://127.0.0.1:0");
+    let output = run("gps", &["replica", &url, "3"]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert_eq!(stdout.matches("replica: position").count(), 3, "{stdout}");
+}
