@@ -2,6 +2,7 @@
 
 mod support;
 
+use actix::Actor;
 use actix_remote_objects::prelude::*;
 use printer::ReplicaExt;
 use support::*;
@@ -66,4 +67,40 @@ async fn works_over_tcp() {
 async fn works_over_a_unix_socket() {
     let (url, _dir) = socket_url();
     exercise(&url).await;
+}
+
+#[actix::test]
+async fn a_source_running_on_another_arbiter_thread() {
+    let _guard = init();
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let arbiter = actix::Arbiter::new();
+    let service = PrinterService::new();
+    let source = service.remote.clone();
+    let addr = PrinterService::start_in_arbiter(&arbiter.handle(), move |_| service);
+    host.enable_remoting_addr(addr, source.clone())
+        .await
+        .unwrap();
+
+    let node = Node::connect(host.url().unwrap()).await.unwrap();
+    let replica = node.acquire::<Printer>();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    // The slot runs on the other thread; its change still arrives before its reply.
+    assert_eq!(
+        replica
+            .call(printer::Print {
+                doc: "threaded".into()
+            })
+            .await,
+        Ok(1)
+    );
+    assert_eq!(
+        replica.status(),
+        Status::Printing {
+            job: 1,
+            doc: "threaded".into()
+        }
+    );
+    assert_eq!(source.status(), replica.status());
+    host.shutdown().await;
+    arbiter.stop();
 }
