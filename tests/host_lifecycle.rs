@@ -79,10 +79,9 @@ async fn connecting_to_nothing_is_an_io_error() {
     assert!(Node::connect(&url).await.unwrap_err().is_io());
 }
 
-#[actix::test]
-async fn disabling_a_source_makes_its_replicas_suspect_once() {
+async fn disabling_a_source_makes_its_replicas_suspect_once(url: &str) {
     let _guard = init();
-    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let host = Host::listen(url).await.unwrap();
     host.enable_remoting(PrinterService::new()).await.unwrap();
     let node = Node::connect(host.url().unwrap()).await.unwrap();
     let replica = node.acquire::<Printer>();
@@ -121,10 +120,9 @@ async fn disabling_a_source_makes_its_replicas_suspect_once() {
     host.shutdown().await;
 }
 
-#[actix::test]
-async fn shutdown_closes_connections_and_replicas_keep_their_last_values() {
+async fn shutdown_closes_connections_and_replicas_keep_their_last_values(url: &str) {
     let _guard = init();
-    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let host = Host::listen(url).await.unwrap();
     host.enable_remoting(PrinterService::new()).await.unwrap();
     let node = Node::connect(host.url().unwrap()).await.unwrap();
     let replica = node.acquire::<Printer>();
@@ -151,10 +149,9 @@ async fn shutdown_closes_connections_and_replicas_keep_their_last_values() {
     assert!(error.is_shutdown(), "{error}");
 }
 
-#[actix::test]
-async fn dropping_the_last_handle_releases_the_subscription() {
+async fn dropping_the_last_handle_releases_the_subscription(url: &str) {
     let _guard = init();
-    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let host = Host::listen(url).await.unwrap();
     let service = PrinterService::new();
     let source = service.remote.clone();
     host.enable_remoting(service).await.unwrap();
@@ -182,10 +179,9 @@ async fn dropping_the_last_handle_releases_the_subscription() {
     host.shutdown().await;
 }
 
-#[actix::test]
-async fn a_host_serves_many_nodes_at_once() {
+async fn a_host_serves_many_nodes_at_once(url: &str) {
     let _guard = init();
-    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let host = Host::listen(url).await.unwrap();
     let service = host.enable_remoting(PrinterService::new()).await.unwrap();
     let mut replicas = Vec::new();
     for _ in 0..8 {
@@ -216,3 +212,10 @@ async fn a_host_serves_many_nodes_at_once() {
     assert!(service.connected());
     host.shutdown().await;
 }
+
+over_tcp_and_unix!(
+    disabling_a_source_makes_its_replicas_suspect_once,
+    shutdown_closes_connections_and_replicas_keep_their_last_values,
+    dropping_the_last_handle_releases_the_subscription,
+    a_host_serves_many_nodes_at_once,
+);

@@ -8,10 +8,9 @@ use actix_remote_objects::prelude::*;
 use printer::ReplicaExt;
 use support::*;
 
-#[actix::test]
-async fn a_replica_shows_defaults_until_the_source_appears_then_its_values() {
+async fn a_replica_shows_defaults_until_the_source_appears_then_its_values(url: &str) {
     let _guard = init();
-    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let host = Host::listen(url).await.unwrap();
     let node = Node::connect(host.url().unwrap()).await.unwrap();
     let replica = node.acquire::<Printer>();
     let (states, mut state_rx) = collector::<StateChanged>();
@@ -37,10 +36,9 @@ async fn a_replica_shows_defaults_until_the_source_appears_then_its_values() {
     host.shutdown().await;
 }
 
-#[actix::test]
-async fn the_init_notifies_only_properties_that_differ_from_the_defaults() {
+async fn the_init_notifies_only_properties_that_differ_from_the_defaults(url: &str) {
     let _guard = init();
-    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let host = Host::listen(url).await.unwrap();
     let service = PrinterService::new();
     service.remote.set_ink_level(55).unwrap();
     host.enable_remoting(service).await.unwrap();
@@ -61,10 +59,9 @@ async fn the_init_notifies_only_properties_that_differ_from_the_defaults() {
     host.shutdown().await;
 }
 
-#[actix::test]
-async fn setters_notify_only_real_changes_and_recipients_receive_them() {
+async fn setters_notify_only_real_changes_and_recipients_receive_them(url: &str) {
     let _guard = init();
-    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let host = Host::listen(url).await.unwrap();
     let service = PrinterService::new();
     let source = service.remote.clone();
     host.enable_remoting(service).await.unwrap();
@@ -91,10 +88,9 @@ async fn setters_notify_only_real_changes_and_recipients_receive_them() {
     host.shutdown().await;
 }
 
-#[actix::test]
-async fn signals_reach_typed_recipients_all_signal_recipients_and_streams() {
+async fn signals_reach_typed_recipients_all_signal_recipients_and_streams(url: &str) {
     let _guard = init();
-    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let host = Host::listen(url).await.unwrap();
     host.enable_remoting(PrinterService::new()).await.unwrap();
     let node = Node::connect(host.url().unwrap()).await.unwrap();
     let replica = node.acquire::<Printer>();
@@ -112,10 +108,9 @@ async fn signals_reach_typed_recipients_all_signal_recipients_and_streams() {
     host.shutdown().await;
 }
 
-#[actix::test]
-async fn a_read_write_property_set_on_the_replica_is_applied_and_rebroadcast() {
+async fn a_read_write_property_set_on_the_replica_is_applied_and_rebroadcast(url: &str) {
     let _guard = init();
-    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let host = Host::listen(url).await.unwrap();
     let service = PrinterService::new();
     let source = service.remote.clone();
     host.enable_remoting(service).await.unwrap();
@@ -139,10 +134,9 @@ async fn a_read_write_property_set_on_the_replica_is_applied_and_rebroadcast() {
     host.shutdown().await;
 }
 
-#[actix::test]
-async fn a_read_only_property_cannot_be_set_from_a_replica() {
+async fn a_read_only_property_cannot_be_set_from_a_replica(url: &str) {
     let _guard = init();
-    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let host = Host::listen(url).await.unwrap();
     host.enable_remoting(PrinterService::new()).await.unwrap();
     let node = Node::connect(host.url().unwrap()).await.unwrap();
     let replica = node.acquire::<Printer>();
@@ -156,10 +150,9 @@ async fn a_read_only_property_cannot_be_set_from_a_replica() {
     host.shutdown().await;
 }
 
-#[actix::test]
-async fn two_instances_of_one_api_under_two_names() {
+async fn two_instances_of_one_api_under_two_names(url: &str) {
     let _guard = init();
-    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let host = Host::listen(url).await.unwrap();
     let (left, right) = (PrinterService::new(), PrinterService::new());
     left.remote.set_name("left".into()).unwrap();
     right.remote.set_name("right".into()).unwrap();
@@ -192,10 +185,9 @@ async fn two_instances_of_one_api_under_two_names() {
     host.shutdown().await;
 }
 
-#[actix::test]
-async fn handles_of_one_source_share_one_subscription() {
+async fn handles_of_one_source_share_one_subscription(url: &str) {
     let _guard = init();
-    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let host = Host::listen(url).await.unwrap();
     host.enable_remoting(PrinterService::new()).await.unwrap();
     let node = Node::connect(host.url().unwrap()).await.unwrap();
     let first = node.acquire::<Printer>();
@@ -275,3 +267,14 @@ async fn a_large_property_initializes_in_one_piece() {
     assert!(replica.with_properties(|p| p.data == data));
     host.shutdown().await;
 }
+
+over_tcp_and_unix!(
+    a_replica_shows_defaults_until_the_source_appears_then_its_values,
+    the_init_notifies_only_properties_that_differ_from_the_defaults,
+    setters_notify_only_real_changes_and_recipients_receive_them,
+    signals_reach_typed_recipients_all_signal_recipients_and_streams,
+    a_read_write_property_set_on_the_replica_is_applied_and_rebroadcast,
+    a_read_only_property_cannot_be_set_from_a_replica,
+    two_instances_of_one_api_under_two_names,
+    handles_of_one_source_share_one_subscription,
+);

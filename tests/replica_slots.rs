@@ -16,8 +16,8 @@ struct Setup {
     _node: Node,
 }
 
-async fn setup() -> Setup {
-    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+async fn setup(url: &str) -> Setup {
+    let host = Host::listen(url).await.unwrap();
     let service = host.enable_remoting(PrinterService::new()).await.unwrap();
     let node = Node::connect(host.url().unwrap()).await.unwrap();
     let replica = node.acquire::<Printer>();
@@ -30,10 +30,9 @@ async fn setup() -> Setup {
     }
 }
 
-#[actix::test]
-async fn the_sources_error_reaches_the_caller_as_its_own() {
+async fn the_sources_error_reaches_the_caller_as_its_own(url: &str) {
     let _guard = init();
-    let s = setup().await;
+    let s = setup(url).await;
     let result = s
         .replica
         .send(printer::Fail {
@@ -45,19 +44,17 @@ async fn the_sources_error_reaches_the_caller_as_its_own() {
     s.host.shutdown().await;
 }
 
-#[actix::test]
-async fn an_async_slot_replies_after_its_change_is_visible() {
+async fn an_async_slot_replies_after_its_change_is_visible(url: &str) {
     let _guard = init();
-    let s = setup().await;
+    let s = setup(url).await;
     assert_eq!(s.replica.call(printer::Refill { level: 42 }).await, Ok(42));
     assert_eq!(s.replica.ink_level(), 42);
     s.host.shutdown().await;
 }
 
-#[actix::test]
-async fn changes_a_slot_makes_arrive_before_its_reply() {
+async fn changes_a_slot_makes_arrive_before_its_reply(url: &str) {
     let _guard = init();
-    let s = setup().await;
+    let s = setup(url).await;
     let mut events = s.replica.events();
     for n in 1..=200u32 {
         let job = s
@@ -89,10 +86,9 @@ async fn changes_a_slot_makes_arrive_before_its_reply() {
     s.host.shutdown().await;
 }
 
-#[actix::test]
-async fn pipelined_calls_all_complete_in_order_of_their_changes() {
+async fn pipelined_calls_all_complete_in_order_of_their_changes(url: &str) {
     let _guard = init();
-    let s = setup().await;
+    let s = setup(url).await;
     let calls: Vec<_> = (0..500)
         .map(|n| s.replica.send(printer::Print { doc: n.to_string() }))
         .collect();
@@ -112,10 +108,9 @@ async fn pipelined_calls_all_complete_in_order_of_their_changes() {
     s.host.shutdown().await;
 }
 
-#[actix::test]
-async fn a_call_pending_when_the_connection_drops_fails_with_connection_lost() {
+async fn a_call_pending_when_the_connection_drops_fails_with_connection_lost(url: &str) {
     let _guard = init();
-    let s = setup().await;
+    let s = setup(url).await;
     let released = s.service.send(ArmHold).await.unwrap();
     let call = s.replica.send(printer::Hold {});
     let call = actix::spawn(call);
@@ -126,10 +121,9 @@ async fn a_call_pending_when_the_connection_drops_fails_with_connection_lost() {
     wait_state(&s.replica, ReplicaState::Suspect).await;
 }
 
-#[actix::test]
-async fn a_call_without_a_source_fails_at_once_with_not_connected() {
+async fn a_call_without_a_source_fails_at_once_with_not_connected(url: &str) {
     let _guard = init();
-    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let host = Host::listen(url).await.unwrap();
     let node = Node::connect(host.url().unwrap()).await.unwrap();
     let replica = node.acquire::<Printer>(); // nothing is remoted
     assert_eq!(replica.state(), ReplicaState::Default);
@@ -178,12 +172,11 @@ mod narrow_api {
     }
 }
 
-#[actix::test]
-async fn a_reply_that_does_not_decode_is_a_decode_error() {
+async fn a_reply_that_does_not_decode_is_a_decode_error(url: &str) {
     let _guard = init();
     use actix_remote_objects::RemoteObject;
     assert_eq!(wide_api::Wide::SIGNATURE, narrow_api::Narrow::SIGNATURE);
-    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let host = Host::listen(url).await.unwrap();
     host.enable_remoting(wide_api::WideService(Default::default()))
         .await
         .unwrap();
@@ -196,3 +189,13 @@ async fn a_reply_that_does_not_decode_is_a_decode_error() {
     }
     host.shutdown().await;
 }
+
+over_tcp_and_unix!(
+    the_sources_error_reaches_the_caller_as_its_own,
+    an_async_slot_replies_after_its_change_is_visible,
+    changes_a_slot_makes_arrive_before_its_reply,
+    pipelined_calls_all_complete_in_order_of_their_changes,
+    a_call_pending_when_the_connection_drops_fails_with_connection_lost,
+    a_call_without_a_source_fails_at_once_with_not_connected,
+    a_reply_that_does_not_decode_is_a_decode_error,
+);

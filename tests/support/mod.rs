@@ -116,3 +116,23 @@ pub async fn wait_state<A: actix_remote_objects::RemoteObject>(
         }
     }
 }
+
+/// Runs each named `async fn name(url: &str)` as two tests, `name::tcp` and `name::unix`,
+/// against a host listening on loopback TCP and on a Unix socket.
+#[macro_export]
+macro_rules! over_tcp_and_unix {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[actix::test]
+            async fn tcp() {
+                super::$name("tcp://127.0.0.1:0").await
+            }
+
+            #[actix::test]
+            async fn unix() {
+                let (url, _dir) = crate::support::socket_url();
+                super::$name(&url).await
+            }
+        }
+    )*};
+}
