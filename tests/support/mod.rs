@@ -130,7 +130,7 @@ macro_rules! over_tcp_and_unix {
 
             #[actix::test]
             async fn unix() {
-                let (url, _dir) = crate::support::socket_url();
+                let (url, _dir) = $crate::support::socket_url();
                 super::$name(&url).await
             }
         }
