@@ -69,6 +69,7 @@ extern crate self as actix_remote_objects;
 pub mod api;
 mod error;
 mod host;
+mod lifecycle;
 mod node;
 mod outbox;
 mod replica;

@@ -12,6 +12,7 @@ use crate::wire::{Encoding, DEFAULT_MAX_FRAME_SIZE};
 pub struct HostConfig {
     pub(crate) max_frame_size: usize,
     pub(crate) encoding: Encoding,
+    pub(crate) heartbeat: Option<std::time::Duration>,
 }
 
 impl Default for HostConfig {
@@ -19,6 +20,7 @@ impl Default for HostConfig {
         HostConfig {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             encoding: Encoding::default(),
+            heartbeat: None,
         }
     }
 }
@@ -34,6 +36,14 @@ impl HostConfig {
     /// The value encoding (default [`Encoding::Bincode`]); nodes must use the same.
     pub fn encoding(mut self, encoding: Encoding) -> Self {
         self.encoding = encoding;
+        self
+    }
+
+    /// Pings each node every half `interval`; a node silent for longer than 1.5 intervals
+    /// (a stalled connection that did not close) is dropped within two intervals and its
+    /// subscriptions released. Off by default.
+    pub fn heartbeat(mut self, interval: std::time::Duration) -> Self {
+        self.heartbeat = Some(interval);
         self
     }
 }

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use tracing::{debug, warn};
 
 use super::HostInner;
+use crate::lifecycle::{Liveness, Tick};
 use crate::outbox::{ConnId, Outbox};
 use crate::source::HostedSource;
 use crate::wire::{FailureKind, FrameError, Handshake, Packet, RemoteFailure, SourceId};
@@ -32,16 +33,28 @@ pub(crate) struct HostConnection {
     handshaken: bool,
     /// The sources this connection acquired, by id.
     acquired: HashMap<SourceId, Arc<HostedSource>>,
+    liveness: Option<Liveness>,
+    next_ping: u64,
+}
+
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 impl HostConnection {
     pub(crate) fn new(id: ConnId, host: Arc<HostInner>, outbox: Outbox) -> HostConnection {
+        let liveness = host
+            .config
+            .heartbeat
+            .map(|interval| Liveness::new(interval, now()));
         HostConnection {
             id,
             host,
             outbox,
             handshaken: false,
             acquired: HashMap::new(),
+            liveness,
+            next_ping: 0,
         }
     }
 
@@ -196,13 +209,37 @@ impl HostConnection {
     }
 }
 
+impl HostConnection {
+    fn heartbeat(&mut self, ctx: &mut Context<Self>) {
+        match self.liveness.as_ref().map(|l| l.tick(now())) {
+            Some(Tick::Ping) => {
+                self.next_ping += 1;
+                self.outbox.push(Packet::Ping(self.next_ping).to_frame());
+            }
+            Some(Tick::Dead) => {
+                warn!(
+                    conn = self.id,
+                    "the node stopped answering heartbeats; dropping it"
+                );
+                ctx.stop();
+            }
+            None => {}
+        }
+    }
+}
+
 impl Actor for HostConnection {
     type Context = Context<Self>;
 
-    fn started(&mut self, _ctx: &mut Context<Self>) {
+    fn started(&mut self, ctx: &mut Context<Self>) {
         debug!(conn = self.id, "node connected");
         self.outbox
             .push(Packet::Handshake(Handshake::ours(self.host.config.encoding)).to_frame());
+        if let Some(interval) = self.host.config.heartbeat {
+            ctx.run_interval(Liveness::tick_period(interval), |act, ctx| {
+                act.heartbeat(ctx)
+            });
+        }
     }
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
@@ -217,6 +254,9 @@ impl Actor for HostConnection {
 
 impl StreamHandler<Result<Packet, FrameError>> for HostConnection {
     fn handle(&mut self, item: Result<Packet, FrameError>, ctx: &mut Context<Self>) {
+        if let Some(liveness) = self.liveness.as_mut() {
+            liveness.heard(now());
+        }
         let result = item
             .map_err(ConnectionError::from)
             .and_then(|packet| self.handle_packet(packet, ctx));

@@ -35,6 +35,8 @@ pub(crate) struct HostInner {
     config: HostConfig,
     url: Option<String>,
     tables: Mutex<Tables>,
+    /// The number of connected nodes, for watching it change.
+    connection_count: tokio::sync::watch::Sender<usize>,
 }
 
 #[derive(Default)]
@@ -93,11 +95,13 @@ impl Host {
     }
 
     fn build(config: HostConfig, url: Option<String>) -> Host {
+        let (connection_count, _) = tokio::sync::watch::channel(0);
         Host {
             inner: Arc::new(HostInner {
                 config,
                 url,
                 tables: Mutex::new(Tables::default()),
+                connection_count,
             }),
         }
     }
@@ -139,6 +143,9 @@ impl Host {
                 announced: false,
             },
         );
+        self.inner
+            .connection_count
+            .send_replace(tables.connections.len());
     }
 
     /// Starts `actor` on the current arbiter and remotes it under its API's name.
@@ -242,6 +249,12 @@ impl Host {
         self.tables().connections.len()
     }
 
+    /// The number of connected nodes, now and every time it changes (fast changes may be
+    /// coalesced).
+    pub fn connection_counts(&self) -> impl futures::Stream<Item = usize> + Unpin + Send + 'static {
+        crate::replica::watch_stream(self.inner.connection_count.subscribe())
+    }
+
     /// Stops listening, removes the Unix socket file, tells every node its sources are gone,
     /// flushes and closes every connection, and waits until they are closed.
     pub async fn shutdown(&self) {
@@ -254,6 +267,7 @@ impl Host {
                     hosted.hub.unsubscribe_all(hosted.id);
                 }
             }
+            self.inner.connection_count.send_replace(0);
             (
                 std::mem::take(&mut tables.connections),
                 tables.acceptor.take(),
@@ -310,7 +324,10 @@ impl HostInner {
     }
 
     fn forget_connection(&self, id: ConnId) {
-        self.tables().connections.remove(&id);
+        let mut tables = self.tables();
+        if tables.connections.remove(&id).is_some() {
+            self.connection_count.send_replace(tables.connections.len());
+        }
     }
 }
 

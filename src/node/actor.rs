@@ -1,7 +1,9 @@
-//! [`NodeActor`]: owns a node's connections and routes their packets to replicas.
+//! [`NodeActor`]: owns a node's connections and routes their packets to replicas; reconnects
+//! to the hosts it knows with backoff, and drops hosts that fall silent.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::prelude::*;
 use bytes::Bytes;
@@ -9,8 +11,12 @@ use futures::stream::{self, StreamExt};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
+use super::connection::{establish, Established};
+use super::NodeConfig;
+use crate::lifecycle::{Backoff, Liveness, Tick};
 use crate::outbox::{ConnId, Outbox};
 use crate::replica::shared::{InitOutcome, Link, ReplicaEntry, ReplicaProtocolError};
+use crate::transport::Endpoint;
 use crate::wire::{FrameError, ObjectInfo, Packet, SourceId};
 
 /// Why a node closed a connection to a host.
@@ -24,28 +30,132 @@ enum NodeConnectionError {
     UnexpectedPacket(&'static str),
 }
 
+/// Identifies a host the node reconnects to.
+pub(crate) type HostId = usize;
+
 struct Connection {
     outbox: Outbox,
     reader: SpawnHandle,
     writer: JoinHandle<()>,
+    /// The host to reconnect to when this connection is lost, if any.
+    host: Option<HostId>,
     /// What the host offers, by name.
     offered: HashMap<String, ObjectInfo>,
+    liveness: Option<Liveness>,
+}
+
+/// A host the node keeps connected.
+struct KnownHost {
+    endpoint: Endpoint,
+    conn: Option<ConnId>,
+    backoff: Backoff,
+    connecting: bool,
 }
 
 pub(crate) struct NodeActor {
+    config: NodeConfig,
     connections: HashMap<ConnId, Connection>,
+    hosts: Vec<KnownHost>,
     replicas: HashMap<String, Arc<dyn ReplicaEntry>>,
     /// Which replica a (connection, source id) pair feeds.
     links: HashMap<(ConnId, SourceId), String>,
+    next_ping: u64,
+    shut_down: bool,
+}
+
+fn now() -> Instant {
+    // tokio's clock, so a paused test clock drives heartbeats too.
+    tokio::time::Instant::now().into_std()
 }
 
 impl NodeActor {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(config: NodeConfig) -> Self {
         NodeActor {
+            config,
             connections: HashMap::new(),
+            hosts: Vec::new(),
             replicas: HashMap::new(),
             links: HashMap::new(),
+            next_ping: 0,
+            shut_down: false,
         }
+    }
+
+    fn register(
+        &mut self,
+        established: Established,
+        host: Option<HostId>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Established {
+            conn,
+            frames,
+            outbox,
+            writer,
+        } = established;
+        if self.shut_down {
+            outbox.close();
+            return;
+        }
+        let events = frames
+            .map(move |item| ConnectionEvent {
+                conn,
+                item: Some(item),
+            })
+            .chain(stream::once(
+                async move { ConnectionEvent { conn, item: None } },
+            ));
+        let reader = ctx.add_stream(events);
+        let liveness = self
+            .config
+            .heartbeat
+            .map(|interval| Liveness::new(interval, now()));
+        if let Some(h) = host {
+            self.hosts[h].conn = Some(conn);
+            self.hosts[h].backoff.reset();
+        }
+        let connection = Connection {
+            outbox,
+            reader,
+            writer,
+            host,
+            offered: HashMap::new(),
+            liveness,
+        };
+        self.connections.insert(conn, connection);
+    }
+
+    /// Tries to connect to a known host now; on failure, tries again after a backoff delay.
+    fn connect_host(&mut self, h: HostId, ctx: &mut Context<Self>) {
+        let host = &mut self.hosts[h];
+        if self.shut_down || host.conn.is_some() || host.connecting {
+            return;
+        }
+        host.connecting = true;
+        let endpoint = host.endpoint.clone();
+        let config = self.config.clone();
+        let attempt = async move { establish(endpoint.connect().await?, &config).await };
+        ctx.spawn(attempt.into_actor(self).map(move |result, act, ctx| {
+            act.hosts[h].connecting = false;
+            match result {
+                Ok(established) => {
+                    info!(url = %act.hosts[h].endpoint, "connected to host");
+                    act.register(established, Some(h), ctx);
+                }
+                Err(error) => {
+                    debug!(url = %act.hosts[h].endpoint, %error, "connection attempt failed");
+                    act.retry_later(h, ctx);
+                }
+            }
+        }));
+    }
+
+    fn retry_later(&mut self, h: HostId, ctx: &mut Context<Self>) {
+        if self.shut_down {
+            return;
+        }
+        let delay = self.hosts[h].backoff.next_delay(fastrand::f64());
+        ctx.run_later(delay, move |act, ctx| act.connect_host(h, ctx));
     }
 
     fn acquire_if_offered(&mut self, name: &str) {
@@ -181,7 +291,8 @@ impl NodeActor {
         entry
     }
 
-    /// Tells the replicas linked through `conn` (and matching `which`) that their source is gone.
+    /// Tells the replicas linked through `conn` (and matching `which`) that their source is
+    /// gone, then looks for their sources on the other connections.
     fn unlink(&mut self, conn: ConnId, which: impl Fn(&str) -> bool) {
         let gone: Vec<(ConnId, SourceId)> = self
             .links
@@ -189,28 +300,68 @@ impl NodeActor {
             .filter(|((c, _), name)| *c == conn && which(name))
             .map(|(k, _)| *k)
             .collect();
+        let mut names = Vec::with_capacity(gone.len());
         for key in gone {
             if let Some(name) = self.links.remove(&key) {
                 if let Some(entry) = self.replicas.get(&name) {
                     entry.on_link_lost();
                 }
+                names.push(name);
             }
+        }
+        for name in names {
+            self.acquire_if_offered(&name);
         }
     }
 
     fn close_connection(&mut self, conn: ConnId, ctx: &mut Context<Self>) {
-        if let Some(c) = self.connections.remove(&conn) {
-            ctx.cancel_future(c.reader);
-            c.outbox.close();
-            drop(c.writer);
-            info!(conn, "connection to host closed");
-        }
+        let Some(c) = self.connections.remove(&conn) else {
+            return;
+        };
+        ctx.cancel_future(c.reader);
+        c.outbox.close();
+        drop(c.writer);
+        info!(conn, "connection to host closed");
         self.unlink(conn, |_| true);
+        if let Some(h) = c.host {
+            self.hosts[h].conn = None;
+            self.retry_later(h, ctx);
+        }
+    }
+
+    fn heartbeat(&mut self, ctx: &mut Context<Self>) {
+        let now = now();
+        let mut dead = Vec::new();
+        for (id, conn) in &self.connections {
+            match conn.liveness.as_ref().map(|l| l.tick(now)) {
+                Some(Tick::Ping) => {
+                    self.next_ping += 1;
+                    conn.outbox.push(Packet::Ping(self.next_ping).to_frame());
+                }
+                Some(Tick::Dead) => dead.push(*id),
+                None => {}
+            }
+        }
+        for conn in dead {
+            warn!(
+                conn,
+                "the host stopped answering heartbeats; dropping the connection"
+            );
+            self.close_connection(conn, ctx);
+        }
     }
 }
 
 impl Actor for NodeActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(interval) = self.config.heartbeat {
+            ctx.run_interval(Liveness::tick_period(interval), |act, ctx| {
+                act.heartbeat(ctx)
+            });
+        }
+    }
 }
 
 /// One event from a connection's read side: a packet, a read error, or the end.
@@ -222,15 +373,20 @@ pub(crate) struct ConnectionEvent {
 impl StreamHandler<ConnectionEvent> for NodeActor {
     fn handle(&mut self, event: ConnectionEvent, ctx: &mut Context<Self>) {
         let conn = event.conn;
-        let result = match event.item {
-            None => {
-                self.close_connection(conn, ctx);
-                return;
-            }
-            Some(item) => item
-                .map_err(NodeConnectionError::from)
-                .and_then(|p| self.handle_packet(conn, p)),
+        let Some(item) = event.item else {
+            self.close_connection(conn, ctx);
+            return;
         };
+        if let Some(liveness) = self
+            .connections
+            .get_mut(&conn)
+            .and_then(|c| c.liveness.as_mut())
+        {
+            liveness.heard(now());
+        }
+        let result = item
+            .map_err(NodeConnectionError::from)
+            .and_then(|p| self.handle_packet(conn, p));
         if let Err(error) = result {
             warn!(conn, %error, "closing the connection to the host");
             self.close_connection(conn, ctx);
@@ -241,42 +397,46 @@ impl StreamHandler<ConnectionEvent> for NodeActor {
     fn finished(&mut self, _: &mut Context<Self>) {}
 }
 
-/// A connection finished its handshake: read from it and route its packets.
+/// A connection finished its handshake: read from it and route its packets. With `host`,
+/// the node reconnects to that host when the connection is lost.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct AddConnection<S> {
-    pub(crate) conn: ConnId,
-    pub(crate) frames: S,
-    pub(crate) outbox: Outbox,
-    pub(crate) writer: JoinHandle<()>,
+pub(crate) struct AddConnection {
+    pub(crate) established: Established,
+    pub(crate) reconnect_to: Option<Endpoint>,
 }
 
-impl<S> Handler<AddConnection<S>> for NodeActor
-where
-    S: futures::Stream<Item = Result<Packet, FrameError>> + Unpin + 'static,
-{
+impl Handler<AddConnection> for NodeActor {
     type Result = ();
-    fn handle(&mut self, msg: AddConnection<S>, ctx: &mut Context<Self>) {
-        let conn = msg.conn;
-        let events = msg
-            .frames
-            .map(move |item| ConnectionEvent {
-                conn,
-                item: Some(item),
-            })
-            .chain(stream::once(
-                async move { ConnectionEvent { conn, item: None } },
-            ));
-        let reader = ctx.add_stream(events);
-        self.connections.insert(
-            conn,
-            Connection {
-                outbox: msg.outbox,
-                reader,
-                writer: msg.writer,
-                offered: HashMap::new(),
-            },
-        );
+    fn handle(&mut self, msg: AddConnection, ctx: &mut Context<Self>) {
+        let host = msg.reconnect_to.map(|endpoint| self.add_host(endpoint));
+        self.register(msg.established, host, ctx);
+    }
+}
+
+impl NodeActor {
+    fn add_host(&mut self, endpoint: Endpoint) -> HostId {
+        let backoff = Backoff::new(self.config.reconnect_initial, self.config.reconnect_max);
+        self.hosts.push(KnownHost {
+            endpoint,
+            conn: None,
+            backoff,
+            connecting: false,
+        });
+        self.hosts.len() - 1
+    }
+}
+
+/// Keep a host connected, starting now: connect in the background, retry with backoff.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct AddHost(pub(crate) Endpoint);
+
+impl Handler<AddHost> for NodeActor {
+    type Result = ();
+    fn handle(&mut self, AddHost(endpoint): AddHost, ctx: &mut Context<Self>) {
+        let h = self.add_host(endpoint);
+        self.connect_host(h, ctx);
     }
 }
 
@@ -326,7 +486,7 @@ impl Handler<Detach> for NodeActor {
     }
 }
 
-/// Closes every connection.
+/// Closes every connection and stops reconnecting.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Shutdown;
@@ -334,6 +494,7 @@ pub(crate) struct Shutdown;
 impl Handler<Shutdown> for NodeActor {
     type Result = ();
     fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        self.shut_down = true;
         let conns: Vec<ConnId> = self.connections.keys().copied().collect();
         for conn in conns {
             self.close_connection(conn, ctx);

@@ -9,13 +9,18 @@ use crate::wire::{Encoding, DEFAULT_MAX_FRAME_SIZE};
 /// ```
 /// use std::time::Duration;
 /// use actix_remote_objects::NodeConfig;
-/// let config = NodeConfig::default().handshake_timeout(Duration::from_secs(2));
+/// let config = NodeConfig::default()
+///     .heartbeat(Duration::from_millis(500))
+///     .reconnect_delays(Duration::from_millis(5), Duration::from_secs(1));
 /// ```
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     pub(crate) max_frame_size: usize,
     pub(crate) encoding: Encoding,
     pub(crate) handshake_timeout: Duration,
+    pub(crate) reconnect_initial: Duration,
+    pub(crate) reconnect_max: Duration,
+    pub(crate) heartbeat: Option<Duration>,
 }
 
 impl Default for NodeConfig {
@@ -24,6 +29,9 @@ impl Default for NodeConfig {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             encoding: Encoding::default(),
             handshake_timeout: Duration::from_secs(10),
+            reconnect_initial: Duration::from_millis(10),
+            reconnect_max: Duration::from_secs(2),
+            heartbeat: None,
         }
     }
 }
@@ -44,6 +52,22 @@ impl NodeConfig {
     /// How long to wait for a host's handshake after connecting (default 10 s).
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// The delay before the first reconnect attempt after a connection is lost, and the
+    /// most it grows to, doubling per failed attempt, with jitter (defaults 10 ms and 2 s).
+    pub fn reconnect_delays(mut self, initial: Duration, max: Duration) -> Self {
+        self.reconnect_initial = initial;
+        self.reconnect_max = max;
+        self
+    }
+
+    /// Pings each host every half `interval`; a host silent for longer than 1.5 intervals
+    /// (a stalled connection that did not close) is dropped within two intervals, its
+    /// replicas become `Suspect`, and the node reconnects. Off by default.
+    pub fn heartbeat(mut self, interval: Duration) -> Self {
+        self.heartbeat = Some(interval);
         self
     }
 }

@@ -2,6 +2,7 @@
 
 mod actor;
 mod config;
+mod connection;
 
 pub use config::NodeConfig;
 
@@ -10,18 +11,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use actix::prelude::*;
-use futures::StreamExt;
-use tokio_util::codec::FramedRead;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::api::RemoteObject;
 use crate::error::{Error, Kind};
-use crate::outbox::{next_conn_id, Outbox};
 use crate::replica::shared::{ReplicaEntry, ReplicaShared};
 use crate::replica::{Replica, ReplicaActor};
 use crate::transport::{Endpoint, Transport, SUPPORTED_SCHEMES};
-use crate::wire::{FrameError, Handshake, HandshakeError, Packet, PacketCodec};
-use actor::{AddConnection, Attach, Detach, NodeActor, Shutdown};
+use actor::{AddConnection, AddHost, Attach, Detach, NodeActor, Shutdown};
+use connection::establish;
 
 /// A node: holds connections to hosts and the replicas acquired from them. Cheap to clone.
 ///
@@ -63,7 +61,7 @@ impl Drop for HandleToken {
 impl Node {
     /// A node with no connection yet.
     pub fn new(config: NodeConfig) -> Node {
-        let actor = NodeActor::new().start();
+        let actor = NodeActor::new(config.clone()).start();
         Node {
             inner: Arc::new(NodeInner {
                 config,
@@ -91,54 +89,43 @@ impl Node {
         SUPPORTED_SCHEMES
     }
 
-    /// Adds a connection to the host at `url`.
+    /// Connects to the host at `url` and completes the handshake; from then on the node
+    /// keeps that host connected, reconnecting with backoff whenever the connection is lost.
+    /// Fails if this first attempt fails.
     pub async fn connect_to(&self, url: &str) -> Result<(), Error> {
-        let stream = Endpoint::parse(url)?.connect().await?;
-        self.connect_stream(stream).await?;
+        let endpoint = Endpoint::parse(url)?;
+        let established = establish(endpoint.connect().await?, &self.inner.config).await?;
+        self.inner
+            .actor
+            .send(AddConnection {
+                established,
+                reconnect_to: Some(endpoint),
+            })
+            .await
+            .map_err(|_| Error::new(Kind::Shutdown))?;
         info!(%url, "connected to host");
         Ok(())
     }
 
+    /// Keeps the host at `url` connected, starting in the background: for a host that may
+    /// not be listening yet. Replicas acquired meanwhile initialize once it is reachable and
+    /// offers their source. Fails only for a URL this build cannot use.
+    pub fn connect_in_background(&self, url: &str) -> Result<(), Error> {
+        let endpoint = Endpoint::parse(url)?;
+        self.inner.actor.do_send(AddHost(endpoint));
+        Ok(())
+    }
+
     /// Adds a connection over an already-open stream (a pipe, an in-memory duplex, a socket
-    /// opened elsewhere) and completes the handshake on it.
+    /// opened elsewhere) and completes the handshake on it. Such a connection is not
+    /// reopened once lost.
     pub async fn connect_stream<T: Transport>(&self, stream: T) -> Result<(), Error> {
-        let config = &self.inner.config;
-        let conn = next_conn_id();
-        let (read, write) = tokio::io::split(stream);
-        let (outbox, writer) = Outbox::new(conn, write);
-        let writer = actix::spawn(async move {
-            if let Err(error) = writer.await {
-                debug!(conn, %error, "write side closed");
-            }
-        });
-        outbox.push(Packet::Handshake(Handshake::ours(config.encoding)).to_frame());
-        let mut frames = FramedRead::new(read, PacketCodec::new(config.max_frame_size));
-        let first = tokio::time::timeout(config.handshake_timeout, frames.next()).await;
-        let checked = match first {
-            Err(_) => Err(Error::new(Kind::Timeout(config.handshake_timeout))),
-            Ok(None) => Err(Error::new(Kind::Closed("before the host's handshake"))),
-            Ok(Some(Err(FrameError::Io(e)))) => Err(Error::io("read the host's handshake", e)),
-            Ok(Some(Err(e))) => Err(Error::new(Kind::Protocol(e))),
-            Ok(Some(Ok(Packet::Handshake(theirs)))) => {
-                theirs.check(config.encoding).map_err(Error::from)
-            }
-            Ok(Some(Ok(other))) => Err(HandshakeError::NotAHandshake {
-                found: other.kind_name(),
-            }
-            .into()),
-        };
-        if let Err(error) = checked {
-            warn!(%error, "handshake with the host failed");
-            outbox.close();
-            return Err(error);
-        }
+        let established = establish(Box::new(stream), &self.inner.config).await?;
         self.inner
             .actor
             .send(AddConnection {
-                conn,
-                frames,
-                outbox,
-                writer,
+                established,
+                reconnect_to: None,
             })
             .await
             .map_err(|_| Error::new(Kind::Shutdown))
@@ -209,7 +196,8 @@ impl Node {
         Replica::new(shared, addr, token)
     }
 
-    /// Closes every connection; replicas become `Suspect` and pending calls fail.
+    /// Closes every connection and stops reconnecting; replicas become `Suspect` and pending
+    /// calls fail.
     pub async fn shutdown(&self) {
         let _ = self.inner.actor.send(Shutdown).await;
     }

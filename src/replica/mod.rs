@@ -45,6 +45,30 @@ pub struct StateChanged {
     pub new: ReplicaState,
 }
 
+impl StateChanged {
+    /// A re-initialization: the replica had a source, lost it, and is `Valid` again (as
+    /// opposed to its first init).
+    pub fn is_reinit(&self) -> bool {
+        self.old == ReplicaState::Suspect && self.new == ReplicaState::Valid
+    }
+}
+
+/// A watch channel's value now and after every change, as a stream.
+pub(crate) fn watch_stream<T: Clone + Send + Sync + 'static>(
+    rx: tokio::sync::watch::Receiver<T>,
+) -> impl Stream<Item = T> + Unpin + Send + 'static {
+    Box::pin(futures::stream::unfold(
+        (rx, true),
+        |(mut rx, first)| async move {
+            if !first && rx.changed().await.is_err() {
+                return None;
+            }
+            let value = rx.borrow_and_update().clone();
+            Some((value, (rx, false)))
+        },
+    ))
+}
+
 /// Everything a replica observes from its source, in the order the source produced it.
 #[derive(Debug, Clone)]
 pub enum Event<A: RemoteObject> {

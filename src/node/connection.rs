@@ -1,0 +1,68 @@
+//! Opening a connection to a host: the handshake, before the node actor takes it over.
+
+use futures::StreamExt;
+use tokio::io::ReadHalf;
+use tokio::task::JoinHandle;
+use tokio_util::codec::FramedRead;
+use tracing::{debug, warn};
+
+use super::NodeConfig;
+use crate::error::{Error, Kind};
+use crate::outbox::{next_conn_id, ConnId, Outbox};
+use crate::transport::Transport;
+use crate::wire::{FrameError, Handshake, HandshakeError, Packet, PacketCodec};
+
+/// The packets a connection reads.
+pub(crate) type Frames = FramedRead<ReadHalf<Box<dyn Transport>>, PacketCodec>;
+
+/// A connection whose handshake succeeded.
+pub(crate) struct Established {
+    pub(crate) conn: ConnId,
+    pub(crate) frames: Frames,
+    pub(crate) outbox: Outbox,
+    pub(crate) writer: JoinHandle<()>,
+}
+
+/// Sends our handshake, checks the host's, and hands back the open connection.
+pub(crate) async fn establish(
+    stream: Box<dyn Transport>,
+    config: &NodeConfig,
+) -> Result<Established, Error> {
+    let conn = next_conn_id();
+    let (read, write) = tokio::io::split(stream);
+    let (outbox, writer) = Outbox::new(conn, write);
+    let writer = actix::spawn(async move {
+        if let Err(error) = writer.await {
+            debug!(conn, %error, "write side closed");
+        }
+    });
+    outbox.push(Packet::Handshake(Handshake::ours(config.encoding)).to_frame());
+    let mut frames = FramedRead::new(read, PacketCodec::new(config.max_frame_size));
+    let first = tokio::time::timeout(config.handshake_timeout, frames.next()).await;
+    let checked = match first {
+        Err(_) => Err(Error::new(Kind::Timeout(config.handshake_timeout))),
+        Ok(None) => Err(Error::new(Kind::Closed("before the host's handshake"))),
+        Ok(Some(Err(FrameError::Io(e)))) => Err(Error::io("read the host's handshake", e)),
+        Ok(Some(Err(e))) => Err(Error::new(Kind::Protocol(e))),
+        Ok(Some(Ok(Packet::Handshake(theirs)))) => {
+            theirs.check(config.encoding).map_err(Error::from)
+        }
+        Ok(Some(Ok(other))) => Err(HandshakeError::NotAHandshake {
+            found: other.kind_name(),
+        }
+        .into()),
+    };
+    match checked {
+        Ok(()) => Ok(Established {
+            conn,
+            frames,
+            outbox,
+            writer,
+        }),
+        Err(error) => {
+            warn!(%error, "handshake with the host failed");
+            outbox.close();
+            Err(error)
+        }
+    }
+}

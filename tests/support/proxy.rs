@@ -1,0 +1,159 @@
+//! An in-test TCP fault proxy between a node and a host: passes bytes through, stalls them
+//! (sockets stay open, nothing moves), cuts every connection (and refuses new ones), severs
+//! the current connections only, or delays each chunk.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Pass,
+    Stall,
+    Cut,
+    Delay(Duration),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct State {
+    mode: Mode,
+    /// Connections accepted under an older generation are closed.
+    generation: u64,
+}
+
+pub struct FaultProxy {
+    url: String,
+    state: watch::Sender<State>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Listens on a free loopback port and forwards to `target` (a `tcp://` URL).
+    pub async fn start(target: &str) -> FaultProxy {
+        let target = target.strip_prefix("tcp://").expect("a tcp URL").to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("tcp://{}", listener.local_addr().unwrap());
+        let (state, _) = watch::channel(State {
+            mode: Mode::Pass,
+            generation: 0,
+        });
+        let states = state.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let now = *states.borrow();
+                if now.mode == Mode::Cut {
+                    continue; // dropped: the connection is refused
+                }
+                let Ok(upstream) = TcpStream::connect(&target).await else {
+                    continue;
+                };
+                tokio::spawn(relay(client, upstream, states.subscribe(), now.generation));
+            }
+        });
+        FaultProxy { url, state, accept }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn pass(&self) {
+        self.state.send_modify(|s| s.mode = Mode::Pass);
+    }
+
+    pub fn stall(&self) {
+        self.state.send_modify(|s| s.mode = Mode::Stall);
+    }
+
+    pub fn delay(&self, by: Duration) {
+        self.state.send_modify(|s| s.mode = Mode::Delay(by));
+    }
+
+    /// Closes every connection and refuses new ones until [`FaultProxy::pass`].
+    pub fn cut(&self) {
+        self.state.send_modify(|s| {
+            s.mode = Mode::Cut;
+            s.generation += 1;
+        });
+    }
+
+    /// Closes the current connections; new ones pass.
+    pub fn sever(&self) {
+        self.state.send_modify(|s| {
+            s.mode = Mode::Pass;
+            s.generation += 1;
+        });
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+async fn relay(
+    client: TcpStream,
+    upstream: TcpStream,
+    state: watch::Receiver<State>,
+    generation: u64,
+) {
+    let _ = client.set_nodelay(true);
+    let _ = upstream.set_nodelay(true);
+    let (client_read, client_write) = client.into_split();
+    let (upstream_read, upstream_write) = upstream.into_split();
+    // When either direction ends, both sockets are dropped: the connection is closed.
+    tokio::select! {
+        _ = pump(client_read, upstream_write, state.clone(), generation) => {}
+        _ = pump(upstream_read, client_write, state, generation) => {}
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut state: watch::Receiver<State>,
+    generation: u64,
+) {
+    let closed = |s: &State| s.generation != generation || s.mode == Mode::Cut;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = tokio::select! {
+            read = from.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            },
+            changed = state.changed() => {
+                if changed.is_err() || closed(&state.borrow()) {
+                    return;
+                }
+                continue;
+            }
+        };
+        // Hold the bytes while stalled; drop them if the connection is cut meanwhile.
+        loop {
+            let now = *state.borrow_and_update();
+            if closed(&now) {
+                return;
+            }
+            match now.mode {
+                Mode::Pass => break,
+                Mode::Delay(by) => {
+                    tokio::time::sleep(by).await;
+                    break;
+                }
+                Mode::Stall | Mode::Cut => {
+                    if state.changed().await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
