@@ -165,3 +165,64 @@ async fn gps_host_and_replica_processes() {
     assert!(output.status.success(), "{stdout}");
     assert_eq!(stdout.matches("replica: position").count(), 3, "{stdout}");
 }
+
+async fn kill_and_restart(url: &str) {
+    let (mut host, url) = spawn_host("printer", url);
+    let node = Node::connect(&url).await.unwrap();
+    let replica = node.acquire::<Printer>();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(
+        replica
+            .call(printer::Print {
+                doc: "before".into()
+            })
+            .await,
+        Ok(1)
+    );
+    let (to, mut states) = support::collector::<StateChanged>();
+    replica.subscribe_state(to);
+
+    let killed = std::time::Instant::now();
+    host.0.kill().unwrap();
+    host.0.wait().unwrap();
+    let (_restarted, again) = spawn_host("printer", &url);
+    assert_eq!(again, url);
+    assert_eq!(support::next(&mut states).await.new, ReplicaState::Suspect);
+    let valid = support::next(&mut states).await;
+    eprintln!(
+        "{url}: host killed and restarted: Valid again after {:?}",
+        killed.elapsed()
+    );
+    assert!(valid.is_reinit(), "{valid:?}");
+    // The new process starts from scratch, and the replica shows its values.
+    let props = replica.properties();
+    assert_eq!((props.ink_level, props.status), (100, Status::Idle));
+    assert_eq!(
+        replica
+            .call(printer::Print {
+                doc: "after".into()
+            })
+            .await,
+        Ok(1)
+    );
+}
+
+#[actix::test]
+async fn a_killed_and_restarted_host_process_over_tcp() {
+    let _guard = init();
+    // A fixed port is needed to restart on the same address: take a free one first.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    kill_and_restart(&format!("tcp://127.0.0.1:{port}")).await;
+}
+
+#[actix::test]
+async fn a_killed_and_restarted_host_process_over_a_unix_socket() {
+    let _guard = init();
+    // The killed process leaves its socket file behind; the restarted one replaces it.
+    let (url, _dir) = support::socket_url();
+    kill_and_restart(&url).await;
+}
