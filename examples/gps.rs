@@ -4,12 +4,16 @@
 //! ```text
 //! cargo run --example gps                  # host and replica in one process, 5 fixes
 //! cargo run --example gps host URL         # only the host (prints "listening on URL")
-//! cargo run --example gps replica URL [N]  # only a replica: prints N changes (default 5)
+//! cargo run --example gps replica URL [N] [--store PATH]
+//!                                          # only a replica: prints N changes (default 5);
+//!                                          # with a store, it starts from the last position
+//!                                          # it saw in an earlier run (a persisted property)
 //! ```
 
 use std::time::Duration;
 
 use actix::prelude::*;
+use actix_remote_objects::persist::FileStore;
 use actix_remote_objects::prelude::*;
 use futures::StreamExt;
 use gps::ReplicaExt;
@@ -27,8 +31,8 @@ pub struct Position {
 remote_object! {
     /// A GPS receiver shared on the network.
     pub Gps {
-        /// The latest fix.
-        prop position: Position;
+        /// The latest fix; a replica with a persisted store starts from the last one it saw.
+        prop position: Position, persisted;
         /// Fixes taken so far.
         prop fixes: u64;
     }
@@ -80,9 +84,22 @@ async fn run_host(url: &str) -> Result<Host, actix_remote_objects::Error> {
     Ok(host)
 }
 
-async fn run_replica(url: &str, count: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let node = Node::connect(url).await?;
+async fn run_replica(
+    url: &str,
+    count: usize,
+    store: Option<&str>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut config = NodeConfig::default();
+    if let Some(path) = store {
+        config = config.persisted_store(FileStore::new(path));
+    }
+    let node = Node::connect_with(url, config).await?;
     let replica = node.acquire::<Gps>();
+    let start = replica.position();
+    println!(
+        "replica: starting from position {:.4}, {:.4}",
+        start.latitude, start.longitude
+    );
     replica.wait_for_source(Duration::from_secs(5)).await?;
     println!("replica: valid, {} fixes so far", replica.fixes());
     let mut changes = replica.property_changes();
@@ -97,11 +114,15 @@ async fn run_replica(url: &str, count: usize) -> Result<(), Box<dyn std::error::
             None => return Err("the replica went away".into()),
         }
     }
+    let last = replica.position();
     println!(
-        "replica: {} fixes, last at {:?}",
-        replica.fixes(),
-        replica.position()
+        "replica: last position {:.4}, {:.4} after {} fixes",
+        last.latitude,
+        last.longitude,
+        replica.fixes()
     );
+    drop(replica);
+    node.shutdown().await; // waits until the persisted position is saved
     Ok(())
 }
 
@@ -118,6 +139,13 @@ async fn wait_for_termination() {
 
 #[actix::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Warnings (an unreachable host, a corrupt store file…) go to stderr; RUST_LOG for more.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args
         .iter()
@@ -128,7 +156,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         [] => {
             let host = run_host("tcp://127.0.0.1:0").await?;
             let url = host.url().ok_or("the host has no URL")?.to_owned();
-            run_replica(&url, 5).await?;
+            run_replica(&url, 5, None).await?;
             host.shutdown().await;
         }
         ["host", url] => {
@@ -136,10 +164,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             wait_for_termination().await;
             host.shutdown().await;
         }
-        ["replica", url] => run_replica(url, 5).await?,
-        ["replica", url, n] => run_replica(url, n.parse()?).await?,
+        ["replica", url] => run_replica(url, 5, None).await?,
+        ["replica", url, n] => run_replica(url, n.parse()?, None).await?,
+        ["replica", url, n, "--store", path] => run_replica(url, n.parse()?, Some(path)).await?,
         _ => {
-            eprintln!("usage: gps [host URL | replica URL [N]]");
+            eprintln!("usage: gps [host URL | replica URL [N [--store PATH]]]");
             std::process::exit(2);
         }
     }

@@ -33,6 +33,8 @@ pub struct PropertyInfo {
     pub type_name: &'static str,
     /// Who may change it.
     pub access: Access,
+    /// Whether a node's persisted store saves it.
+    pub persisted: bool,
 }
 
 /// A signal or slot argument as declared.

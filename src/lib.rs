@@ -72,6 +72,7 @@ mod host;
 mod lifecycle;
 mod node;
 mod outbox;
+pub mod persist;
 mod replica;
 mod source;
 mod transport;

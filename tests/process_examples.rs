@@ -226,3 +226,78 @@ async fn a_killed_and_restarted_host_process_over_a_unix_socket() {
     let (url, _dir) = support::socket_url();
     kill_and_restart(&url).await;
 }
+
+/// The "starting from" and "last position" coordinates a gps replica run printed.
+fn positions(stdout: &str) -> (String, String) {
+    let after = |prefix: &str| {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in {stdout}"));
+        line[prefix.len()..]
+            .split(" after")
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    (
+        after("replica: starting from position "),
+        after("replica: last position "),
+    )
+}
+
+#[actix::test]
+async fn a_second_run_of_a_replica_process_starts_from_the_first_runs_values() {
+    let _guard = init();
+    let (_host, url) = spawn_host("gps", "tcp://127.0.0.1:0");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("gps.store");
+    let store = store.to_str().unwrap();
+
+    let first = run("gps", &["replica", &url, "2", "--store", store]).await;
+    let first_out = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{first_out}");
+    let (start, last) = positions(&first_out);
+    assert_eq!(
+        start, "0.0000, 0.0000",
+        "nothing saved yet: the declared default"
+    );
+
+    let second = run("gps", &["replica", &url, "1", "--store", store]).await;
+    let second_out = String::from_utf8_lossy(&second.stdout);
+    assert!(second.status.success(), "{second_out}");
+    assert_eq!(
+        positions(&second_out).0,
+        last,
+        "the second run starts where the first ended"
+    );
+}
+
+#[actix::test]
+async fn a_replica_process_with_a_corrupt_store_starts_from_the_defaults() {
+    let _guard = init();
+    let (_host, url) = spawn_host("gps", "tcp://127.0.0.1:0");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("gps.store");
+    std::fs::write(&store, b"AROSTORE\x01\x00\x00\x00torn").unwrap();
+    let output = run(
+        "gps",
+        &["replica", &url, "1", "--store", store.to_str().unwrap()],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(positions(&stdout).0, "0.0000, 0.0000");
+    assert!(stderr.contains("is corrupt"), "{stderr}");
+    // The run replaced the torn file with good values.
+    let again = run(
+        "gps",
+        &["replica", &url, "1", "--store", store.to_str().unwrap()],
+    )
+    .await;
+    assert_ne!(
+        positions(&String::from_utf8_lossy(&again.stdout)).0,
+        "0.0000, 0.0000"
+    );
+}

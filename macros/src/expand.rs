@@ -378,7 +378,8 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
             Access::ReadWrite => quote!(ReadWrite),
             Access::Constant => quote!(Constant),
         };
-        quote!(#private::PropertyInfo { name: #name, type_name: #ty, access: #lib::Access::#access })
+        let persisted = p.persisted;
+        quote!(#private::PropertyInfo { name: #name, type_name: #ty, access: #lib::Access::#access, persisted: #persisted })
     });
     let signal_infos = def.signals.iter().map(|s| {
         let name = LitStr::new(&s.name.to_string(), s.name.span());

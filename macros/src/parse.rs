@@ -40,6 +40,8 @@ pub struct PropDef {
     pub ty: Type,
     pub default: Option<Expr>,
     pub access: Access,
+    /// Saved by a node's persisted store and restored on the next acquire.
+    pub persisted: bool,
 }
 
 pub struct Arg {
@@ -136,6 +138,7 @@ fn parse_prop(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<PropDef> 
         None
     };
     let mut access: Option<(Access, Span)> = None;
+    let mut persisted = false;
     while input.peek(Token![,]) {
         input.parse::<Token![,]>()?;
         let flag: Ident = input.parse()?;
@@ -143,10 +146,19 @@ fn parse_prop(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<PropDef> 
             "read_only" => Access::ReadOnly,
             "read_write" => Access::ReadWrite,
             "constant" => Access::Constant,
+            "persisted" => {
+                if persisted {
+                    return Err(syn::Error::new(flag.span(), "`persisted` is given twice"));
+                }
+                persisted = true;
+                continue;
+            }
             other => {
                 return Err(syn::Error::new(
                     flag.span(),
-                    format!("unknown property flag `{other}`: expected `read_only`, `read_write` or `constant`"),
+                    format!(
+                        "unknown property flag `{other}`: expected `read_only`, `read_write`, `constant` or `persisted`"
+                    ),
                 ))
             }
         };
@@ -164,6 +176,7 @@ fn parse_prop(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<PropDef> 
         ty,
         default,
         access: access.map_or(Access::ReadOnly, |(a, _)| a),
+        persisted,
     })
 }
 

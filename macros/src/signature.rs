@@ -17,7 +17,13 @@ fn ty(t: &impl ToTokens) -> String {
 fn canonical(def: &ApiDef) -> String {
     let mut s = format!("api {};", def.wire_name());
     for p in &def.props {
-        s += &format!("prop {}:{}:{};", p.name, ty(&p.ty), p.access.flag());
+        let persisted = if p.persisted { ":persisted" } else { "" };
+        s += &format!(
+            "prop {}:{}:{}{persisted};",
+            p.name,
+            ty(&p.ty),
+            p.access.flag()
+        );
     }
     for (kind, methods) in [("signal", &def.signals), ("slot", &def.slots)] {
         for m in methods {

@@ -106,6 +106,12 @@ impl Host {
         }
     }
 
+    /// The URL schemes a host can listen on (QtRO's server backends), for checking a URL
+    /// before listening.
+    pub fn supported_schemes() -> &'static [&'static str] {
+        crate::transport::SUPPORTED_SCHEMES
+    }
+
     /// The URL it listens on, with the real port when it was asked for port 0.
     pub fn url(&self) -> Option<&str> {
         self.inner.url.as_deref()

@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use crate::persist::PersistedStore;
 use crate::wire::{Encoding, DEFAULT_MAX_FRAME_SIZE};
 
 /// Settings for a [`Node`](crate::Node), builder style.
@@ -21,6 +24,17 @@ pub struct NodeConfig {
     pub(crate) reconnect_initial: Duration,
     pub(crate) reconnect_max: Duration,
     pub(crate) heartbeat: Option<Duration>,
+    pub(crate) store: Option<StoreHandle>,
+}
+
+/// A shared persisted store, printable for `NodeConfig`'s `Debug`.
+#[derive(Clone)]
+pub(crate) struct StoreHandle(pub(crate) Arc<dyn PersistedStore>);
+
+impl std::fmt::Debug for StoreHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PersistedStore")
+    }
 }
 
 impl Default for NodeConfig {
@@ -32,6 +46,7 @@ impl Default for NodeConfig {
             reconnect_initial: Duration::from_millis(10),
             reconnect_max: Duration::from_secs(2),
             heartbeat: None,
+            store: None,
         }
     }
 }
@@ -68,6 +83,14 @@ impl NodeConfig {
     /// replicas become `Suspect`, and the node reconnects. Off by default.
     pub fn heartbeat(mut self, interval: Duration) -> Self {
         self.heartbeat = Some(interval);
+        self
+    }
+
+    /// Where replicas keep their persisted properties between runs (see
+    /// [`persist`](crate::persist)): a replica acquired on this node starts from the values it
+    /// last saw, and saves them whenever they change. None by default.
+    pub fn persisted_store(mut self, store: impl PersistedStore) -> Self {
+        self.store = Some(StoreHandle(Arc::new(store)));
         self
     }
 }

@@ -15,6 +15,7 @@ use tracing::{info, warn};
 
 use crate::api::RemoteObject;
 use crate::error::{Error, Kind};
+use crate::persist::PersistQueue;
 use crate::replica::shared::{ReplicaEntry, ReplicaShared};
 use crate::replica::{Replica, ReplicaActor};
 use crate::transport::{Endpoint, Transport, SUPPORTED_SCHEMES};
@@ -31,6 +32,7 @@ pub struct Node {
 
 struct NodeInner {
     config: NodeConfig,
+    persist: Option<Arc<PersistQueue>>,
     actor: Addr<NodeActor>,
     /// Live replicas by name, so every acquire of one name shares one replica.
     replicas: Mutex<HashMap<String, SharedReplica>>,
@@ -51,6 +53,8 @@ pub(crate) struct HandleToken {
 
 impl Drop for HandleToken {
     fn drop(&mut self) {
+        // The replica goes away: save what it last saw.
+        self.entry.persist();
         self.actor.do_send(Detach {
             name: self.name.clone(),
             entry: Arc::clone(&self.entry),
@@ -62,9 +66,14 @@ impl Node {
     /// A node with no connection yet.
     pub fn new(config: NodeConfig) -> Node {
         let actor = NodeActor::new(config.clone()).start();
+        let persist = config
+            .store
+            .as_ref()
+            .map(|store| PersistQueue::start(Arc::clone(&store.0)));
         Node {
             inner: Arc::new(NodeInner {
                 config,
+                persist,
                 actor,
                 replicas: Mutex::new(HashMap::new()),
             }),
@@ -160,7 +169,11 @@ impl Node {
                 return self.detached_mismatch(name);
             }
         }
-        let shared = ReplicaShared::<A>::new(name.to_owned(), self.inner.config.encoding);
+        let shared = ReplicaShared::<A>::new(
+            name.to_owned(),
+            self.inner.config.encoding,
+            self.inner.persist.clone(),
+        );
         let addr = ReplicaActor::new(Arc::clone(&shared)).start();
         let entry: Arc<dyn ReplicaEntry> = shared.clone();
         let token = Arc::new(HandleToken {
@@ -183,7 +196,7 @@ impl Node {
     }
 
     fn detached_mismatch<A: RemoteObject>(&self, name: &str) -> Replica<A> {
-        let shared = ReplicaShared::<A>::new(name.to_owned(), self.inner.config.encoding);
+        let shared = ReplicaShared::<A>::new(name.to_owned(), self.inner.config.encoding, None);
         shared.on_offered(!A::SIGNATURE);
         let addr = ReplicaActor::new(Arc::clone(&shared)).start();
         let entry: Arc<dyn ReplicaEntry> = shared.clone();
@@ -197,9 +210,17 @@ impl Node {
     }
 
     /// Closes every connection and stops reconnecting; replicas become `Suspect` and pending
-    /// calls fail.
+    /// calls fail. Then waits until persisted properties are saved.
     pub async fn shutdown(&self) {
         let _ = self.inner.actor.send(Shutdown).await;
+        self.flush_persisted().await;
+    }
+
+    /// Waits until every persisted-property save queued so far is written to the store.
+    pub async fn flush_persisted(&self) {
+        if let Some(persist) = &self.inner.persist {
+            persist.flush().await;
+        }
     }
 }
 

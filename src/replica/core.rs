@@ -59,6 +59,11 @@ impl<L, P> ReplicaCore<L, P> {
         self.state
     }
 
+    /// The encoded values the replica shows, in property-index order.
+    pub(crate) fn values(&self) -> &[Bytes] {
+        &self.values
+    }
+
     pub(crate) fn link(&self) -> Option<&L> {
         self.link.as_ref()
     }

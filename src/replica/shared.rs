@@ -7,13 +7,14 @@ use actix::Recipient;
 use bytes::Bytes;
 use futures::channel::mpsc;
 use tokio::sync::{oneshot, watch};
-use tracing::{debug, error};
+use tracing::{debug, error, warn};
 
 use super::core::{InitRefused, ReplicaCore, Transition};
 use super::{Event, ReplicaState, StateChanged};
 use crate::api::RemoteObject;
 use crate::error::SlotError;
 use crate::outbox::{ConnId, Outbox};
+use crate::persist::{PersistQueue, PersistedValues};
 use crate::wire::{DecodeError, Encoding, FailureKind, Packet, RemoteFailure, SourceId};
 
 /// Where a replica's source is: which connection, under which id.
@@ -66,11 +67,15 @@ pub(crate) trait ReplicaEntry: Send + Sync {
     fn on_signal(&self, index: u16, args: &[u8]) -> Result<(), ReplicaProtocolError>;
     fn on_reply(&self, serial: u32, outcome: Result<Bytes, RemoteFailure>);
     fn on_link_lost(&self);
+    /// Queues a save of the persisted properties (the replica is going away).
+    fn persist(&self);
 }
 
 pub(crate) struct ReplicaShared<A: RemoteObject> {
     pub(crate) name: String,
     pub(crate) encoding: Encoding,
+    /// The node's persisted store, if it has one and the API has persisted properties.
+    persist: Option<Arc<PersistQueue>>,
     inner: Mutex<Inner<A>>,
     state: watch::Sender<ReplicaState>,
 }
@@ -91,14 +96,27 @@ struct Subscribers<A: RemoteObject> {
 }
 
 impl<A: RemoteObject> ReplicaShared<A> {
-    pub(crate) fn new(name: String, encoding: Encoding) -> Arc<Self> {
-        let props = A::Properties::default();
-        let defaults = A::encode_properties(&props, encoding).unwrap_or_else(|error| {
+    pub(crate) fn new(
+        name: String,
+        encoding: Encoding,
+        persist: Option<Arc<PersistQueue>>,
+    ) -> Arc<Self> {
+        let persist = persist.filter(|_| A::PROPERTIES.iter().any(|p| p.persisted));
+        let mut props = A::Properties::default();
+        let mut values = A::encode_properties(&props, encoding).unwrap_or_else(|error| {
             // Without encoded defaults every value counts as changed at init: harmless.
             error!(api = A::NAME, %error, "cannot encode the default property values");
             vec![Bytes::new(); A::PROPERTIES.len()]
         });
-        let core = ReplicaCore::new(A::SIGNATURE, defaults, ReplicaState::Default);
+        if let Some(queue) = &persist {
+            if let Some((restored, restored_values)) =
+                restore::<A>(&name, encoding, queue, &props, &values)
+            {
+                props = restored;
+                values = restored_values;
+            }
+        }
+        let core = ReplicaCore::new(A::SIGNATURE, values, ReplicaState::Default);
         let subscribers = Subscribers {
             properties: Vec::new(),
             signals: Vec::new(),
@@ -107,16 +125,36 @@ impl<A: RemoteObject> ReplicaShared<A> {
             streams: Vec::new(),
         };
         let (state, _) = watch::channel(ReplicaState::Default);
+        let inner = Mutex::new(Inner {
+            core,
+            props,
+            subscribers,
+        });
         Arc::new(ReplicaShared {
             name,
             encoding,
-            inner: Mutex::new(Inner {
-                core,
-                props,
-                subscribers,
-            }),
+            persist,
+            inner,
             state,
         })
+    }
+
+    /// Queues a save of the persisted properties as the replica shows them now.
+    fn save_persisted(&self, inner: &Inner<A>) {
+        let Some(queue) = &self.persist else { return };
+        let values = A::PROPERTIES
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.persisted)
+            .filter_map(|(i, _)| inner.core.values().get(i).map(|v| (i as u16, v.to_vec())))
+            .collect();
+        let saved = PersistedValues {
+            api: A::NAME.to_owned(),
+            signature: A::SIGNATURE,
+            encoding: self.encoding.name().to_owned(),
+            values,
+        };
+        queue.save(&self.name, saved);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<A>> {
@@ -292,6 +330,9 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
         })?;
         let applied = inner.core.commit_init(link, values);
         inner.props = props;
+        if applied.changed.iter().any(|&i| is_persisted::<A>(i)) {
+            self.save_persisted(&inner);
+        }
         for index in applied.changed {
             if let Some(change) = A::property_change(&inner.props, index) {
                 inner.subscribers.property_changed(change);
@@ -319,6 +360,9 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
             })?;
         if inner.core.commit_change(index, value) {
             A::apply_change(&mut inner.props, change.clone());
+            if is_persisted::<A>(index) {
+                self.save_persisted(&inner);
+            }
             inner.subscribers.property_changed(change);
         }
         Ok(())
@@ -351,6 +395,12 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
         let _ = pending.send(result);
     }
 
+    fn persist(&self) {
+        if self.persist.is_some() {
+            self.save_persisted(&self.lock());
+        }
+    }
+
     fn on_link_lost(&self) {
         let mut inner = self.lock();
         let (pending, transition) = inner.core.on_link_lost();
@@ -359,4 +409,62 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
         }
         self.notify_state(&mut inner, transition);
     }
+}
+
+fn is_persisted<A: RemoteObject>(index: u16) -> bool {
+    A::PROPERTIES
+        .get(usize::from(index))
+        .is_some_and(|p| p.persisted)
+}
+
+/// The saved values of `name` applied over the defaults, or `None` (logged) if there are
+/// none or they cannot be used: saved under another signature or encoding, or not decoding.
+/// All or nothing, like an init.
+fn restore<A: RemoteObject>(
+    name: &str,
+    encoding: Encoding,
+    queue: &PersistQueue,
+    defaults: &A::Properties,
+    default_values: &[Bytes],
+) -> Option<(A::Properties, Vec<Bytes>)> {
+    let saved = match queue.load(name) {
+        Ok(Some(saved)) => saved,
+        Ok(None) => return None,
+        Err(error) => {
+            warn!(replica = %name, %error, "cannot load persisted properties; starting from the defaults");
+            return None;
+        }
+    };
+    if saved.signature != A::SIGNATURE || saved.api != A::NAME || saved.encoding != encoding.name()
+    {
+        warn!(
+            replica = %name, api = A::NAME, saved_api = %saved.api, local = A::SIGNATURE, saved = saved.signature,
+            "ignoring persisted properties saved under another API signature or encoding"
+        );
+        return None;
+    }
+    let mut props = defaults.clone();
+    let mut values = default_values.to_vec();
+    for (index, bytes) in saved.values {
+        let slot = values
+            .get_mut(usize::from(index))
+            .filter(|_| is_persisted::<A>(index));
+        let change = A::decode_property(index, &bytes, encoding);
+        match (slot, change) {
+            (Some(slot), Some(Ok(change))) => {
+                A::apply_change(&mut props, change);
+                *slot = Bytes::from(bytes);
+            }
+            (_, Some(Err(error))) => {
+                warn!(replica = %name, index, %error, "a persisted value does not decode; starting from the defaults");
+                return None;
+            }
+            _ => {
+                warn!(replica = %name, index, "a persisted value names no persisted property; starting from the defaults");
+                return None;
+            }
+        }
+    }
+    debug!(replica = %name, "starting from persisted values");
+    Some((props, values))
 }
