@@ -212,6 +212,8 @@ async fn a_file_store_survives_a_new_node_and_a_corrupt_file_falls_back_to_defau
     .await;
     let node = offline_node(NodeConfig::default().persisted_store(FileStore::new(&path)));
     assert_eq!(node.acquire::<Settings>().label(), "kitchen");
+    // The dropped replica saved what it showed: let that finish before damaging the file.
+    node.shutdown().await;
 
     std::fs::write(&path, b"\x00garbage").unwrap();
     let node = offline_node(NodeConfig::default().persisted_store(FileStore::new(&path)));
