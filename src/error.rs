@@ -56,6 +56,12 @@ pub(crate) enum Kind {
     },
     #[error("the replica is not connected to its source")]
     NotConnected,
+    #[error("registry: {0}")]
+    RegistryConflict(String),
+    #[error("registry: {0}")]
+    Registry(String),
+    #[error("this node has no registry")]
+    NoRegistry,
     #[error("the host or node has shut down")]
     Shutdown,
 }
@@ -120,6 +126,19 @@ impl Error {
                 | Kind::UnknownSource(_)
                 | Kind::NotWritable(_)
                 | Kind::EncodingInUse { .. }
+        )
+    }
+
+    /// The registry refused a source because another host registered its name first.
+    pub fn is_registry_conflict(&self) -> bool {
+        matches!(self.kind, Kind::RegistryConflict(_))
+    }
+
+    /// The registry could not be reached or used, or none was configured.
+    pub fn is_registry(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::RegistryConflict(_) | Kind::Registry(_) | Kind::NoRegistry
         )
     }
 

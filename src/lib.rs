@@ -73,6 +73,7 @@ mod lifecycle;
 mod node;
 mod outbox;
 pub mod persist;
+pub mod registry;
 mod replica;
 mod source;
 mod transport;
@@ -83,6 +84,7 @@ pub use api::{Access, RemoteObject, RemoteSource, SignalType, Slot};
 pub use error::{Error, SlotError, SlotResult};
 pub use host::{Host, HostConfig};
 pub use node::{Node, NodeConfig};
+pub use registry::{RegistryHost, SourceLocation};
 pub use replica::{Event, Replica, ReplicaActor, ReplicaState, StateChanged};
 pub use source::SourceState;
 pub use transport::{Transport, SUPPORTED_SCHEMES};
@@ -91,8 +93,8 @@ pub use wire::Encoding;
 /// The names most programs need: `use actix_remote_objects::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        remote_object, Event, Host, HostConfig, Node, NodeConfig, RemoteObject, RemoteSource,
-        Replica, ReplicaState, SlotError, SlotResult, StateChanged,
+        remote_object, Event, Host, HostConfig, Node, NodeConfig, RegistryHost, RemoteObject,
+        RemoteSource, Replica, ReplicaState, SlotError, SlotResult, StateChanged,
     };
 }
 

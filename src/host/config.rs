@@ -13,6 +13,7 @@ pub struct HostConfig {
     pub(crate) max_frame_size: usize,
     pub(crate) encoding: Encoding,
     pub(crate) heartbeat: Option<std::time::Duration>,
+    pub(crate) registry_url: Option<String>,
 }
 
 impl Default for HostConfig {
@@ -21,6 +22,7 @@ impl Default for HostConfig {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             encoding: Encoding::default(),
             heartbeat: None,
+            registry_url: None,
         }
     }
 }
@@ -44,6 +46,19 @@ impl HostConfig {
     /// subscriptions released. Off by default.
     pub fn heartbeat(mut self, interval: std::time::Duration) -> Self {
         self.heartbeat = Some(interval);
+        self
+    }
+
+    /// Registers every source this host enables with the registry at `url` (a
+    /// [`RegistryHost`](crate::RegistryHost)), under this host's URL, and unregisters it when
+    /// disabled. The registry may be down: registration happens whenever it is reachable.
+    pub fn registry_url(mut self, url: impl Into<String>) -> Self {
+        self.registry_url = Some(url.into());
+        self
+    }
+
+    pub(crate) fn without_registry(mut self) -> Self {
+        self.registry_url = None;
         self
     }
 }

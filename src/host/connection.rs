@@ -152,7 +152,10 @@ impl HostConnection {
             );
             return;
         };
-        match hosted.hub.invoke(slot, &args, self.host.config.encoding) {
+        match hosted
+            .hub
+            .invoke(slot, &args, self.host.config.encoding, self.id)
+        {
             Ok(call) => {
                 let outbox = self.outbox.clone();
                 ctx.spawn(

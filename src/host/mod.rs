@@ -16,9 +16,10 @@ use tracing::{info, warn};
 use crate::api::{AsSourceState, RemoteObject, RemoteSource};
 use crate::error::{Error, Kind};
 use crate::outbox::{next_conn_id, ConnId, Outbox};
-use crate::source::HostedSource;
+use crate::registry::Registrar;
+use crate::source::{HostedSource, SourceHub};
 use crate::transport::{Endpoint, Listener, Transport};
-use crate::wire::{Packet, PacketCodec, SourceId};
+use crate::wire::{ObjectInfo, Packet, PacketCodec, SourceId};
 use connection::{Close, HostConnection, SourceRemoved};
 
 /// A host: listens on a URL (and/or serves streams handed to it) and shares the sources
@@ -33,6 +34,7 @@ pub struct Host {
 
 pub(crate) struct HostInner {
     config: HostConfig,
+    registrar: std::sync::OnceLock<Registrar>,
     url: Option<String>,
     tables: Mutex<Tables>,
     /// The number of connected nodes, for watching it change.
@@ -86,6 +88,9 @@ impl Host {
         });
         host.tables().acceptor = Some(acceptor);
         info!(url = %bound, "host listening");
+        if let Some(registry) = host.inner.config.registry_url.clone() {
+            host.set_registrar(Registrar::remote(&registry, Arc::downgrade(&host.inner))?);
+        }
         Ok(host)
     }
 
@@ -99,6 +104,7 @@ impl Host {
         Host {
             inner: Arc::new(HostInner {
                 config,
+                registrar: std::sync::OnceLock::new(),
                 url,
                 tables: Mutex::new(Tables::default()),
                 connection_count,
@@ -196,32 +202,67 @@ impl Host {
         source
             .source_state()
             .use_encoding(self.inner.config.encoding)?;
+        let info = {
+            let mut tables = self.tables();
+            let id = tables.next_id + 1;
+            let hosted = HostedSource::new(id, name.to_owned(), addr, source);
+            let info = hosted.info.clone();
+            insert_source(&mut tables, hosted)?;
+            info
+        };
+        self.register(&info).await
+    }
+
+    /// Serves a hub of the library's own (the registry) under `name`.
+    pub(crate) fn enable_hub(
+        &self,
+        name: &str,
+        info: ObjectInfo,
+        hub: Box<dyn SourceHub>,
+    ) -> Result<(), Error> {
         let mut tables = self.tables();
-        if tables.shut_down {
-            return Err(Error::new(Kind::Shutdown));
+        let hosted = HostedSource::with_hub(tables.next_id + 1, info, hub);
+        insert_source(&mut tables, hosted).map(|_| debug_assert!(tables.sources.contains_key(name)))
+    }
+
+    pub(crate) fn set_registrar(&self, registrar: Registrar) {
+        if self.inner.registrar.set(registrar).is_err() {
+            tracing::warn!("a host has one registry; ignoring another");
         }
-        if tables.sources.contains_key(name) {
-            return Err(Error::new(Kind::DuplicateName(name.to_owned())));
+    }
+
+    /// Registers a newly enabled source; if another host registered its name first, the
+    /// source is disabled again here and the conflict returned.
+    async fn register(&self, info: &ObjectInfo) -> Result<(), Error> {
+        let (Some(registrar), Some(url)) = (self.inner.registrar.get(), self.url()) else {
+            return Ok(());
+        };
+        if let Err(error) = registrar.register(info, url).await {
+            self.remove_source(&info.name);
+            return Err(error);
         }
-        tables.next_id += 1;
-        let hosted = HostedSource::new(tables.next_id, name.to_owned(), addr, source);
-        let frame = Packet::AddObject(hosted.info.clone()).to_frame();
-        for conn in tables.connections.values().filter(|c| c.announced) {
-            conn.outbox.push(frame.clone());
-        }
-        tables.sources.insert(name.to_owned(), hosted);
-        info!(%name, api = <A::Api as RemoteObject>::NAME, "source enabled");
         Ok(())
     }
 
     /// Stops remoting the source named `name`: its replicas are told it is gone. The source
     /// actor itself keeps running.
     pub async fn disable_remoting(&self, name: &str) -> Result<(), Error> {
+        if !self.remove_source(name) {
+            return Err(Error::new(Kind::UnknownSource(name.to_owned())));
+        }
+        if let Some(registrar) = self.inner.registrar.get() {
+            registrar.unregister(name);
+        }
+        info!(%name, "source disabled");
+        Ok(())
+    }
+
+    /// Stops serving `name` and tells the connected nodes; false if nothing had that name.
+    fn remove_source(&self, name: &str) -> bool {
         let mut tables = self.tables();
-        let hosted = tables
-            .sources
-            .remove(name)
-            .ok_or_else(|| Error::new(Kind::UnknownSource(name.to_owned())))?;
+        let Some(hosted) = tables.sources.remove(name) else {
+            return false;
+        };
         hosted.hub.unsubscribe_all(hosted.id);
         let frame = Packet::RemoveObject {
             name: name.to_owned(),
@@ -231,8 +272,16 @@ impl Host {
             conn.outbox.push(frame.clone());
             conn.addr.do_send(SourceRemoved(hosted.id));
         }
-        info!(%name, "source disabled");
-        Ok(())
+        true
+    }
+
+    /// Waits until this host's registry connection is up (at once for a registry host);
+    /// sources enabled after that are registered before `enable_remoting` returns.
+    pub async fn wait_for_registry(&self, timeout: std::time::Duration) -> Result<(), Error> {
+        match self.inner.registrar.get() {
+            Some(registrar) => registrar.wait(timeout).await,
+            None => Err(Error::new(Kind::NoRegistry)),
+        }
     }
 
     /// The names of the sources remoted here.
@@ -279,6 +328,9 @@ impl Host {
                 tables.acceptor.take(),
             )
         };
+        if let Some(registrar) = self.inner.registrar.get() {
+            registrar.shutdown().await;
+        }
         if let Some(acceptor) = acceptor {
             acceptor.abort();
             // Dropping the listener (inside the task) removes the socket file.
@@ -299,6 +351,9 @@ impl Host {
     }
 
     fn check_name_free(&self, name: &str) -> Result<(), Error> {
+        if self.tables().shut_down {
+            return Err(Error::new(Kind::Shutdown));
+        }
         if self.tables().sources.contains_key(name) {
             return Err(Error::new(Kind::DuplicateName(name.to_owned())));
         }
@@ -306,7 +361,49 @@ impl Host {
     }
 }
 
+/// Adds a source to the tables and tells the connected nodes about it.
+fn insert_source(tables: &mut Tables, hosted: Arc<HostedSource>) -> Result<(), Error> {
+    let name = hosted.info.name.clone();
+    if tables.shut_down {
+        return Err(Error::new(Kind::Shutdown));
+    }
+    if tables.sources.contains_key(&name) {
+        return Err(Error::new(Kind::DuplicateName(name)));
+    }
+    tables.next_id = hosted.id;
+    let frame = Packet::AddObject(hosted.info.clone()).to_frame();
+    for conn in tables.connections.values().filter(|c| c.announced) {
+        conn.outbox.push(frame.clone());
+    }
+    info!(%name, api = %hosted.info.api, "source enabled");
+    tables.sources.insert(name, hosted);
+    Ok(())
+}
+
 impl HostInner {
+    pub(crate) fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
+    /// What this host serves, for registering it all again.
+    pub(crate) fn source_infos(&self) -> Vec<ObjectInfo> {
+        self.tables()
+            .sources
+            .values()
+            .filter(|s| s.info.api != crate::registry::Registry::NAME)
+            .map(|s| s.info.clone())
+            .collect()
+    }
+
+    /// The configuration of the node a host uses to reach its registry.
+    pub(crate) fn registry_node_config(&self) -> crate::NodeConfig {
+        let mut config = crate::NodeConfig::default().encoding(self.config.encoding);
+        if let Some(interval) = self.config.heartbeat {
+            config = config.heartbeat(interval);
+        }
+        config
+    }
+
     fn tables(&self) -> MutexGuard<'_, Tables> {
         // Every critical section is a few map operations: a panic cannot leave them torn.
         self.tables

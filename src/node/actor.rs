@@ -1,7 +1,7 @@
 //! [`NodeActor`]: owns a node's connections and routes their packets to replicas; reconnects
 //! to the hosts it knows with backoff, and drops hosts that fall silent.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,6 +15,7 @@ use super::connection::{establish, Established};
 use super::NodeConfig;
 use crate::lifecycle::{Backoff, Liveness, Tick};
 use crate::outbox::{ConnId, Outbox};
+use crate::registry::{registry, SourceLocation};
 use crate::replica::shared::{InitOutcome, Link, ReplicaEntry, ReplicaProtocolError};
 use crate::transport::Endpoint;
 use crate::wire::{FrameError, ObjectInfo, Packet, SourceId};
@@ -50,6 +51,10 @@ struct KnownHost {
     conn: Option<ConnId>,
     backoff: Backoff,
     connecting: bool,
+    /// Found through the registry (not named by the user): given up on once the registry no
+    /// longer lists it.
+    via_registry: bool,
+    retired: bool,
 }
 
 pub(crate) struct NodeActor {
@@ -61,6 +66,8 @@ pub(crate) struct NodeActor {
     links: HashMap<(ConnId, SourceId), String>,
     next_ping: u64,
     shut_down: bool,
+    /// The registry's latest list, if the node has a registry.
+    registry_sources: BTreeMap<String, SourceLocation>,
 }
 
 fn now() -> Instant {
@@ -78,6 +85,7 @@ impl NodeActor {
             links: HashMap::new(),
             next_ping: 0,
             shut_down: false,
+            registry_sources: BTreeMap::new(),
         }
     }
 
@@ -128,7 +136,7 @@ impl NodeActor {
     /// Tries to connect to a known host now; on failure, tries again after a backoff delay.
     fn connect_host(&mut self, h: HostId, ctx: &mut Context<Self>) {
         let host = &mut self.hosts[h];
-        if self.shut_down || host.conn.is_some() || host.connecting {
+        if self.shut_down || host.conn.is_some() || host.connecting || host.retired {
             return;
         }
         host.connecting = true;
@@ -152,6 +160,11 @@ impl NodeActor {
 
     fn retry_later(&mut self, h: HostId, ctx: &mut Context<Self>) {
         if self.shut_down {
+            return;
+        }
+        if self.hosts[h].via_registry && !self.registry_lists(&self.hosts[h].endpoint) {
+            info!(url = %self.hosts[h].endpoint, "the registry no longer lists this host; not reconnecting");
+            self.hosts[h].retired = true;
             return;
         }
         let delay = self.hosts[h].backoff.next_delay(fastrand::f64());
@@ -409,19 +422,23 @@ pub(crate) struct AddConnection {
 impl Handler<AddConnection> for NodeActor {
     type Result = ();
     fn handle(&mut self, msg: AddConnection, ctx: &mut Context<Self>) {
-        let host = msg.reconnect_to.map(|endpoint| self.add_host(endpoint));
+        let host = msg
+            .reconnect_to
+            .map(|endpoint| self.add_host(endpoint, false));
         self.register(msg.established, host, ctx);
     }
 }
 
 impl NodeActor {
-    fn add_host(&mut self, endpoint: Endpoint) -> HostId {
+    fn add_host(&mut self, endpoint: Endpoint, via_registry: bool) -> HostId {
         let backoff = Backoff::new(self.config.reconnect_initial, self.config.reconnect_max);
         self.hosts.push(KnownHost {
             endpoint,
             conn: None,
             backoff,
             connecting: false,
+            via_registry,
+            retired: false,
         });
         self.hosts.len() - 1
     }
@@ -435,7 +452,7 @@ pub(crate) struct AddHost(pub(crate) Endpoint);
 impl Handler<AddHost> for NodeActor {
     type Result = ();
     fn handle(&mut self, AddHost(endpoint): AddHost, ctx: &mut Context<Self>) {
-        let h = self.add_host(endpoint);
+        let h = self.add_host(endpoint, false);
         self.connect_host(h, ctx);
     }
 }
@@ -450,9 +467,68 @@ pub(crate) struct Attach {
 
 impl Handler<Attach> for NodeActor {
     type Result = ();
-    fn handle(&mut self, msg: Attach, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Attach, ctx: &mut Context<Self>) {
         self.replicas.insert(msg.name.clone(), msg.entry);
         self.acquire_if_offered(&msg.name);
+        self.follow_registry(ctx);
+    }
+}
+
+/// The registry's list changed.
+impl Handler<registry::PropertyChange> for NodeActor {
+    type Result = ();
+    fn handle(&mut self, change: registry::PropertyChange, ctx: &mut Context<Self>) {
+        let registry::PropertyChange::Sources(sources) = change;
+        self.registry_sources = sources;
+        self.follow_registry(ctx);
+    }
+}
+
+impl NodeActor {
+    fn registry_lists(&self, endpoint: &Endpoint) -> bool {
+        self.registry_sources
+            .values()
+            .any(|l| Endpoint::parse(&l.host_url).is_ok_and(|e| e == *endpoint))
+    }
+
+    fn is_offered(&self, name: &str) -> bool {
+        self.connections
+            .values()
+            .any(|c| c.offered.contains_key(name))
+    }
+
+    /// Connects to the host the registry names for every replica whose source no connected
+    /// host offers.
+    fn follow_registry(&mut self, ctx: &mut Context<Self>) {
+        let wanted: Vec<Endpoint> = self
+            .replicas
+            .iter()
+            .filter(|(name, entry)| entry.link().is_none() && !self.is_offered(name))
+            .filter_map(|(name, _)| self.registry_sources.get(name))
+            .filter_map(|location| match Endpoint::parse(&location.host_url) {
+                Ok(endpoint) => Some(endpoint),
+                Err(error) => {
+                    warn!(url = %location.host_url, %error, "the registry lists a host URL this node cannot use");
+                    None
+                }
+            })
+            .collect();
+        for endpoint in wanted {
+            match self.hosts.iter().position(|h| h.endpoint == endpoint) {
+                Some(h) => {
+                    if self.hosts[h].retired {
+                        self.hosts[h].retired = false;
+                        self.hosts[h].backoff.reset();
+                    }
+                    self.connect_host(h, ctx);
+                }
+                None => {
+                    info!(url = %endpoint, "connecting to a host found through the registry");
+                    let h = self.add_host(endpoint, true);
+                    self.connect_host(h, ctx);
+                }
+            }
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use tracing::{info, warn};
 use crate::api::RemoteObject;
 use crate::error::{Error, Kind};
 use crate::persist::PersistQueue;
+use crate::registry::{Registry, SourceLocation, REGISTRY_NAME};
 use crate::replica::shared::{ReplicaEntry, ReplicaShared};
 use crate::replica::{Replica, ReplicaActor};
 use crate::transport::{Endpoint, Transport, SUPPORTED_SCHEMES};
@@ -32,6 +33,8 @@ pub struct Node {
 
 struct NodeInner {
     config: NodeConfig,
+    /// The registry replica, once a registry URL is set.
+    registry: std::sync::OnceLock<Replica<Registry>>,
     persist: Option<Arc<PersistQueue>>,
     actor: Addr<NodeActor>,
     /// Live replicas by name, so every acquire of one name shares one replica.
@@ -73,6 +76,7 @@ impl Node {
         Node {
             inner: Arc::new(NodeInner {
                 config,
+                registry: std::sync::OnceLock::new(),
                 persist,
                 actor,
                 replicas: Mutex::new(HashMap::new()),
@@ -91,6 +95,51 @@ impl Node {
         let node = Node::new(config);
         node.connect_to(url).await?;
         Ok(node)
+    }
+
+    /// A node that finds sources through the registry at `url`: acquiring a source connects
+    /// to whichever host the registry says serves it. The registry may not be up yet.
+    pub fn with_registry(url: &str) -> Result<Node, Error> {
+        let node = Node::new(NodeConfig::default());
+        node.set_registry_url(url)?;
+        Ok(node)
+    }
+
+    /// Uses the registry at `url` (kept connected in the background) to find the hosts of
+    /// the sources this node acquires. A node has one registry.
+    pub fn set_registry_url(&self, url: &str) -> Result<(), Error> {
+        if self.inner.registry.get().is_some() {
+            return Err(Error::new(Kind::Registry(
+                "this node already has a registry".into(),
+            )));
+        }
+        self.connect_in_background(url)?;
+        let replica = self.acquire_named::<Registry>(REGISTRY_NAME);
+        replica.subscribe_properties(self.inner.actor.clone().recipient());
+        let _ = self.inner.registry.set(replica);
+        Ok(())
+    }
+
+    /// Waits until the registry replica is initialized.
+    pub async fn wait_for_registry(&self, timeout: std::time::Duration) -> Result<(), Error> {
+        match self.inner.registry.get() {
+            Some(registry) => registry.wait_for_source(timeout).await,
+            None => Err(Error::new(Kind::NoRegistry)),
+        }
+    }
+
+    /// The registry replica: its `sources` property lists what the network offers, and its
+    /// property changes tell when sources are added and removed.
+    pub fn registry(&self) -> Option<&Replica<Registry>> {
+        self.inner.registry.get()
+    }
+
+    /// What the network offers, by source name, as the registry last said (empty without a
+    /// registry).
+    pub fn network_sources(&self) -> std::collections::BTreeMap<String, SourceLocation> {
+        self.registry()
+            .map(|r| r.properties().sources)
+            .unwrap_or_default()
     }
 
     /// The URL schemes this build supports, for checking a URL before connecting.

@@ -12,7 +12,7 @@ use crate::outbox::{ConnId, Outbox};
 use crate::wire::{Encoding, ObjectInfo, SourceId};
 
 /// What a host needs from a source, without its types.
-pub(crate) trait SourceHub: Send + Sync {
+pub(crate) trait SourceHub: Send + Sync + 'static {
     fn subscribe(&self, name: &str, source: SourceId, outbox: &Outbox) -> Result<(), Error>;
     fn unsubscribe(&self, conn: ConnId, source: Option<SourceId>);
     fn unsubscribe_all(&self, source: SourceId);
@@ -22,7 +22,14 @@ pub(crate) trait SourceHub: Send + Sync {
         value: &[u8],
         enc: Encoding,
     ) -> Result<(), SetPropertyError>;
-    fn invoke(&self, slot: u16, args: &[u8], enc: Encoding) -> Result<SlotFuture, InvokeError>;
+    /// `caller` is the connection the call came from.
+    fn invoke(
+        &self,
+        slot: u16,
+        args: &[u8],
+        enc: Encoding,
+        caller: ConnId,
+    ) -> Result<SlotFuture, InvokeError>;
     fn subscriber_count(&self) -> usize;
 }
 
@@ -49,7 +56,13 @@ impl<A: RemoteSource> SourceHub for TypedHub<A> {
     ) -> Result<(), SetPropertyError> {
         A::Api::set_from_remote(&self.source, index, value, enc)
     }
-    fn invoke(&self, slot: u16, args: &[u8], enc: Encoding) -> Result<SlotFuture, InvokeError> {
+    fn invoke(
+        &self,
+        slot: u16,
+        args: &[u8],
+        enc: Encoding,
+        _caller: ConnId,
+    ) -> Result<SlotFuture, InvokeError> {
         <A::Api as Hostable<A>>::invoke(&self.addr, slot, args, enc)
     }
     fn subscriber_count(&self) -> usize {
@@ -81,5 +94,16 @@ impl HostedSource {
             info,
             hub: Box::new(TypedHub { source, addr }),
         })
+    }
+}
+
+impl HostedSource {
+    /// A source served by a hub of the library's own (the registry).
+    pub(crate) fn with_hub(
+        id: SourceId,
+        info: ObjectInfo,
+        hub: Box<dyn SourceHub>,
+    ) -> Arc<HostedSource> {
+        Arc::new(HostedSource { id, info, hub })
     }
 }

@@ -4,5 +4,5 @@
 mod hosted;
 mod state;
 
-pub(crate) use hosted::HostedSource;
+pub(crate) use hosted::{HostedSource, SourceHub};
 pub use state::SourceState;

@@ -1,0 +1,213 @@
+//! The registry's host-side state: entries by name, each owned by the connection that
+//! registered it, so that a host that goes away takes its entries with it.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tracing::{info, warn};
+
+use super::api::{registry, Registry, SourceLocation};
+use crate::api::{AsSourceState, InvokeError, SetPropertyError, SlotFuture};
+use crate::error::Error;
+use crate::outbox::{ConnId, Outbox};
+use crate::source::SourceHub;
+use crate::wire::{Encoding, FailureKind, RemoteFailure, SourceId};
+use crate::Slot;
+
+/// The owner of the registry host's own sources (connection ids start at 1).
+pub(crate) const LOCAL_OWNER: ConnId = 0;
+
+pub(crate) struct RegistryHub {
+    source: registry::SimpleSource,
+    owners: Mutex<HashMap<String, ConnId>>,
+}
+
+impl RegistryHub {
+    pub(crate) fn new() -> RegistryHub {
+        RegistryHub {
+            source: registry::SimpleSource::default(),
+            owners: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn owners(&self) -> MutexGuard<'_, HashMap<String, ConnId>> {
+        self.owners.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers `name` for `owner`; the first owner of a name keeps it.
+    pub(crate) fn add(
+        &self,
+        name: &str,
+        location: SourceLocation,
+        owner: ConnId,
+    ) -> Result<(), String> {
+        let mut owners = self.owners();
+        let mut sources = self.source.sources();
+        if let Some(&current) = owners.get(name) {
+            if current != owner {
+                let at = sources
+                    .get(name)
+                    .map_or("another host", |l| l.host_url.as_str());
+                let message = format!("a source named {name:?} is already registered by {at}");
+                warn!(%name, refused = %location.host_url, registered = %at, "registration refused: the name is taken");
+                return Err(message);
+            }
+        }
+        owners.insert(name.to_owned(), owner);
+        info!(%name, host = %location.host_url, "source registered");
+        sources.insert(name.to_owned(), location);
+        self.publish(sources);
+        Ok(())
+    }
+
+    /// Unregisters `name` if `owner` registered it.
+    pub(crate) fn remove(&self, name: &str, owner: ConnId) {
+        let mut owners = self.owners();
+        if owners.get(name) == Some(&owner) {
+            owners.remove(name);
+            let mut sources = self.source.sources();
+            sources.remove(name);
+            info!(%name, "source unregistered");
+            self.publish(sources);
+        }
+    }
+
+    /// Drops every entry `owner` registered (its connection is gone).
+    fn remove_owner(&self, owner: ConnId) {
+        let mut owners = self.owners();
+        let gone: Vec<String> = owners
+            .iter()
+            .filter(|(_, o)| **o == owner)
+            .map(|(n, _)| n.clone())
+            .collect();
+        if gone.is_empty() {
+            return;
+        }
+        let mut sources = self.source.sources();
+        for name in &gone {
+            owners.remove(name);
+            sources.remove(name);
+        }
+        info!(sources = ?gone, "a registered host went away; its sources are unregistered");
+        self.publish(sources);
+    }
+
+    fn publish(&self, sources: std::collections::BTreeMap<String, SourceLocation>) {
+        if let Err(error) = self.source.set_sources(sources) {
+            warn!(%error, "cannot publish the registry's sources");
+        }
+    }
+
+    pub(crate) fn use_encoding(&self, encoding: Encoding) -> Result<(), Error> {
+        self.source.source_state().use_encoding(encoding)
+    }
+}
+
+fn reply<T: serde::Serialize>(result: Result<T, String>, enc: Encoding) -> SlotFuture {
+    let outcome = result
+        .and_then(|value| {
+            enc.encode(&value)
+                .map(Bytes::from)
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|message| RemoteFailure {
+            kind: FailureKind::Source,
+            message,
+        });
+    Box::pin(std::future::ready(outcome))
+}
+
+impl SourceHub for RegistryHub {
+    fn subscribe(&self, name: &str, source: SourceId, outbox: &Outbox) -> Result<(), Error> {
+        self.source.source_state().subscribe(name, source, outbox)
+    }
+
+    fn unsubscribe(&self, conn: ConnId, source: Option<SourceId>) {
+        self.source.source_state().unsubscribe(conn, source);
+        // A registrant holds a registry replica for as long as it is registered.
+        self.remove_owner(conn);
+    }
+
+    fn unsubscribe_all(&self, source: SourceId) {
+        self.source.source_state().unsubscribe_all(source)
+    }
+
+    fn set_from_remote(&self, _: u16, _: &[u8], _: Encoding) -> Result<(), SetPropertyError> {
+        Err(SetPropertyError::NotWritable("sources"))
+    }
+
+    fn invoke(
+        &self,
+        slot: u16,
+        args: &[u8],
+        enc: Encoding,
+        caller: ConnId,
+    ) -> Result<SlotFuture, InvokeError> {
+        let bad = |name, source| InvokeError::BadArguments { slot: name, source };
+        match slot {
+            registry::AddSource::INDEX => {
+                let msg: registry::AddSource =
+                    enc.decode(args).map_err(|e| bad("add_source", e))?;
+                Ok(reply(self.add(&msg.name, msg.location, caller), enc))
+            }
+            registry::RemoveSource::INDEX => {
+                let msg: registry::RemoveSource =
+                    enc.decode(args).map_err(|e| bad("remove_source", e))?;
+                self.remove(&msg.name, caller);
+                Ok(reply(Ok(()), enc))
+            }
+            other => Err(InvokeError::UnknownSlot(other)),
+        }
+    }
+
+    fn subscriber_count(&self) -> usize {
+        self.source.subscriber_count()
+    }
+}
+
+/// The registry hub is shared between the host (which serves it) and the registry host
+/// (which registers its own sources in it directly).
+impl SourceHub for std::sync::Arc<RegistryHub> {
+    fn subscribe(&self, name: &str, source: SourceId, outbox: &Outbox) -> Result<(), Error> {
+        self.as_ref().subscribe(name, source, outbox)
+    }
+    fn unsubscribe(&self, conn: ConnId, source: Option<SourceId>) {
+        self.as_ref().unsubscribe(conn, source)
+    }
+    fn unsubscribe_all(&self, source: SourceId) {
+        self.as_ref().unsubscribe_all(source)
+    }
+    fn set_from_remote(
+        &self,
+        index: u16,
+        value: &[u8],
+        enc: Encoding,
+    ) -> Result<(), SetPropertyError> {
+        self.as_ref().set_from_remote(index, value, enc)
+    }
+    fn invoke(
+        &self,
+        slot: u16,
+        args: &[u8],
+        enc: Encoding,
+        caller: ConnId,
+    ) -> Result<SlotFuture, InvokeError> {
+        self.as_ref().invoke(slot, args, enc, caller)
+    }
+    fn subscriber_count(&self) -> usize {
+        self.as_ref().subscriber_count()
+    }
+}
+
+impl RegistryHub {
+    /// What the registry's own object list entry says about it.
+    pub(crate) fn info(name: &str) -> crate::wire::ObjectInfo {
+        use crate::RemoteObject;
+        crate::wire::ObjectInfo {
+            name: name.to_owned(),
+            api: Registry::NAME.to_owned(),
+            signature: Registry::SIGNATURE,
+        }
+    }
+}

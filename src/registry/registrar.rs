@@ -1,0 +1,136 @@
+//! How a host registers the sources it enables.
+
+use std::sync::{Arc, Weak};
+
+use futures::StreamExt;
+use tracing::{error, info, warn};
+
+use super::api::{registry, Registry, SourceLocation};
+use super::hub::{RegistryHub, LOCAL_OWNER};
+use crate::error::{Error, Kind};
+use crate::host::HostInner;
+use crate::node::Node;
+use crate::replica::{Replica, ReplicaState};
+use crate::wire::ObjectInfo;
+use crate::SlotError;
+
+pub(crate) enum Registrar {
+    /// The registry host itself: entries go straight into its hub.
+    Local(Arc<RegistryHub>),
+    /// An ordinary host: entries go through a replica of a remote registry.
+    Remote {
+        node: Node,
+        replica: Replica<Registry>,
+    },
+}
+
+fn location(info: &ObjectInfo, host_url: &str) -> SourceLocation {
+    SourceLocation {
+        api: info.api.clone(),
+        signature: info.signature,
+        host_url: host_url.to_owned(),
+    }
+}
+
+fn conflict(message: String) -> Error {
+    error!(%message, "the registry refused a source");
+    Error::new(Kind::RegistryConflict(message))
+}
+
+impl Registrar {
+    /// Connects to the registry at `url` for a host; registers whatever the host serves each
+    /// time the registry replica becomes valid (first connect, registry restart, reconnect).
+    pub(crate) fn remote(url: &str, host: Weak<HostInner>) -> Result<Registrar, Error> {
+        let node = Node::new(
+            host.upgrade()
+                .map(|h| h.registry_node_config())
+                .unwrap_or_default(),
+        );
+        node.connect_in_background(url)?;
+        let replica = node.acquire_named::<Registry>(super::REGISTRY_NAME);
+        let mut states = replica.state_changes();
+        let watched = replica.clone();
+        actix::spawn(async move {
+            while let Some(state) = states.next().await {
+                if state != ReplicaState::Valid {
+                    continue;
+                }
+                let Some(inner) = host.upgrade() else { break };
+                let Some(url) = inner.url().map(str::to_owned) else {
+                    continue;
+                };
+                for info in inner.source_infos() {
+                    match call_add(&watched, &info, &url).await {
+                        Err(e) if e.is_registry_conflict() => {}
+                        Err(e) => warn!(name = %info.name, error = %e, "cannot register a source"),
+                        Ok(()) => {}
+                    }
+                }
+                info!(registry = %watched.source_name(), "registered this host's sources");
+            }
+        });
+        Ok(Registrar::Remote { node, replica })
+    }
+
+    /// Registers one source; a name another host registered first is a conflict error.
+    /// With the registry unreachable, registration waits for it (and succeeds now).
+    pub(crate) async fn register(&self, info: &ObjectInfo, host_url: &str) -> Result<(), Error> {
+        match self {
+            Registrar::Local(hub) => hub
+                .add(&info.name, location(info, host_url), LOCAL_OWNER)
+                .map_err(conflict),
+            Registrar::Remote { replica, .. } => {
+                if replica.state() != ReplicaState::Valid {
+                    return Ok(());
+                }
+                match call_add(replica, info, host_url).await {
+                    Err(e) if e.is_registry_conflict() => Err(e),
+                    Err(e) => {
+                        warn!(name = %info.name, error = %e, "cannot register a source; will retry on reconnect");
+                        Ok(())
+                    }
+                    Ok(()) => Ok(()),
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn wait(&self, timeout: std::time::Duration) -> Result<(), Error> {
+        match self {
+            Registrar::Local(_) => Ok(()),
+            Registrar::Remote { replica, .. } => replica.wait_for_source(timeout).await,
+        }
+    }
+
+    pub(crate) fn unregister(&self, name: &str) {
+        match self {
+            Registrar::Local(hub) => hub.remove(name, LOCAL_OWNER),
+            Registrar::Remote { replica, .. } => replica.do_send(registry::RemoveSource {
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    pub(crate) async fn shutdown(&self) {
+        if let Registrar::Remote { node, .. } = self {
+            // The registry drops this host's entries when its connection closes.
+            node.shutdown().await;
+        }
+    }
+}
+
+async fn call_add(
+    replica: &Replica<Registry>,
+    info: &ObjectInfo,
+    host_url: &str,
+) -> Result<(), Error> {
+    let msg = registry::AddSource {
+        name: info.name.clone(),
+        location: location(info, host_url),
+    };
+    match replica.call(msg).await {
+        Ok(()) => Ok(()),
+        Err(SlotError::Source(message)) => Err(conflict(message)),
+        Err(other) => Err(Error::new(Kind::Registry(other.to_string()))),
+    }
+}

@@ -1,0 +1,253 @@
+//! The registry: hosts register what they enable, nodes find sources by name across hosts,
+//! and entries follow hosts and registries as they come and go.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use actix_remote_objects::prelude::*;
+use actix_remote_objects::registry::registry;
+use actix_remote_objects::SourceLocation;
+use support::proxy::FaultProxy;
+use support::*;
+
+async fn registered_host(registry_url: &str) -> Host {
+    let config = HostConfig::default().registry_url(registry_url);
+    let host = Host::listen_with("tcp://127.0.0.1:0", config)
+        .await
+        .unwrap();
+    host.wait_for_registry(TIMEOUT).await.unwrap();
+    host
+}
+
+/// Waits until the node's view of the registry satisfies `check`.
+async fn registry_until(node: &Node, check: impl Fn(&BTreeMap<String, SourceLocation>) -> bool) {
+    let registry = node.registry().expect("the node has a registry");
+    let mut changes = registry.property_changes();
+    while !check(&node.network_sources()) {
+        let registry::PropertyChange::Sources(_) = next(&mut changes).await;
+    }
+}
+
+#[actix::test]
+async fn a_node_that_knows_only_the_registry_acquires_from_two_hosts() {
+    let _guard = init();
+    let registry = RegistryHost::listen("tcp://127.0.0.1:0").await.unwrap();
+    let url = registry.url().unwrap().to_owned();
+    let (a, b) = (registered_host(&url).await, registered_host(&url).await);
+    a.enable_remoting(PrinterService::new()).await.unwrap();
+    b.enable_remoting_as(PrinterService::new(), "Backup")
+        .await
+        .unwrap();
+
+    let node = Node::with_registry(&url).unwrap();
+    node.wait_for_registry(TIMEOUT).await.unwrap();
+    let (printer, backup) = (
+        node.acquire::<Printer>(),
+        node.acquire_named::<Printer>("Backup"),
+    );
+    printer.wait_for_source(TIMEOUT).await.unwrap();
+    backup.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(
+        printer.call(printer::Print { doc: "a".into() }).await,
+        Ok(1)
+    );
+    assert_eq!(backup.call(printer::Print { doc: "b".into() }).await, Ok(1));
+
+    let sources = node.network_sources();
+    assert_eq!(sources["Printer"].host_url, a.url().unwrap());
+    assert_eq!(sources["Backup"].host_url, b.url().unwrap());
+    assert_eq!(sources["Printer"].api, "Printer");
+    for host in [a, b] {
+        host.shutdown().await;
+    }
+    registry.shutdown().await;
+}
+
+#[actix::test]
+async fn nodes_are_told_as_sources_are_enabled_disabled_and_shut_down() {
+    let _guard = init();
+    let registry = RegistryHost::listen("tcp://127.0.0.1:0").await.unwrap();
+    let url = registry.url().unwrap().to_owned();
+    let node = Node::with_registry(&url).unwrap();
+    node.wait_for_registry(TIMEOUT).await.unwrap();
+    let host = registered_host(&url).await;
+
+    host.enable_remoting(PrinterService::new()).await.unwrap();
+    registry_until(&node, |s| s.contains_key("Printer")).await;
+    host.disable_remoting("Printer").await.unwrap();
+    registry_until(&node, |s| !s.contains_key("Printer")).await;
+    host.enable_remoting_as(PrinterService::new(), "Again")
+        .await
+        .unwrap();
+    registry_until(&node, |s| s.contains_key("Again")).await;
+    host.shutdown().await;
+    registry_until(&node, |s| s.is_empty()).await;
+    registry.shutdown().await;
+}
+
+#[actix::test]
+async fn a_registry_host_registers_its_own_sources() {
+    let _guard = init();
+    let registry = RegistryHost::listen("tcp://127.0.0.1:0").await.unwrap();
+    registry
+        .enable_remoting(PrinterService::new())
+        .await
+        .unwrap();
+    let node = Node::with_registry(registry.url().unwrap()).unwrap();
+    let printer = node.acquire::<Printer>();
+    printer.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(
+        node.network_sources()["Printer"].host_url,
+        registry.url().unwrap()
+    );
+    registry.shutdown().await;
+}
+
+#[actix::test]
+async fn a_second_host_registering_a_taken_name_is_refused_and_the_first_wins() {
+    let _guard = init();
+    let (logs, _log_guard) = Logs::capture();
+    let registry = RegistryHost::listen("tcp://127.0.0.1:0").await.unwrap();
+    let url = registry.url().unwrap().to_owned();
+    let (first, second) = (registered_host(&url).await, registered_host(&url).await);
+    first.enable_remoting(PrinterService::new()).await.unwrap();
+
+    let error = second
+        .enable_remoting(PrinterService::new())
+        .await
+        .unwrap_err();
+    assert!(error.is_registry_conflict(), "{error}");
+    assert!(
+        error.to_string().contains(first.url().unwrap()),
+        "names the holder: {error}"
+    );
+    assert!(
+        second.source_names().is_empty(),
+        "the refused source is not served"
+    );
+    assert!(
+        logs.text()
+            .contains("registration refused: the name is taken"),
+        "{}",
+        logs.text()
+    );
+
+    let node = Node::with_registry(&url).unwrap();
+    node.wait_for_registry(TIMEOUT).await.unwrap();
+    assert_eq!(
+        node.network_sources()["Printer"].host_url,
+        first.url().unwrap()
+    );
+    for host in [first, second] {
+        host.shutdown().await;
+    }
+    registry.shutdown().await;
+}
+
+#[actix::test]
+async fn a_host_that_loses_its_registry_connection_loses_its_entries_until_it_is_back() {
+    let _guard = init();
+    let registry = RegistryHost::listen("tcp://127.0.0.1:0").await.unwrap();
+    let proxy = FaultProxy::start(registry.url().unwrap()).await;
+    let host = registered_host(proxy.url()).await;
+    host.enable_remoting(PrinterService::new()).await.unwrap();
+    let node = Node::with_registry(registry.url().unwrap()).unwrap();
+    registry_until(&node, |s| s.contains_key("Printer")).await;
+
+    proxy.cut();
+    registry_until(&node, |s| s.is_empty()).await;
+    proxy.pass();
+    // The host reconnects to the registry and registers its sources again.
+    registry_until(&node, |s| s.contains_key("Printer")).await;
+    host.shutdown().await;
+    registry.shutdown().await;
+}
+
+#[actix::test]
+async fn replicas_keep_working_while_the_registry_restarts() {
+    let _guard = init();
+    let registry = RegistryHost::listen("tcp://127.0.0.1:0").await.unwrap();
+    let url = registry.url().unwrap().to_owned();
+    let host = registered_host(&url).await;
+    host.enable_remoting(PrinterService::new()).await.unwrap();
+    let node = Node::with_registry(&url).unwrap();
+    let printer = node.acquire::<Printer>();
+    printer.wait_for_source(TIMEOUT).await.unwrap();
+    let node_registry = node.registry().unwrap().clone();
+
+    registry.shutdown().await;
+    wait_state(&node_registry, ReplicaState::Suspect).await;
+    assert_eq!(
+        printer
+            .call(printer::Print {
+                doc: "during".into()
+            })
+            .await,
+        Ok(1),
+        "the host stayed up"
+    );
+
+    let restarted = RegistryHost::listen(&url).await.unwrap();
+    // Both the node and the host come back to the new registry; the host registers again.
+    wait_state(&node_registry, ReplicaState::Valid).await;
+    registry_until(&node, |s| s.contains_key("Printer")).await;
+    assert_eq!(printer.state(), ReplicaState::Valid);
+    assert_eq!(
+        printer
+            .call(printer::Print {
+                doc: "after".into()
+            })
+            .await,
+        Ok(2)
+    );
+    host.shutdown().await;
+    restarted.shutdown().await;
+}
+
+#[actix::test]
+async fn a_node_and_a_host_started_before_the_registry_work_once_it_appears() {
+    let _guard = init();
+    let url = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("tcp://{}", listener.local_addr().unwrap())
+    };
+    let node = Node::with_registry(&url).unwrap();
+    let printer = node.acquire::<Printer>();
+    let host = Host::listen_with(
+        "tcp://127.0.0.1:0",
+        HostConfig::default().registry_url(&url),
+    )
+    .await
+    .unwrap();
+    host.enable_remoting(PrinterService::new()).await.unwrap();
+    assert_eq!(printer.state(), ReplicaState::Default);
+
+    let registry = RegistryHost::listen(&url).await.unwrap();
+    printer.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(
+        node.network_sources()["Printer"].host_url,
+        host.url().unwrap()
+    );
+    host.shutdown().await;
+    registry.shutdown().await;
+}
+
+#[actix::test]
+async fn without_a_registry_waiting_for_one_is_an_error() {
+    let _guard = init();
+    let node = Node::new(NodeConfig::default());
+    assert!(node
+        .wait_for_registry(TIMEOUT)
+        .await
+        .unwrap_err()
+        .is_registry());
+    assert!(node.network_sources().is_empty());
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    assert!(host
+        .wait_for_registry(TIMEOUT)
+        .await
+        .unwrap_err()
+        .is_registry());
+    host.shutdown().await;
+}
