@@ -8,70 +8,13 @@ mod printer_api;
 #[path = "../examples/common/printer_service.rs"]
 mod printer_service;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-
 use actix_remote_objects::prelude::*;
 use printer_api::{printer, Printer, Status};
+use support::processes::{run, spawn_listening, Process};
 use support::{init, wait_state, TIMEOUT};
 
-/// The path of an example binary, building it if this test runs on its own.
-fn example(name: &str) -> PathBuf {
-    // target/debug/deps/<this test> -> target/debug/examples/<name>
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    path.pop();
-    path.push("examples");
-    path.push(name);
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--example", name])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cannot build example {name}");
-    }
-    path
-}
-
-/// A child process killed when dropped, so a failing test leaves nothing behind.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `example host URL` and returns it with the URL it reports.
 fn spawn_host(name: &str, url: &str) -> (Process, String) {
-    let mut child = Command::new(example(name))
-        .args(["host", url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected {line:?}"))
-        .to_owned();
-    (Process(child), url)
-}
-
-/// Runs an example to completion without blocking the actix arbiter.
-async fn run(name: &str, args: &[&str]) -> Output {
-    let mut command = tokio::process::Command::new(example(name));
-    command.args(args).kill_on_drop(true);
-    tokio::time::timeout(TIMEOUT * 3, command.output())
-        .await
-        .expect("the example did not finish")
-        .unwrap()
+    spawn_listening(name, &["host", url])
 }
 
 async fn drive_host_process(url: &str) {

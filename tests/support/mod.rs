@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod printer_api;
+pub mod processes;
 pub mod proxy;
 pub mod raw;
 
