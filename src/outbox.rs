@@ -1,15 +1,28 @@
 //! A connection's outgoing frames: one FIFO per connection, drained by a writer task that
-//! batches whatever is queued into one socket write and flushes when the queue is empty.
+//! batches whatever is queued into one socket write.
 //!
-//! Everything a connection sends goes through its outbox in the order it was pushed. That is
-//! what keeps the contract's ordering: a property change pushed while a slot runs is queued
-//! before the slot's reply, which is pushed only when the slot finishes.
+//! Ordering: everything a connection sends goes through its outbox in the order it was
+//! pushed. A property change pushed while a slot runs is queued before the slot's reply,
+//! which is pushed only when the slot finishes (DESIGN.md contract item 1).
+//!
+//! Bounded memory (contract item 8): once more than [`COALESCE_ABOVE`] bytes wait (the peer
+//! reads slower than the source writes), a new value of a property replaces the older value
+//! still queued for it: the old entry is dropped and the new one appended, so what the peer
+//! sees stays in the order the source produced it, minus intermediate values (latest wins).
+//! Frames that cannot be coalesced (signals, replies, inits) are never dropped; once more
+//! than the connection's `max_queued` bytes of them wait, the connection is closed instead,
+//! and the peer reconnects and re-initializes.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
+use tracing::warn;
+
+use crate::wire::SourceId;
 
 /// Identifies one connection for the lifetime of the process.
 pub(crate) type ConnId = u64;
@@ -19,100 +32,285 @@ pub(crate) fn next_conn_id() -> ConnId {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-enum Outgoing {
-    Frame(Bytes),
+/// Queued bytes above which property values coalesce.
+pub(crate) const COALESCE_ABOVE: usize = 256 * 1024;
+/// The default for [`Outbox`]'s limit on queued bytes.
+pub(crate) const DEFAULT_MAX_QUEUED: usize = 64 * 1024 * 1024;
+/// Frames up to this size are copied into the batch buffer; larger ones are written as they
+/// are, so a big property is never copied.
+const COPY_LIMIT: usize = 16 * 1024;
+/// The most the writer takes from the queue at once: the rest stays coalescable.
+const BATCH_LIMIT: usize = 256 * 1024;
+
+/// A property of a source: the unit of coalescing.
+type PropertyKey = (SourceId, u16);
+
+struct Entry {
+    frame: Bytes,
+    key: Option<PropertyKey>,
+}
+
+#[derive(Default)]
+struct State {
+    /// `None` marks an entry coalesced away.
+    entries: VecDeque<Option<Entry>>,
+    /// The sequence number of `entries[0]`.
+    front_seq: u64,
+    /// Where each property's queued value is, by sequence number.
+    queued_values: HashMap<PropertyKey, u64>,
+    queued_bytes: usize,
+    /// How many of `entries` are `None`.
+    tombstones: usize,
     /// Flush what is queued, then shut the write side down.
-    Close,
+    closing: bool,
+    /// Stop at once: the peer fell too far behind.
+    overflowed: bool,
+    /// The writer has ended; nothing more is accepted.
+    writer_gone: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake_writer: Notify,
+    max_queued: usize,
 }
 
 /// The sending side of a connection's outgoing queue. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Outbox {
     id: ConnId,
-    tx: mpsc::UnboundedSender<Outgoing>,
+    shared: Arc<Shared>,
 }
 
-/// Frames up to this size are copied into the batch buffer; larger ones are written as they
-/// are, so a big property is never copied.
-const COPY_LIMIT: usize = 16 * 1024;
-/// Stop batching once this much is buffered, so one write does not grow without bound.
-const BATCH_LIMIT: usize = 256 * 1024;
+/// Why a connection's writer ended.
+#[derive(Debug)]
+pub(crate) enum WriterEnd {
+    /// Closed on request, after flushing.
+    Closed,
+    /// The peer fell too far behind; the queue was dropped.
+    Overflowed,
+    /// The socket failed.
+    Failed(std::io::Error),
+}
 
 impl Outbox {
-    /// An outbox and the writer future that drains it into `writer`. The future ends when
-    /// the outbox is closed (after flushing) or every clone is dropped, or on a write error.
+    /// An outbox and the writer future that drains it into `writer`.
     pub(crate) fn new<W>(
         id: ConnId,
         writer: W,
-    ) -> (
-        Outbox,
-        impl std::future::Future<Output = std::io::Result<()>>,
-    )
+        max_queued: usize,
+    ) -> (Outbox, impl std::future::Future<Output = WriterEnd>)
     where
         W: AsyncWrite + Unpin,
     {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (Outbox { id, tx }, write_loop(rx, writer))
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            wake_writer: Notify::new(),
+            max_queued,
+        });
+        let outbox = Outbox {
+            id,
+            shared: Arc::clone(&shared),
+        };
+        (outbox, write_loop(id, shared, writer))
     }
 
     pub(crate) fn id(&self) -> ConnId {
         self.id
     }
 
-    /// Queues a frame; false if the connection's writer is gone.
+    /// Queues a frame that must arrive (replies, signals, inits…); false if the connection
+    /// is gone or was just closed for falling too far behind.
     pub(crate) fn push(&self, frame: Bytes) -> bool {
-        self.tx.send(Outgoing::Frame(frame)).is_ok()
+        self.enqueue(Entry { frame, key: None })
+    }
+
+    /// Queues a property value, which may replace an older value of the same property still
+    /// waiting when the peer is behind.
+    pub(crate) fn push_property(&self, source: SourceId, index: u16, frame: Bytes) -> bool {
+        self.enqueue(Entry {
+            frame,
+            key: Some((source, index)),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every critical section leaves the queue consistent before it can panic.
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn enqueue(&self, entry: Entry) -> bool {
+        let mut state = self.lock();
+        if state.closing || state.writer_gone {
+            return false;
+        }
+        if let Some(key) = entry.key {
+            if state.queued_bytes > COALESCE_ABOVE {
+                state.drop_queued_value(key);
+            }
+        }
+        if state.queued_bytes > self.shared.max_queued {
+            warn!(
+                conn = self.id,
+                queued_bytes = state.queued_bytes,
+                "the peer reads too slowly; closing the connection"
+            );
+            state.overflowed = true;
+            state.closing = true;
+            drop(state);
+            self.shared.wake_writer.notify_one();
+            return false;
+        }
+        let was_empty = state.queued_bytes == 0;
+        let seq = state.front_seq + state.entries.len() as u64;
+        state.queued_bytes += entry.frame.len();
+        if let Some(key) = entry.key {
+            state.queued_values.insert(key, seq);
+        }
+        state.entries.push_back(Some(entry));
+        drop(state);
+        if was_empty {
+            self.shared.wake_writer.notify_one();
+        }
+        true
     }
 
     /// Asks the writer to flush what is queued and shut the write side down.
     pub(crate) fn close(&self) {
-        let _ = self.tx.send(Outgoing::Close);
+        self.lock().closing = true;
+        self.shared.wake_writer.notify_one();
+    }
+
+    /// Bytes waiting to be written (for tests and diagnostics).
+    #[cfg(test)]
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.lock().queued_bytes
+    }
+}
+
+impl State {
+    fn drop_queued_value(&mut self, key: PropertyKey) {
+        let Some(seq) = self.queued_values.remove(&key) else {
+            return;
+        };
+        let Some(slot) = self.entries.get_mut((seq - self.front_seq) as usize) else {
+            return;
+        };
+        if let Some(old) = slot.take() {
+            self.queued_bytes -= old.frame.len();
+            self.tombstones += 1;
+        }
+        // A stalled peer's writer pops nothing: without this, dropped values would leave a
+        // slot each behind. Compacting once most slots are empty keeps it amortized O(1).
+        if self.tombstones > 1024 && self.tombstones * 2 > self.entries.len() {
+            self.compact();
+        }
+    }
+
+    fn compact(&mut self) {
+        self.entries = self.entries.drain(..).filter(Option::is_some).collect();
+        self.tombstones = 0;
+        for (i, entry) in self.entries.iter().enumerate() {
+            if let Some(Entry { key: Some(key), .. }) = entry {
+                self.queued_values.insert(*key, self.front_seq + i as u64);
+            }
+        }
+    }
+
+    /// Takes queued frames, up to about [`BATCH_LIMIT`] bytes.
+    fn take_batch(&mut self, into: &mut Vec<Bytes>) {
+        let mut taken = 0;
+        while taken < BATCH_LIMIT {
+            let Some(slot) = self.entries.pop_front() else {
+                break;
+            };
+            let seq = self.front_seq;
+            self.front_seq += 1;
+            let Some(entry) = slot else {
+                self.tombstones -= 1;
+                continue;
+            };
+            if let Some(key) = entry.key {
+                if self.queued_values.get(&key) == Some(&seq) {
+                    self.queued_values.remove(&key);
+                }
+            }
+            taken += entry.frame.len();
+            self.queued_bytes -= entry.frame.len();
+            into.push(entry.frame);
+        }
     }
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(
-    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    id: ConnId,
+    shared: Arc<Shared>,
     mut writer: W,
-) -> std::io::Result<()> {
-    let mut batch = BytesMut::with_capacity(8 * 1024);
-    'outer: while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
-        // Take everything already queued before touching the socket.
-        while let Some(item) = next {
-            match item {
-                Outgoing::Frame(frame) if frame.len() <= COPY_LIMIT => {
-                    batch.extend_from_slice(&frame)
-                }
-                Outgoing::Frame(frame) => {
-                    write_batch(&mut writer, &mut batch).await?;
-                    writer.write_all(&frame).await?;
-                }
-                Outgoing::Close => {
-                    write_batch(&mut writer, &mut batch).await?;
-                    break 'outer;
-                }
-            }
-            if batch.len() >= BATCH_LIMIT {
-                write_batch(&mut writer, &mut batch).await?;
-            }
-            next = rx.try_recv().ok();
-        }
-        write_batch(&mut writer, &mut batch).await?;
-        writer.flush().await?;
+) -> WriterEnd {
+    let end = drain(&shared, &mut writer).await;
+    let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+    state.writer_gone = true;
+    state.entries.clear();
+    state.queued_values.clear();
+    state.queued_bytes = 0;
+    state.tombstones = 0;
+    drop(state);
+    if let WriterEnd::Failed(error) = &end {
+        tracing::debug!(conn = id, %error, "write side closed");
     }
-    writer.flush().await?;
-    writer.shutdown().await
+    end
 }
 
-async fn write_batch<W: AsyncWrite + Unpin>(
-    writer: &mut W,
-    batch: &mut BytesMut,
-) -> std::io::Result<()> {
-    if !batch.is_empty() {
-        writer.write_all(batch).await?;
-        batch.clear();
+async fn drain<W: AsyncWrite + Unpin>(shared: &Shared, writer: &mut W) -> WriterEnd {
+    let mut frames = Vec::new();
+    let mut buffer = BytesMut::with_capacity(8 * 1024);
+    loop {
+        let (closing, overflowed) = {
+            let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.take_batch(&mut frames);
+            (state.closing, state.overflowed)
+        };
+        if overflowed {
+            return WriterEnd::Overflowed;
+        }
+        if frames.is_empty() {
+            if closing {
+                return match writer.shutdown().await {
+                    Ok(()) => WriterEnd::Closed,
+                    Err(e) => WriterEnd::Failed(e),
+                };
+            }
+            shared.wake_writer.notified().await;
+            continue;
+        }
+        if let Err(e) = write_frames(writer, &mut frames, &mut buffer).await {
+            return WriterEnd::Failed(e);
+        }
     }
-    Ok(())
+}
+
+/// Writes `frames` in order: small ones gathered into one buffer, big ones as they are.
+async fn write_frames<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    frames: &mut Vec<Bytes>,
+    buffer: &mut BytesMut,
+) -> std::io::Result<()> {
+    for frame in frames.drain(..) {
+        if frame.len() <= COPY_LIMIT {
+            buffer.extend_from_slice(&frame);
+        } else {
+            if !buffer.is_empty() {
+                writer.write_all(buffer).await?;
+                buffer.clear();
+            }
+            writer.write_all(&frame).await?;
+        }
+    }
+    if !buffer.is_empty() {
+        writer.write_all(buffer).await?;
+        buffer.clear();
+    }
+    writer.flush().await
 }
 
 #[cfg(test)]
@@ -120,19 +318,109 @@ mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
 
+    fn frame(tag: u8, len: usize) -> Bytes {
+        Bytes::from(vec![tag; len])
+    }
+
     #[tokio::test]
     async fn writes_frames_in_order_and_shuts_down_on_close() {
         let (a, mut b) = tokio::io::duplex(1 << 20);
-        let (outbox, writer) = Outbox::new(1, a);
-        let big = Bytes::from(vec![7u8; COPY_LIMIT + 1]);
+        let (outbox, writer) = Outbox::new(1, a, DEFAULT_MAX_QUEUED);
+        let big = frame(7, COPY_LIMIT + 1);
         outbox.push(Bytes::from_static(b"one"));
         outbox.push(big.clone());
         outbox.push(Bytes::from_static(b"two"));
         outbox.close();
-        writer.await.unwrap();
+        assert!(matches!(writer.await, WriterEnd::Closed));
         let mut got = Vec::new();
         b.read_to_end(&mut got).await.unwrap();
-        let expected = [&b"one"[..], &big[..], &b"two"[..]].concat();
-        assert_eq!(got, expected);
+        assert_eq!(got, [&b"one"[..], &big[..], &b"two"[..]].concat());
+        assert!(
+            !outbox.push(Bytes::from_static(b"late")),
+            "nothing is accepted after close"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_backed_up_queue_keeps_only_the_latest_value_of_each_property_in_order() {
+        // No writer runs: the queue backs up as it would behind a stalled peer.
+        let (a, _b) = tokio::io::duplex(16);
+        let (outbox, _writer) = Outbox::new(1, a, DEFAULT_MAX_QUEUED);
+        let filler = 1024;
+        for _ in 0..=(COALESCE_ABOVE / filler) {
+            outbox.push(frame(0, filler));
+        }
+        let before = outbox.queued_bytes();
+        for v in 1..=1000u16 {
+            outbox.push_property(1, 0, Bytes::from(v.to_le_bytes().to_vec()));
+            if v == 500 {
+                outbox.push(Bytes::from_static(b"signal"));
+            }
+        }
+        // One queued value of the property (the latest), plus the signal.
+        assert_eq!(outbox.queued_bytes(), before + 2 + 6);
+        let mut state = outbox.lock();
+        let mut tail: Vec<Bytes> = Vec::new();
+        state
+            .entries
+            .drain(..)
+            .flatten()
+            .filter(|e| e.frame[0] != 0 || e.frame.len() != filler)
+            .for_each(|e| tail.push(e.frame));
+        assert_eq!(
+            tail,
+            vec![
+                Bytes::from_static(b"signal"),
+                Bytes::from(1000u16.to_le_bytes().to_vec())
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn coalesced_values_leave_no_slots_behind() {
+        let (a, _b) = tokio::io::duplex(16);
+        let (outbox, _writer) = Outbox::new(1, a, DEFAULT_MAX_QUEUED);
+        for _ in 0..=(COALESCE_ABOVE / 1024) {
+            outbox.push(frame(0, 1024));
+        }
+        for v in 0..1_000_000u32 {
+            outbox.push_property(1, (v % 3) as u16, Bytes::from(v.to_le_bytes().to_vec()));
+        }
+        let state = outbox.lock();
+        assert!(
+            state.entries.len() < 2 * 1024 + 300,
+            "{} slots",
+            state.entries.len()
+        );
+        let values: Vec<_> = state
+            .entries
+            .iter()
+            .flatten()
+            .filter_map(|e| e.key)
+            .collect();
+        assert_eq!(values.len(), 3, "one queued value per property");
+    }
+
+    #[tokio::test]
+    async fn values_are_not_coalesced_while_the_peer_keeps_up() {
+        let (a, _b) = tokio::io::duplex(16);
+        let (outbox, _writer) = Outbox::new(1, a, DEFAULT_MAX_QUEUED);
+        for v in 0..100u8 {
+            outbox.push_property(1, 0, Bytes::from(vec![v]));
+        }
+        assert_eq!(outbox.queued_bytes(), 100);
+    }
+
+    #[tokio::test]
+    async fn a_backlog_of_frames_that_must_arrive_closes_the_connection() {
+        let (a, _b) = tokio::io::duplex(16);
+        let (outbox, writer) = Outbox::new(1, a, 4096);
+        let mut accepted = 0;
+        while outbox.push(frame(1, 1000)) {
+            accepted += 1;
+            assert!(accepted < 100, "never refused");
+        }
+        assert_eq!(accepted, 5, "one frame past the limit is the last accepted");
+        assert!(matches!(writer.await, WriterEnd::Overflowed));
     }
 }

@@ -14,6 +14,7 @@ pub struct HostConfig {
     pub(crate) encoding: Encoding,
     pub(crate) heartbeat: Option<std::time::Duration>,
     pub(crate) registry_url: Option<String>,
+    pub(crate) max_queued_bytes: usize,
 }
 
 impl Default for HostConfig {
@@ -23,6 +24,7 @@ impl Default for HostConfig {
             encoding: Encoding::default(),
             heartbeat: None,
             registry_url: None,
+            max_queued_bytes: crate::outbox::DEFAULT_MAX_QUEUED,
         }
     }
 }
@@ -54,6 +56,15 @@ impl HostConfig {
     /// disabled. The registry may be down: registration happens whenever it is reachable.
     pub fn registry_url(mut self, url: impl Into<String>) -> Self {
         self.registry_url = Some(url.into());
+        self
+    }
+
+    /// How many bytes of frames that must arrive (replies, signals, inits) may wait for one
+    /// node that reads too slowly before its connection is closed (default 64 MiB); the node
+    /// then reconnects and re-initializes. Property values never count against it beyond
+    /// one per property: for a slow node they coalesce, latest wins.
+    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.max_queued_bytes = bytes;
         self
     }
 

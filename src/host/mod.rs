@@ -128,12 +128,7 @@ impl Host {
     pub fn serve<T: Transport>(&self, stream: T) {
         let id = next_conn_id();
         let (read, write) = tokio::io::split(stream);
-        let (outbox, writer) = Outbox::new(id, write);
-        let writer = actix::spawn(async move {
-            if let Err(error) = writer.await {
-                tracing::debug!(conn = id, %error, "write side closed");
-            }
-        });
+        let (outbox, writer) = Outbox::new(id, write, self.inner.config.max_queued_bytes);
         let inner = Arc::clone(&self.inner);
         let frames = FramedRead::new(read, PacketCodec::new(inner.config.max_frame_size));
         let conn_outbox = outbox.clone();
@@ -145,6 +140,13 @@ impl Host {
         let addr = HostConnection::create(move |ctx| {
             ctx.add_stream(frames);
             HostConnection::new(id, inner, conn_outbox)
+        });
+        // When the writer ends (closed, failed, or the node fell too far behind), the
+        // connection ends with it.
+        let conn = addr.clone();
+        let writer = actix::spawn(async move {
+            writer.await;
+            conn.do_send(Close);
         });
         tables.connections.insert(
             id,

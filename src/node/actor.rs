@@ -8,7 +8,6 @@ use std::time::Instant;
 use actix::prelude::*;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
-use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use super::connection::{establish, Established};
@@ -37,7 +36,6 @@ pub(crate) type HostId = usize;
 struct Connection {
     outbox: Outbox,
     reader: SpawnHandle,
-    writer: JoinHandle<()>,
     /// The host to reconnect to when this connection is lost, if any.
     host: Option<HostId>,
     /// What the host offers, by name.
@@ -114,6 +112,13 @@ impl NodeActor {
                 async move { ConnectionEvent { conn, item: None } },
             ));
         let reader = ctx.add_stream(events);
+        // When the write side ends (the host fell too far behind, or the socket failed),
+        // the connection ends with it.
+        ctx.spawn(
+            writer
+                .into_actor(self)
+                .map(move |_, act, ctx| act.close_connection(conn, ctx)),
+        );
         let liveness = self
             .config
             .heartbeat
@@ -125,7 +130,6 @@ impl NodeActor {
         let connection = Connection {
             outbox,
             reader,
-            writer,
             host,
             offered: HashMap::new(),
             liveness,
@@ -333,7 +337,6 @@ impl NodeActor {
         };
         ctx.cancel_future(c.reader);
         c.outbox.close();
-        drop(c.writer);
         info!(conn, "connection to host closed");
         self.unlink(conn, |_| true);
         if let Some(h) = c.host {

@@ -25,6 +25,7 @@ pub struct NodeConfig {
     pub(crate) reconnect_max: Duration,
     pub(crate) heartbeat: Option<Duration>,
     pub(crate) store: Option<StoreHandle>,
+    pub(crate) max_queued_bytes: usize,
 }
 
 /// A shared persisted store, printable for `NodeConfig`'s `Debug`.
@@ -47,6 +48,7 @@ impl Default for NodeConfig {
             reconnect_max: Duration::from_secs(2),
             heartbeat: None,
             store: None,
+            max_queued_bytes: crate::outbox::DEFAULT_MAX_QUEUED,
         }
     }
 }
@@ -83,6 +85,13 @@ impl NodeConfig {
     /// replicas become `Suspect`, and the node reconnects. Off by default.
     pub fn heartbeat(mut self, interval: Duration) -> Self {
         self.heartbeat = Some(interval);
+        self
+    }
+
+    /// How many bytes of outgoing frames may wait for one host that reads too slowly
+    /// before the connection is closed (default 64 MiB).
+    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.max_queued_bytes = bytes;
         self
     }
 

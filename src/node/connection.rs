@@ -4,11 +4,11 @@ use futures::StreamExt;
 use tokio::io::ReadHalf;
 use tokio::task::JoinHandle;
 use tokio_util::codec::FramedRead;
-use tracing::{debug, warn};
+use tracing::warn;
 
 use super::NodeConfig;
 use crate::error::{Error, Kind};
-use crate::outbox::{next_conn_id, ConnId, Outbox};
+use crate::outbox::{next_conn_id, ConnId, Outbox, WriterEnd};
 use crate::transport::Transport;
 use crate::wire::{FrameError, Handshake, HandshakeError, Packet, PacketCodec};
 
@@ -20,7 +20,8 @@ pub(crate) struct Established {
     pub(crate) conn: ConnId,
     pub(crate) frames: Frames,
     pub(crate) outbox: Outbox,
-    pub(crate) writer: JoinHandle<()>,
+    /// Ends when the write side does; the connection ends with it.
+    pub(crate) writer: JoinHandle<WriterEnd>,
 }
 
 /// Sends our handshake, checks the host's, and hands back the open connection.
@@ -30,12 +31,8 @@ pub(crate) async fn establish(
 ) -> Result<Established, Error> {
     let conn = next_conn_id();
     let (read, write) = tokio::io::split(stream);
-    let (outbox, writer) = Outbox::new(conn, write);
-    let writer = actix::spawn(async move {
-        if let Err(error) = writer.await {
-            debug!(conn, %error, "write side closed");
-        }
-    });
+    let (outbox, writer) = Outbox::new(conn, write, config.max_queued_bytes);
+    let writer = actix::spawn(writer);
     outbox.push(Packet::Handshake(Handshake::ours(config.encoding)).to_frame());
     let mut frames = FramedRead::new(read, PacketCodec::new(config.max_frame_size));
     let first = tokio::time::timeout(config.handshake_timeout, frames.next()).await;

@@ -102,7 +102,7 @@ impl<Api: RemoteObject> SourceState<Api> {
         }
         *slot = bytes.clone();
         *field(&mut inner.props) = value;
-        inner.fan_out(|source| Packet::PropertyChange {
+        inner.fan_out(Some(index), |source| Packet::PropertyChange {
             source,
             index,
             value: bytes.clone(),
@@ -117,7 +117,7 @@ impl<Api: RemoteObject> SourceState<Api> {
             return Ok(());
         }
         let bytes = Bytes::from(inner.encoding.encode(args)?);
-        inner.fan_out(|source| Packet::Signal {
+        inner.fan_out(None, |source| Packet::Signal {
             source,
             index,
             args: bytes.clone(),
@@ -198,8 +198,9 @@ impl<Api: RemoteObject> Inner<Api> {
     }
 
     /// Queues one frame per distinct source id (normally one) to every subscriber, and drops
-    /// subscribers whose connection has gone.
-    fn fan_out(&mut self, packet: impl Fn(SourceId) -> Packet) {
+    /// subscribers whose connection has gone. A property's frames may coalesce in a slow
+    /// subscriber's outbox (`property` is its index).
+    fn fan_out(&mut self, property: Option<u16>, packet: impl Fn(SourceId) -> Packet) {
         let mut cached: Option<(SourceId, Bytes)> = None;
         self.subscribers.retain(|sub| {
             let frame = match &cached {
@@ -210,7 +211,10 @@ impl<Api: RemoteObject> Inner<Api> {
                     frame
                 }
             };
-            let alive = sub.outbox.push(frame);
+            let alive = match property {
+                Some(index) => sub.outbox.push_property(sub.source, index, frame),
+                None => sub.outbox.push(frame),
+            };
             if !alive {
                 debug!(
                     conn = sub.outbox.id(),
