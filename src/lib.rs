@@ -85,7 +85,7 @@ pub use error::{Error, SlotError, SlotResult};
 pub use host::{Host, HostConfig};
 pub use node::{Node, NodeConfig};
 pub use registry::{RegistryHost, SourceLocation};
-pub use replica::{Event, Replica, ReplicaActor, ReplicaState, StateChanged};
+pub use replica::{Event, Replica, ReplicaActor, ReplicaState, SlotCall, StateChanged};
 pub use source::SourceState;
 pub use transport::{Transport, SUPPORTED_SCHEMES};
 pub use wire::Encoding;
@@ -119,7 +119,10 @@ pub mod __private {
         A: Actor<Context = actix::Context<A>> + Handler<M>,
         M: Slot,
     {
-        let sent = addr.send(msg);
+        // A fresh clone per call: an actix sender that fills the mailbox parks itself and
+        // refuses every later message until the actor drains one, which would serialize
+        // pipelined calls behind task wake-ups. The clone's park state is its own.
+        let sent = addr.clone().send(msg);
         Box::pin(async move {
             let failure = |kind, message| RemoteFailure { kind, message };
             match sent.await {

@@ -58,11 +58,7 @@ impl HostConnection {
         }
     }
 
-    fn handle_packet(
-        &mut self,
-        packet: Packet,
-        ctx: &mut Context<Self>,
-    ) -> Result<(), ConnectionError> {
+    fn handle_packet(&mut self, packet: Packet) -> Result<(), ConnectionError> {
         if !self.handshaken {
             return self.handle_handshake(packet);
         }
@@ -78,7 +74,7 @@ impl HostConnection {
                 slot,
                 serial,
                 args,
-            } => self.invoke(source, slot, serial, args, ctx),
+            } => self.invoke(source, slot, serial, args),
             Packet::SetProperty {
                 source,
                 index,
@@ -123,14 +119,7 @@ impl HostConnection {
         }
     }
 
-    fn invoke(
-        &mut self,
-        source: SourceId,
-        slot: u16,
-        serial: u32,
-        args: Bytes,
-        ctx: &mut Context<Self>,
-    ) {
+    fn invoke(&mut self, source: SourceId, slot: u16, serial: u32, args: Bytes) {
         let reject = |message: String| Packet::InvokeReply {
             source,
             serial,
@@ -157,21 +146,21 @@ impl HostConnection {
             .invoke(slot, &args, self.host.config.encoding, self.id)
         {
             Ok(call) => {
+                // Its own task, not a future parked in this actor: actix polls every future
+                // parked in an actor on each wake-up, which makes many calls in flight
+                // quadratic. A reply for a closed connection is simply refused by the outbox.
                 let outbox = self.outbox.clone();
-                ctx.spawn(
-                    async move {
-                        let outcome = call.await;
-                        outbox.push(
-                            Packet::InvokeReply {
-                                source,
-                                serial,
-                                outcome,
-                            }
-                            .to_frame(),
-                        );
-                    }
-                    .into_actor(self),
-                );
+                actix::spawn(async move {
+                    let outcome = call.await;
+                    outbox.push(
+                        Packet::InvokeReply {
+                            source,
+                            serial,
+                            outcome,
+                        }
+                        .to_frame(),
+                    );
+                });
             }
             Err(error) => {
                 warn!(conn = self.id, api = %hosted.info.api, %error, "slot call rejected");
@@ -262,7 +251,7 @@ impl StreamHandler<Result<Packet, FrameError>> for HostConnection {
         }
         let result = item
             .map_err(ConnectionError::from)
-            .and_then(|packet| self.handle_packet(packet, ctx));
+            .and_then(|packet| self.handle_packet(packet));
         if let Err(error) = result {
             warn!(conn = self.id, %error, "closing the connection");
             ctx.stop();

@@ -2,12 +2,16 @@
 
 use std::sync::Arc;
 
+use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
 use bytes::Bytes;
 
 use super::shared::ReplicaShared;
 use crate::api::{RemoteObject, Slot};
 use crate::error::{SlotError, SlotResult};
+
+/// Calls a replica actor accepts before `send` makes callers wait.
+const REPLICA_MAILBOX_CAPACITY: usize = 1 << 24;
 
 /// The actor behind a [`Replica`](crate::Replica). Send it any slot message of its API;
 /// the reply is the source's.
@@ -23,23 +27,57 @@ impl<A: RemoteObject> ReplicaActor<A> {
 
 impl<A: RemoteObject> Actor for ReplicaActor<A> {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Handling a call only queues it, so there is no reason to make senders wait: with
+        // actix's default of 16, a burst of `send`s parks and retries one by one. Not
+        // `usize::MAX`: actix computes its sender limit as `MAX_CAPACITY - capacity`.
+        ctx.set_mailbox_capacity(REPLICA_MAILBOX_CAPACITY);
+    }
 }
 
 impl<A: RemoteObject, M: Slot<Api = A>> Handler<M> for ReplicaActor<A> {
-    type Result = ResponseFuture<SlotResult<M::Output>>;
+    type Result = SlotCall<A, M>;
 
     fn handle(&mut self, msg: M, _: &mut Context<Self>) -> Self::Result {
+        SlotCall {
+            shared: Arc::clone(&self.shared),
+            msg,
+        }
+    }
+}
+
+/// A slot call on its way: it answers the caller when the source's reply arrives, with no
+/// future parked in the replica actor meanwhile (actix polls every future parked in one
+/// actor on each wake-up, which would make many calls in flight quadratic).
+pub struct SlotCall<A: RemoteObject, M: Slot<Api = A>> {
+    shared: Arc<ReplicaShared<A>>,
+    msg: M,
+}
+
+impl<A: RemoteObject, M: Slot<Api = A>> MessageResponse<ReplicaActor<A>, M> for SlotCall<A, M> {
+    fn handle(
+        self,
+        _: &mut Context<ReplicaActor<A>>,
+        tx: Option<OneshotSender<SlotResult<M::Output>>>,
+    ) {
         let encoding = self.shared.encoding;
-        let reply = encoding
-            .encode(&msg)
-            .map_err(|e| SlotError::Encode(e.to_string()))
-            .and_then(|args| self.shared.start_call(M::INDEX, Bytes::from(args)));
-        Box::pin(async move {
-            // A dropped sender means the replica went away with the call pending.
-            let bytes = reply?.await.map_err(|_| SlotError::ConnectionLost)??;
-            encoding
-                .decode::<M::Output>(&bytes)
-                .map_err(|e| SlotError::Decode(e.to_string()))
-        })
+        let complete = move |reply: Result<Bytes, SlotError>| {
+            let result = reply.and_then(|bytes| {
+                encoding
+                    .decode::<M::Output>(&bytes)
+                    .map_err(|e| SlotError::Decode(e.to_string()))
+            });
+            if let Some(tx) = tx {
+                // The caller may have stopped waiting; nothing to do then.
+                let _ = tx.send(result);
+            }
+        };
+        match encoding.encode(&self.msg) {
+            Ok(args) => self
+                .shared
+                .start_call(M::INDEX, Bytes::from(args), Box::new(complete)),
+            Err(e) => complete(Err(SlotError::Encode(e.to_string()))),
+        }
     }
 }

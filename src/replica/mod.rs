@@ -4,7 +4,7 @@ mod actor;
 pub(crate) mod core;
 pub(crate) mod shared;
 
-pub use actor::ReplicaActor;
+pub use actor::{ReplicaActor, SlotCall};
 
 use std::ops::Deref;
 use std::sync::Arc;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use actix::Recipient;
 use bytes::Bytes;
 use futures::channel::mpsc;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use tracing::{debug, error, warn};
 
 use super::core::{InitRefused, ReplicaCore, Transition};
@@ -28,8 +28,9 @@ pub(crate) struct Link {
 /// Delivers one signal to a per-signal-type subscriber; false once the subscriber is gone.
 pub(crate) type SignalDelivery<S> = Box<dyn Fn(&S) -> bool + Send>;
 
-/// A pending slot call: where its encoded reply goes.
-pub(crate) type PendingReply = oneshot::Sender<Result<Bytes, SlotError>>;
+/// A pending slot call: called once with its encoded reply or why there is none. It decodes
+/// and answers the caller directly, so a call costs no task or future while it waits.
+pub(crate) type PendingReply = Box<dyn FnOnce(Result<Bytes, SlotError>) + Send>;
 
 /// The host sent something a replica cannot apply; the node closes that connection.
 #[derive(Debug, thiserror::Error)]
@@ -202,18 +203,17 @@ impl<A: RemoteObject> ReplicaShared<A> {
         rx
     }
 
-    /// Sends a slot call if the source is live; the receiver yields the encoded reply.
-    pub(crate) fn start_call(
-        &self,
-        slot: u16,
-        args: Bytes,
-    ) -> Result<oneshot::Receiver<Result<Bytes, SlotError>>, SlotError> {
-        let (tx, rx) = oneshot::channel();
+    /// Sends a slot call if the source is live; `complete` gets the reply. Without a live
+    /// source it is called at once with `NotConnected`.
+    pub(crate) fn start_call(&self, slot: u16, args: Bytes, complete: PendingReply) {
         let mut inner = self.lock();
-        let (serial, link) = inner
-            .core
-            .begin_call(tx)
-            .map_err(|_| SlotError::NotConnected)?;
+        let (serial, link) = match inner.core.begin_call(complete) {
+            Ok(started) => started,
+            Err(complete) => {
+                drop(inner);
+                return complete(Err(SlotError::NotConnected));
+            }
+        };
         let frame = Packet::Invoke {
             source: link.source,
             slot,
@@ -222,10 +222,11 @@ impl<A: RemoteObject> ReplicaShared<A> {
         }
         .to_frame();
         if !link.outbox.push(frame) {
-            inner.core.complete_call(serial);
-            return Err(SlotError::NotConnected);
+            if let Some(complete) = inner.core.complete_call(serial) {
+                drop(inner);
+                complete(Err(SlotError::NotConnected));
+            }
         }
-        Ok(rx)
     }
 
     /// Sends a request to set a read-write property.
@@ -384,7 +385,7 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
     }
 
     fn on_reply(&self, serial: u32, outcome: Result<Bytes, RemoteFailure>) {
-        let Some(pending) = self.lock().core.complete_call(serial) else {
+        let Some(complete) = self.lock().core.complete_call(serial) else {
             debug!(replica = %self.name, serial, "a reply to no pending call");
             return;
         };
@@ -392,7 +393,7 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
             FailureKind::Source => SlotError::Source(failure.message),
             FailureKind::Rejected => SlotError::Rejected(failure.message),
         });
-        let _ = pending.send(result);
+        complete(result);
     }
 
     fn persist(&self) {
@@ -404,10 +405,12 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
     fn on_link_lost(&self) {
         let mut inner = self.lock();
         let (pending, transition) = inner.core.on_link_lost();
-        for call in pending {
-            let _ = call.send(Err(SlotError::ConnectionLost));
-        }
         self.notify_state(&mut inner, transition);
+        drop(inner);
+        // Outside the lock: a completion may run user code (a caller's continuation).
+        for complete in pending {
+            complete(Err(SlotError::ConnectionLost));
+        }
     }
 }
 
