@@ -46,8 +46,23 @@ const BATCH_LIMIT: usize = 256 * 1024;
 type PropertyKey = (SourceId, u16);
 
 struct Entry {
-    frame: Bytes,
+    /// One frame, possibly in several pieces (a large init shares its values' buffers).
+    pieces: Pieces,
     key: Option<PropertyKey>,
+}
+
+enum Pieces {
+    One(Bytes),
+    Many(Vec<Bytes>),
+}
+
+impl Entry {
+    fn len(&self) -> usize {
+        match &self.pieces {
+            Pieces::One(frame) => frame.len(),
+            Pieces::Many(pieces) => pieces.iter().map(Bytes::len).sum(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -122,14 +137,25 @@ impl Outbox {
     /// Queues a frame that must arrive (replies, signals, inits…); false if the connection
     /// is gone or was just closed for falling too far behind.
     pub(crate) fn push(&self, frame: Bytes) -> bool {
-        self.enqueue(Entry { frame, key: None })
+        self.enqueue(Entry {
+            pieces: Pieces::One(frame),
+            key: None,
+        })
+    }
+
+    /// Queues one frame given in pieces, written back to back with nothing in between.
+    pub(crate) fn push_pieces(&self, pieces: Vec<Bytes>) -> bool {
+        self.enqueue(Entry {
+            pieces: Pieces::Many(pieces),
+            key: None,
+        })
     }
 
     /// Queues a property value, which may replace an older value of the same property still
     /// waiting when the peer is behind.
     pub(crate) fn push_property(&self, source: SourceId, index: u16, frame: Bytes) -> bool {
         self.enqueue(Entry {
-            frame,
+            pieces: Pieces::One(frame),
             key: Some((source, index)),
         })
     }
@@ -163,7 +189,7 @@ impl Outbox {
         }
         let was_empty = state.queued_bytes == 0;
         let seq = state.front_seq + state.entries.len() as u64;
-        state.queued_bytes += entry.frame.len();
+        state.queued_bytes += entry.len();
         if let Some(key) = entry.key {
             state.queued_values.insert(key, seq);
         }
@@ -197,7 +223,7 @@ impl State {
             return;
         };
         if let Some(old) = slot.take() {
-            self.queued_bytes -= old.frame.len();
+            self.queued_bytes -= old.len();
             self.tombstones += 1;
         }
         // A stalled peer's writer pops nothing: without this, dropped values would leave a
@@ -235,9 +261,13 @@ impl State {
                     self.queued_values.remove(&key);
                 }
             }
-            taken += entry.frame.len();
-            self.queued_bytes -= entry.frame.len();
-            into.push(entry.frame);
+            let len = entry.len();
+            taken += len;
+            self.queued_bytes -= len;
+            match entry.pieces {
+                Pieces::One(frame) => into.push(frame),
+                Pieces::Many(pieces) => into.extend(pieces),
+            }
         }
     }
 }
@@ -361,12 +391,13 @@ mod tests {
         assert_eq!(outbox.queued_bytes(), before + 2 + 6);
         let mut state = outbox.lock();
         let mut tail: Vec<Bytes> = Vec::new();
-        state
-            .entries
-            .drain(..)
-            .flatten()
-            .filter(|e| e.frame[0] != 0 || e.frame.len() != filler)
-            .for_each(|e| tail.push(e.frame));
+        for entry in state.entries.drain(..).flatten() {
+            if let Pieces::One(frame) = entry.pieces {
+                if frame[0] != 0 || frame.len() != filler {
+                    tail.push(frame);
+                }
+            }
+        }
         assert_eq!(
             tail,
             vec![

@@ -473,7 +473,7 @@ impl Handler<Attach> for NodeActor {
     fn handle(&mut self, msg: Attach, ctx: &mut Context<Self>) {
         self.replicas.insert(msg.name.clone(), msg.entry);
         self.acquire_if_offered(&msg.name);
-        self.follow_registry(ctx);
+        self.follow_registry(Some(&msg.name), ctx);
     }
 }
 
@@ -483,7 +483,7 @@ impl Handler<registry::PropertyChange> for NodeActor {
     fn handle(&mut self, change: registry::PropertyChange, ctx: &mut Context<Self>) {
         let registry::PropertyChange::Sources(sources) = change;
         self.registry_sources = sources;
-        self.follow_registry(ctx);
+        self.follow_registry(None, ctx);
     }
 }
 
@@ -502,10 +502,16 @@ impl NodeActor {
 
     /// Connects to the host the registry names for every replica whose source no connected
     /// host offers.
-    fn follow_registry(&mut self, ctx: &mut Context<Self>) {
+    fn follow_registry(&mut self, only: Option<&str>, ctx: &mut Context<Self>) {
+        // Without a registry list there is nothing to follow; with one, a new replica needs
+        // only its own name looked up (checking every replica per acquire is quadratic).
+        if self.registry_sources.is_empty() {
+            return;
+        }
         let wanted: Vec<Endpoint> = self
             .replicas
             .iter()
+            .filter(|(name, _)| only.is_none_or(|only| only == name.as_str()))
             .filter(|(name, entry)| entry.link().is_none() && !self.is_offered(name))
             .filter_map(|(name, _)| self.registry_sources.get(name))
             .filter_map(|location| match Endpoint::parse(&location.host_url) {

@@ -267,6 +267,12 @@ where
 }
 
 impl<A: RemoteObject> Subscribers<A> {
+    /// Whether anyone listens to property changes: if not, no change value is built (a
+    /// large property would otherwise be copied for nobody).
+    fn want_property_changes(&self) -> bool {
+        !self.properties.is_empty() || !self.streams.is_empty()
+    }
+
     fn property_changed(&mut self, change: A::PropertyChange) {
         self.properties.retain(|r| deliver(r, change.clone()));
         self.streams.retain(|s| {
@@ -334,9 +340,11 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
         if applied.changed.iter().any(|&i| is_persisted::<A>(i)) {
             self.save_persisted(&inner);
         }
-        for index in applied.changed {
-            if let Some(change) = A::property_change(&inner.props, index) {
-                inner.subscribers.property_changed(change);
+        if inner.subscribers.want_property_changes() {
+            for index in applied.changed {
+                if let Some(change) = A::property_change(&inner.props, index) {
+                    inner.subscribers.property_changed(change);
+                }
             }
         }
         self.notify_state(&mut inner, applied.transition);
@@ -360,11 +368,15 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
                 source,
             })?;
         if inner.core.commit_change(index, value) {
-            A::apply_change(&mut inner.props, change.clone());
+            if inner.subscribers.want_property_changes() {
+                A::apply_change(&mut inner.props, change.clone());
+                inner.subscribers.property_changed(change);
+            } else {
+                A::apply_change(&mut inner.props, change);
+            }
             if is_persisted::<A>(index) {
                 self.save_persisted(&inner);
             }
-            inner.subscribers.property_changed(change);
         }
         Ok(())
     }

@@ -11,6 +11,9 @@ use crate::error::Error;
 use crate::outbox::{ConnId, Outbox};
 use crate::wire::{Encoding, Packet, SourceId};
 
+/// Values up to this size are copied into an init frame; larger ones are sent from the cache.
+const INLINE_LIMIT: usize = 4096;
+
 /// The state behind a generated `SimpleSource`: every property's value, typed and encoded,
 /// and the replicas' connections subscribed to it. Cheap to clone; clones share the state.
 ///
@@ -155,14 +158,16 @@ impl<Api: RemoteObject> SourceState<Api> {
         outbox: &Outbox,
     ) -> Result<(), Error> {
         let mut inner = self.lock();
-        let values = inner.encoded()?.clone();
-        let init = Packet::Init {
-            name: name.to_owned(),
+        // Values are shared with the cache, not copied into the frame: a large property
+        // costs nothing to send to one more replica.
+        let pieces = Packet::init_frame_segments(
+            name,
             source,
-            signature: Api::SIGNATURE,
-            values,
-        };
-        if outbox.push(init.to_frame()) {
+            Api::SIGNATURE,
+            inner.encoded()?,
+            INLINE_LIMIT,
+        );
+        if outbox.push_pieces(pieces) {
             inner
                 .subscribers
                 .retain(|s| !(s.source == source && s.outbox.id() == outbox.id()));

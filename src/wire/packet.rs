@@ -292,6 +292,41 @@ impl Packet {
         out.freeze()
     }
 
+    /// An `Init` frame as segments, the same bytes as [`Packet::to_frame`] of the same init:
+    /// values of `inline_limit` bytes or less are copied into the surrounding segments, larger
+    /// ones are shared as they are, so a large property is never copied to be sent.
+    pub fn init_frame_segments(
+        name: &str,
+        source: SourceId,
+        signature: u64,
+        values: &[Bytes],
+        inline_limit: usize,
+    ) -> Vec<Bytes> {
+        let payload_len =
+            1 + 4 + name.len() + 4 + 8 + 4 + values.iter().map(|v| 4 + v.len()).sum::<usize>();
+        let mut segments = Vec::new();
+        let mut current = BytesMut::with_capacity(64 + name.len());
+        current.put_u32(payload_len as u32);
+        current.put_u8(kind::INIT);
+        put_str(&mut current, name);
+        current.put_u32_le(source);
+        current.put_u64_le(signature);
+        current.put_u32_le(values.len() as u32);
+        for value in values {
+            current.put_u32_le(value.len() as u32);
+            if value.len() <= inline_limit {
+                current.put_slice(value);
+            } else {
+                segments.push(std::mem::take(&mut current).freeze());
+                segments.push(value.clone());
+            }
+        }
+        if !current.is_empty() {
+            segments.push(current.freeze());
+        }
+        segments
+    }
+
     fn size_hint(&self) -> usize {
         match self {
             Packet::Init { values, name, .. } => {
@@ -691,6 +726,33 @@ mod tests {
             assert_eq!(len, frame.len() - 4, "{packet:?}");
             assert_eq!(Packet::decode(frame.slice(4..)).unwrap(), packet);
         }
+    }
+
+    #[test]
+    fn init_segments_are_the_same_bytes_as_the_frame() {
+        let big = Bytes::from(vec![9u8; 100]);
+        let values = vec![
+            Bytes::from_static(b"ab"),
+            big.clone(),
+            Bytes::new(),
+            big.clone(),
+        ];
+        let frame = Packet::Init {
+            name: "x".into(),
+            source: 4,
+            signature: 5,
+            values: values.clone(),
+        }
+        .to_frame();
+        for limit in [0, 10, 1000] {
+            let segments = Packet::init_frame_segments("x", 4, 5, &values, limit);
+            assert_eq!(segments.concat(), frame.to_vec(), "inline limit {limit}");
+        }
+        let segments = Packet::init_frame_segments("x", 4, 5, &values, 10);
+        assert!(
+            segments.iter().any(|s| s.as_ptr() == big.as_ptr()),
+            "large values are shared, not copied"
+        );
     }
 
     #[test]
