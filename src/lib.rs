@@ -67,6 +67,7 @@
 extern crate self as actix_remote_objects;
 
 pub mod api;
+mod batch;
 mod error;
 mod host;
 mod lifecycle;

@@ -13,7 +13,9 @@
 //! than the connection's `max_queued` bytes of them wait, the connection is closed instead,
 //! and the peer reconnects and re-initializes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -72,7 +74,7 @@ struct State {
     /// The sequence number of `entries[0]`.
     front_seq: u64,
     /// Where each property's queued value is, by sequence number.
-    queued_values: HashMap<PropertyKey, u64>,
+    queued_values: FxHashMap<PropertyKey, u64>,
     queued_bytes: usize,
     /// How many of `entries` are `None`.
     tombstones: usize,
@@ -190,7 +192,12 @@ impl Outbox {
         let was_empty = state.queued_bytes == 0;
         let seq = state.front_seq + state.entries.len() as u64;
         state.queued_bytes += entry.len();
-        if let Some(key) = entry.key {
+        // Positions matter only once coalescing may start: below half the threshold the
+        // writer is keeping up, and an untracked value is simply sent.
+        if let Some(key) = entry
+            .key
+            .filter(|_| state.queued_bytes > COALESCE_ABOVE / 2)
+        {
             state.queued_values.insert(key, seq);
         }
         state.entries.push_back(Some(entry));

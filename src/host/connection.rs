@@ -244,17 +244,21 @@ impl Actor for HostConnection {
     }
 }
 
-impl StreamHandler<Result<Packet, FrameError>> for HostConnection {
-    fn handle(&mut self, item: Result<Packet, FrameError>, ctx: &mut Context<Self>) {
+/// The packets (or a read error) a connection had ready.
+impl StreamHandler<Vec<Result<Packet, FrameError>>> for HostConnection {
+    fn handle(&mut self, batch: Vec<Result<Packet, FrameError>>, ctx: &mut Context<Self>) {
         if let Some(liveness) = self.liveness.as_mut() {
             liveness.heard(now());
         }
-        let result = item
-            .map_err(ConnectionError::from)
-            .and_then(|packet| self.handle_packet(packet));
-        if let Err(error) = result {
-            warn!(conn = self.id, %error, "closing the connection");
-            ctx.stop();
+        for item in batch {
+            let result = item
+                .map_err(ConnectionError::from)
+                .and_then(|packet| self.handle_packet(packet));
+            if let Err(error) = result {
+                warn!(conn = self.id, %error, "closing the connection");
+                ctx.stop();
+                return;
+            }
         }
     }
 

@@ -138,7 +138,7 @@ impl Host {
             return;
         }
         let addr = HostConnection::create(move |ctx| {
-            ctx.add_stream(frames);
+            ctx.add_stream(crate::batch::Batched::new(frames));
             HostConnection::new(id, inner, conn_outbox)
         });
         // When the writer ends (closed, failed, or the node fell too far behind), the

@@ -2,6 +2,8 @@
 //! to the hosts it knows with backoff, and drops hosts that fall silent.
 
 use std::collections::{BTreeMap, HashMap};
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,6 +14,7 @@ use tracing::{debug, info, warn};
 
 use super::connection::{establish, Established};
 use super::NodeConfig;
+use crate::batch::Batched;
 use crate::lifecycle::{Backoff, Liveness, Tick};
 use crate::outbox::{ConnId, Outbox};
 use crate::registry::{registry, SourceLocation};
@@ -55,13 +58,19 @@ struct KnownHost {
     retired: bool,
 }
 
+/// A replica fed by one source on one connection.
+struct Linked {
+    name: String,
+    entry: Arc<dyn ReplicaEntry>,
+}
+
 pub(crate) struct NodeActor {
     config: NodeConfig,
     connections: HashMap<ConnId, Connection>,
     hosts: Vec<KnownHost>,
     replicas: HashMap<String, Arc<dyn ReplicaEntry>>,
-    /// Which replica a (connection, source id) pair feeds.
-    links: HashMap<(ConnId, SourceId), String>,
+    /// Which replica a (connection, source id) pair feeds: looked up for every packet.
+    links: FxHashMap<(ConnId, SourceId), Linked>,
     next_ping: u64,
     shut_down: bool,
     /// The registry's latest list, if the node has a registry.
@@ -80,7 +89,7 @@ impl NodeActor {
             connections: HashMap::new(),
             hosts: Vec::new(),
             replicas: HashMap::new(),
-            links: HashMap::new(),
+            links: FxHashMap::default(),
             next_ping: 0,
             shut_down: false,
             registry_sources: BTreeMap::new(),
@@ -103,14 +112,14 @@ impl NodeActor {
             outbox.close();
             return;
         }
-        let events = frames
-            .map(move |item| ConnectionEvent {
+        let events = Batched::new(frames)
+            .map(move |batch| ConnectionEvent {
                 conn,
-                item: Some(item),
+                batch: Some(batch),
             })
-            .chain(stream::once(
-                async move { ConnectionEvent { conn, item: None } },
-            ));
+            .chain(stream::once(async move {
+                ConnectionEvent { conn, batch: None }
+            }));
         let reader = ctx.add_stream(events);
         // When the write side ends (the host fell too far behind, or the socket failed),
         // the connection ends with it.
@@ -288,7 +297,7 @@ impl NodeActor {
             values,
         )? {
             InitOutcome::Applied => {
-                self.links.insert((conn, source), name);
+                self.links.insert((conn, source), Linked { name, entry });
             }
             InitOutcome::SignatureMismatch => {
                 outbox.push(Packet::Release { source }.to_frame());
@@ -298,10 +307,7 @@ impl NodeActor {
     }
 
     fn linked(&self, conn: ConnId, source: SourceId) -> Option<&Arc<dyn ReplicaEntry>> {
-        let entry = self
-            .links
-            .get(&(conn, source))
-            .and_then(|name| self.replicas.get(name));
+        let entry = self.links.get(&(conn, source)).map(|l| &l.entry);
         if entry.is_none() {
             debug!(conn, source, "a packet for a source no replica holds");
         }
@@ -314,16 +320,14 @@ impl NodeActor {
         let gone: Vec<(ConnId, SourceId)> = self
             .links
             .iter()
-            .filter(|((c, _), name)| *c == conn && which(name))
+            .filter(|((c, _), linked)| *c == conn && which(&linked.name))
             .map(|(k, _)| *k)
             .collect();
         let mut names = Vec::with_capacity(gone.len());
         for key in gone {
-            if let Some(name) = self.links.remove(&key) {
-                if let Some(entry) = self.replicas.get(&name) {
-                    entry.on_link_lost();
-                }
-                names.push(name);
+            if let Some(linked) = self.links.remove(&key) {
+                linked.entry.on_link_lost();
+                names.push(linked.name);
             }
         }
         for name in names {
@@ -380,16 +384,16 @@ impl Actor for NodeActor {
     }
 }
 
-/// One event from a connection's read side: a packet, a read error, or the end.
+/// What a connection's read side had ready: packets (or a read error), or the end.
 pub(crate) struct ConnectionEvent {
     conn: ConnId,
-    item: Option<Result<Packet, FrameError>>,
+    batch: Option<Vec<Result<Packet, FrameError>>>,
 }
 
 impl StreamHandler<ConnectionEvent> for NodeActor {
     fn handle(&mut self, event: ConnectionEvent, ctx: &mut Context<Self>) {
         let conn = event.conn;
-        let Some(item) = event.item else {
+        let Some(batch) = event.batch else {
             self.close_connection(conn, ctx);
             return;
         };
@@ -400,12 +404,15 @@ impl StreamHandler<ConnectionEvent> for NodeActor {
         {
             liveness.heard(now());
         }
-        let result = item
-            .map_err(NodeConnectionError::from)
-            .and_then(|p| self.handle_packet(conn, p));
-        if let Err(error) = result {
-            warn!(conn, %error, "closing the connection to the host");
-            self.close_connection(conn, ctx);
+        for item in batch {
+            let result = item
+                .map_err(NodeConnectionError::from)
+                .and_then(|p| self.handle_packet(conn, p));
+            if let Err(error) = result {
+                warn!(conn, %error, "closing the connection to the host");
+                self.close_connection(conn, ctx);
+                return;
+            }
         }
     }
 

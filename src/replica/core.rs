@@ -136,14 +136,15 @@ impl<L, P> ReplicaCore<L, P> {
         usize::from(index) < self.values.len()
     }
 
-    /// Stores a decoded property change; false if the value is the one already shown.
+    /// Stores a decoded property change; false for an index out of range. A host sends only
+    /// real changes (its setters compare), so the value is not compared again here.
     pub(crate) fn commit_change(&mut self, index: u16, value: Bytes) -> bool {
         match self.values.get_mut(usize::from(index)) {
-            Some(slot) if *slot != value => {
+            Some(slot) => {
                 *slot = value;
                 true
             }
-            _ => false,
+            None => false,
         }
     }
 
@@ -258,11 +259,12 @@ mod tests {
     }
 
     #[test]
-    fn changes_are_stored_only_when_different_and_in_range() {
+    fn changes_are_stored_only_in_range() {
         let mut c = core();
         assert!(c.has_property(1) && !c.has_property(2));
-        assert!(!c.commit_change(0, Bytes::from_static(b"a")));
         assert!(c.commit_change(0, Bytes::from_static(b"q")));
+        assert!(!c.commit_change(2, Bytes::from_static(b"q")));
+        assert_eq!(c.values()[0], Bytes::from_static(b"q"));
     }
 
     #[test]

@@ -97,7 +97,12 @@ impl<Api: RemoteObject> SourceState<Api> {
         field: impl FnOnce(&mut Api::Properties) -> &mut T,
     ) -> Result<bool, Error> {
         let mut inner = self.lock();
-        let bytes = Bytes::from(inner.encoding.encode(&value)?);
+        // Encode straight into a frame for the (usually only) source id, and cache a slice
+        // of it: one buffer per change for both what is sent and what later inits send.
+        let encoding = inner.encoding;
+        let first = inner.subscribers.first().map_or(0, |s| s.source);
+        let (frame, bytes) =
+            Packet::value_frame(false, first, index, |out| encoding.encode_into(&value, out))?;
         let encoded = inner.encoded()?;
         let slot = &mut encoded[usize::from(index)];
         if *slot == bytes {
@@ -105,10 +110,12 @@ impl<Api: RemoteObject> SourceState<Api> {
         }
         *slot = bytes.clone();
         *field(&mut inner.props) = value;
-        inner.fan_out(Some(index), |source| Packet::PropertyChange {
-            source,
-            index,
-            value: bytes.clone(),
+        inner.fan_out(Some(index), (first, frame), |source| {
+            Packet::PropertyChange {
+                source,
+                index,
+                value: bytes.clone(),
+            }
         });
         Ok(true)
     }
@@ -119,8 +126,11 @@ impl<Api: RemoteObject> SourceState<Api> {
         if inner.subscribers.is_empty() {
             return Ok(());
         }
-        let bytes = Bytes::from(inner.encoding.encode(args)?);
-        inner.fan_out(None, |source| Packet::Signal {
+        let encoding = inner.encoding;
+        let first = inner.subscribers.first().map_or(0, |s| s.source);
+        let (frame, bytes) =
+            Packet::value_frame(true, first, index, |out| encoding.encode_into(args, out))?;
+        inner.fan_out(None, (first, frame), |source| Packet::Signal {
             source,
             index,
             args: bytes.clone(),
@@ -205,16 +215,21 @@ impl<Api: RemoteObject> Inner<Api> {
     /// Queues one frame per distinct source id (normally one) to every subscriber, and drops
     /// subscribers whose connection has gone. A property's frames may coalesce in a slow
     /// subscriber's outbox (`property` is its index).
-    fn fan_out(&mut self, property: Option<u16>, packet: impl Fn(SourceId) -> Packet) {
-        let mut cached: Option<(SourceId, Bytes)> = None;
+    /// `ready` is the frame already built for one source id; others are built by `packet`.
+    fn fan_out(
+        &mut self,
+        property: Option<u16>,
+        ready: (SourceId, Bytes),
+        packet: impl Fn(SourceId) -> Packet,
+    ) {
+        let mut cached = ready;
         self.subscribers.retain(|sub| {
-            let frame = match &cached {
-                Some((id, frame)) if *id == sub.source => frame.clone(),
-                _ => {
-                    let frame = packet(sub.source).to_frame();
-                    cached = Some((sub.source, frame.clone()));
-                    frame
-                }
+            let frame = if cached.0 == sub.source {
+                cached.1.clone()
+            } else {
+                let frame = packet(sub.source).to_frame();
+                cached = (sub.source, frame.clone());
+                frame
             };
             let alive = match property {
                 Some(index) => sub.outbox.push_property(sub.source, index, frame),

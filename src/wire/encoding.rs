@@ -70,6 +70,32 @@ impl Encoding {
         })
     }
 
+    /// Encodes `value` at the end of `out` (in place: no intermediate buffer).
+    pub fn encode_into<T: Serialize + ?Sized>(
+        self,
+        value: &T,
+        out: &mut bytes::BytesMut,
+    ) -> Result<(), EncodeError> {
+        use bytes::BufMut;
+        let result = match self {
+            Encoding::Bincode => bincode::serde::encode_into_std_write(
+                value,
+                &mut out.writer(),
+                bincode::config::standard(),
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+            #[cfg(feature = "postcard")]
+            Encoding::Postcard => postcard::to_io(value, out.writer())
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        };
+        result.map_err(|message| EncodeError {
+            encoding: self,
+            message,
+        })
+    }
+
     /// Decodes a whole `T` from `bytes`; trailing bytes are an error, not silently ignored.
     pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, DecodeError> {
         let fail = |message: String| DecodeError {
@@ -136,6 +162,21 @@ mod tests {
             let bytes = enc.encode(&value).unwrap();
             assert_eq!(enc.decode::<Sample>(&bytes).unwrap(), value);
             assert_eq!(Encoding::from_name(enc.name()), Some(enc));
+        }
+    }
+
+    #[test]
+    fn encode_into_appends_the_same_bytes() {
+        for enc in all() {
+            let value = Sample {
+                a: 300,
+                b: "y".into(),
+                c: vec![None],
+            };
+            let mut out = bytes::BytesMut::from(&b"head"[..]);
+            enc.encode_into(&value, &mut out).unwrap();
+            assert_eq!(&out[..4], b"head");
+            assert_eq!(&out[4..], &enc.encode(&value).unwrap()[..]);
         }
     }
 

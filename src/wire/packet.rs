@@ -292,6 +292,36 @@ impl Packet {
         out.freeze()
     }
 
+    /// A `PropertyChange` (or, with `signal`, a `Signal`) frame whose value is encoded in
+    /// place by `encode`, and the value's bytes as a slice of that frame: one buffer for
+    /// both what is sent and what is cached.
+    pub fn value_frame<E>(
+        signal: bool,
+        source: SourceId,
+        index: u16,
+        encode: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+    ) -> Result<(Bytes, Bytes), E> {
+        const HEADER: usize = 4 + 1 + 4 + 2 + 4;
+        let mut out = BytesMut::with_capacity(HEADER + 16);
+        out.put_u32(0);
+        out.put_u8(if signal {
+            kind::SIGNAL
+        } else {
+            kind::PROPERTY_CHANGE
+        });
+        out.put_u32_le(source);
+        out.put_u16_le(index);
+        out.put_u32_le(0);
+        encode(&mut out)?;
+        let value_len = (out.len() - HEADER) as u32;
+        let payload_len = (out.len() - 4) as u32;
+        out[..4].copy_from_slice(&payload_len.to_be_bytes());
+        out[HEADER - 4..HEADER].copy_from_slice(&value_len.to_le_bytes());
+        let frame = out.freeze();
+        let value = frame.slice(HEADER..);
+        Ok((frame, value))
+    }
+
     /// An `Init` frame as segments, the same bytes as [`Packet::to_frame`] of the same init:
     /// values of `inline_limit` bytes or less are copied into the surrounding segments, larger
     /// ones are shared as they are, so a large property is never copied to be sent.
@@ -726,6 +756,32 @@ mod tests {
             assert_eq!(len, frame.len() - 4, "{packet:?}");
             assert_eq!(Packet::decode(frame.slice(4..)).unwrap(), packet);
         }
+    }
+
+    #[test]
+    fn value_frames_are_the_same_bytes_as_the_packets() {
+        let encode = |out: &mut BytesMut| -> Result<(), ()> {
+            out.put_slice(b"val");
+            Ok(())
+        };
+        let (frame, value) = Packet::value_frame(false, 7, 2, encode).unwrap();
+        let expected = Packet::PropertyChange {
+            source: 7,
+            index: 2,
+            value: Bytes::from_static(b"val"),
+        };
+        assert_eq!(frame, expected.to_frame());
+        assert_eq!(value, Bytes::from_static(b"val"));
+        let (frame, _) = Packet::value_frame(true, 7, 2, encode).unwrap();
+        assert_eq!(
+            frame,
+            Packet::Signal {
+                source: 7,
+                index: 2,
+                args: Bytes::from_static(b"val")
+            }
+            .to_frame()
+        );
     }
 
     #[test]
