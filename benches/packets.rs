@@ -1,0 +1,174 @@
+//! Encoding and decoding each packet kind (criterion): the per-packet cost of the wire
+//! layer, without sockets. `cargo bench --bench packets`
+
+use std::hint::black_box;
+
+use actix_remote_objects::wire::{
+    Encoding, FailureKind, Handshake, ObjectInfo, Packet, PacketCodec, RemoteFailure,
+};
+use bytes::{Bytes, BytesMut};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tokio_util::codec::Decoder;
+
+fn every_kind() -> Vec<(&'static str, Packet)> {
+    let info = ObjectInfo {
+        name: "Bench".into(),
+        api: "Bench".into(),
+        signature: 0x1234_5678_9abc_def0,
+    };
+    let small = Bytes::from(Encoding::Bincode.encode(&123_456i32).unwrap());
+    vec![
+        (
+            "Handshake",
+            Packet::Handshake(Handshake::ours(Encoding::Bincode)),
+        ),
+        ("ObjectList(10)", Packet::ObjectList(vec![info.clone(); 10])),
+        ("AddObject", Packet::AddObject(info)),
+        (
+            "RemoveObject",
+            Packet::RemoveObject {
+                name: "Bench".into(),
+            },
+        ),
+        (
+            "Acquire",
+            Packet::Acquire {
+                name: "Bench".into(),
+                signature: 1,
+            },
+        ),
+        ("Release", Packet::Release { source: 1 }),
+        (
+            "Init(2 props)",
+            Packet::Init {
+                name: "Bench".into(),
+                source: 1,
+                signature: 1,
+                values: vec![small.clone(); 2],
+            },
+        ),
+        (
+            "Init(1 MiB)",
+            Packet::Init {
+                name: "Bench".into(),
+                source: 1,
+                signature: 1,
+                values: vec![Bytes::from(vec![7u8; 1 << 20])],
+            },
+        ),
+        (
+            "Invoke",
+            Packet::Invoke {
+                source: 1,
+                slot: 0,
+                serial: 42,
+                args: small.clone(),
+            },
+        ),
+        (
+            "InvokeReply",
+            Packet::InvokeReply {
+                source: 1,
+                serial: 42,
+                outcome: Ok(small.clone()),
+            },
+        ),
+        (
+            "InvokeReply(error)",
+            Packet::InvokeReply {
+                source: 1,
+                serial: 42,
+                outcome: Err(RemoteFailure {
+                    kind: FailureKind::Source,
+                    message: "out of paper".into(),
+                }),
+            },
+        ),
+        (
+            "SetProperty",
+            Packet::SetProperty {
+                source: 1,
+                index: 0,
+                value: small.clone(),
+            },
+        ),
+        (
+            "PropertyChange",
+            Packet::PropertyChange {
+                source: 1,
+                index: 0,
+                value: small.clone(),
+            },
+        ),
+        (
+            "Signal",
+            Packet::Signal {
+                source: 1,
+                index: 0,
+                args: small,
+            },
+        ),
+        ("Ping", Packet::Ping(7)),
+        ("Pong", Packet::Pong(7)),
+    ]
+}
+
+fn encode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("encode");
+    for (name, packet) in every_kind() {
+        group.throughput(Throughput::Elements(1));
+        group.bench_function(name, |b| b.iter(|| black_box(&packet).to_frame()));
+    }
+    group.bench_function("PropertyChange(value_frame, i32 in place)", |b| {
+        b.iter(|| {
+            Packet::value_frame(false, 1, 0, |out| {
+                Encoding::Bincode.encode_into(black_box(&123_456i32), out)
+            })
+            .unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn decode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode");
+    for (name, packet) in every_kind() {
+        let frame = packet.to_frame();
+        let payload = frame.slice(4..);
+        group.throughput(Throughput::Elements(1));
+        group.bench_function(name, |b| {
+            b.iter(|| Packet::decode(black_box(payload.clone())).unwrap())
+        });
+    }
+    // The framing codec over a buffer of 1000 back-to-back property changes, as a socket
+    // read delivers them.
+    let stream: Vec<u8> = (0..1000)
+        .flat_map(|i| {
+            let value = Bytes::from(Encoding::Bincode.encode(&(i as i32)).unwrap());
+            Packet::PropertyChange {
+                source: 1,
+                index: 0,
+                value,
+            }
+            .to_frame()
+            .to_vec()
+        })
+        .collect();
+    group.throughput(Throughput::Elements(1000));
+    group.bench_function("codec: 1000 PropertyChange frames", |b| {
+        b.iter(|| {
+            let mut codec = PacketCodec::default();
+            let mut buf = BytesMut::from(&stream[..]);
+            let mut n = 0;
+            while let Some(packet) = codec.decode(&mut buf).unwrap() {
+                black_box(packet);
+                n += 1;
+            }
+            assert_eq!(n, 1000);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, encode, decode);
+criterion_main!(benches);
