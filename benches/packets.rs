@@ -143,8 +143,8 @@ fn decode(c: &mut Criterion) {
     // The framing codec over a buffer of 1000 back-to-back property changes, as a socket
     // read delivers them.
     let stream: Vec<u8> = (0..1000)
-        .flat_map(|i| {
-            let value = Bytes::from(Encoding::Bincode.encode(&(i as i32)).unwrap());
+        .flat_map(|i: i32| {
+            let value = Bytes::from(Encoding::Bincode.encode(&i).unwrap());
             Packet::PropertyChange {
                 source: 1,
                 index: 0,
