@@ -39,7 +39,7 @@ async fn drained_subscriber(host: &Host) -> std::sync::Arc<std::sync::atomic::At
     host.serve(near);
     let (mut read, write) = tokio::io::split(far);
     let mut sink = tokio_util::codec::FramedWrite::new(write, LengthDelimitedCodec::new());
-    let send = |p: Packet| bytes::Bytes::from(p.to_frame().slice(4..));
+    let send = |p: Packet| p.to_frame().slice(4..);
     sink.send(send(Packet::Handshake(Handshake::ours(Encoding::Bincode))))
         .await
         .unwrap();
