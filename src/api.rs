@@ -112,6 +112,9 @@ pub trait RemoteObject: Sized + Send + Sync + 'static {
         args: &[u8],
         enc: Encoding,
     ) -> Option<Result<Self::Signal, DecodeError>>;
+    /// The API described at run time, with every type it uses traced from its serde impls.
+    fn schema() -> Result<crate::dynamic::ApiSchema, crate::dynamic::SchemaError>;
+
     /// Applies a replica's request to set property `index` through the source's setter.
     fn set_from_remote(
         source: &Self::SimpleSource,

@@ -68,6 +68,7 @@ extern crate self as actix_remote_objects;
 
 pub mod api;
 mod batch;
+pub mod dynamic;
 mod error;
 mod host;
 mod lifecycle;
@@ -105,6 +106,10 @@ pub mod __private {
     pub use crate::api::{
         ArgInfo, AsSourceState, Hostable, InvokeError, PropertyInfo, SetPropertyError, SignalInfo,
         SlotFuture, SlotInfo,
+    };
+    pub use crate::dynamic::schema::{
+        AccessFlag, ApiSchema, Field, MemberSchema, PropertySchema, SchemaBuilder, SchemaError,
+        TypeFormat,
     };
     pub use crate::wire::{DecodeError, EncodeError, Encoding, FailureKind, RemoteFailure};
     pub use actix;

@@ -396,6 +396,40 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
         quote!(#private::SlotInfo { name: #name, args: #args, returns: #returns })
     });
 
+    let prop_schemas = def.props.iter().map(|p| {
+        let name = LitStr::new(&p.name.to_string(), p.name.span());
+        let (ty, type_name, persisted) = (&p.ty, type_name(&p.ty), p.persisted);
+        let access = match p.access {
+            Access::ReadOnly => quote!(ReadOnly),
+            Access::ReadWrite => quote!(ReadWrite),
+            Access::Constant => quote!(Constant),
+        };
+        quote!(#private::PropertySchema {
+            name: ::std::string::String::from(#name),
+            type_name: ::std::string::String::from(#type_name),
+            format: b.trace::<#ty>()?,
+            access: #private::AccessFlag::#access,
+            persisted: #persisted,
+        })
+    });
+    let member_schema = |m: &MethodDef| {
+        let name = LitStr::new(&m.name.to_string(), m.name.span());
+        let args = m.args.iter().map(|a| {
+            let (arg, ty) = (LitStr::new(&a.name.to_string(), a.name.span()), &a.ty);
+            quote!(#private::Field { name: ::std::string::String::from(#arg), format: b.trace::<#ty>()? })
+        });
+        let returns = m
+            .ret
+            .as_ref()
+            .map_or_else(|| quote!(()), ToTokens::to_token_stream);
+        quote!(#private::MemberSchema {
+            name: ::std::string::String::from(#name),
+            args: ::std::vec![#(#args),*],
+            returns: b.trace::<#returns>()?,
+        })
+    };
+    let signal_schemas: Vec<TokenStream> = def.signals.iter().map(member_schema).collect();
+    let slot_schemas: Vec<TokenStream> = def.slots.iter().map(member_schema).collect();
     let names: Vec<&Ident> = def.props.iter().map(|p| &p.name).collect();
     let variants: Vec<Ident> = def.props.iter().map(|p| variant(&p.name)).collect();
     let indices: Vec<u16> = (0..def.props.len()).map(index).collect();
@@ -487,6 +521,21 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
                     ),)*
                     _ => ::core::option::Option::None,
                 }
+            }
+
+            fn schema() -> ::core::result::Result<#private::ApiSchema, #private::SchemaError> {
+                let mut b = #private::SchemaBuilder::default();
+                let properties = ::std::vec![#(#prop_schemas),*];
+                let signals = ::std::vec![#(#signal_schemas),*];
+                let slots = ::std::vec![#(#slot_schemas),*];
+                ::core::result::Result::Ok(#private::ApiSchema {
+                    api: ::std::string::String::from(#wire_name),
+                    signature: #sig,
+                    properties,
+                    signals,
+                    slots,
+                    types: b.types()?,
+                })
             }
 
             fn set_from_remote(

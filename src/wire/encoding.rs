@@ -96,6 +96,38 @@ impl Encoding {
         })
     }
 
+    /// Decodes a whole value with a serde seed (dynamic values); trailing bytes are an error.
+    pub fn decode_seed<'de, S: serde::de::DeserializeSeed<'de>>(
+        self,
+        seed: S,
+        bytes: &'de [u8],
+    ) -> Result<S::Value, String> {
+        match self {
+            Encoding::Bincode => {
+                let (value, used) = bincode::serde::seed_decode_from_slice(
+                    seed,
+                    bytes,
+                    bincode::config::standard(),
+                )
+                .map_err(|e| e.to_string())?;
+                if used != bytes.len() {
+                    return Err(format!("{} trailing bytes", bytes.len() - used));
+                }
+                Ok(value)
+            }
+            #[cfg(feature = "postcard")]
+            Encoding::Postcard => {
+                let mut de = postcard::Deserializer::from_bytes(bytes);
+                let value = seed.deserialize(&mut de).map_err(|e| e.to_string())?;
+                let rest = de.finalize().map_err(|e| e.to_string())?;
+                if !rest.is_empty() {
+                    return Err(format!("{} trailing bytes", rest.len()));
+                }
+                Ok(value)
+            }
+        }
+    }
+
     /// Decodes a whole `T` from `bytes`; trailing bytes are an error, not silently ignored.
     pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, DecodeError> {
         let fail = |message: String| DecodeError {

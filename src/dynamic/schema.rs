@@ -1,0 +1,335 @@
+//! [`ApiSchema`]: a source's API described at run time: every member's name, flags and type,
+//! and a structural description of every type used, enough to encode and decode values
+//! without the Rust types. Types are traced from their serde implementations with
+//! serde-reflection, then converted to this crate's own, sendable description.
+
+use std::collections::BTreeMap;
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde_reflection::{
+    ContainerFormat, Format, FormatHolder, Tracer, TracerConfig, VariantFormat,
+};
+
+use crate::api::Access;
+
+/// The shape of a value: a primitive, a composite of other shapes, or a named type defined
+/// in [`ApiSchema::types`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TypeFormat {
+    /// A struct or enum defined in the schema's `types`.
+    Named(String),
+    /// `()`.
+    Unit,
+    /// `bool`.
+    Bool,
+    /// `i8`.
+    I8,
+    /// `i16`.
+    I16,
+    /// `i32`.
+    I32,
+    /// `i64`.
+    I64,
+    /// `i128`.
+    I128,
+    /// `u8`.
+    U8,
+    /// `u16`.
+    U16,
+    /// `u32`.
+    U32,
+    /// `u64`.
+    U64,
+    /// `u128`.
+    U128,
+    /// `f32`.
+    F32,
+    /// `f64`.
+    F64,
+    /// `char`.
+    Char,
+    /// A string.
+    Str,
+    /// A byte string (`serde_bytes`).
+    Bytes,
+    /// An `Option`.
+    Option(Box<TypeFormat>),
+    /// A sequence (`Vec`, slices, sets).
+    Seq(Box<TypeFormat>),
+    /// A map.
+    Map(Box<TypeFormat>, Box<TypeFormat>),
+    /// A tuple.
+    Tuple(Vec<TypeFormat>),
+    /// A fixed-size array.
+    Array(Box<TypeFormat>, usize),
+}
+
+/// A named type's definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TypeDef {
+    /// `struct A;`
+    UnitStruct,
+    /// `struct A(T);`
+    NewtypeStruct(TypeFormat),
+    /// `struct A(T, U);`
+    TupleStruct(Vec<TypeFormat>),
+    /// `struct A { x: T }`
+    Struct(Vec<Field>),
+    /// `enum A { … }`, variants in index order.
+    Enum(Vec<Variant>),
+}
+
+/// A named field or argument.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Field {
+    /// Its name.
+    pub name: String,
+    /// Its shape.
+    pub format: TypeFormat,
+}
+
+/// An enum variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Variant {
+    /// Its index on the wire.
+    pub index: u32,
+    /// Its name.
+    pub name: String,
+    /// What it carries.
+    pub shape: VariantShape,
+}
+
+/// What an enum variant carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VariantShape {
+    /// Nothing.
+    Unit,
+    /// One value.
+    Newtype(TypeFormat),
+    /// Several unnamed values.
+    Tuple(Vec<TypeFormat>),
+    /// Named fields.
+    Struct(Vec<Field>),
+}
+
+/// A property in a schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PropertySchema {
+    /// Its name.
+    pub name: String,
+    /// Its type as written in the definition.
+    pub type_name: String,
+    /// Its shape.
+    pub format: TypeFormat,
+    /// Who may change it.
+    pub access: AccessFlag,
+    /// Whether it is persisted.
+    pub persisted: bool,
+}
+
+/// [`Access`], serializable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccessFlag {
+    /// Only the source sets it.
+    ReadOnly,
+    /// Replicas may ask for changes.
+    ReadWrite,
+    /// Set once.
+    Constant,
+}
+
+impl From<Access> for AccessFlag {
+    fn from(access: Access) -> AccessFlag {
+        match access {
+            Access::ReadOnly => AccessFlag::ReadOnly,
+            Access::ReadWrite => AccessFlag::ReadWrite,
+            Access::Constant => AccessFlag::Constant,
+        }
+    }
+}
+
+/// A signal or slot in a schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSchema {
+    /// Its name.
+    pub name: String,
+    /// Its arguments, in order.
+    pub args: Vec<Field>,
+    /// What a slot returns (`Unit` for none; always `Unit` for a signal).
+    pub returns: TypeFormat,
+}
+
+/// A source's API, described at run time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiSchema {
+    /// The API's wire name.
+    pub api: String,
+    /// Its signature.
+    pub signature: u64,
+    /// Properties in index order.
+    pub properties: Vec<PropertySchema>,
+    /// Signals in index order.
+    pub signals: Vec<MemberSchema>,
+    /// Slots in index order.
+    pub slots: Vec<MemberSchema>,
+    /// Every named type the members use.
+    pub types: BTreeMap<String, TypeDef>,
+}
+
+/// A type could not be described (a custom `Deserialize` that validates, or a type that
+/// needs a self-describing format).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot describe type {type_name}: {message}")]
+pub struct SchemaError {
+    type_name: &'static str,
+    message: String,
+}
+
+/// Traces the types of one API; used by the generated `RemoteObject::schema`.
+pub struct SchemaBuilder {
+    tracer: Tracer,
+}
+
+impl Default for SchemaBuilder {
+    fn default() -> Self {
+        SchemaBuilder {
+            tracer: Tracer::new(TracerConfig::default()),
+        }
+    }
+}
+
+impl SchemaBuilder {
+    /// The shape of `T`, registering the named types it uses.
+    pub fn trace<T: DeserializeOwned>(&mut self) -> Result<TypeFormat, SchemaError> {
+        let fail = |message: String| SchemaError {
+            type_name: std::any::type_name::<T>(),
+            message,
+        };
+        let (mut format, _) = self
+            .tracer
+            .trace_simple_type::<T>()
+            .map_err(|e| fail(e.to_string()))?;
+        format.normalize().map_err(|e| fail(e.to_string()))?;
+        convert(&format).map_err(fail)
+    }
+
+    /// Finishes: every named type traced so far.
+    pub fn types(self) -> Result<BTreeMap<String, TypeDef>, SchemaError> {
+        let registry = self.tracer.registry().map_err(|e| SchemaError {
+            type_name: "(registry)",
+            message: e.to_string(),
+        })?;
+        registry
+            .iter()
+            .map(|(name, container)| Ok((name.clone(), convert_container(container)?)))
+            .collect::<Result<_, String>>()
+            .map_err(|message| SchemaError {
+                type_name: "(registry)",
+                message,
+            })
+    }
+}
+
+fn convert(format: &Format) -> Result<TypeFormat, String> {
+    use TypeFormat as T;
+    Ok(match format {
+        Format::Variable(_) => return Err("a type could not be fully traced".into()),
+        Format::TypeName(name) => T::Named(name.clone()),
+        Format::Unit => T::Unit,
+        Format::Bool => T::Bool,
+        Format::I8 => T::I8,
+        Format::I16 => T::I16,
+        Format::I32 => T::I32,
+        Format::I64 => T::I64,
+        Format::I128 => T::I128,
+        Format::U8 => T::U8,
+        Format::U16 => T::U16,
+        Format::U32 => T::U32,
+        Format::U64 => T::U64,
+        Format::U128 => T::U128,
+        Format::F32 => T::F32,
+        Format::F64 => T::F64,
+        Format::Char => T::Char,
+        Format::Str => T::Str,
+        Format::Bytes => T::Bytes,
+        Format::Option(inner) => T::Option(Box::new(convert(inner)?)),
+        Format::Seq(inner) => T::Seq(Box::new(convert(inner)?)),
+        Format::Map { key, value } => T::Map(Box::new(convert(key)?), Box::new(convert(value)?)),
+        Format::Tuple(items) => T::Tuple(items.iter().map(convert).collect::<Result<_, _>>()?),
+        Format::TupleArray { content, size } => T::Array(Box::new(convert(content)?), *size),
+    })
+}
+
+fn convert_fields(fields: &[serde_reflection::Named<Format>]) -> Result<Vec<Field>, String> {
+    fields
+        .iter()
+        .map(|f| {
+            Ok(Field {
+                name: f.name.clone(),
+                format: convert(&f.value)?,
+            })
+        })
+        .collect()
+}
+
+fn convert_container(container: &ContainerFormat) -> Result<TypeDef, String> {
+    Ok(match container {
+        ContainerFormat::UnitStruct => TypeDef::UnitStruct,
+        ContainerFormat::NewTypeStruct(inner) => TypeDef::NewtypeStruct(convert(inner)?),
+        ContainerFormat::TupleStruct(items) => {
+            TypeDef::TupleStruct(items.iter().map(convert).collect::<Result<_, _>>()?)
+        }
+        ContainerFormat::Struct(fields) => TypeDef::Struct(convert_fields(fields)?),
+        ContainerFormat::Enum(variants) => TypeDef::Enum(
+            variants
+                .iter()
+                .map(|(index, v)| {
+                    let shape = match &v.value {
+                        VariantFormat::Variable(_) => {
+                            return Err("an enum variant could not be traced".to_string())
+                        }
+                        VariantFormat::Unit => VariantShape::Unit,
+                        VariantFormat::NewType(inner) => VariantShape::Newtype(convert(inner)?),
+                        VariantFormat::Tuple(items) => VariantShape::Tuple(
+                            items.iter().map(convert).collect::<Result<_, _>>()?,
+                        ),
+                        VariantFormat::Struct(fields) => {
+                            VariantShape::Struct(convert_fields(fields)?)
+                        }
+                    };
+                    Ok(Variant {
+                        index: *index,
+                        name: v.name.clone(),
+                        shape,
+                    })
+                })
+                .collect::<Result<_, String>>()?,
+        ),
+    })
+}
+
+impl ApiSchema {
+    /// A property by name, with its index.
+    pub fn property(&self, name: &str) -> Option<(u16, &PropertySchema)> {
+        self.properties
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| (i as u16, &self.properties[i]))
+    }
+
+    /// A signal by name, with its index.
+    pub fn signal(&self, name: &str) -> Option<(u16, &MemberSchema)> {
+        self.signals
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| (i as u16, &self.signals[i]))
+    }
+
+    /// A slot by name, with its index.
+    pub fn slot(&self, name: &str) -> Option<(u16, &MemberSchema)> {
+        self.slots
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| (i as u16, &self.slots[i]))
+    }
+}
