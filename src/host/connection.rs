@@ -63,7 +63,8 @@ impl HostConnection {
             return self.handle_handshake(packet);
         }
         match packet {
-            Packet::Acquire { name, signature } => self.acquire(name, signature),
+            Packet::Acquire { name, signature } => self.acquire(name, Some(signature)),
+            Packet::AcquireDynamic { name } => self.acquire(name, None),
             Packet::Release { source } => {
                 if let Some(hosted) = self.acquired.remove(&source) {
                     hosted.hub.unsubscribe(self.id, Some(source));
@@ -102,16 +103,31 @@ impl HostConnection {
         Ok(())
     }
 
-    fn acquire(&mut self, name: String, signature: u64) {
+    /// `signature: None` is a dynamic acquire: the init carries the API's description.
+    fn acquire(&mut self, name: String, signature: Option<u64>) {
         let Some(hosted) = self.host.source_by_name(&name) else {
             debug!(conn = self.id, %name, "acquire of a source this host does not offer");
             self.outbox.push(Packet::RemoveObject { name }.to_frame());
             return;
         };
-        if signature != hosted.info.signature {
+        if signature.is_some_and(|s| s != hosted.info.signature) {
             debug!(conn = self.id, %name, "a replica with another signature acquires; it will refuse the init");
         }
-        match hosted.hub.subscribe(&name, hosted.id, &self.outbox) {
+        let schema = match signature {
+            Some(_) => None,
+            None => match hosted.hub.schema() {
+                Ok(schema) => Some(schema),
+                Err(error) => {
+                    warn!(conn = self.id, %name, %error, "cannot describe the source to a dynamic replica");
+                    self.outbox.push(Packet::RemoveObject { name }.to_frame());
+                    return;
+                }
+            },
+        };
+        match hosted
+            .hub
+            .subscribe(&name, hosted.id, &self.outbox, schema.as_ref())
+        {
             Ok(()) => {
                 self.acquired.insert(hosted.id, hosted);
             }

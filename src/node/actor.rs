@@ -15,12 +15,13 @@ use tracing::{debug, info, warn};
 use super::connection::{establish, Established};
 use super::NodeConfig;
 use crate::batch::Batched;
+use crate::error::SlotError;
 use crate::lifecycle::{Backoff, Liveness, Tick};
 use crate::outbox::{ConnId, Outbox};
 use crate::registry::{registry, SourceLocation};
 use crate::replica::shared::{InitOutcome, Link, ReplicaEntry, ReplicaProtocolError};
 use crate::transport::Endpoint;
-use crate::wire::{FrameError, ObjectInfo, Packet, SourceId};
+use crate::wire::{FailureKind, FrameError, ObjectInfo, Packet, SourceId};
 
 /// Why a node closed a connection to a host.
 #[derive(Debug, thiserror::Error)]
@@ -58,17 +59,19 @@ struct KnownHost {
     retired: bool,
 }
 
-/// A replica fed by one source on one connection.
+/// The replicas (usually one: a typed and a dynamic replica of one source share it) fed by
+/// one source on one connection.
 struct Linked {
     name: String,
-    entry: Arc<dyn ReplicaEntry>,
+    entries: Vec<Arc<dyn ReplicaEntry>>,
 }
 
 pub(crate) struct NodeActor {
     config: NodeConfig,
     connections: HashMap<ConnId, Connection>,
     hosts: Vec<KnownHost>,
-    replicas: HashMap<String, Arc<dyn ReplicaEntry>>,
+    /// Every replica by source name; a typed and a dynamic one may share a name.
+    replicas: HashMap<String, Vec<Arc<dyn ReplicaEntry>>>,
     /// Which replica a (connection, source id) pair feeds: looked up for every packet.
     links: FxHashMap<(ConnId, SourceId), Linked>,
     next_ping: u64,
@@ -184,24 +187,35 @@ impl NodeActor {
         ctx.run_later(delay, move |act, ctx| act.connect_host(h, ctx));
     }
 
+    /// Acquires `name` wherever it is offered, once for every entry that wants it: a dynamic
+    /// acquire if any entry needs the API's description.
     fn acquire_if_offered(&mut self, name: &str) {
-        let Some(entry) = self.replicas.get(name) else {
+        let Some(entries) = self.replicas.get(name) else {
             return;
         };
         for (id, conn) in &self.connections {
-            if let Some(info) = conn.offered.get(name) {
-                if entry.on_offered(info.signature) {
-                    debug!(conn = id, %name, "acquiring");
-                    conn.outbox.push(
-                        Packet::Acquire {
-                            name: name.to_owned(),
-                            signature: entry.signature(),
-                        }
-                        .to_frame(),
-                    );
-                }
+            let Some(info) = conn.offered.get(name) else {
+                continue;
+            };
+            let wanting: Vec<&Arc<dyn ReplicaEntry>> = entries
+                .iter()
+                .filter(|e| e.link().is_none() && e.on_offered(info.signature))
+                .collect();
+            if wanting.is_empty() {
                 return;
             }
+            debug!(conn = id, %name, "acquiring");
+            let packet = match wanting.iter().find(|e| !e.wants_schema()) {
+                Some(typed) if !wanting.iter().any(|e| e.wants_schema()) => Packet::Acquire {
+                    name: name.to_owned(),
+                    signature: typed.signature(),
+                },
+                _ => Packet::AcquireDynamic {
+                    name: name.to_owned(),
+                },
+            };
+            conn.outbox.push(packet.to_frame());
+            return;
         }
     }
 
@@ -224,14 +238,21 @@ impl NodeActor {
                 source,
                 signature,
                 values,
-            } => self.init(conn, name, source, signature, values)?,
+            } => self.init(conn, name, source, signature, None, values)?,
+            Packet::InitDynamic {
+                name,
+                source,
+                signature,
+                schema,
+                values,
+            } => self.init(conn, name, source, signature, Some(schema), values)?,
             Packet::PropertyChange {
                 source,
                 index,
                 value,
             } => {
-                if let Some(entry) = self.linked(conn, source) {
-                    entry.on_property_change(index, value)?;
+                for entry in self.linked(conn, source) {
+                    entry.on_property_change(index, value.clone())?;
                 }
             }
             Packet::Signal {
@@ -239,7 +260,7 @@ impl NodeActor {
                 index,
                 args,
             } => {
-                if let Some(entry) = self.linked(conn, source) {
+                for entry in self.linked(conn, source) {
                     entry.on_signal(index, &args)?;
                 }
             }
@@ -248,8 +269,16 @@ impl NodeActor {
                 serial,
                 outcome,
             } => {
-                if let Some(entry) = self.linked(conn, source) {
-                    entry.on_reply(serial, outcome);
+                let pending = self
+                    .linked(conn, source)
+                    .iter()
+                    .find_map(|e| e.take_pending(serial));
+                match pending {
+                    Some(complete) => complete(outcome.map_err(|failure| match failure.kind {
+                        FailureKind::Source => SlotError::Source(failure.message),
+                        FailureKind::Rejected => SlotError::Rejected(failure.message),
+                    })),
+                    None => debug!(conn, serial, "a reply to no pending call"),
                 }
             }
             Packet::Ping(nonce) => {
@@ -277,41 +306,58 @@ impl NodeActor {
         name: String,
         source: SourceId,
         signature: u64,
+        schema: Option<Bytes>,
         values: Vec<Bytes>,
     ) -> Result<(), NodeConnectionError> {
         let Some(outbox) = self.connections.get(&conn).map(|c| c.outbox.clone()) else {
             return Ok(());
         };
-        let Some(entry) = self.replicas.get(&name).cloned() else {
-            // Released while the init was on its way.
-            outbox.push(Packet::Release { source }.to_frame());
-            return Ok(());
-        };
-        match entry.on_init(
-            Link {
+        let entries = self.replicas.get(&name).cloned().unwrap_or_default();
+        let mut applied = Vec::new();
+        let mut needs_schema = false;
+        for entry in &entries {
+            let link = Link {
                 conn,
                 source,
                 outbox: outbox.clone(),
-            },
-            signature,
-            values,
-        )? {
-            InitOutcome::Applied => {
-                self.links.insert((conn, source), Linked { name, entry });
+            };
+            match entry.on_init(link, signature, values.clone(), schema.as_ref())? {
+                InitOutcome::Applied => applied.push(Arc::clone(entry)),
+                InitOutcome::NeedsSchema => needs_schema = true,
+                InitOutcome::SignatureMismatch => {}
             }
-            InitOutcome::SignatureMismatch => {
-                outbox.push(Packet::Release { source }.to_frame());
+        }
+        if needs_schema {
+            outbox.push(Packet::AcquireDynamic { name: name.clone() }.to_frame());
+        }
+        if applied.is_empty() && !needs_schema {
+            // Released while the init was on its way, or no replica can use this source.
+            outbox.push(Packet::Release { source }.to_frame());
+            return Ok(());
+        }
+        if !applied.is_empty() {
+            let linked = self.links.entry((conn, source)).or_insert_with(|| Linked {
+                name,
+                entries: Vec::new(),
+            });
+            for entry in applied {
+                if !linked.entries.iter().any(|e| Arc::ptr_eq(e, &entry)) {
+                    linked.entries.push(entry);
+                }
             }
         }
         Ok(())
     }
 
-    fn linked(&self, conn: ConnId, source: SourceId) -> Option<&Arc<dyn ReplicaEntry>> {
-        let entry = self.links.get(&(conn, source)).map(|l| &l.entry);
-        if entry.is_none() {
-            debug!(conn, source, "a packet for a source no replica holds");
+    /// The replicas a source's packets go to (empty, and logged, for none).
+    fn linked(&self, conn: ConnId, source: SourceId) -> &[Arc<dyn ReplicaEntry>] {
+        match self.links.get(&(conn, source)) {
+            Some(linked) => &linked.entries,
+            None => {
+                debug!(conn, source, "a packet for a source no replica holds");
+                &[]
+            }
         }
-        entry
     }
 
     /// Tells the replicas linked through `conn` (and matching `which`) that their source is
@@ -326,7 +372,9 @@ impl NodeActor {
         let mut names = Vec::with_capacity(gone.len());
         for key in gone {
             if let Some(linked) = self.links.remove(&key) {
-                linked.entry.on_link_lost();
+                for entry in &linked.entries {
+                    entry.on_link_lost();
+                }
                 names.push(linked.name);
             }
         }
@@ -478,7 +526,10 @@ pub(crate) struct Attach {
 impl Handler<Attach> for NodeActor {
     type Result = ();
     fn handle(&mut self, msg: Attach, ctx: &mut Context<Self>) {
-        self.replicas.insert(msg.name.clone(), msg.entry);
+        self.replicas
+            .entry(msg.name.clone())
+            .or_default()
+            .push(msg.entry);
         self.acquire_if_offered(&msg.name);
         self.follow_registry(Some(&msg.name), ctx);
     }
@@ -519,7 +570,7 @@ impl NodeActor {
             .replicas
             .iter()
             .filter(|(name, _)| only.is_none_or(|only| only == name.as_str()))
-            .filter(|(name, entry)| entry.link().is_none() && !self.is_offered(name))
+            .filter(|(name, entries)| entries.iter().all(|e| e.link().is_none()) && !self.is_offered(name))
             .filter_map(|(name, _)| self.registry_sources.get(name))
             .filter_map(|location| match Endpoint::parse(&location.host_url) {
                 Ok(endpoint) => Some(endpoint),
@@ -559,22 +610,49 @@ pub(crate) struct Detach {
 impl Handler<Detach> for NodeActor {
     type Result = ();
     fn handle(&mut self, msg: Detach, _: &mut Context<Self>) {
-        // A newer replica of the same name may have replaced this one.
-        let current = self
-            .replicas
-            .get(&msg.name)
-            .is_some_and(|e| Arc::ptr_eq(e, &msg.entry));
-        if !current {
+        let Some(entries) = self.replicas.get_mut(&msg.name) else {
             return;
+        };
+        let before = entries.len();
+        entries.retain(|e| !Arc::ptr_eq(e, &msg.entry));
+        if entries.len() == before {
+            return; // never attached (a replica refused before it connected)
         }
-        self.replicas.remove(&msg.name);
+        let last = entries.is_empty();
+        if last {
+            self.replicas.remove(&msg.name);
+        }
         if let Some((conn, source)) = msg.entry.link() {
-            self.links.remove(&(conn, source));
-            if let Some(c) = self.connections.get(&conn) {
-                c.outbox.push(Packet::Release { source }.to_frame());
+            if let Some(linked) = self.links.get_mut(&(conn, source)) {
+                linked.entries.retain(|e| !Arc::ptr_eq(e, &msg.entry));
+            }
+            // The subscription is released with the last replica of the source.
+            if last {
+                self.links.remove(&(conn, source));
+                if let Some(c) = self.connections.get(&conn) {
+                    c.outbox.push(Packet::Release { source }.to_frame());
+                }
             }
         }
         debug!(name = %msg.name, "replica released");
+    }
+}
+
+/// What the connected hosts offer.
+#[derive(Message)]
+#[rtype(result = "Vec<ObjectInfo>")]
+pub(crate) struct ListOffered;
+
+impl Handler<ListOffered> for NodeActor {
+    type Result = MessageResult<ListOffered>;
+    fn handle(&mut self, _: ListOffered, _: &mut Context<Self>) -> Self::Result {
+        let mut all: BTreeMap<String, ObjectInfo> = BTreeMap::new();
+        for conn in self.connections.values() {
+            for (name, info) in &conn.offered {
+                all.entry(name.clone()).or_insert_with(|| info.clone());
+            }
+        }
+        MessageResult(all.into_values().collect())
     }
 }
 

@@ -14,13 +14,15 @@ use actix::prelude::*;
 use tracing::{info, warn};
 
 use crate::api::RemoteObject;
+use crate::dynamic::{DynamicReplica, DynamicShared};
 use crate::error::{Error, Kind};
 use crate::persist::PersistQueue;
 use crate::registry::{Registry, SourceLocation, REGISTRY_NAME};
 use crate::replica::shared::{ReplicaEntry, ReplicaShared};
 use crate::replica::{Replica, ReplicaActor};
 use crate::transport::{Endpoint, Transport, SUPPORTED_SCHEMES};
-use actor::{AddConnection, AddHost, Attach, Detach, NodeActor, Shutdown};
+use crate::wire::ObjectInfo;
+use actor::{AddConnection, AddHost, Attach, Detach, ListOffered, NodeActor, Shutdown};
 use connection::establish;
 
 /// A node: holds connections to hosts and the replicas acquired from them. Cheap to clone.
@@ -39,6 +41,8 @@ struct NodeInner {
     actor: Addr<NodeActor>,
     /// Live replicas by name, so every acquire of one name shares one replica.
     replicas: Mutex<HashMap<String, SharedReplica>>,
+    /// Live dynamic replicas by name, likewise.
+    dynamic: Mutex<HashMap<String, SharedDynamic>>,
 }
 
 struct SharedReplica {
@@ -46,6 +50,9 @@ struct SharedReplica {
     /// The typed parts, `(Arc<ReplicaShared<A>>, Addr<ReplicaActor<A>>)`.
     typed: Box<dyn Any + Send>,
 }
+
+/// A live dynamic replica: its handles' token and its state.
+type SharedDynamic = (Weak<HandleToken>, Arc<DynamicShared>);
 
 /// Held by every handle of one replica; when the last one drops, the node releases it.
 pub(crate) struct HandleToken {
@@ -80,6 +87,7 @@ impl Node {
                 persist,
                 actor,
                 replicas: Mutex::new(HashMap::new()),
+                dynamic: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -242,6 +250,43 @@ impl Node {
             entry,
         });
         Replica::new(shared, addr, token)
+    }
+
+    /// A replica of the source remoted under `name` with no compile-time types: its API
+    /// comes from the host. `Uninitialized` until the source is reachable. It shares the
+    /// subscription of a typed replica of the same source on this node.
+    pub fn acquire_dynamic(&self, name: &str) -> DynamicReplica {
+        let mut dynamic = self.inner.dynamic.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((token, shared)) = dynamic.get(name) {
+            if let Some(token) = token.upgrade() {
+                return DynamicReplica::new(Arc::clone(shared), token);
+            }
+        }
+        let shared = DynamicShared::new(name.to_owned(), self.inner.config.encoding);
+        let entry: Arc<dyn ReplicaEntry> = shared.clone();
+        let token = Arc::new(HandleToken {
+            name: name.to_owned(),
+            entry: Arc::clone(&entry),
+            actor: self.inner.actor.clone(),
+        });
+        dynamic.insert(
+            name.to_owned(),
+            (Arc::downgrade(&token), Arc::clone(&shared)),
+        );
+        self.inner.actor.do_send(Attach {
+            name: name.to_owned(),
+            entry,
+        });
+        DynamicReplica::new(shared, token)
+    }
+
+    /// What the connected hosts offer: every source's name, API and signature.
+    pub async fn offered_sources(&self) -> Result<Vec<ObjectInfo>, Error> {
+        self.inner
+            .actor
+            .send(ListOffered)
+            .await
+            .map_err(|_| Error::new(Kind::Shutdown))
     }
 
     fn detached_mismatch<A: RemoteObject>(&self, name: &str) -> Replica<A> {

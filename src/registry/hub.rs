@@ -119,8 +119,20 @@ fn reply<T: serde::Serialize>(result: Result<T, String>, enc: Encoding) -> SlotF
 }
 
 impl SourceHub for RegistryHub {
-    fn subscribe(&self, name: &str, source: SourceId, outbox: &Outbox) -> Result<(), Error> {
-        self.source.source_state().subscribe(name, source, outbox)
+    fn subscribe(
+        &self,
+        name: &str,
+        source: SourceId,
+        outbox: &Outbox,
+        schema: Option<&Bytes>,
+    ) -> Result<(), Error> {
+        self.source
+            .source_state()
+            .subscribe(name, source, outbox, schema)
+    }
+
+    fn schema(&self) -> Result<Bytes, String> {
+        crate::source::encoded_schema::<Registry>()
     }
 
     fn unsubscribe(&self, conn: ConnId, source: Option<SourceId>) {
@@ -169,8 +181,17 @@ impl SourceHub for RegistryHub {
 /// The registry hub is shared between the host (which serves it) and the registry host
 /// (which registers its own sources in it directly).
 impl SourceHub for std::sync::Arc<RegistryHub> {
-    fn subscribe(&self, name: &str, source: SourceId, outbox: &Outbox) -> Result<(), Error> {
-        self.as_ref().subscribe(name, source, outbox)
+    fn subscribe(
+        &self,
+        name: &str,
+        source: SourceId,
+        outbox: &Outbox,
+        schema: Option<&Bytes>,
+    ) -> Result<(), Error> {
+        self.as_ref().subscribe(name, source, outbox, schema)
+    }
+    fn schema(&self) -> Result<Bytes, String> {
+        self.as_ref().schema()
     }
     fn unsubscribe(&self, conn: ConnId, source: Option<SourceId>) {
         self.as_ref().unsubscribe(conn, source)

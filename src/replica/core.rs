@@ -3,6 +3,7 @@
 //! The typed layer decodes values before it commits them here, so a bad init changes nothing.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::Bytes;
 
@@ -37,7 +38,6 @@ pub(crate) struct ReplicaCore<L, P> {
     link: Option<L>,
     remote_signature: Option<u64>,
     pending: HashMap<u32, P>,
-    next_serial: u32,
 }
 
 impl<L, P> ReplicaCore<L, P> {
@@ -50,7 +50,6 @@ impl<L, P> ReplicaCore<L, P> {
             link: None,
             remote_signature: None,
             pending: HashMap::new(),
-            next_serial: 0,
         }
     }
 
@@ -167,9 +166,12 @@ impl<L, P> ReplicaCore<L, P> {
         let Some(link) = self.link.as_ref() else {
             return Err(pending);
         };
-        self.next_serial = self.next_serial.wrapping_add(1);
-        self.pending.insert(self.next_serial, pending);
-        Ok((self.next_serial, link))
+        // Serials are unique in the process, not per replica: replicas sharing a source's
+        // subscription (a typed and a dynamic one) get its replies on one link.
+        static NEXT_SERIAL: AtomicU32 = AtomicU32::new(1);
+        let serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
+        self.pending.insert(serial, pending);
+        Ok((serial, link))
     }
 
     /// The pending call a reply answers, if any.

@@ -53,6 +53,18 @@ impl StateChanged {
     }
 }
 
+/// Waits until a replica's state is `Valid`, or fails after `timeout`.
+pub(crate) async fn wait_until_valid(
+    mut rx: tokio::sync::watch::Receiver<ReplicaState>,
+    timeout: Duration,
+) -> Result<(), Error> {
+    match tokio::time::timeout(timeout, rx.wait_for(|s| *s == ReplicaState::Valid)).await {
+        Err(_) => Err(Error::new(Kind::Timeout(timeout))),
+        Ok(Err(_)) => Err(Error::new(Kind::Shutdown)),
+        Ok(Ok(_)) => Ok(()),
+    }
+}
+
 /// A watch channel's value now and after every change, as a stream.
 pub(crate) fn watch_stream<T: Clone + Send + Sync + 'static>(
     rx: tokio::sync::watch::Receiver<T>,

@@ -15,7 +15,7 @@ use crate::api::RemoteObject;
 use crate::error::SlotError;
 use crate::outbox::{ConnId, Outbox};
 use crate::persist::{PersistQueue, PersistedValues};
-use crate::wire::{DecodeError, Encoding, FailureKind, Packet, RemoteFailure, SourceId};
+use crate::wire::{DecodeError, Encoding, Packet, SourceId};
 
 /// Where a replica's source is: which connection, under which id.
 #[derive(Clone)]
@@ -45,12 +45,16 @@ pub(crate) enum ReplicaProtocolError {
     },
     #[error("replica {name:?}: {source}")]
     Decode { name: String, source: DecodeError },
+    #[error("dynamic replica {name:?}: {message}")]
+    Dynamic { name: String, message: String },
 }
 
 /// Whether an init was applied.
 pub(crate) enum InitOutcome {
     Applied,
     SignatureMismatch,
+    /// A replica without compile-time types got an init without the API's description.
+    NeedsSchema,
 }
 
 /// What a node needs from a replica, without its types.
@@ -63,10 +67,16 @@ pub(crate) trait ReplicaEntry: Send + Sync {
         link: Link,
         signature: u64,
         values: Vec<Bytes>,
+        schema: Option<&Bytes>,
     ) -> Result<InitOutcome, ReplicaProtocolError>;
+    /// Whether it needs the API's description with its init (a dynamic replica).
+    fn wants_schema(&self) -> bool {
+        false
+    }
     fn on_property_change(&self, index: u16, value: Bytes) -> Result<(), ReplicaProtocolError>;
     fn on_signal(&self, index: u16, args: &[u8]) -> Result<(), ReplicaProtocolError>;
-    fn on_reply(&self, serial: u32, outcome: Result<Bytes, RemoteFailure>);
+    /// The pending call `serial` answers, if it is this replica's.
+    fn take_pending(&self, serial: u32) -> Option<PendingReply>;
     fn on_link_lost(&self);
     /// Queues a save of the persisted properties (the replica is going away).
     fn persist(&self);
@@ -314,6 +324,7 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
         link: Link,
         signature: u64,
         values: Vec<Bytes>,
+        _schema: Option<&Bytes>,
     ) -> Result<InitOutcome, ReplicaProtocolError> {
         let mut inner = self.lock();
         if let Err((refused, transition)) = inner.core.check_init(signature, values.len()) {
@@ -396,16 +407,8 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
         Ok(())
     }
 
-    fn on_reply(&self, serial: u32, outcome: Result<Bytes, RemoteFailure>) {
-        let Some(complete) = self.lock().core.complete_call(serial) else {
-            debug!(replica = %self.name, serial, "a reply to no pending call");
-            return;
-        };
-        let result = outcome.map_err(|failure| match failure.kind {
-            FailureKind::Source => SlotError::Source(failure.message),
-            FailureKind::Rejected => SlotError::Rejected(failure.message),
-        });
-        complete(result);
+    fn take_pending(&self, serial: u32) -> Option<PendingReply> {
+        self.lock().core.complete_call(serial)
     }
 
     fn persist(&self) {

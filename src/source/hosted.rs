@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use actix::Addr;
 
 use crate::api::{
@@ -13,7 +15,15 @@ use crate::wire::{Encoding, ObjectInfo, SourceId};
 
 /// What a host needs from a source, without its types.
 pub(crate) trait SourceHub: Send + Sync + 'static {
-    fn subscribe(&self, name: &str, source: SourceId, outbox: &Outbox) -> Result<(), Error>;
+    fn subscribe(
+        &self,
+        name: &str,
+        source: SourceId,
+        outbox: &Outbox,
+        schema: Option<&Bytes>,
+    ) -> Result<(), Error>;
+    /// The API's description, encoded (computed once).
+    fn schema(&self) -> Result<Bytes, String>;
     fn unsubscribe(&self, conn: ConnId, source: Option<SourceId>);
     fn unsubscribe_all(&self, source: SourceId);
     fn set_from_remote(
@@ -36,11 +46,32 @@ pub(crate) trait SourceHub: Send + Sync + 'static {
 struct TypedHub<A: RemoteSource> {
     source: <A::Api as RemoteObject>::SimpleSource,
     addr: Addr<A>,
+    schema: std::sync::OnceLock<Result<Bytes, String>>,
+}
+
+/// An API's description encoded for the wire (always bincode: read before values are).
+pub(crate) fn encoded_schema<Api: RemoteObject>() -> Result<Bytes, String> {
+    let schema = Api::schema().map_err(|e| e.to_string())?;
+    crate::wire::Encoding::Bincode
+        .encode(&schema)
+        .map(Bytes::from)
+        .map_err(|e| e.to_string())
 }
 
 impl<A: RemoteSource> SourceHub for TypedHub<A> {
-    fn subscribe(&self, name: &str, source: SourceId, outbox: &Outbox) -> Result<(), Error> {
-        self.source.source_state().subscribe(name, source, outbox)
+    fn subscribe(
+        &self,
+        name: &str,
+        source: SourceId,
+        outbox: &Outbox,
+        schema: Option<&Bytes>,
+    ) -> Result<(), Error> {
+        self.source
+            .source_state()
+            .subscribe(name, source, outbox, schema)
+    }
+    fn schema(&self) -> Result<Bytes, String> {
+        self.schema.get_or_init(encoded_schema::<A::Api>).clone()
     }
     fn unsubscribe(&self, conn: ConnId, source: Option<SourceId>) {
         self.source.source_state().unsubscribe(conn, source)
@@ -92,7 +123,11 @@ impl HostedSource {
         Arc::new(HostedSource {
             id,
             info,
-            hub: Box::new(TypedHub { source, addr }),
+            hub: Box::new(TypedHub {
+                source,
+                addr,
+                schema: std::sync::OnceLock::new(),
+            }),
         })
     }
 }

@@ -4,5 +4,5 @@
 mod hosted;
 mod state;
 
-pub(crate) use hosted::{HostedSource, SourceHub};
+pub(crate) use hosted::{encoded_schema, HostedSource, SourceHub};
 pub use state::SourceState;

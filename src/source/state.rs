@@ -161,11 +161,13 @@ impl<Api: RemoteObject> SourceState<Api> {
     }
 
     /// Subscribes a connection and queues its init, atomically with respect to changes.
+    /// With `schema`, the init is an `InitDynamic` carrying the API's description.
     pub(crate) fn subscribe(
         &self,
         name: &str,
         source: SourceId,
         outbox: &Outbox,
+        schema: Option<&Bytes>,
     ) -> Result<(), Error> {
         let mut inner = self.lock();
         // Values are shared with the cache, not copied into the frame: a large property
@@ -174,6 +176,7 @@ impl<Api: RemoteObject> SourceState<Api> {
             name,
             source,
             Api::SIGNATURE,
+            schema,
             inner.encoded()?,
             INLINE_LIMIT,
         );

@@ -141,6 +141,12 @@ pub enum Packet {
         /// The signature the node's replica expects.
         signature: u64,
     },
+    /// Node → host: subscribe like `Acquire`, and send the API's description with the init
+    /// (for a replica without compile-time types).
+    AcquireDynamic {
+        /// The name it is remoted under.
+        name: String,
+    },
     /// Node → host: unsubscribe.
     Release {
         /// The source.
@@ -154,6 +160,19 @@ pub enum Packet {
         source: SourceId,
         /// The source's API signature.
         signature: u64,
+        /// Every property value, encoded.
+        values: Vec<Bytes>,
+    },
+    /// Host → node: an `Init` with the API's description (an encoded `ApiSchema`, bincode).
+    InitDynamic {
+        /// The name it is remoted under.
+        name: String,
+        /// The id later packets use for it on this host.
+        source: SourceId,
+        /// The source's API signature.
+        signature: u64,
+        /// The API's description.
+        schema: Bytes,
         /// Every property value, encoded.
         values: Vec<Bytes>,
     },
@@ -259,6 +278,8 @@ mod kind {
     pub const SIGNAL: u8 = 12;
     pub const PING: u8 = 13;
     pub const PONG: u8 = 14;
+    pub const ACQUIRE_DYNAMIC: u8 = 15;
+    pub const INIT_DYNAMIC: u8 = 16;
 }
 
 impl Packet {
@@ -271,6 +292,8 @@ impl Packet {
             Packet::RemoveObject { .. } => "RemoveObject",
             Packet::Acquire { .. } => "Acquire",
             Packet::Release { .. } => "Release",
+            Packet::AcquireDynamic { .. } => "AcquireDynamic",
+            Packet::InitDynamic { .. } => "InitDynamic",
             Packet::Init { .. } => "Init",
             Packet::Invoke { .. } => "Invoke",
             Packet::InvokeReply { .. } => "InvokeReply",
@@ -329,18 +352,33 @@ impl Packet {
         name: &str,
         source: SourceId,
         signature: u64,
+        schema: Option<&Bytes>,
         values: &[Bytes],
         inline_limit: usize,
     ) -> Vec<Bytes> {
-        let payload_len =
-            1 + 4 + name.len() + 4 + 8 + 4 + values.iter().map(|v| 4 + v.len()).sum::<usize>();
+        let schema_len = schema.map_or(0, |s| 4 + s.len());
+        let payload_len = 1
+            + 4
+            + name.len()
+            + 4
+            + 8
+            + schema_len
+            + 4
+            + values.iter().map(|v| 4 + v.len()).sum::<usize>();
         let mut segments = Vec::new();
-        let mut current = BytesMut::with_capacity(64 + name.len());
+        let mut current = BytesMut::with_capacity(64 + name.len() + schema_len);
         current.put_u32(payload_len as u32);
-        current.put_u8(kind::INIT);
+        current.put_u8(if schema.is_some() {
+            kind::INIT_DYNAMIC
+        } else {
+            kind::INIT
+        });
         put_str(&mut current, name);
         current.put_u32_le(source);
         current.put_u64_le(signature);
+        if let Some(schema) = schema {
+            put_bytes(&mut current, schema);
+        }
         current.put_u32_le(values.len() as u32);
         for value in values {
             current.put_u32_le(value.len() as u32);
@@ -402,6 +440,27 @@ impl Packet {
             Packet::Release { source } => {
                 out.put_u8(kind::RELEASE);
                 out.put_u32_le(*source);
+            }
+            Packet::AcquireDynamic { name } => {
+                out.put_u8(kind::ACQUIRE_DYNAMIC);
+                put_str(out, name);
+            }
+            Packet::InitDynamic {
+                name,
+                source,
+                signature,
+                schema,
+                values,
+            } => {
+                out.put_u8(kind::INIT_DYNAMIC);
+                put_str(out, name);
+                out.put_u32_le(*source);
+                out.put_u64_le(*signature);
+                put_bytes(out, schema);
+                out.put_u32_le(values.len() as u32);
+                for value in values {
+                    put_bytes(out, value);
+                }
             }
             Packet::Init {
                 name,
@@ -522,6 +581,27 @@ impl Packet {
             kind::RELEASE => Packet::Release {
                 source: r.u32("source")?,
             },
+            kind::ACQUIRE_DYNAMIC => Packet::AcquireDynamic {
+                name: r.string("name")?,
+            },
+            kind::INIT_DYNAMIC => {
+                let name = r.string("name")?;
+                let source = r.u32("source")?;
+                let signature = r.u64("signature")?;
+                let schema = r.bytes("schema")?;
+                let count = r.count("values", 4)?;
+                let mut values = Vec::with_capacity(count);
+                for _ in 0..count {
+                    values.push(r.bytes("value")?);
+                }
+                Packet::InitDynamic {
+                    name,
+                    source,
+                    signature,
+                    schema,
+                    values,
+                }
+            }
             kind::INIT => {
                 let name = r.string("name")?;
                 let source = r.u32("source")?;
@@ -695,6 +775,14 @@ mod tests {
                 signature: u64::MAX,
             },
             Packet::Release { source: 3 },
+            Packet::AcquireDynamic { name: "x".into() },
+            Packet::InitDynamic {
+                name: "x".into(),
+                source: 1,
+                signature: 9,
+                schema: Bytes::from_static(b"s"),
+                values: vec![Bytes::from_static(b"ab")],
+            },
             Packet::Init {
                 name: "x".into(),
                 source: 1,
@@ -801,10 +889,22 @@ mod tests {
         }
         .to_frame();
         for limit in [0, 10, 1000] {
-            let segments = Packet::init_frame_segments("x", 4, 5, &values, limit);
+            let segments = Packet::init_frame_segments("x", 4, 5, None, &values, limit);
             assert_eq!(segments.concat(), frame.to_vec(), "inline limit {limit}");
         }
-        let segments = Packet::init_frame_segments("x", 4, 5, &values, 10);
+        let schema = Bytes::from_static(b"schema");
+        let dynamic = Packet::InitDynamic {
+            name: "x".into(),
+            source: 4,
+            signature: 5,
+            schema: schema.clone(),
+            values: values.clone(),
+        };
+        assert_eq!(
+            Packet::init_frame_segments("x", 4, 5, Some(&schema), &values, 10).concat(),
+            dynamic.to_frame().to_vec()
+        );
+        let segments = Packet::init_frame_segments("x", 4, 5, None, &values, 10);
         assert!(
             segments.iter().any(|s| s.as_ptr() == big.as_ptr()),
             "large values are shared, not copied"

@@ -1,0 +1,477 @@
+//! [`DynamicReplica`]: a replica with no compile-time types, driven by the API description
+//! its host sends with the init.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use actix::prelude::*;
+use bytes::Bytes;
+use futures::channel::mpsc;
+use futures::Stream;
+use tokio::sync::{oneshot, watch};
+
+use super::codec::{self, ValueError};
+use super::schema::{AccessFlag, ApiSchema};
+use super::value::Value;
+use crate::error::{Error, SlotError};
+use crate::node::HandleToken;
+use crate::outbox::ConnId;
+use crate::replica::core::{InitRefused, ReplicaCore, Transition};
+use crate::replica::shared::{InitOutcome, Link, PendingReply, ReplicaEntry, ReplicaProtocolError};
+use crate::replica::{wait_until_valid, watch_stream, ReplicaState, StateChanged};
+use crate::wire::{Encoding, Packet, SourceId};
+
+/// A property change or signal seen by a [`DynamicReplica`], in the order the source made
+/// them.
+#[derive(Debug, Clone, PartialEq, Message)]
+#[rtype(result = "()")]
+pub enum DynamicEvent {
+    /// A property took a new value.
+    PropertyChanged {
+        /// The property.
+        name: String,
+        /// Its new value.
+        value: Value,
+    },
+    /// A signal was emitted.
+    Signal {
+        /// The signal.
+        name: String,
+        /// Its arguments, by name, in order.
+        args: Vec<(String, Value)>,
+    },
+}
+
+/// A dynamic replica refused an operation; nothing was sent.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DynamicError {
+    /// The replica has not been initialized yet: its API is unknown.
+    #[error("the replica is not initialized yet")]
+    NotInitialized,
+    /// The API has no property of that name.
+    #[error("no property named {0:?}")]
+    UnknownProperty(String),
+    /// The API has no slot of that name.
+    #[error("no slot named {0:?}")]
+    UnknownSlot(String),
+    /// A slot was called with the wrong number of arguments.
+    #[error("slot {slot:?} takes {expected} argument(s), {found} given")]
+    ArgumentCount {
+        /// The slot.
+        slot: String,
+        /// How many it takes.
+        expected: usize,
+        /// How many were given.
+        found: usize,
+    },
+    /// The property is not read-write.
+    #[error("property {0:?} is not read-write")]
+    NotWritable(String),
+    /// A value does not have its type's shape, or a reply did not decode.
+    #[error(transparent)]
+    Value(#[from] ValueError),
+    /// The call itself failed.
+    #[error(transparent)]
+    Slot(#[from] SlotError),
+}
+
+pub(crate) struct DynamicShared {
+    name: String,
+    encoding: Encoding,
+    inner: Mutex<Inner>,
+    state: watch::Sender<ReplicaState>,
+}
+
+struct Inner {
+    core: ReplicaCore<Link, PendingReply>,
+    schema: Option<Arc<ApiSchema>>,
+    values: Vec<Value>,
+    recipients: Vec<Recipient<DynamicEvent>>,
+    streams: Vec<mpsc::UnboundedSender<DynamicEvent>>,
+    state_recipients: Vec<Recipient<StateChanged>>,
+}
+
+impl Inner {
+    fn deliver(&mut self, event: DynamicEvent) {
+        self.recipients.retain(|r| {
+            let alive = r.connected();
+            if alive {
+                r.do_send(event.clone());
+            }
+            alive
+        });
+        self.streams
+            .retain(|s| s.unbounded_send(event.clone()).is_ok());
+    }
+}
+
+impl DynamicShared {
+    pub(crate) fn new(name: String, encoding: Encoding) -> Arc<DynamicShared> {
+        let inner = Inner {
+            core: ReplicaCore::new(0, Vec::new(), ReplicaState::Uninitialized),
+            schema: None,
+            values: Vec::new(),
+            recipients: Vec::new(),
+            streams: Vec::new(),
+            state_recipients: Vec::new(),
+        };
+        let (state, _) = watch::channel(ReplicaState::Uninitialized);
+        Arc::new(DynamicShared {
+            name,
+            encoding,
+            inner: Mutex::new(inner),
+            state,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Updates under this lock are assignments after decoding succeeded.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn notify_state(&self, inner: &mut Inner, transition: Transition) {
+        let Some((old, new)) = transition else { return };
+        self.state.send_replace(new);
+        let change = StateChanged { old, new };
+        inner.state_recipients.retain(|r| {
+            let alive = r.connected();
+            if alive {
+                r.do_send(change);
+            }
+            alive
+        });
+    }
+
+    fn protocol(&self, message: impl std::fmt::Display) -> ReplicaProtocolError {
+        ReplicaProtocolError::Dynamic {
+            name: self.name.clone(),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl ReplicaEntry for DynamicShared {
+    fn signature(&self) -> u64 {
+        self.lock().schema.as_ref().map_or(0, |s| s.signature)
+    }
+
+    fn link(&self) -> Option<(ConnId, SourceId)> {
+        self.lock().core.link().map(|l| (l.conn, l.source))
+    }
+
+    /// A dynamic replica takes whatever API the source has.
+    fn on_offered(&self, _signature: u64) -> bool {
+        self.lock().core.link().is_none()
+    }
+
+    fn wants_schema(&self) -> bool {
+        self.lock().schema.is_none()
+    }
+
+    fn on_init(
+        &self,
+        link: Link,
+        signature: u64,
+        values: Vec<Bytes>,
+        schema: Option<&Bytes>,
+    ) -> Result<InitOutcome, ReplicaProtocolError> {
+        let mut inner = self.lock();
+        let schema = match schema {
+            Some(bytes) => Arc::new(
+                Encoding::Bincode
+                    .decode::<ApiSchema>(bytes)
+                    .map_err(|e| self.protocol(e))?,
+            ),
+            None => match &inner.schema {
+                Some(known) if known.signature == signature => Arc::clone(known),
+                _ => return Ok(InitOutcome::NeedsSchema),
+            },
+        };
+        if schema.signature != signature || schema.properties.len() != values.len() {
+            let refused = InitRefused::WrongValueCount {
+                expected: schema.properties.len(),
+                found: values.len(),
+            };
+            return Err(ReplicaProtocolError::Init {
+                name: self.name.clone(),
+                refused,
+            });
+        }
+        // Decode everything before showing anything (contract item 2).
+        let decoded = values
+            .iter()
+            .zip(&schema.properties)
+            .map(|(bytes, p)| codec::decode(bytes, &p.format, &schema.types, self.encoding))
+            .collect::<Result<Vec<Value>, _>>()
+            .map_err(|e| self.protocol(e))?;
+        if inner
+            .schema
+            .as_ref()
+            .is_none_or(|s| s.signature != signature)
+        {
+            // A first init, or the source's API changed while away: start over with it.
+            let state = *self.state.borrow();
+            inner.core = ReplicaCore::new(signature, vec![Bytes::new(); values.len()], state);
+        }
+        inner.schema = Some(Arc::clone(&schema));
+        if let Err((refused, _)) = inner.core.check_init(signature, values.len()) {
+            return Err(ReplicaProtocolError::Init {
+                name: self.name.clone(),
+                refused,
+            });
+        }
+        let applied = inner.core.commit_init(link, values);
+        inner.values = decoded;
+        for index in applied.changed {
+            let i = usize::from(index);
+            let event = DynamicEvent::PropertyChanged {
+                name: schema.properties[i].name.clone(),
+                value: inner.values[i].clone(),
+            };
+            inner.deliver(event);
+        }
+        self.notify_state(&mut inner, applied.transition);
+        Ok(InitOutcome::Applied)
+    }
+
+    fn on_property_change(&self, index: u16, value: Bytes) -> Result<(), ReplicaProtocolError> {
+        let mut inner = self.lock();
+        let Some(schema) = inner.schema.clone() else {
+            return Err(self.protocol("a change before the init"));
+        };
+        let Some(property) = schema.properties.get(usize::from(index)) else {
+            return Err(ReplicaProtocolError::OutOfRange {
+                name: self.name.clone(),
+                what: "property",
+                index,
+            });
+        };
+        let decoded = codec::decode(&value, &property.format, &schema.types, self.encoding)
+            .map_err(|e| self.protocol(e))?;
+        if inner.core.commit_change(index, value) {
+            inner.values[usize::from(index)] = decoded.clone();
+            inner.deliver(DynamicEvent::PropertyChanged {
+                name: property.name.clone(),
+                value: decoded,
+            });
+        }
+        Ok(())
+    }
+
+    fn on_signal(&self, index: u16, args: &[u8]) -> Result<(), ReplicaProtocolError> {
+        let mut inner = self.lock();
+        let Some(schema) = inner.schema.clone() else {
+            return Err(self.protocol("a signal before the init"));
+        };
+        let Some(signal) = schema.signals.get(usize::from(index)) else {
+            return Err(ReplicaProtocolError::OutOfRange {
+                name: self.name.clone(),
+                what: "signal",
+                index,
+            });
+        };
+        let args = codec::decode_args(args, &signal.args, &schema.types, self.encoding)
+            .map_err(|e| self.protocol(e))?;
+        inner.deliver(DynamicEvent::Signal {
+            name: signal.name.clone(),
+            args,
+        });
+        Ok(())
+    }
+
+    fn take_pending(&self, serial: u32) -> Option<PendingReply> {
+        self.lock().core.complete_call(serial)
+    }
+
+    fn on_link_lost(&self) {
+        let mut inner = self.lock();
+        let (pending, transition) = inner.core.on_link_lost();
+        self.notify_state(&mut inner, transition);
+        drop(inner);
+        for complete in pending {
+            complete(Err(SlotError::ConnectionLost));
+        }
+    }
+
+    fn persist(&self) {}
+}
+
+/// A replica of a source whose API is known only at run time: properties, signals and slots
+/// by name, values as [`Value`]s. `Uninitialized` until its host sends the source's values
+/// and API description; then introspectable through [`DynamicReplica::schema`].
+///
+/// Handles are cheap to clone and share one replica; a dynamic and a typed replica of the
+/// same source on one node share one subscription.
+#[derive(Clone)]
+pub struct DynamicReplica {
+    shared: Arc<DynamicShared>,
+    _token: Arc<HandleToken>,
+}
+
+impl std::fmt::Debug for DynamicReplica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamicReplica")
+            .field("name", &self.shared.name)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+impl DynamicReplica {
+    pub(crate) fn new(shared: Arc<DynamicShared>, token: Arc<HandleToken>) -> DynamicReplica {
+        DynamicReplica {
+            shared,
+            _token: token,
+        }
+    }
+
+    /// The name the source is remoted under.
+    pub fn source_name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ReplicaState {
+        *self.shared.state.borrow()
+    }
+
+    /// Every state from now on (starting with the current one).
+    pub fn state_changes(&self) -> impl Stream<Item = ReplicaState> + Unpin + Send + 'static {
+        watch_stream(self.shared.state.subscribe())
+    }
+
+    /// Delivers every state change to `to`.
+    pub fn subscribe_state(&self, to: Recipient<StateChanged>) {
+        self.shared.lock().state_recipients.push(to);
+    }
+
+    /// Waits until the replica is `Valid`, or fails after `timeout`.
+    pub async fn wait_for_source(&self, timeout: Duration) -> Result<(), Error> {
+        wait_until_valid(self.shared.state.subscribe(), timeout).await
+    }
+
+    /// The source's API, once initialized.
+    pub fn schema(&self) -> Option<Arc<ApiSchema>> {
+        self.shared.lock().schema.clone()
+    }
+
+    /// A property's cached value (no round trip).
+    pub fn property(&self, name: &str) -> Result<Value, DynamicError> {
+        let inner = self.shared.lock();
+        let schema = inner.schema.as_ref().ok_or(DynamicError::NotInitialized)?;
+        let (index, _) = schema
+            .property(name)
+            .ok_or_else(|| DynamicError::UnknownProperty(name.to_owned()))?;
+        Ok(inner.values[usize::from(index)].clone())
+    }
+
+    /// Every property's cached value, in index order.
+    pub fn properties(&self) -> Result<Vec<(String, Value)>, DynamicError> {
+        let inner = self.shared.lock();
+        let schema = inner.schema.as_ref().ok_or(DynamicError::NotInitialized)?;
+        Ok(schema
+            .properties
+            .iter()
+            .map(|p| p.name.clone())
+            .zip(inner.values.iter().cloned())
+            .collect())
+    }
+
+    /// Calls slot `slot` with `args` and waits for its result. The arguments are checked
+    /// against the slot's types first: nothing is sent if they do not fit.
+    pub async fn call(&self, slot: &str, args: Vec<Value>) -> Result<Value, DynamicError> {
+        let (schema, index, returns, bytes) = {
+            let inner = self.shared.lock();
+            let schema = inner.schema.clone().ok_or(DynamicError::NotInitialized)?;
+            let (index, member) = schema
+                .slot(slot)
+                .ok_or_else(|| DynamicError::UnknownSlot(slot.to_owned()))?;
+            if args.len() != member.args.len() {
+                return Err(DynamicError::ArgumentCount {
+                    slot: slot.to_owned(),
+                    expected: member.args.len(),
+                    found: args.len(),
+                });
+            }
+            let bytes =
+                codec::encode_args(&args, &member.args, &schema.types, self.shared.encoding)?;
+            let returns = member.returns.clone();
+            (schema, index, returns, bytes)
+        };
+        let (tx, rx) = oneshot::channel();
+        let complete: PendingReply = Box::new(move |reply| {
+            let _ = tx.send(reply);
+        });
+        self.start_call(index, Bytes::from(bytes), complete);
+        let reply = rx.await.map_err(|_| SlotError::ConnectionLost)??;
+        Ok(codec::decode(
+            &reply,
+            &returns,
+            &schema.types,
+            self.shared.encoding,
+        )?)
+    }
+
+    fn start_call(&self, slot: u16, args: Bytes, complete: PendingReply) {
+        let mut inner = self.shared.lock();
+        let (serial, link) = match inner.core.begin_call(complete) {
+            Ok(started) => started,
+            Err(complete) => {
+                drop(inner);
+                return complete(Err(SlotError::NotConnected));
+            }
+        };
+        let frame = Packet::Invoke {
+            source: link.source,
+            slot,
+            serial,
+            args,
+        }
+        .to_frame();
+        if !link.outbox.push(frame) {
+            if let Some(complete) = inner.core.complete_call(serial) {
+                drop(inner);
+                complete(Err(SlotError::NotConnected));
+            }
+        }
+    }
+
+    /// Asks the source to set read-write property `name` to `value`; the change arrives like
+    /// any other. The value is checked against the property's type first.
+    pub fn set_property(&self, name: &str, value: &Value) -> Result<(), DynamicError> {
+        let inner = self.shared.lock();
+        let schema = inner.schema.clone().ok_or(DynamicError::NotInitialized)?;
+        let (index, property) = schema
+            .property(name)
+            .ok_or_else(|| DynamicError::UnknownProperty(name.to_owned()))?;
+        if property.access != AccessFlag::ReadWrite {
+            return Err(DynamicError::NotWritable(name.to_owned()));
+        }
+        let bytes = codec::encode(value, &property.format, &schema.types, self.shared.encoding)?;
+        let link = inner.core.link().ok_or(SlotError::NotConnected)?;
+        let frame = Packet::SetProperty {
+            source: link.source,
+            index,
+            value: Bytes::from(bytes),
+        }
+        .to_frame();
+        if link.outbox.push(frame) {
+            Ok(())
+        } else {
+            Err(SlotError::NotConnected.into())
+        }
+    }
+
+    /// Every property change and signal from now on, in order.
+    pub fn events(&self) -> impl Stream<Item = DynamicEvent> + Unpin + Send + 'static {
+        let (tx, rx) = mpsc::unbounded();
+        self.shared.lock().streams.push(tx);
+        rx
+    }
+
+    /// Delivers every property change and signal to `to`.
+    pub fn subscribe(&self, to: Recipient<DynamicEvent>) {
+        self.shared.lock().recipients.push(to);
+    }
+}
