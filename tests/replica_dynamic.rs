@@ -224,3 +224,18 @@ async fn wait_state_dynamic(replica: &DynamicReplica, state: ReplicaState) {
     let mut states = replica.state_changes();
     while next(&mut states).await != state {}
 }
+
+#[actix::test]
+async fn a_connected_node_knows_what_its_host_offers() {
+    let _guard = init();
+    let (host, _) = host("tcp://127.0.0.1:0").await;
+    host.enable_remoting_as(PrinterService::new(), "Backup")
+        .await
+        .unwrap();
+    let node = Node::connect(host.url().unwrap()).await.unwrap();
+    let offered = node.offered_sources().await.unwrap();
+    let names: Vec<&str> = offered.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["Backup", "Printer"]);
+    assert!(offered.iter().all(|o| o.api == "Printer"));
+    host.shutdown().await;
+}

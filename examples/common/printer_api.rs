@@ -28,6 +28,8 @@ remote_object! {
         prop ink_level: u8 = 100;
         /// What the printer is doing.
         prop status: Status;
+        /// The printer's name; replicas may rename it.
+        prop name: String = "office".to_string(), read_write;
         /// The paper ran out.
         signal out_of_paper(tray: u32);
         /// Prints a document and returns its job number.

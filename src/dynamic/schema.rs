@@ -333,3 +333,44 @@ impl ApiSchema {
             .map(|i| (i as u16, &self.slots[i]))
     }
 }
+
+impl std::fmt::Display for TypeFormat {
+    /// Rust-like: `u8`, `Option<String>`, `Vec<Point>`, `Map<String, u16>`, `(u8, bool)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use TypeFormat as T;
+        match self {
+            T::Named(name) => f.write_str(name),
+            T::Unit => f.write_str("()"),
+            T::Bool => f.write_str("bool"),
+            T::I8 => f.write_str("i8"),
+            T::I16 => f.write_str("i16"),
+            T::I32 => f.write_str("i32"),
+            T::I64 => f.write_str("i64"),
+            T::I128 => f.write_str("i128"),
+            T::U8 => f.write_str("u8"),
+            T::U16 => f.write_str("u16"),
+            T::U32 => f.write_str("u32"),
+            T::U64 => f.write_str("u64"),
+            T::U128 => f.write_str("u128"),
+            T::F32 => f.write_str("f32"),
+            T::F64 => f.write_str("f64"),
+            T::Char => f.write_str("char"),
+            T::Str => f.write_str("String"),
+            T::Bytes => f.write_str("Bytes"),
+            T::Option(inner) => write!(f, "Option<{inner}>"),
+            T::Seq(inner) => write!(f, "Vec<{inner}>"),
+            T::Map(k, v) => write!(f, "Map<{k}, {v}>"),
+            T::Tuple(items) => {
+                f.write_str("(")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str(")")
+            }
+            T::Array(inner, n) => write!(f, "[{inner}; {n}]"),
+        }
+    }
+}

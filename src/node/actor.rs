@@ -107,6 +107,7 @@ impl NodeActor {
     ) {
         let Established {
             conn,
+            offered,
             frames,
             outbox,
             writer,
@@ -147,6 +148,9 @@ impl NodeActor {
             liveness,
         };
         self.connections.insert(conn, connection);
+        for info in offered {
+            self.offer(conn, info);
+        }
     }
 
     /// Tries to connect to a known host now; on failure, tries again after a backoff delay.

@@ -10,14 +10,15 @@ use super::NodeConfig;
 use crate::error::{Error, Kind};
 use crate::outbox::{next_conn_id, ConnId, Outbox, WriterEnd};
 use crate::transport::Transport;
-use crate::wire::{FrameError, Handshake, HandshakeError, Packet, PacketCodec};
+use crate::wire::{FrameError, Handshake, HandshakeError, ObjectInfo, Packet, PacketCodec};
 
 /// The packets a connection reads.
 pub(crate) type Frames = FramedRead<ReadHalf<Box<dyn Transport>>, PacketCodec>;
 
-/// A connection whose handshake succeeded.
+/// A connection whose handshake succeeded, with what the host offers.
 pub(crate) struct Established {
     pub(crate) conn: ConnId,
+    pub(crate) offered: Vec<ObjectInfo>,
     pub(crate) frames: Frames,
     pub(crate) outbox: Outbox,
     /// Ends when the write side does; the connection ends with it.
@@ -49,9 +50,26 @@ pub(crate) async fn establish(
         }
         .into()),
     };
+    let checked = match checked {
+        // A host sends its object list right after the handshake: take it as part of
+        // connecting, so a connected node knows what the host offers.
+        Ok(()) => match tokio::time::timeout(config.handshake_timeout, frames.next()).await {
+            Ok(Some(Ok(Packet::ObjectList(offered)))) => Ok(offered),
+            Err(_) => Err(Error::new(Kind::Timeout(config.handshake_timeout))),
+            Ok(None) => Err(Error::new(Kind::Closed("before the host's object list"))),
+            Ok(Some(Err(FrameError::Io(e)))) => Err(Error::io("read the host's object list", e)),
+            Ok(Some(Err(e))) => Err(Error::new(Kind::Protocol(e))),
+            Ok(Some(Ok(other))) => Err(HandshakeError::NotAHandshake {
+                found: other.kind_name(),
+            }
+            .into()),
+        },
+        Err(error) => Err(error),
+    };
     match checked {
-        Ok(()) => Ok(Established {
+        Ok(offered) => Ok(Established {
             conn,
+            offered,
             frames,
             outbox,
             writer,

@@ -1,0 +1,389 @@
+//! `aro`: inspect and drive actix-remote-objects sources from the command line, in the
+//! spirit of `busctl` for D-Bus. Built on dynamic replicas: no compile-time types needed.
+//!
+//! ```text
+//! aro list URL                               sources a host (or registry) offers, with their APIs
+//! aro get URL SOURCE [PROPERTY]              property values as JSON
+//! aro watch URL SOURCE                       property changes and signals until interrupted
+//! aro call URL SOURCE SLOT [JSON-ARG]...     call a slot, print its result as JSON
+//! aro set URL SOURCE PROPERTY JSON           set a read-write property
+//! ```
+//! Exit status: 0 on success, 1 when the operation failed (unreachable host, unknown source
+//! or member, bad JSON, a refused call), 2 for a bad command line.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use actix_remote_objects::dynamic::{ApiSchema, DynamicEvent, DynamicReplica, Value};
+use actix_remote_objects::prelude::*;
+use clap::{Parser, Subcommand};
+use futures::StreamExt;
+use serde_json::Value as Json;
+
+/// Inspect and drive actix-remote-objects sources: list them, read and watch their
+/// properties, call their slots.
+#[derive(Parser)]
+#[command(name = "aro", version)]
+struct Cli {
+    /// How long to wait for a host or a source, in seconds.
+    #[arg(long, global = true, default_value_t = 5.0)]
+    timeout: f64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the sources a host offers, with their APIs (and, for a registry, what the
+    /// network offers).
+    List {
+        /// The host: tcp://HOST:PORT or local:NAME.
+        url: String,
+    },
+    /// Print property values as JSON: one property, or all of them as an object.
+    Get {
+        /// The host: tcp://HOST:PORT or local:NAME.
+        url: String,
+        /// The name the source is remoted under.
+        source: String,
+        /// One property (all if omitted).
+        property: Option<String>,
+    },
+    /// Print the current values, then every property change and signal, until interrupted.
+    Watch {
+        /// The host: tcp://HOST:PORT or local:NAME.
+        url: String,
+        /// The name the source is remoted under.
+        source: String,
+    },
+    /// Call a slot with JSON arguments and print its result as JSON.
+    Call {
+        /// The host: tcp://HOST:PORT or local:NAME.
+        url: String,
+        /// The name the source is remoted under.
+        source: String,
+        /// The slot.
+        slot: String,
+        /// One JSON value per argument, in order (e.g. '"report.pdf"' or '{"x": 1}').
+        args: Vec<String>,
+    },
+    /// Set a read-write property to a JSON value and print it once the source applied it.
+    Set {
+        /// The host: tcp://HOST:PORT or local:NAME.
+        url: String,
+        /// The name the source is remoted under.
+        source: String,
+        /// The property.
+        property: String,
+        /// Its new value, as JSON.
+        value: String,
+    },
+}
+
+/// A failure to report: the message goes to stderr and the exit status is 1.
+struct Failure(String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(error: E) -> Failure {
+        Failure(error.to_string())
+    }
+}
+
+fn fail<T>(message: impl Into<String>) -> Result<T, Failure> {
+    Err(Failure(message.into()))
+}
+
+#[actix::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let timeout = Duration::from_secs_f64(cli.timeout.max(0.0));
+    let result = match cli.command {
+        Command::List { url } => list(&url, timeout).await,
+        Command::Get {
+            url,
+            source,
+            property,
+        } => get(&url, &source, property.as_deref(), timeout).await,
+        Command::Watch { url, source } => watch(&url, &source, timeout).await,
+        Command::Call {
+            url,
+            source,
+            slot,
+            args,
+        } => call(&url, &source, &slot, &args, timeout).await,
+        Command::Set {
+            url,
+            source,
+            property,
+            value,
+        } => set(&url, &source, &property, &value, timeout).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("aro: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn connect(url: &str, timeout: Duration) -> Result<Node, Failure> {
+    let config = NodeConfig::default().handshake_timeout(timeout);
+    match tokio::time::timeout(timeout, Node::connect_with(url, config)).await {
+        Ok(Ok(node)) => Ok(node),
+        Ok(Err(error)) => fail(format!("cannot connect to {url}: {error}")),
+        Err(_) => fail(format!(
+            "cannot connect to {url}: no answer within {timeout:?}"
+        )),
+    }
+}
+
+/// A dynamic replica of `source`, initialized; a clear error if the host does not offer it.
+async fn replica(
+    node: &Node,
+    url: &str,
+    source: &str,
+    timeout: Duration,
+) -> Result<DynamicReplica, Failure> {
+    let offered = node.offered_sources().await?;
+    if !offered.iter().any(|o| o.name == source) {
+        let names: Vec<&str> = offered.iter().map(|o| o.name.as_str()).collect();
+        return fail(format!(
+            "{url} offers no source named {source:?} (it offers: {})",
+            names.join(", ")
+        ));
+    }
+    let replica = node.acquire_dynamic(source);
+    if let Err(error) = replica.wait_for_source(timeout).await {
+        return fail(format!(
+            "source {source:?} did not initialize: {error} (can its host describe it? see its log)"
+        ));
+    }
+    Ok(replica)
+}
+
+fn schema_of(replica: &DynamicReplica) -> Result<std::sync::Arc<ApiSchema>, Failure> {
+    replica
+        .schema()
+        .ok_or_else(|| Failure("the source's API is unknown".into()))
+}
+
+fn print_api(name: &str, schema: &ApiSchema) {
+    println!(
+        "{name} (API {}, signature {:#018x})",
+        schema.api, schema.signature
+    );
+    for p in &schema.properties {
+        let access = match p.access {
+            actix_remote_objects::dynamic::schema::AccessFlag::ReadOnly => "read_only",
+            actix_remote_objects::dynamic::schema::AccessFlag::ReadWrite => "read_write",
+            actix_remote_objects::dynamic::schema::AccessFlag::Constant => "constant",
+        };
+        let persisted = if p.persisted { ", persisted" } else { "" };
+        println!("  prop {}: {} ({access}{persisted})", p.name, p.type_name);
+    }
+    let args = |args: &[actix_remote_objects::dynamic::schema::Field]| {
+        args.iter()
+            .map(|a| format!("{}: {}", a.name, a.format))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for s in &schema.signals {
+        println!("  signal {}({})", s.name, args(&s.args));
+    }
+    for s in &schema.slots {
+        let returns = match &s.returns {
+            actix_remote_objects::dynamic::TypeFormat::Unit => String::new(),
+            other => format!(" -> {other}"),
+        };
+        println!("  slot {}({}){returns}", s.name, args(&s.args));
+    }
+}
+
+async fn list(url: &str, timeout: Duration) -> Result<(), Failure> {
+    let node = connect(url, timeout).await?;
+    let offered = node.offered_sources().await?;
+    if offered.is_empty() {
+        println!("{url} offers no sources");
+    }
+    for info in &offered {
+        let replica = node.acquire_dynamic(&info.name);
+        match replica.wait_for_source(timeout).await {
+            Ok(()) => print_api(&info.name, &*schema_of(&replica)?),
+            Err(error) => println!(
+                "{} (API {}, signature {:#018x}): cannot describe: {error}",
+                info.name, info.api, info.signature
+            ),
+        }
+        if info.name == "Registry" {
+            if let Ok(Value::Map(entries)) = replica.property("sources") {
+                println!("  the network offers:");
+                for (name, location) in entries {
+                    let location = location.to_json();
+                    println!(
+                        "    {} (API {}) at {}",
+                        name.to_json().as_str().unwrap_or("?"),
+                        location["api"].as_str().unwrap_or("?"),
+                        location["host_url"].as_str().unwrap_or("?")
+                    );
+                }
+            }
+        }
+    }
+    node.shutdown().await;
+    Ok(())
+}
+
+fn pretty(json: &Json) -> String {
+    serde_json::to_string_pretty(json).unwrap_or_else(|_| json.to_string())
+}
+
+async fn get(
+    url: &str,
+    source: &str,
+    property: Option<&str>,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    let node = connect(url, timeout).await?;
+    let replica = replica(&node, url, source, timeout).await?;
+    match property {
+        Some(name) => println!("{}", pretty(&replica.property(name)?.to_json())),
+        None => {
+            let all: serde_json::Map<String, Json> = replica
+                .properties()?
+                .into_iter()
+                .map(|(name, value)| (name, value.to_json()))
+                .collect();
+            println!("{}", pretty(&Json::Object(all)));
+        }
+    }
+    node.shutdown().await;
+    Ok(())
+}
+
+fn print_event(event: &DynamicEvent) {
+    match event {
+        DynamicEvent::PropertyChanged { name, value } => println!("{name} = {}", value.to_json()),
+        DynamicEvent::Signal { name, args } => {
+            let args: serde_json::Map<String, Json> =
+                args.iter().map(|(n, v)| (n.clone(), v.to_json())).collect();
+            println!("signal {name} {}", Json::Object(args));
+        }
+    }
+}
+
+async fn watch(url: &str, source: &str, timeout: Duration) -> Result<(), Failure> {
+    let node = connect(url, timeout).await?;
+    let replica = replica(&node, url, source, timeout).await?;
+    let mut events = replica.events();
+    let mut states = replica.state_changes();
+    for (name, value) in replica.properties()? {
+        println!("{name} = {}", value.to_json());
+    }
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            event = events.next() => match event {
+                Some(event) => print_event(&event),
+                None => break,
+            },
+            state = states.next() => match state {
+                Some(ReplicaState::Suspect) => eprintln!("aro: connection to the source lost; reconnecting"),
+                Some(ReplicaState::Valid) => {}
+                Some(_) => {}
+                None => break,
+            },
+        }
+    }
+    node.shutdown().await;
+    Ok(())
+}
+
+fn parse_json(what: &str, text: &str) -> Result<Json, Failure> {
+    serde_json::from_str(text)
+        .map_err(|e| Failure(format!("{what} is not valid JSON ({e}): {text}")))
+}
+
+async fn call(
+    url: &str,
+    source: &str,
+    slot: &str,
+    args: &[String],
+    timeout: Duration,
+) -> Result<(), Failure> {
+    let node = connect(url, timeout).await?;
+    let replica = replica(&node, url, source, timeout).await?;
+    let schema = schema_of(&replica)?;
+    let Some((_, member)) = schema.slot(slot) else {
+        let names: Vec<&str> = schema.slots.iter().map(|s| s.name.as_str()).collect();
+        return fail(format!(
+            "{source} has no slot named {slot:?} (its slots: {})",
+            names.join(", ")
+        ));
+    };
+    if args.len() != member.args.len() {
+        return fail(format!(
+            "slot {slot} takes {} argument(s), {} given",
+            member.args.len(),
+            args.len()
+        ));
+    }
+    let mut values = Vec::with_capacity(args.len());
+    for (text, field) in args.iter().zip(&member.args) {
+        let json = parse_json(&format!("argument {}", field.name), text)?;
+        let value = Value::from_json(&json, &field.format, &schema.types)
+            .map_err(|e| Failure(format!("argument {} ({}): {e}", field.name, field.format)))?;
+        values.push(value);
+    }
+    let result = tokio::time::timeout(timeout, replica.call(slot, values))
+        .await
+        .map_err(|_| Failure(format!("no reply within {timeout:?}")))??;
+    println!("{}", pretty(&result.to_json()));
+    node.shutdown().await;
+    Ok(())
+}
+
+async fn set(
+    url: &str,
+    source: &str,
+    property: &str,
+    value: &str,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    let node = connect(url, timeout).await?;
+    let replica = replica(&node, url, source, timeout).await?;
+    let schema = schema_of(&replica)?;
+    let Some((_, prop)) = schema.property(property) else {
+        return fail(format!("{source} has no property named {property:?}"));
+    };
+    let json = parse_json("the value", value)?;
+    let value = Value::from_json(&json, &prop.format, &schema.types)
+        .map_err(|e| Failure(format!("the value ({}): {e}", prop.format)))?;
+    if replica.property(property)? == value {
+        println!("{}", pretty(&value.to_json()));
+        return Ok(());
+    }
+    let mut events = replica.events();
+    replica.set_property(property, &value)?;
+    let applied = tokio::time::timeout(timeout, async {
+        while let Some(event) = events.next().await {
+            if let DynamicEvent::PropertyChanged { name, value } = event {
+                if name == property {
+                    return Some(value);
+                }
+            }
+        }
+        None
+    })
+    .await;
+    match applied {
+        Ok(Some(value)) => println!("{}", pretty(&value.to_json())),
+        _ => {
+            return fail(format!(
+                "the source did not apply the new value of {property} within {timeout:?}"
+            ))
+        }
+    }
+    node.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,311 @@
+//! `aro` as a real binary against the printer example running as a real host process.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The printer example binary, next to this package's binary in the workspace target dir.
+fn printer_example() -> PathBuf {
+    let mut path = PathBuf::from(env!("CARGO_BIN_EXE_aro"));
+    path.pop();
+    path.push("examples");
+    path.push("printer");
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "-p",
+                "actix-remote-objects",
+                "--example",
+                "printer",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot build the printer example");
+    }
+    path
+}
+
+/// A printer host process, killed when dropped.
+struct PrinterHost {
+    child: Child,
+    url: String,
+}
+
+impl PrinterHost {
+    fn start() -> PrinterHost {
+        let mut child = Command::new(printer_example())
+            .args(["host", "tcp://127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_owned();
+        PrinterHost { child, url }
+    }
+}
+
+impl Drop for PrinterHost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn aro(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aro"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let output = aro(args);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "aro {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn failing(args: &[&str]) -> String {
+    let output = aro(args);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "aro {args:?} should fail: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn list_shows_every_source_with_its_api() {
+    let host = PrinterHost::start();
+    let out = ok(&["list", &host.url]);
+    assert!(
+        out.starts_with("Printer (API Printer, signature 0x"),
+        "{out}"
+    );
+    for line in [
+        "  prop ink_level: u8 (read_only)",
+        "  prop status: Status (read_only)",
+        "  prop name: String (read_write)",
+        "  signal out_of_paper(tray: u32)",
+        "  slot print(doc: String) -> u32",
+    ] {
+        assert!(
+            out.lines().any(|l| l == line),
+            "{line:?} missing from:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn get_call_and_set_read_and_change_the_source() {
+    let host = PrinterHost::start();
+    let url = host.url.as_str();
+    assert_eq!(
+        json(&ok(&["get", url, "Printer"])),
+        serde_json::json!({"ink_level": 100, "status": "Idle", "name": "office"})
+    );
+    assert_eq!(json(&ok(&["get", url, "Printer", "ink_level"])), 100);
+    assert_eq!(
+        json(&ok(&["call", url, "Printer", "print", "\"report.pdf\""])),
+        1
+    );
+    assert_eq!(
+        json(&ok(&["get", url, "Printer", "status"])),
+        serde_json::json!({"Printing": {"job": 1, "doc": "report.pdf"}})
+    );
+    assert_eq!(json(&ok(&["get", url, "Printer", "ink_level"])), 90);
+    assert_eq!(
+        json(&ok(&["set", url, "Printer", "name", "\"lab\""])),
+        "lab"
+    );
+    assert_eq!(json(&ok(&["get", url, "Printer", "name"])), "lab");
+}
+
+#[test]
+fn watch_prints_changes_and_signals_as_they_happen() {
+    let host = PrinterHost::start();
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_aro"))
+        .args(["watch", &host.url, "Printer"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || rx.recv_timeout(WAIT).expect("aro watch printed nothing");
+    let initial: Vec<String> = (0..3).map(|_| next()).collect();
+    assert_eq!(
+        initial,
+        ["ink_level = 100", "status = \"Idle\"", "name = \"office\""]
+    );
+
+    // The example's printer has paper for two jobs; the third runs out.
+    for doc in ["\"a\"", "\"b\""] {
+        ok(&["call", &host.url, "Printer", "print", doc]);
+    }
+    failing(&["call", &host.url, "Printer", "print", "\"c\""]);
+    let mut lines = Vec::new();
+    while !lines
+        .iter()
+        .any(|l: &String| l.starts_with("signal out_of_paper"))
+    {
+        lines.push(next());
+    }
+    assert!(
+        lines.contains(&"status = {\"Printing\":{\"doc\":\"a\",\"job\":1}}".to_string()),
+        "{lines:#?}"
+    );
+    assert!(lines.contains(&"ink_level = 80".to_string()), "{lines:#?}");
+    assert!(
+        lines.contains(&"signal out_of_paper {\"tray\":1}".to_string()),
+        "{lines:#?}"
+    );
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
+
+#[test]
+fn mistakes_are_clear_messages_with_a_failing_exit_status() {
+    let host = PrinterHost::start();
+    let url = host.url.as_str();
+    let unreachable = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("tcp://{}", listener.local_addr().unwrap())
+    };
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["list", &unreachable], "cannot connect to"),
+        (vec!["get", "http://nowhere", "Printer"], "invalid URL"),
+        (
+            vec!["get", url, "Scanner"],
+            "offers no source named \"Scanner\" (it offers: Printer)",
+        ),
+        (
+            vec!["get", url, "Printer", "colour"],
+            "no property named \"colour\"",
+        ),
+        (
+            vec!["call", url, "Printer", "scan"],
+            "has no slot named \"scan\" (its slots: print)",
+        ),
+        (
+            vec!["call", url, "Printer", "print"],
+            "takes 1 argument(s), 0 given",
+        ),
+        (
+            vec!["call", url, "Printer", "print", "{oops"],
+            "argument doc is not valid JSON",
+        ),
+        (
+            vec!["call", url, "Printer", "print", "42"],
+            "argument doc (String): at $: expected a string, found a number",
+        ),
+        (
+            vec!["set", url, "Printer", "ink_level", "5"],
+            "property \"ink_level\" is not read-write",
+        ),
+        (
+            vec!["set", url, "Printer", "name", "nope"],
+            "the value is not valid JSON",
+        ),
+    ];
+    for (args, expected) in cases {
+        let stderr = failing(&args);
+        assert!(
+            stderr.contains(expected),
+            "aro {args:?}: expected {expected:?} in {stderr:?}"
+        );
+    }
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in [
+        &[][..],
+        &["list"],
+        &["get"],
+        &["watch"],
+        &["call"],
+        &["set"],
+    ] {
+        let mut args: Vec<&str> = sub.to_vec();
+        args.push("--help");
+        let out = ok(&args);
+        assert!(out.contains("Usage: aro"), "aro {args:?}:\n{out}");
+    }
+    assert_eq!(
+        aro(&["frobnicate"]).status.code(),
+        Some(2),
+        "a bad command line exits 2"
+    );
+}
+
+/// Starts `registry` example processes (as `args`) and returns them with their URLs.
+fn registry_example(args: &[&str]) -> (Child, String) {
+    let mut path = printer_example();
+    path.set_file_name("registry");
+    let mut child = Command::new(path)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (
+        child,
+        line.trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_owned(),
+    )
+}
+
+#[test]
+fn list_on_a_registry_shows_what_the_network_offers() {
+    let (mut registry, registry_url) = registry_example(&["registry", "tcp://127.0.0.1:0"]);
+    let (mut printer, printer_url) = registry_example(&["host", &registry_url, "printer"]);
+    let out = ok(&["list", &registry_url]);
+    assert!(out.contains("Registry (API Registry"), "{out}");
+    assert!(
+        out.contains("  slot add_source(name: String, location: SourceLocation)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("    Printer (API Printer) at {printer_url}")),
+        "{out}"
+    );
+    for child in [&mut printer, &mut registry] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
