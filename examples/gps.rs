@@ -17,6 +17,9 @@ use actix_remote_objects::prelude::*;
 use futures::StreamExt;
 use gps::ReplicaExt;
 
+#[path = "common/shutdown.rs"]
+mod shutdown;
+use shutdown::wait_for_termination;
 #[path = "common/gps_api.rs"]
 mod gps_api;
 use gps_api::*;
@@ -69,17 +72,6 @@ async fn run_replica(
     drop(replica);
     node.shutdown().await; // waits until the persisted position is saved
     Ok(())
-}
-
-async fn wait_for_termination() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }
 
 #[actix::main]

@@ -15,6 +15,9 @@ use actix_remote_objects::prelude::*;
 use futures::StreamExt;
 use printer::ReplicaExt;
 
+#[path = "common/shutdown.rs"]
+mod shutdown;
+use shutdown::wait_for_termination;
 #[path = "common/printer_api.rs"]
 mod printer_api;
 use printer_api::*;
@@ -63,17 +66,6 @@ async fn run_replica(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("replica: final status {:?}", replica.status());
     Ok(())
-}
-
-async fn wait_for_termination() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }
 
 #[actix::main]

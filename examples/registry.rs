@@ -14,6 +14,9 @@ use std::time::Duration;
 use actix_remote_objects::prelude::*;
 use futures::StreamExt;
 
+#[path = "common/shutdown.rs"]
+mod shutdown;
+use shutdown::wait_for_termination;
 #[path = "common/gps_api.rs"]
 mod gps_api;
 #[path = "common/printer_api.rs"]
@@ -108,17 +111,6 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     registry.shutdown().await;
     println!("done");
     Ok(())
-}
-
-async fn wait_for_termination() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }
 
 #[actix::main]

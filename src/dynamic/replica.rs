@@ -17,7 +17,9 @@ use crate::error::{Error, SlotError};
 use crate::node::HandleToken;
 use crate::outbox::ConnId;
 use crate::replica::core::{InitRefused, ReplicaCore, Transition};
-use crate::replica::shared::{InitOutcome, Link, PendingReply, ReplicaEntry, ReplicaProtocolError};
+use crate::replica::shared::{
+    invoke, InitOutcome, Link, PendingReply, ReplicaEntry, ReplicaProtocolError,
+};
 use crate::replica::{wait_until_valid, watch_stream, ReplicaState, StateChanged};
 use crate::wire::{Encoding, Packet, SourceId};
 
@@ -414,26 +416,9 @@ impl DynamicReplica {
     }
 
     fn start_call(&self, slot: u16, args: Bytes, complete: PendingReply) {
-        let mut inner = self.shared.lock();
-        let (serial, link) = match inner.core.begin_call(complete) {
-            Ok(started) => started,
-            Err(complete) => {
-                drop(inner);
-                return complete(Err(SlotError::NotConnected));
-            }
-        };
-        let frame = Packet::Invoke {
-            source: link.source,
-            slot,
-            serial,
-            args,
-        }
-        .to_frame();
-        if !link.outbox.push(frame) {
-            if let Some(complete) = inner.core.complete_call(serial) {
-                drop(inner);
-                complete(Err(SlotError::NotConnected));
-            }
+        let refused = invoke(&mut self.shared.lock().core, slot, args, complete);
+        if let Some(complete) = refused {
+            complete(Err(SlotError::NotConnected));
         }
     }
 

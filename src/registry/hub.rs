@@ -118,7 +118,9 @@ fn reply<T: serde::Serialize>(result: Result<T, String>, enc: Encoding) -> SlotF
     Box::pin(std::future::ready(outcome))
 }
 
-impl SourceHub for RegistryHub {
+/// Shared between the host (which serves it) and the registry host (which registers its own
+/// sources in it directly).
+impl SourceHub for std::sync::Arc<RegistryHub> {
     fn subscribe(
         &self,
         name: &str,
@@ -175,49 +177,6 @@ impl SourceHub for RegistryHub {
 
     fn subscriber_count(&self) -> usize {
         self.source.subscriber_count()
-    }
-}
-
-/// The registry hub is shared between the host (which serves it) and the registry host
-/// (which registers its own sources in it directly).
-impl SourceHub for std::sync::Arc<RegistryHub> {
-    fn subscribe(
-        &self,
-        name: &str,
-        source: SourceId,
-        outbox: &Outbox,
-        schema: Option<&Bytes>,
-    ) -> Result<(), Error> {
-        self.as_ref().subscribe(name, source, outbox, schema)
-    }
-    fn schema(&self) -> Result<Bytes, String> {
-        self.as_ref().schema()
-    }
-    fn unsubscribe(&self, conn: ConnId, source: Option<SourceId>) {
-        self.as_ref().unsubscribe(conn, source)
-    }
-    fn unsubscribe_all(&self, source: SourceId) {
-        self.as_ref().unsubscribe_all(source)
-    }
-    fn set_from_remote(
-        &self,
-        index: u16,
-        value: &[u8],
-        enc: Encoding,
-    ) -> Result<(), SetPropertyError> {
-        self.as_ref().set_from_remote(index, value, enc)
-    }
-    fn invoke(
-        &self,
-        slot: u16,
-        args: &[u8],
-        enc: Encoding,
-        caller: ConnId,
-    ) -> Result<SlotFuture, InvokeError> {
-        self.as_ref().invoke(slot, args, enc, caller)
-    }
-    fn subscriber_count(&self) -> usize {
-        self.as_ref().subscriber_count()
     }
 }
 

@@ -32,6 +32,33 @@ pub(crate) type SignalDelivery<S> = Box<dyn Fn(&S) -> bool + Send>;
 /// and answers the caller directly, so a call costs no task or future while it waits.
 pub(crate) type PendingReply = Box<dyn FnOnce(Result<Bytes, SlotError>) + Send>;
 
+/// Sends a slot call on the core's link, registering `complete` for its reply. Without a
+/// live link nothing is sent and `complete` is handed back, to be failed with `NotConnected`
+/// once the caller has released its lock.
+pub(crate) fn invoke(
+    core: &mut ReplicaCore<Link, PendingReply>,
+    slot: u16,
+    args: Bytes,
+    complete: PendingReply,
+) -> Option<PendingReply> {
+    let (serial, link) = match core.begin_call(complete) {
+        Ok(started) => started,
+        Err(complete) => return Some(complete),
+    };
+    let frame = Packet::Invoke {
+        source: link.source,
+        slot,
+        serial,
+        args,
+    }
+    .to_frame();
+    if link.outbox.push(frame) {
+        None
+    } else {
+        core.complete_call(serial)
+    }
+}
+
 /// The host sent something a replica cannot apply; the node closes that connection.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReplicaProtocolError {
@@ -216,26 +243,10 @@ impl<A: RemoteObject> ReplicaShared<A> {
     /// Sends a slot call if the source is live; `complete` gets the reply. Without a live
     /// source it is called at once with `NotConnected`.
     pub(crate) fn start_call(&self, slot: u16, args: Bytes, complete: PendingReply) {
-        let mut inner = self.lock();
-        let (serial, link) = match inner.core.begin_call(complete) {
-            Ok(started) => started,
-            Err(complete) => {
-                drop(inner);
-                return complete(Err(SlotError::NotConnected));
-            }
-        };
-        let frame = Packet::Invoke {
-            source: link.source,
-            slot,
-            serial,
-            args,
-        }
-        .to_frame();
-        if !link.outbox.push(frame) {
-            if let Some(complete) = inner.core.complete_call(serial) {
-                drop(inner);
-                complete(Err(SlotError::NotConnected));
-            }
+        let refused = invoke(&mut self.lock().core, slot, args, complete);
+        // Outside the lock: a completion runs the caller's continuation.
+        if let Some(complete) = refused {
+            complete(Err(SlotError::NotConnected));
         }
     }
 

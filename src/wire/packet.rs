@@ -589,11 +589,7 @@ impl Packet {
                 let source = r.u32("source")?;
                 let signature = r.u64("signature")?;
                 let schema = r.bytes("schema")?;
-                let count = r.count("values", 4)?;
-                let mut values = Vec::with_capacity(count);
-                for _ in 0..count {
-                    values.push(r.bytes("value")?);
-                }
+                let values = r.values()?;
                 Packet::InitDynamic {
                     name,
                     source,
@@ -606,11 +602,7 @@ impl Packet {
                 let name = r.string("name")?;
                 let source = r.u32("source")?;
                 let signature = r.u64("signature")?;
-                let count = r.count("values", 4)?;
-                let mut values = Vec::with_capacity(count);
-                for _ in 0..count {
-                    values.push(r.bytes("value")?);
-                }
+                let values = r.values()?;
                 Packet::Init {
                     name,
                     source,
@@ -744,6 +736,16 @@ impl Reader {
     fn string(&mut self, field: &'static str) -> Result<String, PacketError> {
         let bytes = self.bytes(field)?;
         String::from_utf8(bytes.to_vec()).map_err(|_| PacketError::InvalidUtf8 { field })
+    }
+
+    /// An init's property values.
+    fn values(&mut self) -> Result<Vec<Bytes>, PacketError> {
+        let count = self.count("values", 4)?;
+        let mut values = Vec::with_capacity(count);
+        for _ in 0..count {
+            values.push(self.bytes("value")?);
+        }
+        Ok(values)
     }
 
     fn object_info(&mut self) -> Result<ObjectInfo, PacketError> {
