@@ -8,7 +8,7 @@ use actix::prelude::*;
 use bytes::Bytes;
 use futures::channel::mpsc;
 use futures::Stream;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 use super::codec::{self, ValueError};
 use super::schema::{AccessFlag, ApiSchema};
@@ -20,7 +20,8 @@ use crate::replica::core::{InitRefused, ReplicaCore, Transition};
 use crate::replica::shared::{
     invoke, InitOutcome, Link, PendingReply, ReplicaEntry, ReplicaProtocolError,
 };
-use crate::replica::{wait_until_valid, watch_stream, ReplicaState, StateChanged};
+use crate::replica::state_cell::StateCell;
+use crate::replica::{wait_until_valid, ReplicaState, StateChanged};
 use crate::wire::{Encoding, Packet, SourceId};
 
 /// A property change or signal seen by a [`DynamicReplica`], in the order the source made
@@ -82,7 +83,7 @@ pub(crate) struct DynamicShared {
     name: String,
     encoding: Encoding,
     inner: Mutex<Inner>,
-    state: watch::Sender<ReplicaState>,
+    state: Arc<StateCell>,
 }
 
 struct Inner {
@@ -118,7 +119,7 @@ impl DynamicShared {
             streams: Vec::new(),
             state_recipients: Vec::new(),
         };
-        let (state, _) = watch::channel(ReplicaState::Uninitialized);
+        let state = StateCell::new(ReplicaState::Uninitialized);
         Arc::new(DynamicShared {
             name,
             encoding,
@@ -134,7 +135,7 @@ impl DynamicShared {
 
     fn notify_state(&self, inner: &mut Inner, transition: Transition) {
         let Some((old, new)) = transition else { return };
-        self.state.send_replace(new);
+        self.state.set(new);
         let change = StateChanged { old, new };
         inner.state_recipients.retain(|r| {
             let alive = r.connected();
@@ -213,7 +214,7 @@ impl ReplicaEntry for DynamicShared {
             .is_none_or(|s| s.signature != signature)
         {
             // A first init, or the source's API changed while away: start over with it.
-            let state = *self.state.borrow();
+            let state = self.state.get();
             inner.core = ReplicaCore::new(signature, vec![Bytes::new(); values.len()], state);
         }
         inner.schema = Some(Arc::clone(&schema));
@@ -335,12 +336,12 @@ impl DynamicReplica {
 
     /// The current state.
     pub fn state(&self) -> ReplicaState {
-        *self.shared.state.borrow()
+        self.shared.state.get()
     }
 
     /// Every state from now on (starting with the current one).
     pub fn state_changes(&self) -> impl Stream<Item = ReplicaState> + Unpin + Send + 'static {
-        watch_stream(self.shared.state.subscribe())
+        self.shared.state.stream()
     }
 
     /// Delivers every state change to `to`.
@@ -350,7 +351,7 @@ impl DynamicReplica {
 
     /// Waits until the replica is `Valid`, or fails after `timeout`.
     pub async fn wait_for_source(&self, timeout: Duration) -> Result<(), Error> {
-        wait_until_valid(self.shared.state.subscribe(), timeout).await
+        wait_until_valid(&self.shared.state, timeout).await
     }
 
     /// The source's API, once initialized.

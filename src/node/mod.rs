@@ -19,7 +19,7 @@ use crate::error::{Error, Kind};
 use crate::persist::PersistQueue;
 use crate::registry::{Registry, SourceLocation, REGISTRY_NAME};
 use crate::replica::shared::{ReplicaEntry, ReplicaShared};
-use crate::replica::{Replica, ReplicaActor};
+use crate::replica::{LazyActor, Replica};
 use crate::transport::{Endpoint, Transport, SUPPORTED_SCHEMES};
 use crate::wire::ObjectInfo;
 use actor::{AddConnection, AddHost, Attach, Detach, ListOffered, NodeActor, Shutdown};
@@ -35,6 +35,8 @@ pub struct Node {
 
 struct NodeInner {
     config: NodeConfig,
+    /// Where the node's actors run, whichever thread acquires a replica.
+    arbiter: actix::ArbiterHandle,
     /// The registry replica, once a registry URL is set.
     registry: std::sync::OnceLock<Replica<Registry>>,
     persist: Option<Arc<PersistQueue>>,
@@ -47,7 +49,7 @@ struct NodeInner {
 
 struct SharedReplica {
     token: Weak<HandleToken>,
-    /// The typed parts, `(Arc<ReplicaShared<A>>, Addr<ReplicaActor<A>>)`.
+    /// The typed parts, `(Arc<ReplicaShared<A>>, Arc<LazyActor<A>>)`.
     typed: Box<dyn Any + Send>,
 }
 
@@ -58,14 +60,18 @@ type SharedDynamic = (Weak<HandleToken>, Arc<DynamicShared>);
 pub(crate) struct HandleToken {
     name: String,
     entry: Arc<dyn ReplicaEntry>,
-    actor: Addr<NodeActor>,
+    /// Weak: cloning an actix `Addr` allocates, and a node may hold thousands of replicas.
+    actor: actix::WeakAddr<NodeActor>,
 }
 
 impl Drop for HandleToken {
     fn drop(&mut self) {
         // The replica goes away: save what it last saw.
         self.entry.persist();
-        self.actor.do_send(Detach {
+        let Some(actor) = self.actor.upgrade() else {
+            return;
+        };
+        actor.do_send(Detach {
             name: self.name.clone(),
             entry: Arc::clone(&self.entry),
         });
@@ -83,6 +89,7 @@ impl Node {
         Node {
             inner: Arc::new(NodeInner {
                 config,
+                arbiter: actix::Arbiter::current(),
                 registry: std::sync::OnceLock::new(),
                 persist,
                 actor,
@@ -216,11 +223,11 @@ impl Node {
             .unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = replicas.get(name) {
             if let Some(token) = existing.token.upgrade() {
-                if let Some((shared, addr)) = existing
+                if let Some((shared, actor)) = existing
                     .typed
-                    .downcast_ref::<(Arc<ReplicaShared<A>>, Addr<ReplicaActor<A>>)>()
+                    .downcast_ref::<(Arc<ReplicaShared<A>>, Arc<LazyActor<A>>)>()
                 {
-                    return Replica::new(Arc::clone(shared), addr.clone(), token);
+                    return Replica::new(Arc::clone(shared), Arc::clone(actor), token);
                 }
                 warn!(%name, api = A::NAME, "name already held by a replica of another API type");
                 return self.detached_mismatch(name);
@@ -231,25 +238,25 @@ impl Node {
             self.inner.config.encoding,
             self.inner.persist.clone(),
         );
-        let addr = ReplicaActor::new(Arc::clone(&shared)).start();
+        let actor = LazyActor::new(Arc::clone(&shared), self.inner.arbiter.clone());
         let entry: Arc<dyn ReplicaEntry> = shared.clone();
         let token = Arc::new(HandleToken {
             name: name.to_owned(),
             entry: Arc::clone(&entry),
-            actor: self.inner.actor.clone(),
+            actor: self.inner.actor.downgrade(),
         });
         replicas.insert(
             name.to_owned(),
             SharedReplica {
                 token: Arc::downgrade(&token),
-                typed: Box::new((Arc::clone(&shared), addr.clone())),
+                typed: Box::new((Arc::clone(&shared), Arc::clone(&actor))),
             },
         );
         self.inner.actor.do_send(Attach {
             name: name.to_owned(),
             entry,
         });
-        Replica::new(shared, addr, token)
+        Replica::new(shared, actor, token)
     }
 
     /// A replica of the source remoted under `name` with no compile-time types: its API
@@ -267,7 +274,7 @@ impl Node {
         let token = Arc::new(HandleToken {
             name: name.to_owned(),
             entry: Arc::clone(&entry),
-            actor: self.inner.actor.clone(),
+            actor: self.inner.actor.downgrade(),
         });
         dynamic.insert(
             name.to_owned(),
@@ -292,15 +299,15 @@ impl Node {
     fn detached_mismatch<A: RemoteObject>(&self, name: &str) -> Replica<A> {
         let shared = ReplicaShared::<A>::new(name.to_owned(), self.inner.config.encoding, None);
         shared.on_offered(!A::SIGNATURE);
-        let addr = ReplicaActor::new(Arc::clone(&shared)).start();
+        let actor = LazyActor::new(Arc::clone(&shared), self.inner.arbiter.clone());
         let entry: Arc<dyn ReplicaEntry> = shared.clone();
         // Detaching a replica that was never attached is a no-op in the node actor.
         let token = Arc::new(HandleToken {
             name: name.to_owned(),
             entry,
-            actor: self.inner.actor.clone(),
+            actor: self.inner.actor.downgrade(),
         });
-        Replica::new(shared, addr, token)
+        Replica::new(shared, actor, token)
     }
 
     /// Closes every connection and stops reconnecting; replicas become `Suspect` and pending

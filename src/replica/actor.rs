@@ -1,9 +1,10 @@
 //! [`ReplicaActor`]: the actor slot messages are sent to; it forwards them to the source.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
+use actix::ArbiterHandle;
 use bytes::Bytes;
 
 use super::shared::ReplicaShared;
@@ -44,6 +45,32 @@ impl<A: RemoteObject, M: Slot<Api = A>> Handler<M> for ReplicaActor<A> {
             shared: Arc::clone(&self.shared),
             msg,
         }
+    }
+}
+
+/// A replica's actor, started on first use: a replica that is only read (most of them, in
+/// a dashboard of many) never pays for an actor.
+pub(crate) struct LazyActor<A: RemoteObject> {
+    shared: Arc<ReplicaShared<A>>,
+    arbiter: ArbiterHandle,
+    addr: OnceLock<Addr<ReplicaActor<A>>>,
+}
+
+impl<A: RemoteObject> LazyActor<A> {
+    /// The actor will run on `arbiter` (the node's), whichever thread first uses it.
+    pub(crate) fn new(shared: Arc<ReplicaShared<A>>, arbiter: ArbiterHandle) -> Arc<Self> {
+        Arc::new(LazyActor {
+            shared,
+            arbiter,
+            addr: OnceLock::new(),
+        })
+    }
+
+    pub(crate) fn addr(&self) -> &Addr<ReplicaActor<A>> {
+        self.addr.get_or_init(|| {
+            let shared = Arc::clone(&self.shared);
+            ReplicaActor::start_in_arbiter(&self.arbiter, move |_| ReplicaActor::new(shared))
+        })
     }
 }
 

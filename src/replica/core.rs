@@ -9,6 +9,51 @@ use bytes::Bytes;
 
 use super::ReplicaState;
 
+/// Values up to this size are kept inline, with no allocation.
+const INLINE: usize = 22;
+/// Values up to this size are copied into their own buffer; larger ones are kept as they
+/// arrived (they dominate the frame they came in anyway).
+const COPY_LIMIT: usize = 4096;
+
+/// A property value as the core keeps it. A value kept as a slice of the socket's read
+/// buffer would keep that whole buffer alive for as long as the replica shows it, so small
+/// values are stored inline and mid-sized ones copied.
+#[derive(Clone, Debug)]
+pub(crate) enum StoredValue {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Shared(Bytes),
+}
+
+impl StoredValue {
+    pub(crate) fn new(value: Bytes) -> StoredValue {
+        if value.len() <= INLINE {
+            let mut bytes = [0u8; INLINE];
+            bytes[..value.len()].copy_from_slice(&value);
+            StoredValue::Inline {
+                len: value.len() as u8,
+                bytes,
+            }
+        } else if value.len() <= COPY_LIMIT {
+            StoredValue::Shared(Bytes::copy_from_slice(&value))
+        } else {
+            StoredValue::Shared(value)
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            StoredValue::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            StoredValue::Shared(bytes) => bytes,
+        }
+    }
+}
+
+impl PartialEq for StoredValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
 /// A state change, for notifying observers.
 pub(crate) type Transition = Option<(ReplicaState, ReplicaState)>;
 
@@ -34,7 +79,7 @@ pub(crate) enum InitRefused {
 pub(crate) struct ReplicaCore<L, P> {
     signature: u64,
     state: ReplicaState,
-    values: Vec<Bytes>,
+    values: Vec<StoredValue>,
     link: Option<L>,
     remote_signature: Option<u64>,
     pending: HashMap<u32, P>,
@@ -46,7 +91,7 @@ impl<L, P> ReplicaCore<L, P> {
         ReplicaCore {
             signature,
             state: initial,
-            values: defaults,
+            values: defaults.into_iter().map(StoredValue::new).collect(),
             link: None,
             remote_signature: None,
             pending: HashMap::new(),
@@ -59,7 +104,7 @@ impl<L, P> ReplicaCore<L, P> {
     }
 
     /// The encoded values the replica shows, in property-index order.
-    pub(crate) fn values(&self) -> &[Bytes] {
+    pub(crate) fn values(&self) -> &[StoredValue] {
         &self.values
     }
 
@@ -118,6 +163,7 @@ impl<L, P> ReplicaCore<L, P> {
 
     /// Applies a checked, decoded init: the replica becomes `Valid` with these values.
     pub(crate) fn commit_init(&mut self, link: L, values: Vec<Bytes>) -> InitApplied {
+        let values: Vec<StoredValue> = values.into_iter().map(StoredValue::new).collect();
         let changed = (0..values.len())
             .filter(|&i| self.values.get(i) != Some(&values[i]))
             .map(|i| i as u16)
@@ -140,7 +186,7 @@ impl<L, P> ReplicaCore<L, P> {
     pub(crate) fn commit_change(&mut self, index: u16, value: Bytes) -> bool {
         match self.values.get_mut(usize::from(index)) {
             Some(slot) => {
-                *slot = value;
+                *slot = StoredValue::new(value);
                 true
             }
             None => false,
@@ -183,6 +229,21 @@ impl<L, P> ReplicaCore<L, P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_values_keep_their_bytes_whatever_their_size() {
+        for len in [0, 1, INLINE, INLINE + 1, COPY_LIMIT, COPY_LIMIT + 1] {
+            let value = Bytes::from((0..len).map(|i| i as u8).collect::<Vec<u8>>());
+            let stored = StoredValue::new(value.clone());
+            assert_eq!(stored.as_slice(), &value[..], "len {len}");
+            let shares = matches!(&stored, StoredValue::Shared(b) if b.as_ptr() == value.as_ptr());
+            assert_eq!(
+                shares,
+                len > COPY_LIMIT,
+                "len {len}: only large values share the arrival buffer"
+            );
+        }
+    }
     use ReplicaState::*;
 
     fn core() -> ReplicaCore<&'static str, u32> {
@@ -266,7 +327,7 @@ mod tests {
         assert!(c.has_property(1) && !c.has_property(2));
         assert!(c.commit_change(0, Bytes::from_static(b"q")));
         assert!(!c.commit_change(2, Bytes::from_static(b"q")));
-        assert_eq!(c.values()[0], Bytes::from_static(b"q"));
+        assert_eq!(c.values()[0].as_slice(), b"q");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 mod actor;
 pub(crate) mod core;
 pub(crate) mod shared;
+pub(crate) mod state_cell;
 
+pub(crate) use actor::LazyActor;
 pub use actor::{ReplicaActor, SlotCall};
 
 use std::ops::Deref;
@@ -55,13 +57,12 @@ impl StateChanged {
 
 /// Waits until a replica's state is `Valid`, or fails after `timeout`.
 pub(crate) async fn wait_until_valid(
-    mut rx: tokio::sync::watch::Receiver<ReplicaState>,
+    state: &state_cell::StateCell,
     timeout: Duration,
 ) -> Result<(), Error> {
-    match tokio::time::timeout(timeout, rx.wait_for(|s| *s == ReplicaState::Valid)).await {
+    match tokio::time::timeout(timeout, state.wait_for(|s| s == ReplicaState::Valid)).await {
         Err(_) => Err(Error::new(Kind::Timeout(timeout))),
-        Ok(Err(_)) => Err(Error::new(Kind::Shutdown)),
-        Ok(Ok(_)) => Ok(()),
+        Ok(_) => Ok(()),
     }
 }
 
@@ -98,7 +99,7 @@ pub enum Event<A: RemoteObject> {
 /// cache and one subscription; the subscription ends when the last handle is dropped.
 pub struct Replica<A: RemoteObject> {
     shared: Arc<ReplicaShared<A>>,
-    addr: Addr<ReplicaActor<A>>,
+    actor: Arc<LazyActor<A>>,
     _token: Arc<HandleToken>,
 }
 
@@ -106,7 +107,7 @@ impl<A: RemoteObject> Clone for Replica<A> {
     fn clone(&self) -> Self {
         Replica {
             shared: Arc::clone(&self.shared),
-            addr: self.addr.clone(),
+            actor: Arc::clone(&self.actor),
             _token: Arc::clone(&self._token),
         }
     }
@@ -115,7 +116,7 @@ impl<A: RemoteObject> Clone for Replica<A> {
 impl<A: RemoteObject> Deref for Replica<A> {
     type Target = Addr<ReplicaActor<A>>;
     fn deref(&self) -> &Self::Target {
-        &self.addr
+        self.actor.addr()
     }
 }
 
@@ -131,12 +132,12 @@ impl<A: RemoteObject> std::fmt::Debug for Replica<A> {
 impl<A: RemoteObject> Replica<A> {
     pub(crate) fn new(
         shared: Arc<ReplicaShared<A>>,
-        addr: Addr<ReplicaActor<A>>,
+        actor: Arc<LazyActor<A>>,
         token: Arc<HandleToken>,
     ) -> Self {
         Replica {
             shared,
-            addr,
+            actor,
             _token: token,
         }
     }
@@ -148,7 +149,7 @@ impl<A: RemoteObject> Replica<A> {
 
     /// The replica actor's address.
     pub fn addr(&self) -> &Addr<ReplicaActor<A>> {
-        &self.addr
+        self.actor.addr()
     }
 
     /// The current state.
@@ -159,30 +160,19 @@ impl<A: RemoteObject> Replica<A> {
     /// Every state from now on (starting with the current one). Fast transitions may be
     /// coalesced; subscribe with [`Replica::subscribe_state`] to see each one.
     pub fn state_changes(&self) -> impl Stream<Item = ReplicaState> + Unpin + Send + 'static {
-        let rx = self.shared.watch_state();
-        Box::pin(futures::stream::unfold(
-            (rx, true),
-            |(mut rx, first)| async move {
-                if !first && rx.changed().await.is_err() {
-                    return None;
-                }
-                let state = *rx.borrow_and_update();
-                Some((state, (rx, false)))
-            },
-        ))
+        self.shared.state_cell().stream()
     }
 
     /// Waits until the replica is `Valid`. Fails at once on a signature mismatch, or after
     /// `timeout`.
     pub async fn wait_for_source(&self, timeout: Duration) -> Result<(), Error> {
-        let mut rx = self.shared.watch_state();
         let settled =
-            |s: &ReplicaState| matches!(s, ReplicaState::Valid | ReplicaState::SignatureMismatch);
-        let state = match tokio::time::timeout(timeout, rx.wait_for(settled)).await {
-            Err(_) => return Err(Error::new(Kind::Timeout(timeout))),
-            Ok(Err(_)) => return Err(Error::new(Kind::Shutdown)),
-            Ok(Ok(state)) => *state,
-        };
+            |s: ReplicaState| matches!(s, ReplicaState::Valid | ReplicaState::SignatureMismatch);
+        let state =
+            match tokio::time::timeout(timeout, self.shared.state_cell().wait_for(settled)).await {
+                Err(_) => return Err(Error::new(Kind::Timeout(timeout))),
+                Ok(state) => state,
+            };
         if state == ReplicaState::SignatureMismatch {
             return Err(Error::new(Kind::SignatureMismatch {
                 api: A::NAME.to_owned(),
@@ -205,7 +195,8 @@ impl<A: RemoteObject> Replica<A> {
 
     /// Calls a slot and waits for its result: the same as `send(msg)`, flattened.
     pub async fn call<M: Slot<Api = A>>(&self, msg: M) -> SlotResult<M::Output> {
-        self.addr
+        self.actor
+            .addr()
             .send(msg)
             .await
             .map_err(|_| SlotError::NotConnected)?

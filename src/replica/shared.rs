@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use actix::Recipient;
 use bytes::Bytes;
 use futures::channel::mpsc;
-use tokio::sync::watch;
 use tracing::{debug, error, warn};
 
 use super::core::{InitRefused, ReplicaCore, Transition};
+use super::state_cell::StateCell;
 use super::{Event, ReplicaState, StateChanged};
 use crate::api::RemoteObject;
 use crate::error::SlotError;
@@ -115,7 +115,7 @@ pub(crate) struct ReplicaShared<A: RemoteObject> {
     /// The node's persisted store, if it has one and the API has persisted properties.
     persist: Option<Arc<PersistQueue>>,
     inner: Mutex<Inner<A>>,
-    state: watch::Sender<ReplicaState>,
+    state: Arc<StateCell>,
 }
 
 struct Inner<A: RemoteObject> {
@@ -162,7 +162,7 @@ impl<A: RemoteObject> ReplicaShared<A> {
             states: Vec::new(),
             streams: Vec::new(),
         };
-        let (state, _) = watch::channel(ReplicaState::Default);
+        let state = StateCell::new(ReplicaState::Default);
         let inner = Mutex::new(Inner {
             core,
             props,
@@ -184,7 +184,13 @@ impl<A: RemoteObject> ReplicaShared<A> {
             .iter()
             .enumerate()
             .filter(|(_, p)| p.persisted)
-            .filter_map(|(i, _)| inner.core.values().get(i).map(|v| (i as u16, v.to_vec())))
+            .filter_map(|(i, _)| {
+                inner
+                    .core
+                    .values()
+                    .get(i)
+                    .map(|v| (i as u16, v.as_slice().to_vec()))
+            })
             .collect();
         let saved = PersistedValues {
             api: A::NAME.to_owned(),
@@ -203,11 +209,11 @@ impl<A: RemoteObject> ReplicaShared<A> {
     }
 
     pub(crate) fn state(&self) -> ReplicaState {
-        *self.state.borrow()
+        self.state.get()
     }
 
-    pub(crate) fn watch_state(&self) -> watch::Receiver<ReplicaState> {
-        self.state.subscribe()
+    pub(crate) fn state_cell(&self) -> &Arc<StateCell> {
+        &self.state
     }
 
     pub(crate) fn remote_signature(&self) -> Option<u64> {
@@ -269,7 +275,7 @@ impl<A: RemoteObject> ReplicaShared<A> {
     fn notify_state(&self, inner: &mut Inner<A>, transition: Transition) {
         let Some((old, new)) = transition else { return };
         debug!(replica = %self.name, ?old, ?new, "replica state changed");
-        self.state.send_replace(new);
+        self.state.set(new);
         let change = StateChanged { old, new };
         inner.subscribers.states.retain(|r| deliver(r, change));
     }
