@@ -193,13 +193,26 @@ impl<A: RemoteObject> Replica<A> {
         self.shared.read(read)
     }
 
-    /// Calls a slot and waits for its result: the same as `send(msg)`, flattened.
+    /// Calls a slot and waits for its result: the same as `send(msg)`, flattened, and one
+    /// hand-off shorter (the call goes straight to the connection, not through the replica
+    /// actor's mailbox).
     pub async fn call<M: Slot<Api = A>>(&self, msg: M) -> SlotResult<M::Output> {
-        self.actor
-            .addr()
-            .send(msg)
-            .await
-            .map_err(|_| SlotError::NotConnected)?
+        let encoding = self.shared.encoding;
+        let args = encoding
+            .encode(&msg)
+            .map_err(|e| SlotError::Encode(e.to_string()))?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.shared.start_call(
+            M::INDEX,
+            Bytes::from(args),
+            Box::new(move |reply| {
+                let _ = tx.send(reply);
+            }),
+        );
+        let reply = rx.await.map_err(|_| SlotError::ConnectionLost)??;
+        encoding
+            .decode::<M::Output>(&reply)
+            .map_err(|e| SlotError::Decode(e.to_string()))
     }
 
     /// Asks the source to set read-write property `index` (generated setters call this).
