@@ -278,3 +278,27 @@ over_tcp_and_unix!(
     two_instances_of_one_api_under_two_names,
     handles_of_one_source_share_one_subscription,
 );
+
+#[actix::test]
+async fn a_replica_acquired_on_another_thread_works_on_the_nodes_arbiter() {
+    let _guard = init();
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    host.enable_remoting(PrinterService::new()).await.unwrap();
+    let node = Node::connect(host.url().unwrap()).await.unwrap();
+    // A plain thread has no actix arbiter: the replica's actor runs on the node's.
+    let elsewhere = node.clone();
+    let replica = std::thread::spawn(move || elsewhere.acquire::<Printer>())
+        .join()
+        .unwrap();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(
+        replica
+            .send(printer::Print {
+                doc: "from a thread".into()
+            })
+            .await
+            .unwrap(),
+        Ok(1)
+    );
+    host.shutdown().await;
+}
