@@ -283,3 +283,33 @@ fn bytes_that_do_not_decode_are_errors_not_panics() {
         );
     }
 }
+
+/// A recursive type: the decoder must refuse too-deep nesting instead of overflowing.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Tree {
+    pub children: Vec<Tree>,
+    pub label: Option<Box<Tree>>,
+}
+
+remote_object! {
+    pub Forest {
+        prop tree: Tree;
+        prop shape: Shape;
+    }
+}
+
+#[test]
+fn random_bytes_never_panic_the_dynamic_decoder() {
+    let schema = Forest::schema().unwrap();
+    let mut rng = fastrand::Rng::with_seed(0xf00d);
+    for property in &schema.properties {
+        for _ in 0..20_000 {
+            let bytes: Vec<u8> = (0..rng.usize(0..48)).map(|_| rng.u8(..)).collect();
+            let _ = codec::decode(&bytes, &property.format, &schema.types, enc());
+        }
+    }
+    // Deep nesting, as a hostile peer would send it: `label: Some(Tree { label: Some(…) })`.
+    let deep: Vec<u8> = std::iter::repeat_n([0u8, 1u8], 100_000).flatten().collect();
+    let (_, tree) = schema.property("tree").unwrap();
+    assert!(codec::decode(&deep, &tree.format, &schema.types, enc()).is_err());
+}

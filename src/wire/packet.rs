@@ -927,6 +927,30 @@ mod tests {
     }
 
     #[test]
+    fn random_payloads_never_panic() {
+        // Seeded, so a failure reproduces: random bytes, and valid packets with random
+        // bytes flipped, all decode to a packet or an error.
+        let mut rng = fastrand::Rng::with_seed(0x5eed);
+        let valid: Vec<Bytes> = every_kind()
+            .iter()
+            .map(|p| p.to_frame().slice(4..))
+            .collect();
+        for _ in 0..50_000 {
+            let payload: Vec<u8> = if rng.bool() {
+                (0..rng.usize(0..64)).map(|_| rng.u8(..)).collect()
+            } else {
+                let mut p = valid[rng.usize(..valid.len())].to_vec();
+                for _ in 0..rng.usize(1..4) {
+                    let i = rng.usize(..p.len());
+                    p[i] = rng.u8(..);
+                }
+                p
+            };
+            let _ = Packet::decode(Bytes::from(payload));
+        }
+    }
+
+    #[test]
     fn unknown_kind_and_trailing_bytes_are_errors() {
         assert_eq!(
             Packet::decode(Bytes::from_static(&[200])),
