@@ -59,7 +59,17 @@
 //! }
 //! ```
 //!
-//! See `docs/DESIGN.md` for the architecture, the wire protocol and the contract.
+//! Where to go next:
+//! - [`Host`] and [`Node`]: listening, connecting (`tcp://`, `local:`, or any stream),
+//!   reconnecting, heartbeats; [`Replica`] for typed replicas and their states and events.
+//! - [`registry`]: [`RegistryHost`] and finding sources by name across hosts.
+//! - [`persist`]: persisted properties and the stores that keep them between runs.
+//! - [`dynamic`]: replicas without compile-time types, [`dynamic::Value`] and JSON; the `aro`
+//!   command-line tool is built on them.
+//! - [`wire`]: the packets and framing, for tools and tests.
+//!
+//! See `docs/DESIGN.md` for the architecture, the wire protocol and the contract, and
+//! `docs/PERFORMANCE.md` for measurements beside Qt Remote Objects.
 
 #![warn(missing_docs)]
 
