@@ -170,5 +170,57 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, encode, decode);
+#[derive(serde::Serialize, serde::Deserialize)]
+enum Status {
+    Idle,
+    Printing { job: u32, doc: String },
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Sample {
+    status: Status,
+    samples: Vec<u16>,
+    label: Option<String>,
+}
+
+/// Decoding user values (every property change, argument list and reply goes through it),
+/// bounded by the bytes received.
+fn values(c: &mut Criterion) {
+    let enc = Encoding::Bincode;
+    let mut group = c.benchmark_group("value decode");
+    group.throughput(Throughput::Elements(1));
+    let int = enc.encode(&123_456u32).unwrap();
+    group.bench_function("u32", |b| {
+        b.iter(|| enc.decode::<u32>(black_box(&int)).unwrap())
+    });
+    let text = enc.encode(&"a sixteen b text".to_string()).unwrap();
+    group.bench_function("String (16 bytes)", |b| {
+        b.iter(|| enc.decode::<String>(black_box(&text)).unwrap())
+    });
+    let sample = Sample {
+        status: Status::Printing {
+            job: 7,
+            doc: "report.pdf".into(),
+        },
+        samples: (0..100).collect(),
+        label: Some("kitchen".into()),
+    };
+    let _ = Status::Idle;
+    let nested = enc.encode(&sample).unwrap();
+    group.bench_function("struct with enum, Vec<u16> of 100, Option<String>", |b| {
+        b.iter(|| enc.decode::<Sample>(black_box(&nested)).unwrap())
+    });
+    let blob = enc
+        .encode(&serde_bytes::ByteBuf::from(vec![7u8; 64 * 1024]))
+        .unwrap();
+    group.bench_function("64 KiB bytes", |b| {
+        b.iter(|| {
+            enc.decode::<serde_bytes::ByteBuf>(black_box(&blob))
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, encode, decode, values);
 criterion_main!(benches);

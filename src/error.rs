@@ -56,6 +56,8 @@ pub(crate) enum Kind {
     },
     #[error("the replica is not connected to its source")]
     NotConnected,
+    #[error("the host refused to serve {name:?}: {reason}")]
+    Refused { name: String, reason: String },
     #[error("registry: {0}")]
     RegistryConflict(String),
     #[error("registry: {0}")]
@@ -140,6 +142,12 @@ impl Error {
             self.kind,
             Kind::RegistryConflict(_) | Kind::Registry(_) | Kind::NoRegistry
         )
+    }
+
+    /// The host refused to serve a replica (its access policy denies this peer, or it cannot
+    /// describe the source to a dynamic replica); the message carries the host's reason.
+    pub fn is_refused(&self) -> bool {
+        matches!(self.kind, Kind::Refused { .. })
     }
 
     /// The replica has no live source to send to.

@@ -151,7 +151,13 @@ async fn a_wrong_protocol_version_is_answered_then_closed() {
         matches!(got.as_slice(), [Packet::Handshake(h)] if h.version == PROTOCOL_VERSION),
         "{got:?}"
     );
-    assert_logged(&logs, &["handshake refused", "protocol version 2"]);
+    assert_logged(
+        &logs,
+        &[
+            "handshake refused",
+            &format!("protocol version {}", PROTOCOL_VERSION + 1),
+        ],
+    );
     f.check_still_serving().await;
 }
 
@@ -361,4 +367,59 @@ async fn a_connection_dropped_mid_frame_is_cleaned_up() {
         );
     }
     f.host.shutdown().await;
+}
+
+#[actix::test]
+async fn slot_arguments_claiming_more_than_they_hold_reject_only_that_call() {
+    let _guard = init();
+    let (logs, _log_guard) = Logs::capture();
+    let f = Fixture::new().await;
+    let mut raw = RawClient::handshaken(&f.url).await;
+    let source = acquire(&mut raw).await;
+    for (serial, args) in lying_strings().into_iter().enumerate() {
+        let serial = serial as u32 + 10;
+        // `print(doc: String)`.
+        raw.send(&Packet::Invoke {
+            source,
+            slot: 0,
+            serial,
+            args,
+        })
+        .await;
+        match raw.recv().await {
+            Some(Packet::InvokeReply {
+                serial: s,
+                outcome: Err(failure),
+                ..
+            }) if s == serial => assert_eq!(failure.kind, FailureKind::Rejected),
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+    raw.send(&Packet::Ping(1)).await;
+    assert_eq!(raw.recv().await, Some(Packet::Pong(1)));
+    assert_logged(&logs, &["slot call rejected", "do not decode"]);
+    f.check_still_serving().await;
+}
+
+#[actix::test]
+async fn property_sets_claiming_more_than_they_hold_are_refused_alone() {
+    let _guard = init();
+    let (logs, _log_guard) = Logs::capture();
+    let f = Fixture::new().await;
+    let mut raw = RawClient::handshaken(&f.url).await;
+    let source = acquire(&mut raw).await;
+    for value in lying_strings() {
+        // `name: String, read_write` is index 2.
+        raw.send(&Packet::SetProperty {
+            source,
+            index: 2,
+            value,
+        })
+        .await;
+    }
+    raw.send(&Packet::Ping(2)).await;
+    assert_eq!(raw.recv().await, Some(Packet::Pong(2)));
+    assert_eq!(f.good.properties().name, "office", "nothing was applied");
+    assert_logged(&logs, &["property set refused"]);
+    f.check_still_serving().await;
 }

@@ -3,11 +3,14 @@
 
 mod support;
 
+use actix_remote_objects::dynamic::schema::{AccessFlag, Field};
+use actix_remote_objects::dynamic::{ApiSchema, PropertySchema, TypeDef, TypeFormat, Value};
 use actix_remote_objects::prelude::*;
 use actix_remote_objects::wire::{Encoding, Handshake, ObjectInfo, Packet, PROTOCOL_VERSION};
 use actix_remote_objects::RemoteObject;
 use bytes::Bytes;
 use printer::ReplicaExt;
+use std::collections::BTreeMap;
 use support::raw::RawClient;
 use support::*;
 use tokio::net::TcpListener;
@@ -15,6 +18,11 @@ use tokio::net::TcpListener;
 /// A fake host: accepts one node, shakes hands, offers the printer, and returns the
 /// connection once the node asks for it.
 async fn fake_host() -> (String, tokio::task::JoinHandle<RawClient>) {
+    fake_host_of::<Printer>().await
+}
+
+/// A fake host offering API `A` under its own name.
+async fn fake_host_of<A: RemoteObject>() -> (String, tokio::task::JoinHandle<RawClient>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("tcp://{}", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
@@ -24,12 +32,15 @@ async fn fake_host() -> (String, tokio::task::JoinHandle<RawClient>) {
             .await;
         assert!(matches!(peer.recv().await, Some(Packet::Handshake(_))));
         let info = ObjectInfo {
-            name: "Printer".into(),
-            api: "Printer".into(),
-            signature: Printer::SIGNATURE,
+            name: A::NAME.into(),
+            api: A::NAME.into(),
+            signature: A::SIGNATURE,
         };
         peer.send(&Packet::ObjectList(vec![info])).await;
-        assert!(matches!(peer.recv().await, Some(Packet::Acquire { .. })));
+        assert!(matches!(
+            peer.recv().await,
+            Some(Packet::Acquire { .. } | Packet::AcquireDynamic { .. })
+        ));
         peer
     });
     (url, task)
@@ -49,7 +60,7 @@ fn good_values() -> Vec<Bytes> {
 }
 
 #[actix::test]
-async fn an_init_with_one_bad_value_changes_nothing_and_closes_the_connection() {
+async fn an_init_with_one_bad_value_changes_nothing_and_the_connection_goes_on() {
     let _guard = init();
     let (logs, _log_guard) = Logs::capture();
     let (url, host) = fake_host().await;
@@ -66,8 +77,8 @@ async fn an_init_with_one_bad_value_changes_nothing_and_closes_the_connection() 
         values,
     })
     .await;
-    peer.until_closed().await;
-
+    // The node refuses that one init and lets go of the source.
+    assert_eq!(peer.recv().await, Some(Packet::Release { source: 1 }));
     // The good first value was not applied either: all or nothing.
     assert_eq!(replica.state(), ReplicaState::Default);
     assert_eq!(
@@ -75,10 +86,131 @@ async fn an_init_with_one_bad_value_changes_nothing_and_closes_the_connection() 
         (100, "office".to_string())
     );
     assert!(
-        logs.text().contains("closing the connection to the host"),
+        logs.text().contains("refusing an init from the host"),
         "{}",
         logs.text()
     );
+    // The same connection still carries a good init.
+    peer.send(&Packet::Init {
+        name: "Printer".into(),
+        source: 2,
+        signature: Printer::SIGNATURE,
+        values: good_values(),
+    })
+    .await;
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(replica.ink_level(), 5);
+}
+
+remote_object! {
+    /// Strings in every direction, for values that lie about their length.
+    pub Texts {
+        prop text: String;
+        signal said(text: String);
+        slot echo(text: String) -> String;
+    }
+}
+
+#[actix::test]
+async fn values_that_claim_more_than_they_hold_are_refused_one_by_one() {
+    let _guard = init();
+    let (logs, _log_guard) = Logs::capture();
+    let (url, host) = fake_host_of::<Texts>().await;
+    let node = Node::connect(&url).await.unwrap();
+    let replica = node.acquire::<Texts>();
+    let mut peer = host.await.unwrap();
+    let mut events = replica.events();
+
+    for (round, lie) in lying_strings().into_iter().enumerate() {
+        let source = round as u32 + 1;
+        // An init carrying the lie is refused alone.
+        peer.send(&Packet::Init {
+            name: "Texts".into(),
+            source,
+            signature: Texts::SIGNATURE,
+            values: vec![lie.clone()],
+        })
+        .await;
+        assert_eq!(peer.recv().await, Some(Packet::Release { source }));
+        peer.send(&Packet::Init {
+            name: "Texts".into(),
+            source,
+            signature: Texts::SIGNATURE,
+            values: vec![encoded(&format!("good {round}"))],
+        })
+        .await;
+        replica.wait_for_source(TIMEOUT).await.unwrap();
+
+        // So are a change, a signal and a reply.
+        peer.send(&Packet::PropertyChange {
+            source,
+            index: 0,
+            value: lie.clone(),
+        })
+        .await;
+        peer.send(&Packet::Signal {
+            source,
+            index: 0,
+            args: lie.clone(),
+        })
+        .await;
+        let call = replica.call(texts::Echo { text: "hi".into() });
+        let answer = async {
+            let Some(Packet::Invoke { serial, .. }) = peer.recv().await else {
+                panic!("expected the call")
+            };
+            peer.send(&Packet::InvokeReply {
+                source,
+                serial,
+                outcome: Ok(lie.clone()),
+            })
+            .await;
+            // Then good traffic on the same connection, in order.
+            peer.send(&Packet::Signal {
+                source,
+                index: 0,
+                args: encoded(&(format!("said {round}"),)),
+            })
+            .await;
+            peer.send(&Packet::PropertyChange {
+                source,
+                index: 0,
+                value: encoded(&format!("changed {round}")),
+            })
+            .await;
+        };
+        let (reply, ()) = futures::join!(call, answer);
+        assert!(matches!(reply, Err(SlotError::Decode(_))), "{reply:?}");
+        // The refused change and signal left no event; the good ones follow in order.
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            match next(&mut events).await {
+                Event::Signal(texts::Signal::Said(said)) => seen.push(said.text),
+                Event::PropertyChanged(texts::PropertyChange::Text(text)) => {
+                    if text != format!("good {round}") {
+                        seen.push(text)
+                    }
+                }
+            }
+        }
+        assert_eq!(seen, [format!("said {round}"), format!("changed {round}")]);
+        assert_eq!(replica.state(), ReplicaState::Valid);
+        // Withdraw the source and offer it again, so the next round starts with an init.
+        peer.send(&Packet::RemoveObject {
+            name: "Texts".into(),
+        })
+        .await;
+        peer.send(&Packet::ObjectList(vec![ObjectInfo {
+            name: "Texts".into(),
+            api: "Texts".into(),
+            signature: Texts::SIGNATURE,
+        }]))
+        .await;
+        assert!(matches!(peer.recv().await, Some(Packet::Acquire { .. })));
+    }
+    let text = logs.text();
+    assert!(text.contains("refusing a value from the host"), "{text}");
+    assert!(!text.contains("closing the connection"), "{text}");
 }
 
 #[actix::test]
@@ -182,4 +314,124 @@ async fn a_host_that_sends_garbage_instead_of_a_handshake_is_a_protocol_error() 
     });
     let error = Node::connect(&url).await.unwrap_err();
     assert!(error.is_protocol(), "{error}");
+}
+
+/// A schema with one property of `format`, encoded as a host sends it.
+fn schema_with(format: TypeFormat, types: BTreeMap<String, TypeDef>) -> ApiSchema {
+    ApiSchema {
+        api: "Texts".into(),
+        signature: Texts::SIGNATURE,
+        properties: vec![PropertySchema {
+            name: "text".into(),
+            type_name: "?".into(),
+            format,
+            access: AccessFlag::ReadOnly,
+            persisted: false,
+        }],
+        signals: vec![],
+        slots: vec![],
+        types,
+    }
+}
+
+/// A schema whose property is an `Option<Option<…<()>>>` 100 000 levels deep, built as bytes:
+/// building it as a value would itself overflow the test's stack.
+fn deep_schema() -> Bytes {
+    let shallow = schema_with(
+        TypeFormat::Option(Box::new(TypeFormat::Unit)),
+        BTreeMap::new(),
+    );
+    let option_tag = encoded(&TypeFormat::Option(Box::new(TypeFormat::Unit)))[0];
+    let unit_tag = encoded(&TypeFormat::Unit)[0];
+    let bytes = encoded(&shallow);
+    let at = bytes
+        .windows(2)
+        .position(|w| w == [option_tag, unit_tag])
+        .unwrap();
+    let mut deep = bytes[..at].to_vec();
+    deep.extend(std::iter::repeat_n(option_tag, 100_000));
+    deep.extend_from_slice(&bytes[at + 1..]);
+    Bytes::from(deep)
+}
+
+#[actix::test]
+async fn a_dynamic_replica_refuses_hostile_schemas_and_values_alone() {
+    let _guard = init();
+    let (logs, _log_guard) = Logs::capture();
+    let (url, host) = fake_host_of::<Texts>().await;
+    let node = Node::connect(&url).await.unwrap();
+    let replica = node.acquire_dynamic("Texts");
+    let mut peer = host.await.unwrap();
+
+    let mut claims_2_40_units = vec![0xfd];
+    claims_2_40_units.extend_from_slice(&(1u64 << 40).to_le_bytes());
+    let recursive: BTreeMap<String, TypeDef> = [(
+        "A".to_string(),
+        TypeDef::Struct(vec![Field {
+            name: "a".into(),
+            format: TypeFormat::Named("A".into()),
+        }]),
+    )]
+    .into();
+    let hostile = [
+        (deep_schema(), Bytes::from_static(&[0])),
+        (
+            encoded(&schema_with(
+                TypeFormat::Seq(Box::new(TypeFormat::Unit)),
+                BTreeMap::new(),
+            )),
+            Bytes::from(claims_2_40_units),
+        ),
+        (
+            encoded(&schema_with(
+                TypeFormat::Array(Box::new(TypeFormat::Unit), 1 << 40),
+                BTreeMap::new(),
+            )),
+            Bytes::new(),
+        ),
+        (
+            encoded(&schema_with(TypeFormat::Named("A".into()), recursive)),
+            Bytes::new(),
+        ),
+        (
+            encoded(&schema_with(
+                TypeFormat::Named("Missing".into()),
+                BTreeMap::new(),
+            )),
+            Bytes::new(),
+        ),
+    ];
+    for (source, (schema, value)) in hostile.into_iter().enumerate() {
+        let source = source as u32 + 1;
+        peer.send(&Packet::InitDynamic {
+            name: "Texts".into(),
+            source,
+            signature: Texts::SIGNATURE,
+            schema,
+            values: vec![value],
+        })
+        .await;
+        assert_eq!(peer.recv().await, Some(Packet::Release { source }));
+        assert_eq!(replica.state(), ReplicaState::Uninitialized);
+    }
+    let text = logs.text();
+    for needle in [
+        "nested deeper than 256 levels",
+        "more elements than its bytes hold",
+        "type A is recursive with no finite value",
+        "uses type Missing but does not define it",
+    ] {
+        assert!(text.contains(needle), "the log lacks {needle:?}:\n{text}");
+    }
+    // The connection still works.
+    peer.send(&Packet::InitDynamic {
+        name: "Texts".into(),
+        source: 9,
+        signature: Texts::SIGNATURE,
+        schema: encoded(&schema_with(TypeFormat::Str, BTreeMap::new())),
+        values: vec![encoded(&"fine".to_string())],
+    })
+    .await;
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(replica.property("text").unwrap(), Value::Str("fine".into()));
 }

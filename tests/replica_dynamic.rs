@@ -239,3 +239,58 @@ async fn a_connected_node_knows_what_its_host_offers() {
     assert!(offered.iter().all(|o| o.api == "Printer"));
     host.shutdown().await;
 }
+
+/// serde-reflection ends a recursion at an enum's first variant; this one recurses there.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Chain {
+    Link(Box<Chain>),
+    #[default]
+    End,
+}
+
+remote_object! {
+    pub Chained {
+        prop chain: Chain;
+    }
+}
+
+struct ChainService(chained::SimpleSource);
+
+impl Actor for ChainService {
+    type Context = Context<Self>;
+}
+
+impl RemoteSource for ChainService {
+    type Api = Chained;
+    fn simple_source(&self) -> &chained::SimpleSource {
+        &self.0
+    }
+}
+
+/// Describing this API once overflowed the host's stack (a dynamic acquire killed the
+/// host); now the dynamic replica is refused with the reason, and typed replicas still work.
+#[actix::test]
+async fn a_type_that_cannot_be_described_refuses_the_dynamic_replica_with_the_reason() {
+    let _guard = init();
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let source = chained::SimpleSource::default();
+    host.enable_remoting(ChainService(source.clone()))
+        .await
+        .unwrap();
+    let node = Node::connect(host.url().unwrap()).await.unwrap();
+    let dynamic = node.acquire_dynamic("Chained");
+    let error = dynamic.wait_for_source(TIMEOUT).await.unwrap_err();
+    assert!(error.is_refused(), "{error}");
+    assert!(error.to_string().contains("recursive"), "{error}");
+    assert_eq!(dynamic.state(), ReplicaState::Refused);
+
+    let typed = node.acquire::<Chained>();
+    typed.wait_for_source(TIMEOUT).await.unwrap();
+    source.set_chain(Chain::Link(Box::new(Chain::End))).unwrap();
+    let mut changes = typed.property_changes();
+    if typed.properties().chain != Chain::Link(Box::new(Chain::End)) {
+        next(&mut changes).await;
+    }
+    assert_eq!(typed.properties().chain, Chain::Link(Box::new(Chain::End)));
+    host.shutdown().await;
+}

@@ -184,7 +184,9 @@ impl ReplicaEntry for DynamicShared {
             Some(bytes) => Arc::new(
                 Encoding::Bincode
                     .decode::<ApiSchema>(bytes)
-                    .map_err(|e| self.protocol(e))?,
+                    .map_err(|e| e.to_string())
+                    .and_then(|schema| schema.check().map(|()| schema))
+                    .map_err(|e| ReplicaProtocolError::bad_value(&self.name, "schema", e))?,
             ),
             None => match &inner.schema {
                 Some(known) if known.signature == signature => Arc::clone(known),
@@ -207,7 +209,7 @@ impl ReplicaEntry for DynamicShared {
             .zip(&schema.properties)
             .map(|(bytes, p)| codec::decode(bytes, &p.format, &schema.types, self.encoding))
             .collect::<Result<Vec<Value>, _>>()
-            .map_err(|e| self.protocol(e))?;
+            .map_err(|e| ReplicaProtocolError::bad_value(&self.name, "init", e))?;
         if inner
             .schema
             .as_ref()
@@ -251,7 +253,7 @@ impl ReplicaEntry for DynamicShared {
             });
         };
         let decoded = codec::decode(&value, &property.format, &schema.types, self.encoding)
-            .map_err(|e| self.protocol(e))?;
+            .map_err(|e| ReplicaProtocolError::bad_value(&self.name, "property value", e))?;
         if inner.core.commit_change(index, value) {
             inner.values[usize::from(index)] = decoded.clone();
             inner.deliver(DynamicEvent::PropertyChanged {
@@ -275,7 +277,7 @@ impl ReplicaEntry for DynamicShared {
             });
         };
         let args = codec::decode_args(args, &signal.args, &schema.types, self.encoding)
-            .map_err(|e| self.protocol(e))?;
+            .map_err(|e| ReplicaProtocolError::bad_value(&self.name, "signal", e))?;
         inner.deliver(DynamicEvent::Signal {
             name: signal.name.clone(),
             args,
@@ -285,6 +287,12 @@ impl ReplicaEntry for DynamicShared {
 
     fn take_pending(&self, serial: u32) -> Option<PendingReply> {
         self.lock().core.complete_call(serial)
+    }
+
+    fn on_refused(&self, reason: &str) {
+        let mut inner = self.lock();
+        let transition = inner.core.on_refused(reason.to_owned());
+        self.notify_state(&mut inner, transition);
     }
 
     fn on_link_lost(&self) {
@@ -349,9 +357,21 @@ impl DynamicReplica {
         self.shared.lock().state_recipients.push(to);
     }
 
-    /// Waits until the replica is `Valid`, or fails after `timeout`.
+    /// Waits until the replica is `Valid`; fails at once when the host refuses to serve it
+    /// ([`Error::is_refused`]: a source it cannot describe, or its access policy), or after
+    /// `timeout`.
     pub async fn wait_for_source(&self, timeout: Duration) -> Result<(), Error> {
-        wait_until_valid(&self.shared.state, timeout).await
+        let refusal = || self.shared.lock().core.refusal().map(str::to_owned);
+        // A dynamic replica takes any signature: it never mismatches.
+        let mismatch = || Error::new(crate::error::Kind::NotConnected);
+        wait_until_valid(
+            &self.shared.name,
+            &self.shared.state,
+            timeout,
+            refusal,
+            mismatch,
+        )
+        .await
     }
 
     /// The source's API, once initialized.

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_reflection::{
-    ContainerFormat, Format, FormatHolder, Tracer, TracerConfig, VariantFormat,
+    ContainerFormat, Format, FormatHolder, Samples, Tracer, TracerConfig, VariantFormat,
 };
 
 use crate::api::Access;
+use crate::wire::bounded::{BoundedSeed, Budget};
 
 /// The shape of a value: a primitive, a composite of other shapes, or a named type defined
 /// in [`ApiSchema::types`].
@@ -200,15 +201,28 @@ impl Default for SchemaBuilder {
 
 impl SchemaBuilder {
     /// The shape of `T`, registering the named types it uses.
+    ///
+    /// Tracing walks `T`'s serde implementation, taking the first variant of an enum to end a
+    /// recursion; a recursive enum whose first variant recurses again is reported as such
+    /// (the walk is depth-bounded) instead of overflowing the stack.
     pub fn trace<T: DeserializeOwned>(&mut self) -> Result<TypeFormat, SchemaError> {
         let fail = |message: String| SchemaError {
             type_name: std::any::type_name::<T>(),
             message,
         };
-        let (mut format, _) = self
-            .tracer
-            .trace_simple_type::<T>()
-            .map_err(|e| fail(e.to_string()))?;
+        let samples = Samples::new();
+        let budget = Budget::depth_only();
+        let seed = BoundedSeed::new(std::marker::PhantomData::<T>, &budget);
+        let traced = self.tracer.trace_type_with_seed(&samples, seed);
+        let (mut format, _) = traced.map_err(|e| match budget.exceeded() {
+            Some(_) => fail(
+                "it is recursive with no base case to stop at: serde-reflection ends a \
+                 recursion at the first variant of an enum, so put a variant that does not \
+                 recurse first (`enum List { Nil, Cons(Box<List>) }`)"
+                    .to_owned(),
+            ),
+            None => fail(e.to_string()),
+        })?;
         format.normalize().map_err(|e| fail(e.to_string()))?;
         convert(&format).map_err(fail)
     }
@@ -331,6 +345,116 @@ impl ApiSchema {
             .iter()
             .position(|p| p.name == name)
             .map(|i| (i as u16, &self.slots[i]))
+    }
+}
+
+impl ApiSchema {
+    /// Checks a schema that came from a peer before anything is decoded with it: every named
+    /// type it uses is defined, and every type has a finite value (a type that contains
+    /// itself with no way out, like `struct A { a: A }`, has none, and no bytes could ever
+    /// decode as it).
+    pub fn check(&self) -> Result<(), String> {
+        let formats = self.properties.iter().map(|p| &p.format).chain(
+            self.signals
+                .iter()
+                .chain(&self.slots)
+                .flat_map(|m| m.args.iter().map(|a| &a.format).chain([&m.returns])),
+        );
+        for format in formats.chain(self.types.values().flat_map(TypeDef::formats)) {
+            if let Some(name) = format.names().find(|n| !self.types.contains_key(*n)) {
+                return Err(format!(
+                    "the schema uses type {name} but does not define it"
+                ));
+            }
+        }
+        let finite = self.finite_types();
+        match self
+            .types
+            .keys()
+            .find(|name| !finite.contains(name.as_str()))
+        {
+            Some(name) => Err(format!(
+                "type {name} is recursive with no finite value (it always contains itself)"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The named types that have a finite value, found by fixpoint: a type is finite once
+    /// something it can be built from is (an option, a sequence and a map always are).
+    fn finite_types(&self) -> std::collections::BTreeSet<&str> {
+        let mut finite = std::collections::BTreeSet::new();
+        loop {
+            let before = finite.len();
+            for (name, def) in &self.types {
+                if !finite.contains(name.as_str()) && def.is_finite(&finite) {
+                    finite.insert(name.as_str());
+                }
+            }
+            if finite.len() == before {
+                return finite;
+            }
+        }
+    }
+}
+
+impl TypeFormat {
+    /// The names of the types this format refers to, directly or inside.
+    fn names(&self) -> Box<dyn Iterator<Item = &str> + '_> {
+        use TypeFormat as T;
+        match self {
+            T::Named(name) => Box::new(std::iter::once(name.as_str())),
+            T::Option(inner) | T::Seq(inner) | T::Array(inner, _) => inner.names(),
+            T::Map(k, v) => Box::new(k.names().chain(v.names())),
+            T::Tuple(items) => Box::new(items.iter().flat_map(TypeFormat::names)),
+            _ => Box::new(std::iter::empty()),
+        }
+    }
+
+    fn is_finite(&self, finite: &std::collections::BTreeSet<&str>) -> bool {
+        use TypeFormat as T;
+        match self {
+            T::Named(name) => finite.contains(name.as_str()),
+            // `None`, `[]` and `{}` end any recursion.
+            T::Option(_) | T::Seq(_) | T::Map(..) => true,
+            T::Array(_, 0) => true,
+            T::Array(inner, _) => inner.is_finite(finite),
+            T::Tuple(items) => items.iter().all(|f| f.is_finite(finite)),
+            _ => true,
+        }
+    }
+}
+
+impl TypeDef {
+    /// Every format the definition holds.
+    fn formats(&self) -> Box<dyn Iterator<Item = &TypeFormat> + '_> {
+        match self {
+            TypeDef::UnitStruct => Box::new(std::iter::empty()),
+            TypeDef::NewtypeStruct(inner) => Box::new(std::iter::once(inner)),
+            TypeDef::TupleStruct(items) => Box::new(items.iter()),
+            TypeDef::Struct(fields) => Box::new(fields.iter().map(|f| &f.format)),
+            TypeDef::Enum(variants) => Box::new(variants.iter().flat_map(|v| v.shape.formats())),
+        }
+    }
+
+    fn is_finite(&self, finite: &std::collections::BTreeSet<&str>) -> bool {
+        match self {
+            TypeDef::Enum(variants) => variants
+                .iter()
+                .any(|v| v.shape.formats().all(|f| f.is_finite(finite))),
+            other => other.formats().all(|f| f.is_finite(finite)),
+        }
+    }
+}
+
+impl VariantShape {
+    fn formats(&self) -> Box<dyn Iterator<Item = &TypeFormat> + '_> {
+        match self {
+            VariantShape::Unit => Box::new(std::iter::empty()),
+            VariantShape::Newtype(inner) => Box::new(std::iter::once(inner)),
+            VariantShape::Tuple(items) => Box::new(items.iter()),
+            VariantShape::Struct(fields) => Box::new(fields.iter().map(|f| &f.format)),
+        }
     }
 }
 

@@ -119,7 +119,9 @@ impl HostConnection {
                 Ok(schema) => Some(schema),
                 Err(error) => {
                     warn!(conn = self.id, %name, %error, "cannot describe the source to a dynamic replica");
-                    self.outbox.push(Packet::RemoveObject { name }.to_frame());
+                    let reason = format!("the host cannot describe the source: {error}");
+                    self.outbox
+                        .push(Packet::AcquireRefused { name, reason }.to_frame());
                     return;
                 }
             },

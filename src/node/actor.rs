@@ -1,7 +1,7 @@
 //! [`NodeActor`]: owns a node's connections and routes their packets to replicas; reconnects
 //! to the hosts it knows with backoff, and drops hosts that fall silent.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -44,6 +44,10 @@ struct Connection {
     host: Option<HostId>,
     /// What the host offers, by name.
     offered: HashMap<String, ObjectInfo>,
+    /// Names whose last acquire here asked for the API's description.
+    dynamic_acquires: HashSet<String>,
+    /// Names the host refused to describe here: only typed replicas acquire them.
+    schema_refused: HashSet<String>,
     liveness: Option<Liveness>,
 }
 
@@ -145,6 +149,8 @@ impl NodeActor {
             reader,
             host,
             offered: HashMap::new(),
+            dynamic_acquires: HashSet::new(),
+            schema_refused: HashSet::new(),
             liveness,
         };
         self.connections.insert(conn, connection);
@@ -192,25 +198,29 @@ impl NodeActor {
     }
 
     /// Acquires `name` wherever it is offered, once for every entry that wants it: a dynamic
-    /// acquire if any entry needs the API's description.
+    /// acquire if any entry needs the API's description (and the host has not refused to
+    /// describe it on that connection).
     fn acquire_if_offered(&mut self, name: &str) {
         let Some(entries) = self.replicas.get(name) else {
             return;
         };
-        for (id, conn) in &self.connections {
+        for (id, conn) in &mut self.connections {
             let Some(info) = conn.offered.get(name) else {
                 continue;
             };
+            let no_schema = conn.schema_refused.contains(name);
             let wanting: Vec<&Arc<dyn ReplicaEntry>> = entries
                 .iter()
+                .filter(|e| !(no_schema && e.wants_schema()))
                 .filter(|e| e.link().is_none() && e.on_offered(info.signature))
                 .collect();
             if wanting.is_empty() {
                 return;
             }
             debug!(conn = id, %name, "acquiring");
-            let packet = match wanting.iter().find(|e| !e.wants_schema()) {
-                Some(typed) if !wanting.iter().any(|e| e.wants_schema()) => Packet::Acquire {
+            let dynamic = wanting.iter().any(|e| e.wants_schema());
+            let packet = match wanting.first() {
+                Some(typed) if !dynamic => Packet::Acquire {
                     name: name.to_owned(),
                     signature: typed.signature(),
                 },
@@ -218,8 +228,37 @@ impl NodeActor {
                     name: name.to_owned(),
                 },
             };
+            if dynamic {
+                conn.dynamic_acquires.insert(name.to_owned());
+            } else {
+                conn.dynamic_acquires.remove(name);
+            }
             conn.outbox.push(packet.to_frame());
             return;
+        }
+    }
+
+    /// The host refused an acquire of `name`. A refused dynamic acquire refuses the replicas
+    /// that need the API's description; typed replicas of the same source then ask for
+    /// themselves (the host may serve them, or refuse them too).
+    fn refused(&mut self, conn: ConnId, name: String, reason: String) {
+        warn!(conn, %name, %reason, "the host refused to serve a replica");
+        let dynamic = self
+            .connections
+            .get_mut(&conn)
+            .is_some_and(|c| c.dynamic_acquires.remove(&name));
+        if dynamic {
+            if let Some(c) = self.connections.get_mut(&conn) {
+                c.schema_refused.insert(name.clone());
+            }
+        }
+        for entry in self.replicas.get(&name).into_iter().flatten() {
+            if !dynamic || entry.wants_schema() {
+                entry.on_refused(&reason);
+            }
+        }
+        if dynamic {
+            self.acquire_if_offered(&name);
         }
     }
 
@@ -237,6 +276,7 @@ impl NodeActor {
                 }
                 self.unlink(conn, |entry_name| entry_name == name);
             }
+            Packet::AcquireRefused { name, reason } => self.refused(conn, name, reason),
             Packet::Init {
                 name,
                 source,
@@ -256,7 +296,7 @@ impl NodeActor {
                 value,
             } => {
                 for entry in self.linked(conn, source) {
-                    entry.on_property_change(index, value.clone())?;
+                    refuse_bad_value(conn, entry.on_property_change(index, value.clone()))?;
                 }
             }
             Packet::Signal {
@@ -265,7 +305,7 @@ impl NodeActor {
                 args,
             } => {
                 for entry in self.linked(conn, source) {
-                    entry.on_signal(index, &args)?;
+                    refuse_bad_value(conn, entry.on_signal(index, &args))?;
                 }
             }
             Packet::InvokeReply {
@@ -325,13 +365,21 @@ impl NodeActor {
                 source,
                 outbox: outbox.clone(),
             };
-            match entry.on_init(link, signature, values.clone(), schema.as_ref())? {
-                InitOutcome::Applied => applied.push(Arc::clone(entry)),
-                InitOutcome::NeedsSchema => needs_schema = true,
-                InitOutcome::SignatureMismatch => {}
+            match entry.on_init(link, signature, values.clone(), schema.as_ref()) {
+                Ok(InitOutcome::Applied) => applied.push(Arc::clone(entry)),
+                Ok(InitOutcome::NeedsSchema) => needs_schema = true,
+                Ok(InitOutcome::SignatureMismatch) => {}
+                // That replica stays as it was (contract item 2); the others go on.
+                Err(error) if error.is_bad_value() => {
+                    warn!(conn, %error, "refusing an init from the host")
+                }
+                Err(error) => return Err(error.into()),
             }
         }
         if needs_schema {
+            if let Some(c) = self.connections.get_mut(&conn) {
+                c.dynamic_acquires.insert(name.clone());
+            }
             outbox.push(Packet::AcquireDynamic { name: name.clone() }.to_frame());
         }
         if applied.is_empty() && !needs_schema {
@@ -421,6 +469,21 @@ impl NodeActor {
             );
             self.close_connection(conn, ctx);
         }
+    }
+}
+
+/// A value that does not decode is refused alone (logged); anything else a replica cannot
+/// apply closes the connection.
+fn refuse_bad_value(
+    conn: ConnId,
+    result: Result<(), ReplicaProtocolError>,
+) -> Result<(), NodeConnectionError> {
+    match result {
+        Err(error) if error.is_bad_value() => {
+            warn!(conn, %error, "refusing a value from the host");
+            Ok(())
+        }
+        other => Ok(other?),
     }
 }
 

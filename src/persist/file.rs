@@ -265,6 +265,26 @@ mod tests {
         }
     }
 
+    /// A file with a valid header and checksum whose payload claims a 2^62-byte key: the
+    /// checksum is no defence (anyone can compute it), the bounded decode is.
+    #[test]
+    fn a_well_formed_file_that_claims_more_than_it_holds_is_corrupt_not_an_abort() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.store");
+        let mut payload = vec![1u8, 0xfd]; // one entry; its key's length follows
+        payload.extend_from_slice(&(1u64 << 62).to_le_bytes());
+        payload.extend_from_slice(b"Gps");
+        let mut file = Vec::new();
+        file.extend_from_slice(MAGIC);
+        file.extend_from_slice(&VERSION.to_le_bytes());
+        file.extend_from_slice(&checksum(&payload).to_le_bytes());
+        file.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        file.extend_from_slice(&payload);
+        std::fs::write(&path, file).unwrap();
+        let err = FileStore::new(&path).load("Gps").unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    }
+
     #[test]
     fn a_save_replaces_a_corrupt_file() {
         let dir = tempfile::tempdir().unwrap();

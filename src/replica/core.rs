@@ -82,6 +82,8 @@ pub(crate) struct ReplicaCore<L, P> {
     values: Vec<StoredValue>,
     link: Option<L>,
     remote_signature: Option<u64>,
+    /// Why the host last refused to serve this replica, while it is `Refused`.
+    refusal: Option<String>,
     pending: HashMap<u32, P>,
 }
 
@@ -94,6 +96,7 @@ impl<L, P> ReplicaCore<L, P> {
             values: defaults.into_iter().map(StoredValue::new).collect(),
             link: None,
             remote_signature: None,
+            refusal: None,
             pending: HashMap::new(),
         }
     }
@@ -114,6 +117,21 @@ impl<L, P> ReplicaCore<L, P> {
 
     pub(crate) fn remote_signature(&self) -> Option<u64> {
         self.remote_signature
+    }
+
+    /// The host's reason, while the replica is `Refused`.
+    pub(crate) fn refusal(&self) -> Option<&str> {
+        self.refusal.as_deref()
+    }
+
+    /// The host refused to serve the source to this replica (access control, or a source
+    /// it cannot describe): the replica keeps what it shows and waits for the next offer.
+    pub(crate) fn on_refused(&mut self, reason: String) -> Transition {
+        if self.link.is_some() || self.state == ReplicaState::SignatureMismatch {
+            return None;
+        }
+        self.refusal = Some(reason);
+        self.transition(ReplicaState::Refused)
     }
 
     fn transition(&mut self, to: ReplicaState) -> Transition {
@@ -170,6 +188,7 @@ impl<L, P> ReplicaCore<L, P> {
             .collect();
         self.values = values;
         self.link = Some(link);
+        self.refusal = None;
         InitApplied {
             changed,
             transition: self.transition(ReplicaState::Valid),
@@ -328,6 +347,25 @@ mod tests {
         assert!(c.commit_change(0, Bytes::from_static(b"q")));
         assert!(!c.commit_change(2, Bytes::from_static(b"q")));
         assert_eq!(c.values()[0].as_slice(), b"q");
+    }
+
+    #[test]
+    fn a_refusal_is_kept_until_an_init_and_does_not_stop_later_offers() {
+        let mut c = core();
+        assert_eq!(c.on_refused("no".into()), Some((Default, Refused)));
+        assert_eq!(c.refusal(), Some("no"));
+        assert_eq!(
+            c.on_offered(7),
+            (true, None),
+            "a later offer is acquired again"
+        );
+        c.commit_init("link", vec![Bytes::new(), Bytes::new()]);
+        assert_eq!((c.state(), c.refusal()), (Valid, None));
+        assert_eq!(
+            c.on_refused("late".into()),
+            None,
+            "a linked replica ignores it"
+        );
     }
 
     #[test]

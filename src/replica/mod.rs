@@ -35,6 +35,10 @@ pub enum ReplicaState {
     Suspect,
     /// The source's API signature differs from the replica's: final.
     SignatureMismatch,
+    /// The host refused to serve the source to this replica: its access policy denies this
+    /// peer, or it cannot describe the source to a dynamic replica. The replica keeps what it
+    /// showed and tries again when the source is offered again (a reconnect).
+    Refused,
 }
 
 /// A replica changed state; delivered to [`Replica::subscribe_state`] recipients.
@@ -55,13 +59,29 @@ impl StateChanged {
     }
 }
 
-/// Waits until a replica's state is `Valid`, or fails after `timeout`.
+/// Waits until a replica's state is `Valid`; fails at once when it is `Refused` (with the
+/// host's reason, from `refusal`) or `SignatureMismatch` (from `mismatch`), or after
+/// `timeout`.
 pub(crate) async fn wait_until_valid(
+    name: &str,
     state: &state_cell::StateCell,
     timeout: Duration,
+    refusal: impl Fn() -> Option<String>,
+    mismatch: impl Fn() -> Error,
 ) -> Result<(), Error> {
-    match tokio::time::timeout(timeout, state.wait_for(|s| s == ReplicaState::Valid)).await {
+    let settled = |s: ReplicaState| {
+        matches!(
+            s,
+            ReplicaState::Valid | ReplicaState::SignatureMismatch | ReplicaState::Refused
+        )
+    };
+    match tokio::time::timeout(timeout, state.wait_for(settled)).await {
         Err(_) => Err(Error::new(Kind::Timeout(timeout))),
+        Ok(ReplicaState::SignatureMismatch) => Err(mismatch()),
+        Ok(ReplicaState::Refused) => Err(Error::new(Kind::Refused {
+            name: name.to_owned(),
+            reason: refusal().unwrap_or_default(),
+        })),
         Ok(_) => Ok(()),
     }
 }
@@ -163,24 +183,26 @@ impl<A: RemoteObject> Replica<A> {
         self.shared.state_cell().stream()
     }
 
-    /// Waits until the replica is `Valid`. Fails at once on a signature mismatch, or after
-    /// `timeout`.
+    /// Waits until the replica is `Valid`. Fails at once on a signature mismatch
+    /// ([`Error::is_signature_mismatch`]) or when the host refuses to serve it
+    /// ([`Error::is_refused`], with the host's reason), or after `timeout`.
     pub async fn wait_for_source(&self, timeout: Duration) -> Result<(), Error> {
-        let settled =
-            |s: ReplicaState| matches!(s, ReplicaState::Valid | ReplicaState::SignatureMismatch);
-        let state =
-            match tokio::time::timeout(timeout, self.shared.state_cell().wait_for(settled)).await {
-                Err(_) => return Err(Error::new(Kind::Timeout(timeout))),
-                Ok(state) => state,
-            };
-        if state == ReplicaState::SignatureMismatch {
-            return Err(Error::new(Kind::SignatureMismatch {
+        let mismatch = || {
+            Error::new(Kind::SignatureMismatch {
                 api: A::NAME.to_owned(),
                 local: A::SIGNATURE,
                 remote: self.shared.remote_signature().unwrap_or_default(),
-            }));
-        }
-        Ok(())
+            })
+        };
+        let state = self.shared.state_cell();
+        wait_until_valid(
+            &self.shared.name,
+            state,
+            timeout,
+            || self.shared.refusal(),
+            mismatch,
+        )
+        .await
     }
 
     /// A copy of every cached property value (no round trip).

@@ -15,7 +15,7 @@ use crate::api::RemoteObject;
 use crate::error::SlotError;
 use crate::outbox::{ConnId, Outbox};
 use crate::persist::{PersistQueue, PersistedValues};
-use crate::wire::{DecodeError, Encoding, Packet, SourceId};
+use crate::wire::{Encoding, Packet, SourceId};
 
 /// Where a replica's source is: which connection, under which id.
 #[derive(Clone)]
@@ -59,7 +59,9 @@ pub(crate) fn invoke(
     }
 }
 
-/// The host sent something a replica cannot apply; the node closes that connection.
+/// The host sent something a replica cannot apply. A value that does not decode
+/// ([`ReplicaProtocolError::is_bad_value`]) is refused alone; anything else breaks the
+/// protocol and the node closes that connection.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReplicaProtocolError {
     #[error("replica {name:?}: {refused}")]
@@ -70,10 +72,35 @@ pub(crate) enum ReplicaProtocolError {
         what: &'static str,
         index: u16,
     },
-    #[error("replica {name:?}: {source}")]
-    Decode { name: String, source: DecodeError },
+    #[error("replica {name:?}: a {what} that does not decode: {error}")]
+    BadValue {
+        name: String,
+        what: &'static str,
+        error: String,
+    },
     #[error("dynamic replica {name:?}: {message}")]
     Dynamic { name: String, message: String },
+}
+
+impl ReplicaProtocolError {
+    /// The value of one init, change or signal does not decode (malformed, or claiming more
+    /// than its bytes hold): that one packet is refused and logged, the connection's other
+    /// traffic goes on.
+    pub(crate) fn is_bad_value(&self) -> bool {
+        matches!(self, ReplicaProtocolError::BadValue { .. })
+    }
+
+    pub(crate) fn bad_value(
+        name: &str,
+        what: &'static str,
+        error: impl std::fmt::Display,
+    ) -> ReplicaProtocolError {
+        ReplicaProtocolError::BadValue {
+            name: name.to_owned(),
+            what,
+            error: error.to_string(),
+        }
+    }
 }
 
 /// Whether an init was applied.
@@ -105,6 +132,8 @@ pub(crate) trait ReplicaEntry: Send + Sync {
     /// The pending call `serial` answers, if it is this replica's.
     fn take_pending(&self, serial: u32) -> Option<PendingReply>;
     fn on_link_lost(&self);
+    /// The host refused to serve the source to this replica, for `reason`.
+    fn on_refused(&self, reason: &str);
     /// Queues a save of the persisted properties (the replica is going away).
     fn persist(&self);
 }
@@ -218,6 +247,10 @@ impl<A: RemoteObject> ReplicaShared<A> {
 
     pub(crate) fn remote_signature(&self) -> Option<u64> {
         self.lock().core.remote_signature()
+    }
+
+    pub(crate) fn refusal(&self) -> Option<String> {
+        self.lock().core.refusal().map(str::to_owned)
     }
 
     pub(crate) fn read<R>(&self, read: impl FnOnce(&A::Properties) -> R) -> R {
@@ -357,12 +390,8 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
             });
         }
         // Decode everything first: a replica never shows half an init (contract item 2).
-        let props = A::decode_properties(&values, self.encoding).map_err(|source| {
-            ReplicaProtocolError::Decode {
-                name: self.name.clone(),
-                source,
-            }
-        })?;
+        let props = A::decode_properties(&values, self.encoding)
+            .map_err(|error| ReplicaProtocolError::bad_value(&self.name, "init", error))?;
         let applied = inner.core.commit_init(link, values);
         inner.props = props;
         if applied.changed.iter().any(|&i| is_persisted::<A>(i)) {
@@ -391,9 +420,8 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
         }
         let change = A::decode_property(index, &value, self.encoding)
             .ok_or_else(out_of_range)?
-            .map_err(|source| ReplicaProtocolError::Decode {
-                name: self.name.clone(),
-                source,
+            .map_err(|error| {
+                ReplicaProtocolError::bad_value(&self.name, "property value", error)
             })?;
         if inner.core.commit_change(index, value) {
             if inner.subscribers.want_property_changes() {
@@ -416,10 +444,7 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
                 what: "signal",
                 index,
             })?
-            .map_err(|source| ReplicaProtocolError::Decode {
-                name: self.name.clone(),
-                source,
-            })?;
+            .map_err(|error| ReplicaProtocolError::bad_value(&self.name, "signal", error))?;
         self.lock().subscribers.signal(signal);
         Ok(())
     }
@@ -432,6 +457,12 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
         if self.persist.is_some() {
             self.save_persisted(&self.lock());
         }
+    }
+
+    fn on_refused(&self, reason: &str) {
+        let mut inner = self.lock();
+        let transition = inner.core.on_refused(reason.to_owned());
+        self.notify_state(&mut inner, transition);
     }
 
     fn on_link_lost(&self) {

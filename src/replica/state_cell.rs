@@ -9,12 +9,13 @@ use tokio::sync::Notify;
 
 use super::ReplicaState;
 
-const STATES: [ReplicaState; 5] = [
+const STATES: [ReplicaState; 6] = [
     ReplicaState::Uninitialized,
     ReplicaState::Default,
     ReplicaState::Valid,
     ReplicaState::Suspect,
     ReplicaState::SignatureMismatch,
+    ReplicaState::Refused,
 ];
 
 fn code(state: ReplicaState) -> u8 {

@@ -2,7 +2,12 @@
 
 use std::fmt;
 
-use serde::{de::DeserializeOwned, Serialize};
+use std::marker::PhantomData;
+
+use serde::de::{DeserializeOwned, DeserializeSeed};
+use serde::Serialize;
+
+use super::bounded::{BoundedSeed, Budget, Limit};
 
 /// The serialization format for values on the wire.
 ///
@@ -27,13 +32,28 @@ pub struct EncodeError {
     message: String,
 }
 
-/// Bytes could not be decoded into the expected type.
+/// Bytes could not be decoded into the expected type: they are malformed, end early, have
+/// bytes left over, or claim more than they hold (see [`DecodeError::limit`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot decode a {type_name} with {encoding}: {message}")]
 pub struct DecodeError {
     encoding: Encoding,
     type_name: &'static str,
     message: String,
+    limit: Option<Limit>,
+}
+
+impl DecodeError {
+    /// The bound the bytes broke, when they claim more nesting or more elements than they
+    /// hold (a hostile or corrupt peer); `None` for other malformed input.
+    pub fn limit(&self) -> Option<Limit> {
+        self.limit
+    }
+
+    /// The type that was being decoded.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
 }
 
 impl Encoding {
@@ -97,64 +117,60 @@ impl Encoding {
     }
 
     /// Decodes a whole value with a serde seed (dynamic values); trailing bytes are an error.
-    pub fn decode_seed<'de, S: serde::de::DeserializeSeed<'de>>(
+    ///
+    /// Like [`Encoding::decode`], the decode is bounded by `bytes` (see [`bounded`](super::bounded)).
+    pub fn decode_seed<'de, S: DeserializeSeed<'de>>(
         self,
         seed: S,
         bytes: &'de [u8],
-    ) -> Result<S::Value, String> {
-        match self {
+    ) -> Result<S::Value, DecodeError> {
+        self.decode_bounded(seed, bytes, "dynamic value")
+    }
+
+    /// Decodes a whole `T` from `bytes`; trailing bytes are an error, not silently ignored.
+    ///
+    /// The decode is bounded by `bytes`: no length, count or depth the bytes claim can make it
+    /// allocate more than a small multiple of their size, loop without consuming them, or
+    /// recurse past [`bounded::MAX_DEPTH`](super::bounded::MAX_DEPTH).
+    pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, DecodeError> {
+        self.decode_bounded(PhantomData::<T>, bytes, std::any::type_name::<T>())
+    }
+
+    fn decode_bounded<'de, S: DeserializeSeed<'de>>(
+        self,
+        seed: S,
+        bytes: &'de [u8],
+        type_name: &'static str,
+    ) -> Result<S::Value, DecodeError> {
+        let budget = Budget::for_input(bytes.len());
+        let seed = BoundedSeed::new(seed, &budget);
+        let result = match self {
             Encoding::Bincode => {
-                let (value, used) = bincode::serde::seed_decode_from_slice(
-                    seed,
-                    bytes,
-                    bincode::config::standard(),
-                )
-                .map_err(|e| e.to_string())?;
-                if used != bytes.len() {
-                    return Err(format!("{} trailing bytes", bytes.len() - used));
-                }
-                Ok(value)
+                bincode::serde::seed_decode_from_slice(seed, bytes, bincode::config::standard())
+                    .map_err(|e| e.to_string())
+                    .and_then(|(value, used)| match bytes.len() - used {
+                        0 => Ok(value),
+                        rest => Err(format!("{rest} trailing bytes")),
+                    })
             }
             #[cfg(feature = "postcard")]
             Encoding::Postcard => {
                 let mut de = postcard::Deserializer::from_bytes(bytes);
-                let value = seed.deserialize(&mut de).map_err(|e| e.to_string())?;
-                let rest = de.finalize().map_err(|e| e.to_string())?;
-                if !rest.is_empty() {
-                    return Err(format!("{} trailing bytes", rest.len()));
-                }
-                Ok(value)
+                seed.deserialize(&mut de)
+                    .and_then(|value| de.finalize().map(|rest| (value, rest.len())))
+                    .map_err(|e| e.to_string())
+                    .and_then(|(value, rest)| match rest {
+                        0 => Ok(value),
+                        rest => Err(format!("{rest} trailing bytes")),
+                    })
             }
-        }
-    }
-
-    /// Decodes a whole `T` from `bytes`; trailing bytes are an error, not silently ignored.
-    pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, DecodeError> {
-        let fail = |message: String| DecodeError {
-            encoding: self,
-            type_name: std::any::type_name::<T>(),
-            message,
         };
-        match self {
-            Encoding::Bincode => {
-                let (value, used) =
-                    bincode::serde::decode_from_slice(bytes, bincode::config::standard())
-                        .map_err(|e| fail(e.to_string()))?;
-                if used != bytes.len() {
-                    return Err(fail(format!("{} trailing bytes", bytes.len() - used)));
-                }
-                Ok(value)
-            }
-            #[cfg(feature = "postcard")]
-            Encoding::Postcard => {
-                let (value, rest) =
-                    postcard::take_from_bytes(bytes).map_err(|e| fail(e.to_string()))?;
-                if !rest.is_empty() {
-                    return Err(fail(format!("{} trailing bytes", rest.len())));
-                }
-                Ok(value)
-            }
-        }
+        result.map_err(|message| DecodeError {
+            encoding: self,
+            type_name,
+            message,
+            limit: budget.exceeded(),
+        })
     }
 }
 

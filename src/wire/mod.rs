@@ -7,10 +7,12 @@
 //! and fan out without knowing the user's types, and lets a change be encoded once for every
 //! subscriber.
 
+pub mod bounded;
 pub mod codec;
 pub mod encoding;
 pub mod packet;
 
+pub use bounded::Limit;
 pub use codec::{FrameError, PacketCodec, DEFAULT_MAX_FRAME_SIZE};
 pub use encoding::{DecodeError, EncodeError, Encoding};
 pub use packet::{

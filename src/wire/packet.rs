@@ -10,7 +10,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 /// The protocol name both peers send in their handshake.
 pub const PROTOCOL_NAME: &str = "actix-remote-objects";
 /// The protocol version this build speaks; peers with another version are refused.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// A host-assigned number for one remoted source under one name, used in the packets that
 /// follow an init so that a change is the same bytes for every subscriber.
@@ -223,6 +223,14 @@ pub enum Packet {
         /// The encoded argument tuple.
         args: Bytes,
     },
+    /// Host → node: the host will not serve an acquired source to this node (its access
+    /// policy, or a source it cannot describe to a dynamic replica).
+    AcquireRefused {
+        /// The name it is remoted under.
+        name: String,
+        /// Why, for the replica's error.
+        reason: String,
+    },
     /// Either side: are you there?
     Ping(u64),
     /// Either side: the answer to a [`Packet::Ping`] with the same number.
@@ -280,6 +288,7 @@ mod kind {
     pub const PONG: u8 = 14;
     pub const ACQUIRE_DYNAMIC: u8 = 15;
     pub const INIT_DYNAMIC: u8 = 16;
+    pub const ACQUIRE_REFUSED: u8 = 17;
 }
 
 impl Packet {
@@ -300,6 +309,7 @@ impl Packet {
             Packet::SetProperty { .. } => "SetProperty",
             Packet::PropertyChange { .. } => "PropertyChange",
             Packet::Signal { .. } => "Signal",
+            Packet::AcquireRefused { .. } => "AcquireRefused",
             Packet::Ping(_) => "Ping",
             Packet::Pong(_) => "Pong",
         }
@@ -541,6 +551,11 @@ impl Packet {
                 out.put_u16_le(*index);
                 put_bytes(out, args);
             }
+            Packet::AcquireRefused { name, reason } => {
+                out.put_u8(kind::ACQUIRE_REFUSED);
+                put_str(out, name);
+                put_str(out, reason);
+            }
             Packet::Ping(n) => {
                 out.put_u8(kind::PING);
                 out.put_u64_le(*n);
@@ -656,6 +671,10 @@ impl Packet {
                 source: r.u32("source")?,
                 index: r.u16("index")?,
                 args: r.bytes("args")?,
+            },
+            kind::ACQUIRE_REFUSED => Packet::AcquireRefused {
+                name: r.string("name")?,
+                reason: r.string("reason")?,
             },
             kind::PING => Packet::Ping(r.u64("nonce")?),
             kind::PONG => Packet::Pong(r.u64("nonce")?),
@@ -832,6 +851,10 @@ mod tests {
                 source: 1,
                 index: 0,
                 args: Bytes::new(),
+            },
+            Packet::AcquireRefused {
+                name: "Printer".into(),
+                reason: "not for you".into(),
             },
             Packet::Ping(7),
             Packet::Pong(7),

@@ -138,3 +138,22 @@ macro_rules! over_tcp_and_unix {
         }
     )*};
 }
+
+/// Encoded strings (bincode) whose length prefix claims far more than follows: u64 varints
+/// (2^62, just past `isize::MAX`, `u64::MAX`) and a u128 varint. Before values were decoded
+/// within the bytes received, the first aborted a process allocating 4 EiB and the others
+/// panicked ("capacity overflow").
+pub fn lying_strings() -> Vec<bytes::Bytes> {
+    let mut lies = Vec::new();
+    for claim in [1u64 << 62, (isize::MAX as u64) + 1, u64::MAX] {
+        let mut bytes = vec![0xfd];
+        bytes.extend_from_slice(&claim.to_le_bytes());
+        bytes.extend_from_slice(b"short");
+        lies.push(bytes::Bytes::from(bytes));
+    }
+    let mut bytes = vec![0xfe];
+    bytes.extend_from_slice(&u128::MAX.to_le_bytes());
+    bytes.extend_from_slice(b"short");
+    lies.push(bytes::Bytes::from(bytes));
+    lies
+}
