@@ -99,7 +99,7 @@ pub use node::{Node, NodeConfig};
 pub use registry::{RegistryHost, SourceLocation};
 pub use replica::{Event, Replica, ReplicaActor, ReplicaState, SlotCall, StateChanged};
 pub use source::SourceState;
-pub use transport::{Transport, SUPPORTED_SCHEMES};
+pub use transport::{PeerAddr, Transport, UnixCredentials, SUPPORTED_SCHEMES};
 pub use wire::Encoding;
 
 /// The names most programs need: `use actix_remote_objects::prelude::*;`.

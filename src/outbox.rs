@@ -89,6 +89,9 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     wake_writer: Notify,
+    /// Stops the writer even inside a write that never returns (a peer that does not read
+    /// and a socket window of zero): overflow and forced shutdown.
+    abort_writer: Notify,
     max_queued: usize,
 }
 
@@ -106,6 +109,8 @@ pub(crate) enum WriterEnd {
     Closed,
     /// The peer fell too far behind; the queue was dropped.
     Overflowed,
+    /// Stopped on request without flushing (a shutdown that could not wait any longer).
+    Aborted,
     /// The socket failed.
     Failed(std::io::Error),
 }
@@ -123,6 +128,7 @@ impl Outbox {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             wake_writer: Notify::new(),
+            abort_writer: Notify::new(),
             max_queued,
         });
         let outbox = Outbox {
@@ -186,7 +192,7 @@ impl Outbox {
             state.overflowed = true;
             state.closing = true;
             drop(state);
-            self.shared.wake_writer.notify_one();
+            self.shared.abort_writer.notify_one();
             return false;
         }
         let was_empty = state.queued_bytes == 0;
@@ -212,6 +218,13 @@ impl Outbox {
     pub(crate) fn close(&self) {
         self.lock().closing = true;
         self.shared.wake_writer.notify_one();
+    }
+
+    /// Stops the writer at once, dropping what is queued, even in the middle of a write the
+    /// peer never reads.
+    pub(crate) fn abort(&self) {
+        self.lock().closing = true;
+        self.shared.abort_writer.notify_one();
     }
 
     /// Bytes waiting to be written (for tests and diagnostics).
@@ -310,18 +323,33 @@ async fn drain<W: AsyncWrite + Unpin>(shared: &Shared, writer: &mut W) -> Writer
         if overflowed {
             return WriterEnd::Overflowed;
         }
-        if frames.is_empty() {
-            if closing {
-                return match writer.shutdown().await {
-                    Ok(()) => WriterEnd::Closed,
-                    Err(e) => WriterEnd::Failed(e),
+        // Every await races the abort: a peer that stops reading must not be able to hold
+        // the writer (and with it the connection and its queue) forever.
+        let step = async {
+            if !frames.is_empty() {
+                return match write_frames(writer, &mut frames, &mut buffer).await {
+                    Ok(()) => None,
+                    Err(e) => Some(WriterEnd::Failed(e)),
                 };
             }
+            if closing {
+                return Some(match writer.shutdown().await {
+                    Ok(()) => WriterEnd::Closed,
+                    Err(e) => WriterEnd::Failed(e),
+                });
+            }
             shared.wake_writer.notified().await;
-            continue;
-        }
-        if let Err(e) = write_frames(writer, &mut frames, &mut buffer).await {
-            return WriterEnd::Failed(e);
+            None
+        };
+        tokio::select! {
+            biased;
+            () = shared.abort_writer.notified() => {
+                let state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+                return if state.overflowed { WriterEnd::Overflowed } else { WriterEnd::Aborted };
+            }
+            ended = step => if let Some(end) = ended {
+                return end;
+            },
         }
     }
 }
@@ -447,6 +475,33 @@ mod tests {
             outbox.push_property(1, 0, Bytes::from(vec![v]));
         }
         assert_eq!(outbox.queued_bytes(), 100);
+    }
+
+    #[tokio::test]
+    async fn overflow_stops_a_writer_stuck_in_a_write_the_peer_never_reads() {
+        // A 16-byte pipe nobody reads: the first big frame blocks the writer forever.
+        let (a, _b) = tokio::io::duplex(16);
+        let (outbox, writer) = Outbox::new(1, a, 4096);
+        let writer = tokio::spawn(writer);
+        while outbox.push(frame(1, 1000)) {}
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(10), writer).await;
+        assert!(matches!(ended, Ok(Ok(WriterEnd::Overflowed))), "{ended:?}");
+        assert!(
+            !outbox.push(frame(1, 1)),
+            "nothing is accepted after overflow"
+        );
+    }
+
+    #[tokio::test]
+    async fn abort_stops_a_flush_the_peer_never_reads() {
+        let (a, _b) = tokio::io::duplex(16);
+        let (outbox, writer) = Outbox::new(1, a, DEFAULT_MAX_QUEUED);
+        let writer = tokio::spawn(writer);
+        outbox.push(frame(1, 1000));
+        outbox.close();
+        outbox.abort();
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(10), writer).await;
+        assert!(matches!(ended, Ok(Ok(WriterEnd::Aborted))), "{ended:?}");
     }
 
     #[tokio::test]

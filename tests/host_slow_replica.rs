@@ -7,31 +7,11 @@
 
 mod support;
 
-use actix::prelude::*;
 use actix_remote_objects::prelude::*;
 use counter::ReplicaExt;
+use support::counter_api::*;
 use support::proxy::FaultProxy;
 use support::*;
-
-remote_object! {
-    pub Counter {
-        prop value: u64;
-        signal tick(n: u64);
-    }
-}
-
-struct CounterService(counter::SimpleSource);
-
-impl Actor for CounterService {
-    type Context = Context<Self>;
-}
-
-impl RemoteSource for CounterService {
-    type Api = Counter;
-    fn simple_source(&self) -> &counter::SimpleSource {
-        &self.0
-    }
-}
 
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();

@@ -191,6 +191,7 @@ async fn values_that_claim_more_than_they_hold_are_refused_one_by_one() {
                         seen.push(text)
                     }
                 }
+                other => panic!("unexpected {other:?}"),
             }
         }
         assert_eq!(seen, [format!("said {round}"), format!("changed {round}")]);

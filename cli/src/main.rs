@@ -269,6 +269,10 @@ fn print_event(event: &DynamicEvent) {
                 args.iter().map(|(n, v)| (n.clone(), v.to_json())).collect();
             println!("signal {name} {}", Json::Object(args));
         }
+        DynamicEvent::Lagged { lost } => {
+            eprintln!("aro: fell behind the source; {lost} signals were dropped")
+        }
+        other => eprintln!("aro: {other:?}"),
     }
 }
 

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use bytes::Bytes;
-use futures::channel::mpsc;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tokio::sync::oneshot;
 
 use super::codec::{self, ValueError};
@@ -17,6 +16,7 @@ use crate::error::{Error, SlotError};
 use crate::node::HandleToken;
 use crate::outbox::ConnId;
 use crate::replica::core::{InitRefused, ReplicaCore, Transition};
+use crate::replica::delivery::{Delivered, Delivery, QueueSender};
 use crate::replica::shared::{
     invoke, InitOutcome, Link, PendingReply, ReplicaEntry, ReplicaProtocolError,
 };
@@ -28,6 +28,7 @@ use crate::wire::{Encoding, Packet, SourceId};
 /// them.
 #[derive(Debug, Clone, PartialEq, Message)]
 #[rtype(result = "()")]
+#[non_exhaustive]
 pub enum DynamicEvent {
     /// A property took a new value.
     PropertyChanged {
@@ -42,6 +43,12 @@ pub enum DynamicEvent {
         name: String,
         /// Its arguments, by name, in order.
         args: Vec<(String, Value)>,
+    },
+    /// The consumer fell behind and this many signals were dropped (property values
+    /// coalesce instead); see [`Replica::events`](crate::Replica::events) for the policy.
+    Lagged {
+        /// How many signals were lost.
+        lost: u64,
     },
 }
 
@@ -82,6 +89,7 @@ pub enum DynamicError {
 pub(crate) struct DynamicShared {
     name: String,
     encoding: Encoding,
+    delivery: Delivery,
     inner: Mutex<Inner>,
     state: Arc<StateCell>,
 }
@@ -90,39 +98,35 @@ struct Inner {
     core: ReplicaCore<Link, PendingReply>,
     schema: Option<Arc<ApiSchema>>,
     values: Vec<Value>,
-    recipients: Vec<Recipient<DynamicEvent>>,
-    streams: Vec<mpsc::UnboundedSender<DynamicEvent>>,
-    state_recipients: Vec<Recipient<StateChanged>>,
+    /// Every subscriber, recipient or stream, reads from a bounded queue of its own.
+    subscribers: Vec<QueueSender<DynamicEvent>>,
+    state_recipients: Vec<QueueSender<StateChanged>>,
 }
 
 impl Inner {
-    fn deliver(&mut self, event: DynamicEvent) {
-        self.recipients.retain(|r| {
-            let alive = r.connected();
-            if alive {
-                r.do_send(event.clone());
-            }
-            alive
+    /// Delivers an event: a value of property `index`, or a signal with `None`.
+    fn deliver(&mut self, index: Option<u16>, event: DynamicEvent) {
+        self.subscribers.retain(|s| match index {
+            Some(index) => s.push_value(index, event.clone()),
+            None => s.push_event(event.clone()),
         });
-        self.streams
-            .retain(|s| s.unbounded_send(event.clone()).is_ok());
     }
 }
 
 impl DynamicShared {
-    pub(crate) fn new(name: String, encoding: Encoding) -> Arc<DynamicShared> {
+    pub(crate) fn new(name: String, encoding: Encoding, delivery: Delivery) -> Arc<DynamicShared> {
         let inner = Inner {
             core: ReplicaCore::new(0, Vec::new(), ReplicaState::Uninitialized),
             schema: None,
             values: Vec::new(),
-            recipients: Vec::new(),
-            streams: Vec::new(),
+            subscribers: Vec::new(),
             state_recipients: Vec::new(),
         };
         let state = StateCell::new(ReplicaState::Uninitialized);
         Arc::new(DynamicShared {
             name,
             encoding,
+            delivery,
             inner: Mutex::new(inner),
             state,
         })
@@ -137,13 +141,7 @@ impl DynamicShared {
         let Some((old, new)) = transition else { return };
         self.state.set(new);
         let change = StateChanged { old, new };
-        inner.state_recipients.retain(|r| {
-            let alive = r.connected();
-            if alive {
-                r.do_send(change);
-            }
-            alive
-        });
+        inner.state_recipients.retain(|r| r.push_value(0, change));
     }
 
     fn protocol(&self, message: impl std::fmt::Display) -> ReplicaProtocolError {
@@ -234,7 +232,7 @@ impl ReplicaEntry for DynamicShared {
                 name: schema.properties[i].name.clone(),
                 value: inner.values[i].clone(),
             };
-            inner.deliver(event);
+            inner.deliver(Some(index), event);
         }
         self.notify_state(&mut inner, applied.transition);
         Ok(InitOutcome::Applied)
@@ -256,10 +254,13 @@ impl ReplicaEntry for DynamicShared {
             .map_err(|e| ReplicaProtocolError::bad_value(&self.name, "property value", e))?;
         if inner.core.commit_change(index, value) {
             inner.values[usize::from(index)] = decoded.clone();
-            inner.deliver(DynamicEvent::PropertyChanged {
-                name: property.name.clone(),
-                value: decoded,
-            });
+            inner.deliver(
+                Some(index),
+                DynamicEvent::PropertyChanged {
+                    name: property.name.clone(),
+                    value: decoded,
+                },
+            );
         }
         Ok(())
     }
@@ -278,10 +279,13 @@ impl ReplicaEntry for DynamicShared {
         };
         let args = codec::decode_args(args, &signal.args, &schema.types, self.encoding)
             .map_err(|e| ReplicaProtocolError::bad_value(&self.name, "signal", e))?;
-        inner.deliver(DynamicEvent::Signal {
-            name: signal.name.clone(),
-            args,
-        });
+        inner.deliver(
+            None,
+            DynamicEvent::Signal {
+                name: signal.name.clone(),
+                args,
+            },
+        );
         Ok(())
     }
 
@@ -354,7 +358,8 @@ impl DynamicReplica {
 
     /// Delivers every state change to `to`.
     pub fn subscribe_state(&self, to: Recipient<StateChanged>) {
-        self.shared.lock().state_recipients.push(to);
+        let feed = self.shared.delivery.feed(to);
+        self.shared.lock().state_recipients.push(feed);
     }
 
     /// Waits until the replica is `Valid`; fails at once when the host refuses to serve it
@@ -469,15 +474,21 @@ impl DynamicReplica {
         }
     }
 
-    /// Every property change and signal from now on, in order.
+    /// Every property change and signal from now on, in order; bounded as
+    /// [`Replica::events`](crate::Replica::events) is, with [`DynamicEvent::Lagged`].
     pub fn events(&self) -> impl Stream<Item = DynamicEvent> + Unpin + Send + 'static {
-        let (tx, rx) = mpsc::unbounded();
-        self.shared.lock().streams.push(tx);
-        rx
+        let (tx, rx) = self.shared.delivery.stream();
+        self.shared.lock().subscribers.push(tx);
+        rx.map(|delivered| match delivered {
+            Delivered::Item(event) => event,
+            Delivered::Lagged(lost) => DynamicEvent::Lagged { lost },
+        })
     }
 
-    /// Delivers every property change and signal to `to`.
+    /// Delivers every property change and signal to `to`, each once `to` handled the one
+    /// before; bounded as [`DynamicReplica::events`] is.
     pub fn subscribe(&self, to: Recipient<DynamicEvent>) {
-        self.shared.lock().recipients.push(to);
+        let feed = self.shared.delivery.feed(to);
+        self.shared.lock().subscribers.push(feed);
     }
 }

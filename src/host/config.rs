@@ -1,5 +1,7 @@
 //! [`HostConfig`]: how a host listens and talks.
 
+use std::time::Duration;
+
 use crate::wire::{Encoding, DEFAULT_MAX_FRAME_SIZE};
 
 /// Settings for a [`Host`](crate::Host), builder style.
@@ -12,9 +14,36 @@ use crate::wire::{Encoding, DEFAULT_MAX_FRAME_SIZE};
 pub struct HostConfig {
     pub(crate) max_frame_size: usize,
     pub(crate) encoding: Encoding,
-    pub(crate) heartbeat: Option<std::time::Duration>,
+    pub(crate) heartbeat: Option<Duration>,
     pub(crate) registry_url: Option<String>,
     pub(crate) max_queued_bytes: usize,
+    pub(crate) limits: Limits,
+}
+
+/// What one host lets its peers hold (see the setters on [`HostConfig`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_connections: usize,
+    pub(crate) max_connections_per_peer: usize,
+    pub(crate) max_buffered_input: usize,
+    pub(crate) max_calls_in_flight: usize,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            handshake_timeout: Duration::from_secs(5),
+            idle_timeout: None,
+            max_connections: 1024,
+            max_connections_per_peer: usize::MAX,
+            max_buffered_input: 256 * 1024 * 1024,
+            max_calls_in_flight: 1024,
+            shutdown_timeout: Duration::from_secs(2),
+        }
+    }
 }
 
 impl Default for HostConfig {
@@ -25,6 +54,7 @@ impl Default for HostConfig {
             heartbeat: None,
             registry_url: None,
             max_queued_bytes: crate::outbox::DEFAULT_MAX_QUEUED,
+            limits: Limits::default(),
         }
     }
 }
@@ -46,7 +76,7 @@ impl HostConfig {
     /// Pings each node every half `interval`; a node silent for longer than 1.5 intervals
     /// (a stalled connection that did not close) is dropped within two intervals and its
     /// subscriptions released. Off by default.
-    pub fn heartbeat(mut self, interval: std::time::Duration) -> Self {
+    pub fn heartbeat(mut self, interval: Duration) -> Self {
         self.heartbeat = Some(interval);
         self
     }
@@ -65,6 +95,57 @@ impl HostConfig {
     /// one per property: for a slow node they coalesce, latest wins.
     pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
         self.max_queued_bytes = bytes;
+        self
+    }
+
+    /// How long a new connection has to complete its handshake (default 5 s); one that has
+    /// not by then (an idle socket, a peer sending a byte a second) is closed.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.handshake_timeout = timeout;
+        self
+    }
+
+    /// Closes a connection that sends nothing at all for `timeout` (off by default). A node
+    /// with a [heartbeat](crate::NodeConfig::heartbeat) shorter than this is never idle.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// The most connections served at once (default 1024); more are refused at once, with a
+    /// log line. Keep it below the process's file-descriptor limit (`ulimit -n`), so that
+    /// sockets nobody uses cannot lock everyone out.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.limits.max_connections = max;
+        self
+    }
+
+    /// The most connections served at once from one peer: one IP address over TCP, one user
+    /// id over a Unix socket (unlimited by default).
+    pub fn max_connections_per_peer(mut self, max: usize) -> Self {
+        self.limits.max_connections_per_peer = max;
+        self
+    }
+
+    /// The most bytes of partly received frames the host holds across all its connections
+    /// (default 256 MiB); a connection whose frame would take more is closed.
+    pub fn max_buffered_input(mut self, bytes: usize) -> Self {
+        self.limits.max_buffered_input = bytes;
+        self
+    }
+
+    /// The most slot calls one connection may have running at once (default 1024). Past it
+    /// the host stops reading from that connection until calls finish: the node's calls
+    /// wait in its socket (backpressure), none is refused.
+    pub fn max_calls_in_flight(mut self, max: usize) -> Self {
+        self.limits.max_calls_in_flight = max.max(1);
+        self
+    }
+
+    /// How long [`Host::shutdown`](crate::Host::shutdown) waits for connections to flush what
+    /// they have queued (default 2 s); past it, the rest is dropped and the sockets closed.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.shutdown_timeout = timeout;
         self
     }
 

@@ -2,15 +2,19 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::prelude::*;
 use bytes::Bytes;
 use tracing::{debug, warn};
 
+use super::in_flight::CallGate;
 use super::HostInner;
 use crate::lifecycle::{Liveness, Tick};
 use crate::outbox::{ConnId, Outbox};
 use crate::source::HostedSource;
+use crate::transport::PeerAddr;
+use crate::wire::codec::HandshakeGate;
 use crate::wire::{FailureKind, FrameError, Handshake, Packet, RemoteFailure, SourceId};
 
 /// Why a host closed a connection.
@@ -30,19 +34,43 @@ pub(crate) struct HostConnection {
     id: ConnId,
     host: Arc<HostInner>,
     outbox: Outbox,
+    /// Who connected, as the operating system tells it.
+    peer: PeerAddr,
     handshaken: bool,
+    /// Opens the connection's frame limit once the handshake is done.
+    frame_gate: HandshakeGate,
+    /// Bounds the slot calls running for this connection.
+    calls: CallGate,
+    /// When the node last sent anything, for the idle timeout.
+    last_heard: Instant,
     /// The sources this connection acquired, by id.
     acquired: HashMap<SourceId, Arc<HostedSource>>,
     liveness: Option<Liveness>,
     next_ping: u64,
 }
 
-fn now() -> std::time::Instant {
+fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// What a connection starts with, besides its host.
+pub(crate) struct Accepted {
+    pub(crate) id: ConnId,
+    pub(crate) outbox: Outbox,
+    pub(crate) peer: PeerAddr,
+    pub(crate) frame_gate: HandshakeGate,
+    pub(crate) calls: CallGate,
+}
+
 impl HostConnection {
-    pub(crate) fn new(id: ConnId, host: Arc<HostInner>, outbox: Outbox) -> HostConnection {
+    pub(crate) fn new(host: Arc<HostInner>, accepted: Accepted) -> HostConnection {
+        let Accepted {
+            id,
+            outbox,
+            peer,
+            frame_gate,
+            calls,
+        } = accepted;
         let liveness = host
             .config
             .heartbeat
@@ -51,7 +79,11 @@ impl HostConnection {
             id,
             host,
             outbox,
+            peer,
             handshaken: false,
+            frame_gate,
+            calls,
+            last_heard: now(),
             acquired: HashMap::new(),
             liveness,
             next_ping: 0,
@@ -99,6 +131,7 @@ impl HostConnection {
         };
         theirs.check(self.host.config.encoding)?;
         self.handshaken = true;
+        self.frame_gate.open();
         self.host.announce_to(self.id);
         Ok(())
     }
@@ -138,6 +171,9 @@ impl HostConnection {
     }
 
     fn invoke(&mut self, source: SourceId, slot: u16, serial: u32, args: Bytes) {
+        // The gated reader counted this call as running; it ends when `running` drops (at
+        // once for a call refused here).
+        let running = self.calls.take_slot();
         let reject = |message: String| Packet::InvokeReply {
             source,
             serial,
@@ -170,6 +206,7 @@ impl HostConnection {
                 let outbox = self.outbox.clone();
                 actix::spawn(async move {
                     let outcome = call.await;
+                    drop(running);
                     outbox.push(
                         Packet::InvokeReply {
                             source,
@@ -242,12 +279,30 @@ impl Actor for HostConnection {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        debug!(conn = self.id, "node connected");
+        debug!(conn = self.id, peer = %self.peer, "node connected");
         self.outbox
             .push(Packet::Handshake(Handshake::ours(self.host.config.encoding)).to_frame());
         if let Some(interval) = self.host.config.heartbeat {
             ctx.run_interval(Liveness::tick_period(interval), |act, ctx| {
                 act.heartbeat(ctx)
+            });
+        }
+        let limits = &self.host.config.limits;
+        let handshake_timeout = limits.handshake_timeout;
+        ctx.run_later(handshake_timeout, move |act, ctx| {
+            if !act.handshaken {
+                warn!(conn = act.id, peer = %act.peer, timeout = ?handshake_timeout,
+                    "no handshake in time; closing the connection");
+                ctx.stop();
+            }
+        });
+        if let Some(idle) = limits.idle_timeout {
+            ctx.run_interval(idle / 4, move |act, ctx| {
+                if now().saturating_duration_since(act.last_heard) > idle {
+                    warn!(conn = act.id, peer = %act.peer, timeout = ?idle,
+                        "the node sent nothing for too long; closing the connection");
+                    ctx.stop();
+                }
             });
         }
     }
@@ -265,15 +320,16 @@ impl Actor for HostConnection {
 /// The packets (or a read error) a connection had ready.
 impl StreamHandler<Vec<Result<Packet, FrameError>>> for HostConnection {
     fn handle(&mut self, batch: Vec<Result<Packet, FrameError>>, ctx: &mut Context<Self>) {
+        self.last_heard = now();
         if let Some(liveness) = self.liveness.as_mut() {
-            liveness.heard(now());
+            liveness.heard(self.last_heard);
         }
         for item in batch {
             let result = item
                 .map_err(ConnectionError::from)
                 .and_then(|packet| self.handle_packet(packet));
             if let Err(error) = result {
-                warn!(conn = self.id, %error, "closing the connection");
+                warn!(conn = self.id, peer = %self.peer, %error, "closing the connection");
                 ctx.stop();
                 return;
             }

@@ -2,6 +2,7 @@
 
 mod config;
 mod connection;
+mod in_flight;
 
 pub use config::HostConfig;
 
@@ -18,9 +19,12 @@ use crate::error::{Error, Kind};
 use crate::outbox::{next_conn_id, ConnId, Outbox};
 use crate::registry::Registrar;
 use crate::source::{HostedSource, SourceHub};
-use crate::transport::{Endpoint, Listener, Transport};
+use crate::transport::{Endpoint, Listener, PeerAddr, PeerKey, Transport};
+use crate::wire::codec::InputBudget;
 use crate::wire::{ObjectInfo, Packet, PacketCodec, SourceId};
-use connection::{Close, HostConnection, SourceRemoved};
+use config::Limits;
+use connection::{Accepted, Close, HostConnection, SourceRemoved};
+use in_flight::CallGate;
 
 /// A host: listens on a URL (and/or serves streams handed to it) and shares the sources
 /// enabled on it with every node that connects. Cheap to clone.
@@ -34,6 +38,8 @@ pub struct Host {
 
 pub(crate) struct HostInner {
     config: HostConfig,
+    /// Partly received frames, across every connection.
+    input_budget: Arc<InputBudget>,
     registrar: std::sync::OnceLock<Registrar>,
     url: Option<String>,
     tables: Mutex<Tables>,
@@ -46,6 +52,8 @@ struct Tables {
     sources: HashMap<String, Arc<HostedSource>>,
     next_id: SourceId,
     connections: HashMap<ConnId, ConnectionEntry>,
+    /// Connections per peer, for `max_connections_per_peer`.
+    per_peer: HashMap<PeerKey, usize>,
     acceptor: Option<JoinHandle<()>>,
     shut_down: bool,
 }
@@ -56,6 +64,7 @@ struct ConnectionEntry {
     writer: JoinHandle<()>,
     /// Set once the handshake succeeded; only then does the node hear about sources.
     announced: bool,
+    peer: Option<PeerKey>,
 }
 
 impl Host {
@@ -68,15 +77,23 @@ impl Host {
     /// Listens on `url` with `config`.
     pub async fn listen_with(url: &str, config: HostConfig) -> Result<Host, Error> {
         let endpoint = Endpoint::parse(url)?;
+        // Check everything that can fail before binding, so that a failed listen leaves no
+        // port bound or socket file behind.
+        if let Some(registry) = &config.registry_url {
+            Endpoint::parse(registry)?;
+        }
         let (listener, bound) = Listener::bind(&endpoint).await?;
         let host = Host::build(config, Some(bound.to_string()));
+        if let Some(registry) = host.inner.config.registry_url.clone() {
+            host.set_registrar(Registrar::remote(&registry, Arc::downgrade(&host.inner))?);
+        }
         let weak = Arc::downgrade(&host.inner);
         let acceptor = actix::spawn(async move {
             loop {
                 let accepted = listener.accept().await;
                 let Some(inner) = weak.upgrade() else { break };
                 match accepted {
-                    Ok(stream) => Host { inner }.serve(stream),
+                    Ok((stream, peer)) => Host { inner }.serve_from(stream, peer),
                     Err(error) => {
                         // Typically out of file descriptors: back off instead of spinning.
                         warn!(%error, "accept failed");
@@ -88,9 +105,6 @@ impl Host {
         });
         host.tables().acceptor = Some(acceptor);
         info!(url = %bound, "host listening");
-        if let Some(registry) = host.inner.config.registry_url.clone() {
-            host.set_registrar(Registrar::remote(&registry, Arc::downgrade(&host.inner))?);
-        }
         Ok(host)
     }
 
@@ -103,6 +117,7 @@ impl Host {
         let (connection_count, _) = tokio::sync::watch::channel(0);
         Host {
             inner: Arc::new(HostInner {
+                input_budget: InputBudget::new(config.limits.max_buffered_input),
                 config,
                 registrar: std::sync::OnceLock::new(),
                 url,
@@ -124,22 +139,41 @@ impl Host {
     }
 
     /// Serves one node over an already-open stream (a socket accepted elsewhere, a pipe,
-    /// an in-memory duplex…). Must be called on an actix arbiter.
+    /// an in-memory duplex…). Must be called on an actix arbiter. The stream counts against
+    /// [`HostConfig::max_connections`]; past it, it is closed at once (and logged).
     pub fn serve<T: Transport>(&self, stream: T) {
-        let id = next_conn_id();
-        let (read, write) = tokio::io::split(stream);
-        let (outbox, writer) = Outbox::new(id, write, self.inner.config.max_queued_bytes);
-        let inner = Arc::clone(&self.inner);
-        let frames = FramedRead::new(read, PacketCodec::new(inner.config.max_frame_size));
-        let conn_outbox = outbox.clone();
+        self.serve_from(Box::new(stream), PeerAddr::Unknown);
+    }
+
+    fn serve_from(&self, stream: Box<dyn Transport>, peer: PeerAddr) {
         let mut tables = self.tables();
         if tables.shut_down {
-            outbox.close();
             return;
         }
+        let key = peer.key();
+        if let Err(refusal) = tables.admit(key, &self.inner.config.limits) {
+            warn!(%peer, %refusal, "refusing a connection");
+            return;
+        }
+        let id = next_conn_id();
+        let inner = Arc::clone(&self.inner);
+        let (read, write) = tokio::io::split(stream);
+        let (outbox, writer) = Outbox::new(id, write, inner.config.max_queued_bytes);
+        let (codec, frame_gate) = PacketCodec::new(inner.config.max_frame_size)
+            .with_budget(Arc::clone(&inner.input_budget))
+            .limited_until_open();
+        let calls = CallGate::new(inner.config.limits.max_calls_in_flight);
+        let frames = calls.gate(FramedRead::new(read, codec));
+        let accepted = Accepted {
+            id,
+            outbox: outbox.clone(),
+            peer,
+            frame_gate,
+            calls,
+        };
         let addr = HostConnection::create(move |ctx| {
             ctx.add_stream(crate::batch::Batched::new(frames));
-            HostConnection::new(id, inner, conn_outbox)
+            HostConnection::new(inner, accepted)
         });
         // When the writer ends (closed, failed, or the node fell too far behind), the
         // connection ends with it.
@@ -155,6 +189,7 @@ impl Host {
                 addr,
                 writer,
                 announced: false,
+                peer: key,
             },
         );
         self.inner
@@ -315,7 +350,7 @@ impl Host {
     /// Stops listening, removes the Unix socket file, tells every node its sources are gone,
     /// flushes and closes every connection, and waits until they are closed.
     pub async fn shutdown(&self) {
-        let (connections, acceptor) = {
+        let (mut connections, acceptor) = {
             let mut tables = self.tables();
             tables.shut_down = true;
             let names: Vec<String> = tables.sources.keys().cloned().collect();
@@ -325,6 +360,7 @@ impl Host {
                 }
             }
             self.inner.connection_count.send_replace(0);
+            tables.per_peer.clear();
             (
                 std::mem::take(&mut tables.connections),
                 tables.acceptor.take(),
@@ -342,8 +378,20 @@ impl Host {
             conn.outbox.close();
             conn.addr.do_send(Close);
         }
-        for (_, conn) in connections {
-            let _ = conn.writer.await;
+        // Flushing waits on each peer; one that stops reading must not hold the shutdown.
+        let mut writers: Vec<_> = connections.values_mut().map(|c| &mut c.writer).collect();
+        let grace = self.inner.config.limits.shutdown_timeout;
+        let flushed = tokio::time::timeout(grace, futures::future::join_all(writers.iter_mut()));
+        if flushed.await.is_err() {
+            warn!(timeout = ?grace, "connections did not flush in time; dropping what they queued");
+            for conn in connections.values() {
+                conn.outbox.abort();
+            }
+            for conn in connections.values_mut() {
+                if !conn.writer.is_finished() {
+                    let _ = (&mut conn.writer).await;
+                }
+            }
         }
         info!(url = ?self.inner.url, "host shut down");
     }
@@ -360,6 +408,39 @@ impl Host {
             return Err(Error::new(Kind::DuplicateName(name.to_owned())));
         }
         Ok(())
+    }
+}
+
+impl Tables {
+    /// Counts a new connection from `peer`, or says why the limits refuse it.
+    fn admit(&mut self, peer: Option<PeerKey>, limits: &Limits) -> Result<(), String> {
+        if self.connections.len() >= limits.max_connections {
+            return Err(format!(
+                "{} connections already, the most this host serves (max_connections)",
+                self.connections.len()
+            ));
+        }
+        if let Some(key) = peer {
+            let count = self.per_peer.entry(key).or_default();
+            if *count >= limits.max_connections_per_peer {
+                return Err(format!(
+                    "{count} connections from this peer already, the most it may hold \
+                     (max_connections_per_peer)"
+                ));
+            }
+            *count += 1;
+        }
+        Ok(())
+    }
+
+    fn release_peer(&mut self, peer: Option<PeerKey>) {
+        let Some(key) = peer else { return };
+        if let Some(count) = self.per_peer.get_mut(&key) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_peer.remove(&key);
+            }
+        }
     }
 }
 
@@ -430,7 +511,8 @@ impl HostInner {
 
     fn forget_connection(&self, id: ConnId) {
         let mut tables = self.tables();
-        if tables.connections.remove(&id).is_some() {
+        if let Some(entry) = tables.connections.remove(&id) {
+            tables.release_peer(entry.peer);
             self.connection_count.send_replace(tables.connections.len());
         }
     }

@@ -26,6 +26,7 @@ pub struct NodeConfig {
     pub(crate) heartbeat: Option<Duration>,
     pub(crate) store: Option<StoreHandle>,
     pub(crate) max_queued_bytes: usize,
+    pub(crate) event_buffer: usize,
 }
 
 /// A shared persisted store, printable for `NodeConfig`'s `Debug`.
@@ -49,11 +50,22 @@ impl Default for NodeConfig {
             heartbeat: None,
             store: None,
             max_queued_bytes: crate::outbox::DEFAULT_MAX_QUEUED,
+            event_buffer: crate::replica::delivery::DEFAULT_CAPACITY,
         }
     }
 }
 
 impl NodeConfig {
+    /// How many events each event stream and each recipient subscription of a replica holds
+    /// for a consumer that reads slower than the source produces (default 1 024). Past it,
+    /// property values coalesce (the latest wins) and the oldest signals are dropped and
+    /// reported ([`Event::Lagged`](crate::Event::Lagged)): a consumer that stops reading
+    /// cannot grow the node's memory.
+    pub fn event_buffer(mut self, events: usize) -> Self {
+        self.event_buffer = events.max(1);
+        self
+    }
+
     /// The largest frame accepted from a host, in bytes (default 64 MiB).
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.max_frame_size = bytes;

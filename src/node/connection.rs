@@ -35,7 +35,9 @@ pub(crate) async fn establish(
     let (outbox, writer) = Outbox::new(conn, write, config.max_queued_bytes);
     let writer = actix::spawn(writer);
     outbox.push(Packet::Handshake(Handshake::ours(config.encoding)).to_frame());
-    let mut frames = FramedRead::new(read, PacketCodec::new(config.max_frame_size));
+    // Until the host has said who it is, its frames are handshake-sized.
+    let (codec, frame_gate) = PacketCodec::new(config.max_frame_size).limited_until_open();
+    let mut frames = FramedRead::new(read, codec);
     let first = tokio::time::timeout(config.handshake_timeout, frames.next()).await;
     let checked = match first {
         Err(_) => Err(Error::new(Kind::Timeout(config.handshake_timeout))),
@@ -43,7 +45,8 @@ pub(crate) async fn establish(
         Ok(Some(Err(FrameError::Io(e)))) => Err(Error::io("read the host's handshake", e)),
         Ok(Some(Err(e))) => Err(Error::new(Kind::Protocol(e))),
         Ok(Some(Ok(Packet::Handshake(theirs)))) => {
-            theirs.check(config.encoding).map_err(Error::from)
+            let checked = theirs.check(config.encoding).map_err(Error::from);
+            checked.map(|()| frame_gate.open())
         }
         Ok(Some(Ok(other))) => Err(HandshakeError::NotAHandshake {
             found: other.kind_name(),

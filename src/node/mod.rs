@@ -18,6 +18,7 @@ use crate::dynamic::{DynamicReplica, DynamicShared};
 use crate::error::{Error, Kind};
 use crate::persist::PersistQueue;
 use crate::registry::{Registry, SourceLocation, REGISTRY_NAME};
+use crate::replica::delivery::Delivery;
 use crate::replica::shared::{ReplicaEntry, ReplicaShared};
 use crate::replica::{LazyActor, Replica};
 use crate::transport::{Endpoint, Transport, SUPPORTED_SCHEMES};
@@ -210,6 +211,14 @@ impl Node {
         self.acquire_named(A::NAME)
     }
 
+    /// Where this node's subscriptions run and how much each holds.
+    fn delivery(&self) -> Delivery {
+        Delivery {
+            capacity: self.inner.config.event_buffer,
+            arbiter: self.inner.arbiter.clone(),
+        }
+    }
+
     /// A replica of the source remoted under `name`. Every acquire of one name on one node
     /// shares one replica: one subscription, one cache.
     ///
@@ -237,6 +246,7 @@ impl Node {
             name.to_owned(),
             self.inner.config.encoding,
             self.inner.persist.clone(),
+            self.delivery(),
         );
         let actor = LazyActor::new(Arc::clone(&shared), self.inner.arbiter.clone());
         let entry: Arc<dyn ReplicaEntry> = shared.clone();
@@ -269,7 +279,8 @@ impl Node {
                 return DynamicReplica::new(Arc::clone(shared), token);
             }
         }
-        let shared = DynamicShared::new(name.to_owned(), self.inner.config.encoding);
+        let shared =
+            DynamicShared::new(name.to_owned(), self.inner.config.encoding, self.delivery());
         let entry: Arc<dyn ReplicaEntry> = shared.clone();
         let token = Arc::new(HandleToken {
             name: name.to_owned(),
@@ -297,7 +308,12 @@ impl Node {
     }
 
     fn detached_mismatch<A: RemoteObject>(&self, name: &str) -> Replica<A> {
-        let shared = ReplicaShared::<A>::new(name.to_owned(), self.inner.config.encoding, None);
+        let shared = ReplicaShared::<A>::new(
+            name.to_owned(),
+            self.inner.config.encoding,
+            None,
+            self.delivery(),
+        );
         shared.on_offered(!A::SIGNATURE);
         let actor = LazyActor::new(Arc::clone(&shared), self.inner.arbiter.clone());
         let entry: Arc<dyn ReplicaEntry> = shared.clone();

@@ -2,6 +2,7 @@
 
 mod actor;
 pub(crate) mod core;
+pub(crate) mod delivery;
 pub(crate) mod shared;
 pub(crate) mod state_cell;
 
@@ -104,11 +105,16 @@ pub(crate) fn watch_stream<T: Clone + Send + Sync + 'static>(
 
 /// Everything a replica observes from its source, in the order the source produced it.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Event<A: RemoteObject> {
     /// A property took a new value.
     PropertyChanged(A::PropertyChange),
     /// The source emitted a signal.
     Signal(A::Signal),
+    /// This stream fell behind (its consumer read slower than the source produced) and lost
+    /// this many signals, which it cannot coalesce; property values coalesce instead (the
+    /// latest wins), so none is lost for good. Comes just before the next event.
+    Lagged(u64),
 }
 
 /// A typed replica of a remote source with API `A`: reads come from a local cache, slot
@@ -254,57 +260,65 @@ impl<A: RemoteObject> Replica<A> {
         }
     }
 
-    /// Delivers every property change to `to`.
+    /// Delivers every property change to `to`, each once `to` handled the one before.
+    /// Bounded like [`Replica::events`]: for an actor that falls behind, values coalesce.
     pub fn subscribe_properties(&self, to: Recipient<A::PropertyChange>) {
         self.shared.subscribe_properties(to);
     }
 
-    /// Delivers every signal to `to`.
+    /// Delivers every signal to `to`, each once `to` handled the one before. Bounded like
+    /// [`Replica::events`]: an actor that falls far behind loses the oldest (logged).
     pub fn subscribe_signals(&self, to: Recipient<A::Signal>) {
         self.shared.subscribe_signals(to);
     }
 
     /// Delivers one signal type to `to`, e.g. `replica.subscribe::<printer::PaperJam>(addr.recipient())`.
+    /// Bounded like [`Replica::subscribe_signals`].
     pub fn subscribe<S: SignalType<Api = A>>(&self, to: Recipient<S>) {
-        self.shared.subscribe_typed_signal(Box::new(move |signal| {
-            if !to.connected() {
-                return false;
-            }
-            if let Some(s) = S::from_signal(signal) {
-                to.do_send(s);
-            }
-            true
-        }));
+        let feed = self.shared.delivery.feed(to);
+        self.shared
+            .subscribe_typed_signal(shared::typed_signal_delivery::<S>(feed));
     }
 
-    /// Delivers every state change to `to`.
+    /// Delivers every state change to `to` (the latest wins for an actor far behind).
     pub fn subscribe_state(&self, to: Recipient<StateChanged>) {
         self.shared.subscribe_state(to);
     }
 
     /// Every property change and signal from now on, in order.
+    ///
+    /// The stream holds up to [`NodeConfig::event_buffer`](crate::NodeConfig::event_buffer)
+    /// events (1 024 by default) for a consumer that reads slower than the source produces.
+    /// Past that it lags: a property's queued value is replaced by its newer one (the latest
+    /// wins, so the final value always arrives), and the oldest signals are dropped and
+    /// reported as one [`Event::Lagged`]. Its memory is bounded however long it goes unread.
     pub fn events(&self) -> impl Stream<Item = Event<A>> + Unpin + Send + 'static {
-        self.shared.events()
+        self.shared.events().map(|delivered| match delivered {
+            delivery::Delivered::Item(event) => event,
+            delivery::Delivered::Lagged(lost) => Event::Lagged(lost),
+        })
     }
 
-    /// Every property change from now on.
+    /// Every property change from now on (bounded like [`Replica::events`]: values of a
+    /// property coalesce for a consumer that falls behind).
     pub fn property_changes(
         &self,
     ) -> impl Stream<Item = A::PropertyChange> + Unpin + Send + 'static {
-        self.shared.events().filter_map(|e| {
+        self.events().filter_map(|e| {
             futures::future::ready(match e {
                 Event::PropertyChanged(c) => Some(c),
-                Event::Signal(_) => None,
+                Event::Signal(_) | Event::Lagged(_) => None,
             })
         })
     }
 
-    /// Every signal from now on.
+    /// Every signal from now on (bounded like [`Replica::events`]; signals lost by a consumer
+    /// that fell behind are logged, and counted in [`Event::Lagged`] on `events()`).
     pub fn signals(&self) -> impl Stream<Item = A::Signal> + Unpin + Send + 'static {
-        self.shared.events().filter_map(|e| {
+        self.events().filter_map(|e| {
             futures::future::ready(match e {
                 Event::Signal(s) => Some(s),
-                Event::PropertyChanged(_) => None,
+                Event::PropertyChanged(_) | Event::Lagged(_) => None,
             })
         })
     }

@@ -5,13 +5,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::Recipient;
 use bytes::Bytes;
-use futures::channel::mpsc;
 use tracing::{debug, error, warn};
 
 use super::core::{InitRefused, ReplicaCore, Transition};
+use super::delivery::{Delivery, QueueReceiver, QueueSender};
 use super::state_cell::StateCell;
 use super::{Event, ReplicaState, StateChanged};
-use crate::api::RemoteObject;
+use crate::api::{RemoteObject, SignalType};
 use crate::error::SlotError;
 use crate::outbox::{ConnId, Outbox};
 use crate::persist::{PersistQueue, PersistedValues};
@@ -27,6 +27,16 @@ pub(crate) struct Link {
 
 /// Delivers one signal to a per-signal-type subscriber; false once the subscriber is gone.
 pub(crate) type SignalDelivery<S> = Box<dyn Fn(&S) -> bool + Send>;
+
+/// Makes a per-signal-type subscription: converts each signal and queues it for `to`.
+pub(crate) fn typed_signal_delivery<S: SignalType>(
+    to: QueueSender<S>,
+) -> SignalDelivery<<S::Api as RemoteObject>::Signal> {
+    Box::new(move |signal| match S::from_signal(signal) {
+        Some(s) => to.push_event(s),
+        None => true,
+    })
+}
 
 /// A pending slot call: called once with its encoded reply or why there is none. It decodes
 /// and answers the caller directly, so a call costs no task or future while it waits.
@@ -141,6 +151,8 @@ pub(crate) trait ReplicaEntry: Send + Sync {
 pub(crate) struct ReplicaShared<A: RemoteObject> {
     pub(crate) name: String,
     pub(crate) encoding: Encoding,
+    /// Where subscriptions run and how much each holds.
+    pub(crate) delivery: Delivery,
     /// The node's persisted store, if it has one and the API has persisted properties.
     persist: Option<Arc<PersistQueue>>,
     inner: Mutex<Inner<A>>,
@@ -153,13 +165,14 @@ struct Inner<A: RemoteObject> {
     subscribers: Subscribers<A>,
 }
 
+/// Each subscriber reads from a bounded queue of its own (see [`super::delivery`]).
 struct Subscribers<A: RemoteObject> {
-    properties: Vec<Recipient<A::PropertyChange>>,
-    signals: Vec<Recipient<A::Signal>>,
+    properties: Vec<QueueSender<A::PropertyChange>>,
+    signals: Vec<QueueSender<A::Signal>>,
     /// Per-signal-type subscriptions: each converts and delivers, false once dead.
     typed_signals: Vec<SignalDelivery<A::Signal>>,
-    states: Vec<Recipient<StateChanged>>,
-    streams: Vec<mpsc::UnboundedSender<Event<A>>>,
+    states: Vec<QueueSender<StateChanged>>,
+    streams: Vec<QueueSender<Event<A>>>,
 }
 
 impl<A: RemoteObject> ReplicaShared<A> {
@@ -167,6 +180,7 @@ impl<A: RemoteObject> ReplicaShared<A> {
         name: String,
         encoding: Encoding,
         persist: Option<Arc<PersistQueue>>,
+        delivery: Delivery,
     ) -> Arc<Self> {
         let persist = persist.filter(|_| A::PROPERTIES.iter().any(|p| p.persisted));
         let mut props = A::Properties::default();
@@ -200,6 +214,7 @@ impl<A: RemoteObject> ReplicaShared<A> {
         Arc::new(ReplicaShared {
             name,
             encoding,
+            delivery,
             persist,
             inner,
             state,
@@ -258,11 +273,13 @@ impl<A: RemoteObject> ReplicaShared<A> {
     }
 
     pub(crate) fn subscribe_properties(&self, to: Recipient<A::PropertyChange>) {
-        self.lock().subscribers.properties.push(to);
+        let feed = self.delivery.feed(to);
+        self.lock().subscribers.properties.push(feed);
     }
 
     pub(crate) fn subscribe_signals(&self, to: Recipient<A::Signal>) {
-        self.lock().subscribers.signals.push(to);
+        let feed = self.delivery.feed(to);
+        self.lock().subscribers.signals.push(feed);
     }
 
     pub(crate) fn subscribe_typed_signal(&self, deliver: SignalDelivery<A::Signal>) {
@@ -270,11 +287,12 @@ impl<A: RemoteObject> ReplicaShared<A> {
     }
 
     pub(crate) fn subscribe_state(&self, to: Recipient<StateChanged>) {
-        self.lock().subscribers.states.push(to);
+        let feed = self.delivery.feed(to);
+        self.lock().subscribers.states.push(feed);
     }
 
-    pub(crate) fn events(&self) -> mpsc::UnboundedReceiver<Event<A>> {
-        let (tx, rx) = mpsc::unbounded();
+    pub(crate) fn events(&self) -> QueueReceiver<Event<A>> {
+        let (tx, rx) = self.delivery.stream();
         self.lock().subscribers.streams.push(tx);
         rx
     }
@@ -310,20 +328,9 @@ impl<A: RemoteObject> ReplicaShared<A> {
         debug!(replica = %self.name, ?old, ?new, "replica state changed");
         self.state.set(new);
         let change = StateChanged { old, new };
-        inner.subscribers.states.retain(|r| deliver(r, change));
+        // State changes coalesce (the latest wins) only for a recipient 1 024 behind.
+        inner.subscribers.states.retain(|r| r.push_value(0, change));
     }
-}
-
-fn deliver<M>(to: &Recipient<M>, message: M) -> bool
-where
-    M: actix::Message + Send,
-    M::Result: Send,
-{
-    if !to.connected() {
-        return false;
-    }
-    to.do_send(message);
-    true
 }
 
 impl<A: RemoteObject> Subscribers<A> {
@@ -333,19 +340,18 @@ impl<A: RemoteObject> Subscribers<A> {
         !self.properties.is_empty() || !self.streams.is_empty()
     }
 
-    fn property_changed(&mut self, change: A::PropertyChange) {
-        self.properties.retain(|r| deliver(r, change.clone()));
-        self.streams.retain(|s| {
-            s.unbounded_send(Event::PropertyChanged(change.clone()))
-                .is_ok()
-        });
+    fn property_changed(&mut self, index: u16, change: A::PropertyChange) {
+        self.properties
+            .retain(|r| r.push_value(index, change.clone()));
+        self.streams
+            .retain(|s| s.push_value(index, Event::PropertyChanged(change.clone())));
     }
 
     fn signal(&mut self, signal: A::Signal) {
-        self.signals.retain(|r| deliver(r, signal.clone()));
+        self.signals.retain(|r| r.push_event(signal.clone()));
         self.typed_signals.retain(|deliver| deliver(&signal));
         self.streams
-            .retain(|s| s.unbounded_send(Event::Signal(signal.clone())).is_ok());
+            .retain(|s| s.push_event(Event::Signal(signal.clone())));
     }
 }
 
@@ -400,7 +406,7 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
         if inner.subscribers.want_property_changes() {
             for index in applied.changed {
                 if let Some(change) = A::property_change(&inner.props, index) {
-                    inner.subscribers.property_changed(change);
+                    inner.subscribers.property_changed(index, change);
                 }
             }
         }
@@ -426,7 +432,7 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
         if inner.core.commit_change(index, value) {
             if inner.subscribers.want_property_changes() {
                 A::apply_change(&mut inner.props, change.clone());
-                inner.subscribers.property_changed(change);
+                inner.subscribers.property_changed(index, change);
             } else {
                 A::apply_change(&mut inner.props, change);
             }

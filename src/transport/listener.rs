@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use tracing::{info, warn};
 
-use super::{Endpoint, Transport};
+use super::{Endpoint, PeerAddr, Transport, UnixCredentials};
 use crate::error::Error;
 
 /// A bound TCP or Unix listener. A Unix listener removes its socket file when dropped.
@@ -52,16 +52,28 @@ impl Listener {
         }
     }
 
-    pub(crate) async fn accept(&self) -> std::io::Result<Box<dyn Transport>> {
+    /// The next connection, with who is on the other end.
+    pub(crate) async fn accept(&self) -> std::io::Result<(Box<dyn Transport>, PeerAddr)> {
         match self {
             Listener::Tcp(listener) => {
-                let (stream, _) = listener.accept().await?;
+                let (stream, addr) = listener.accept().await?;
                 stream.set_nodelay(true)?;
-                Ok(Box::new(stream))
+                Ok((Box::new(stream), PeerAddr::Tcp(addr)))
             }
             Listener::Unix(listener, _) => {
                 let (stream, _) = listener.accept().await?;
-                Ok(Box::new(stream))
+                let peer = match stream.peer_cred() {
+                    Ok(cred) => PeerAddr::Unix(UnixCredentials {
+                        uid: cred.uid(),
+                        gid: cred.gid(),
+                        pid: cred.pid(),
+                    }),
+                    Err(error) => {
+                        warn!(%error, "cannot read the credentials of a Unix socket peer");
+                        PeerAddr::Unknown
+                    }
+                };
+                Ok((Box::new(stream), peer))
             }
         }
     }

@@ -2,6 +2,8 @@
 //! and a printer API with its source actor.
 #![allow(dead_code)]
 
+pub mod attack;
+pub mod counter_api;
 pub mod printer_api;
 pub mod processes;
 pub mod proxy;
