@@ -18,6 +18,7 @@ pub struct HostConfig {
     pub(crate) registry_url: Option<String>,
     pub(crate) max_queued_bytes: usize,
     pub(crate) limits: Limits,
+    pub(crate) socket_mode: u32,
 }
 
 /// What one host lets its peers hold (see the setters on [`HostConfig`]).
@@ -55,6 +56,7 @@ impl Default for HostConfig {
             registry_url: None,
             max_queued_bytes: crate::outbox::DEFAULT_MAX_QUEUED,
             limits: Limits::default(),
+            socket_mode: 0o600,
         }
     }
 }
@@ -146,6 +148,14 @@ impl HostConfig {
     /// they have queued (default 2 s); past it, the rest is dropped and the sockets closed.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.limits.shutdown_timeout = timeout;
+        self
+    }
+
+    /// The permissions of a `local:` socket file (default `0o600`: only this user may
+    /// connect; `0o660` lets the file's group in too). The file has them from the moment it
+    /// appears.
+    pub fn socket_mode(mut self, mode: u32) -> Self {
+        self.socket_mode = mode & 0o777;
         self
     }
 

@@ -82,7 +82,7 @@ impl Host {
         if let Some(registry) = &config.registry_url {
             Endpoint::parse(registry)?;
         }
-        let (listener, bound) = Listener::bind(&endpoint).await?;
+        let (listener, bound) = Listener::bind(&endpoint, config.socket_mode).await?;
         let host = Host::build(config, Some(bound.to_string()));
         if let Some(registry) = host.inner.config.registry_url.clone() {
             host.set_registrar(Registrar::remote(&registry, Arc::downgrade(&host.inner))?);

@@ -22,7 +22,9 @@ const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 /// old one, so a crash mid-write leaves the previous values intact. A checksum catches files
 /// that were torn or damaged some other way: such a file is a [`StoreError::Corrupt`] (logged
 /// by the node, whose replicas then start from their defaults), is kept as `<path>.corrupt`,
-/// and is replaced at the next save.
+/// and is replaced at the next save. The file is owner-only (mode 0600), and the temporary
+/// file has a unique name created exclusively, so a symlink planted beside the store cannot
+/// redirect a write.
 #[derive(Debug)]
 pub struct FileStore {
     path: PathBuf,
@@ -79,9 +81,14 @@ impl FileStore {
                 read_error: None,
             },
             Err(reason) => {
-                let backup = self.path.with_extension("corrupt");
-                if fs::copy(&self.path, &backup).is_ok() {
-                    info!(path = %backup.display(), "kept a copy of the corrupt store file");
+                let backup = self.backup_path();
+                match write_atomically(&backup, &bytes) {
+                    Ok(()) => {
+                        info!(path = %backup.display(), "kept a copy of the corrupt store file")
+                    }
+                    Err(error) => {
+                        warn!(path = %backup.display(), %error, "cannot keep a copy of the corrupt store file")
+                    }
                 }
                 Cached {
                     sources: BTreeMap::new(),
@@ -100,22 +107,34 @@ impl FileStore {
             path: self.path.clone(),
             reason,
         })?;
-        let tmp = self
-            .path
-            .with_extension(format!("tmp{}", std::process::id()));
-        let mut file = fs::File::create(&tmp).map_err(io)?;
-        file.write_all(&bytes).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        drop(file);
-        fs::rename(&tmp, &self.path).map_err(io)?;
-        // Make the rename itself durable.
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if let Ok(dir) = fs::File::open(dir) {
-                let _ = dir.sync_all();
-            }
-        }
-        Ok(())
+        write_atomically(&self.path, &bytes).map_err(io)
     }
+
+    /// `<path>.corrupt`: the whole file name with `.corrupt` added, so that stores whose
+    /// names differ only in their extension keep separate copies.
+    fn backup_path(&self) -> PathBuf {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".corrupt");
+        PathBuf::from(name)
+    }
+}
+
+/// Replaces `path` with `bytes` atomically: written to a temporary file with a unique name
+/// in the same directory (created exclusively, owner-only, never through a symlink), flushed
+/// to disk, and renamed over `path` (a rename replaces a symlink at `path`, it does not
+/// follow it).
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    // Make the rename itself durable.
+    if let Ok(dir) = fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
 }
 
 impl PersistedStore for FileStore {
@@ -258,11 +277,50 @@ mod tests {
                 other => panic!("{what}: expected a corrupt-file error, got {other:?}"),
             }
             assert_eq!(
-                fs::read(path.with_extension("corrupt")).unwrap(),
+                fs::read(dir.path().join("node.store.corrupt")).unwrap(),
                 bytes,
                 "{what}: a copy is kept"
             );
         }
+    }
+
+    #[test]
+    fn stores_that_differ_by_extension_keep_separate_corrupt_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in [
+            ("node.a", b"first".to_vec()),
+            ("node.b", b"second".to_vec()),
+        ] {
+            fs::write(dir.path().join(name), &bytes).unwrap();
+            assert!(FileStore::new(dir.path().join(name)).load("x").is_err());
+            let backup = dir.path().join(format!("{name}.corrupt"));
+            assert_eq!(fs::read(backup).unwrap(), bytes, "{name}");
+        }
+    }
+
+    /// The temporary name used to be `<path>.tmp<pid>`: a symlink planted there made the
+    /// next save overwrite whatever it pointed to.
+    #[test]
+    fn a_symlink_planted_beside_the_store_redirects_nothing() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.store");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        for planted in [
+            path.with_extension(format!("tmp{}", std::process::id())),
+            dir.path().join("node.store.corrupt"),
+        ] {
+            std::os::unix::fs::symlink(&victim, planted).unwrap();
+        }
+        fs::write(&path, b"garbage").unwrap(); // corrupt: a backup is written too
+        let store = FileStore::new(&path);
+        assert!(store.load("a").is_err());
+        store.save("a", &values(1, 9)).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(FileStore::new(&path).load("a").unwrap(), Some(values(1, 9)));
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the store is owner-only");
     }
 
     /// A file with a valid header and checksum whose payload claims a 2^62-byte key: the

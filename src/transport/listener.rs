@@ -1,7 +1,8 @@
 //! Listening sockets.
 
 use std::io::ErrorKind;
-use std::path::PathBuf;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
 
@@ -15,11 +16,14 @@ pub(crate) enum Listener {
     Unix(tokio::net::UnixListener, #[allow(dead_code)] UnixSocketFile),
 }
 
-/// Removes the socket file it names when dropped.
+/// Removes the socket file it names when dropped (if it is still a socket).
 pub(crate) struct UnixSocketFile(PathBuf);
 
 impl Drop for UnixSocketFile {
     fn drop(&mut self) {
+        if !is_socket(&self.0) {
+            return; // replaced by something else since: not ours to remove
+        }
         if let Err(e) = std::fs::remove_file(&self.0) {
             if e.kind() != ErrorKind::NotFound {
                 warn!(path = %self.0.display(), error = %e, "cannot remove the socket file");
@@ -28,8 +32,16 @@ impl Drop for UnixSocketFile {
     }
 }
 
+fn is_socket(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
+
 impl Listener {
-    pub(crate) async fn bind(endpoint: &Endpoint) -> Result<(Listener, Endpoint), Error> {
+    /// Binds `endpoint`; a Unix socket file gets `socket_mode` (e.g. `0o600`).
+    pub(crate) async fn bind(
+        endpoint: &Endpoint,
+        socket_mode: u32,
+    ) -> Result<(Listener, Endpoint), Error> {
         match endpoint {
             Endpoint::Tcp(addr) => {
                 let listener = tokio::net::TcpListener::bind(addr.as_str())
@@ -41,9 +53,12 @@ impl Listener {
                 Ok((Listener::Tcp(listener), Endpoint::Tcp(local.to_string())))
             }
             Endpoint::Local(path) => {
+                let fail = |e| Error::io(format!("listen on {endpoint}"), e);
+                if path.parent() == Some(super::private_temp_dir().as_path()) {
+                    ensure_private_dir(&super::private_temp_dir()).map_err(fail)?;
+                }
                 remove_stale_socket(path).await?;
-                let listener = tokio::net::UnixListener::bind(path)
-                    .map_err(|e| Error::io(format!("listen on {endpoint}"), e))?;
+                let listener = bind_with_mode(path, socket_mode).map_err(fail)?;
                 Ok((
                     Listener::Unix(listener, UnixSocketFile(path.clone())),
                     endpoint.clone(),
@@ -79,11 +94,68 @@ impl Listener {
     }
 }
 
+/// Binds a Unix socket at `path` whose file has `mode` from the start: it is bound under a
+/// unique name beside `path`, given its mode, then renamed into place, so nobody the mode
+/// excludes can connect in between.
+fn bind_with_mode(path: &Path, mode: u32) -> std::io::Result<tokio::net::UnixListener> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let staging = dir.join(format!(
+        ".{name}.{}.{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    let listener = tokio::net::UnixListener::bind(&staging)?;
+    let placed = std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(mode))
+        .and_then(|()| std::fs::rename(&staging, path));
+    if let Err(error) = placed {
+        let _ = std::fs::remove_file(&staging);
+        return Err(error);
+    }
+    Ok(listener)
+}
+
+/// Creates the per-user socket directory owner-only, or checks that it is one: owned by this
+/// user, not a symlink, and closed to everyone else.
+fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+        return Err(std::io::Error::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "{} is not a directory of this user's own (owner-only); refusing to use it",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A socket file nobody listens on is left over from a dead process: remove it. One that
-/// answers belongs to a live host, so binding must fail rather than steal it.
-async fn remove_stale_socket(path: &PathBuf) -> Result<(), Error> {
-    if !path.exists() {
-        return Ok(());
+/// answers belongs to a live host, so binding must fail rather than steal it. Anything that
+/// is not a socket (a regular file, a directory, a symlink) is never touched.
+async fn remove_stale_socket(path: &Path) -> Result<(), Error> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(format!("inspect {}", path.display()), e)),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(Error::io(
+            format!("listen on local:{}", path.display()),
+            std::io::Error::new(
+                ErrorKind::AlreadyExists,
+                "the path exists and is not a socket; refusing to replace it",
+            ),
+        ));
     }
     match tokio::net::UnixStream::connect(path).await {
         Ok(_) => Err(Error::io(

@@ -2,8 +2,9 @@
 //!
 //! `tcp://host:port` is a TCP socket (with `TCP_NODELAY`, since every frame is latency
 //! sensitive); `local:name` is a Unix domain socket, at `name` if it is a path and in the
-//! temporary directory otherwise (as `QLocalServer` does). Any other
-//! `AsyncRead + AsyncWrite + Unpin + Send` stream can be used directly.
+//! user's runtime directory otherwise (`$XDG_RUNTIME_DIR`, or a directory of the user's own
+//! in the temporary directory; `QLocalServer` uses the shared temporary directory itself).
+//! Any other `AsyncRead + AsyncWrite + Unpin + Send` stream can be used directly.
 
 mod listener;
 
@@ -108,7 +109,7 @@ impl Endpoint {
                 if path.is_absolute() || name.contains('/') {
                     path
                 } else {
-                    std::env::temp_dir().join(path)
+                    runtime_dir().join(path)
                 },
             ))
         } else {
@@ -137,6 +138,24 @@ impl Endpoint {
     }
 }
 
+/// Where `local:name` sockets live when `name` is not a path: the per-user runtime directory
+/// (`$XDG_RUNTIME_DIR`), or else a directory of this user's own in the temporary directory
+/// (created owner-only when a host first listens there), never the shared temporary
+/// directory itself, where anyone could plant or take a name.
+pub(crate) fn runtime_dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir,
+        _ => private_temp_dir(),
+    }
+}
+
+/// `$TMPDIR/actix-remote-objects-<uid>`.
+pub(crate) fn private_temp_dir() -> PathBuf {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    std::env::temp_dir().join(format!("actix-remote-objects-{uid}"))
+}
+
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -162,8 +181,9 @@ mod tests {
         );
         assert_eq!(
             Endpoint::parse("local:x").unwrap(),
-            Endpoint::Local(std::env::temp_dir().join("x"))
+            Endpoint::Local(runtime_dir().join("x"))
         );
+        assert_ne!(runtime_dir(), std::env::temp_dir(), "never the shared /tmp");
     }
 
     #[test]
