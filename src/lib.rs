@@ -80,6 +80,8 @@ pub mod api;
 mod batch;
 pub mod dynamic;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod host;
 mod lifecycle;
 mod node;

@@ -4,10 +4,12 @@
 
 pub mod attack;
 pub mod counter_api;
+pub mod mutate;
 pub mod printer_api;
 pub mod processes;
 pub mod proxy;
 pub mod raw;
+pub mod recorder;
 
 use std::cell::Cell;
 use std::io::Write;

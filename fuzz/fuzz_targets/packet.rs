@@ -1,0 +1,4 @@
+//! The packet decoder: see `actix_remote_objects::fuzzing::packet`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| actix_remote_objects::fuzzing::packet(data));

@@ -1,0 +1,4 @@
+//! The value decoder: see `actix_remote_objects::fuzzing::value`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| actix_remote_objects::fuzzing::value(data));
