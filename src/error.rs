@@ -58,6 +58,10 @@ pub(crate) enum Kind {
     NotConnected,
     #[error("the host refused to serve {name:?}: {reason}")]
     Refused { name: String, reason: String },
+    #[error("authentication: {0}")]
+    Auth(#[from] crate::security::AuthError),
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("registry: {0}")]
     RegistryConflict(String),
     #[error("registry: {0}")]
@@ -148,6 +152,18 @@ impl Error {
     /// describe the source to a dynamic replica); the message carries the host's reason.
     pub fn is_refused(&self) -> bool {
         matches!(self.kind, Kind::Refused { .. })
+    }
+
+    /// Authentication failed: the host refused this node, asked for credentials it lacks,
+    /// or could not prove itself.
+    pub fn is_auth(&self) -> bool {
+        matches!(self.kind, Kind::Auth(_))
+    }
+
+    /// TLS failed or is misconfigured: a certificate that does not verify, a key that does
+    /// not parse, a plain connection to a TLS host.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.kind, Kind::Tls(_))
     }
 
     /// The replica has no live source to send to.

@@ -89,6 +89,7 @@ mod outbox;
 pub mod persist;
 pub mod registry;
 mod replica;
+pub mod security;
 mod source;
 mod transport;
 pub mod wire;

@@ -412,16 +412,28 @@ async fn property_sets_claiming_more_than_they_hold_are_refused_alone() {
     let f = Fixture::new().await;
     let mut raw = RawClient::handshaken(&f.url).await;
     let source = acquire(&mut raw).await;
-    for value in lying_strings() {
+    let lies = lying_strings();
+    for value in &lies {
         // `name: String, read_write` is index 2.
         raw.send(&Packet::SetProperty {
             source,
             index: 2,
-            value,
+            value: value.clone(),
         })
         .await;
     }
     raw.send(&Packet::Ping(2)).await;
+    // Each set is refused alone, with the reason, and the connection answers on.
+    for _ in &lies {
+        match raw.recv().await {
+            Some(Packet::SetPropertyRefused {
+                index: 2, reason, ..
+            }) => {
+                assert!(reason.contains("decode"), "{reason}")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
     assert_eq!(raw.recv().await, Some(Packet::Pong(2)));
     assert_eq!(f.good.properties().name, "office", "nothing was applied");
     assert_logged(&logs, &["property set refused"]);

@@ -50,6 +50,13 @@ pub enum DynamicEvent {
         /// How many signals were lost.
         lost: u64,
     },
+    /// The host refused this replica's request to set a property; it keeps its value.
+    WriteRefused {
+        /// The property.
+        property: String,
+        /// The host's reason.
+        reason: String,
+    },
 }
 
 /// A dynamic replica refused an operation; nothing was sent.
@@ -297,6 +304,22 @@ impl ReplicaEntry for DynamicShared {
         let mut inner = self.lock();
         let transition = inner.core.on_refused(reason.to_owned());
         self.notify_state(&mut inner, transition);
+    }
+
+    fn on_write_refused(&self, index: u16, reason: &str) {
+        let mut inner = self.lock();
+        let Some(schema) = inner.schema.clone() else {
+            return;
+        };
+        let Some(property) = schema.properties.get(usize::from(index)) else {
+            return;
+        };
+        tracing::warn!(replica = %self.name, property = %property.name, %reason, "the host refused a write");
+        let event = DynamicEvent::WriteRefused {
+            property: property.name.clone(),
+            reason: reason.to_owned(),
+        };
+        inner.deliver(None, event);
     }
 
     fn on_link_lost(&self) {

@@ -1,6 +1,9 @@
 //! [`HostConfig`]: how a host listens and talks.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::security::{AccessPolicy, Authenticator};
 
 use crate::wire::{Encoding, DEFAULT_MAX_FRAME_SIZE};
 
@@ -19,6 +22,25 @@ pub struct HostConfig {
     pub(crate) max_queued_bytes: usize,
     pub(crate) limits: Limits,
     pub(crate) socket_mode: u32,
+    pub(crate) authenticator: Option<Shared<dyn Authenticator>>,
+    pub(crate) allow_anonymous: bool,
+    pub(crate) policy: Option<Shared<dyn AccessPolicy>>,
+    pub(crate) registry_node: Option<crate::NodeConfig>,
+}
+
+/// A shared trait object, printable for `HostConfig`'s `Debug`.
+pub(crate) struct Shared<T: ?Sized>(pub(crate) Arc<T>);
+
+impl<T: ?Sized> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(Arc::clone(&self.0))
+    }
+}
+
+impl<T: ?Sized> std::fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("(configured)")
+    }
 }
 
 /// What one host lets its peers hold (see the setters on [`HostConfig`]).
@@ -57,6 +79,10 @@ impl Default for HostConfig {
             max_queued_bytes: crate::outbox::DEFAULT_MAX_QUEUED,
             limits: Limits::default(),
             socket_mode: 0o600,
+            authenticator: None,
+            allow_anonymous: false,
+            policy: None,
+            registry_node: None,
         }
     }
 }
@@ -156,6 +182,39 @@ impl HostConfig {
     /// appears.
     pub fn socket_mode(mut self, mode: u32) -> Self {
         self.socket_mode = mode & 0o777;
+        self
+    }
+
+    /// Requires every node to authenticate right after the handshake, before any other
+    /// packet is accepted (see [`security`](crate::security)): e.g.
+    /// [`SharedSecrets`](crate::security::SharedSecrets). A node that fails is refused with
+    /// the reason and disconnected. None by default: anyone who reaches the port may connect.
+    pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
+        self.authenticator = Some(Shared(Arc::new(authenticator)));
+        self
+    }
+
+    /// With an [`authenticator`](HostConfig::authenticator), still admits nodes that have no
+    /// credentials, as anonymous peers (whose rights the access policy decides): e.g. a
+    /// registry that anyone may read but only authenticated hosts may register with. Nodes
+    /// with credentials must still prove them. Off by default.
+    pub fn allow_anonymous(mut self) -> Self {
+        self.allow_anonymous = true;
+        self
+    }
+
+    /// Decides per peer what it may see, acquire, call and set (see
+    /// [`Policy`](crate::security::Policy), which denies whatever it does not allow). None
+    /// by default: every peer may do everything.
+    pub fn access_policy(mut self, policy: impl AccessPolicy) -> Self {
+        self.policy = Some(Shared(Arc::new(policy)));
+        self
+    }
+
+    /// How this host's own node reaches its registry (credentials, TLS roots, heartbeat);
+    /// by default a node with this host's encoding and heartbeat.
+    pub fn registry_node(mut self, config: crate::NodeConfig) -> Self {
+        self.registry_node = Some(config);
         self
     }
 

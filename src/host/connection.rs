@@ -6,14 +6,15 @@ use std::time::Instant;
 
 use actix::prelude::*;
 use bytes::Bytes;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
+use super::admission::{Admission, Step};
 use super::in_flight::CallGate;
 use super::HostInner;
 use crate::lifecycle::{Liveness, Tick};
 use crate::outbox::{ConnId, Outbox};
-use crate::source::HostedSource;
-use crate::transport::PeerAddr;
+use crate::security::{AccessPolicy, Peer};
+use crate::source::{Caller, HostedSource};
 use crate::wire::codec::HandshakeGate;
 use crate::wire::{FailureKind, FrameError, Handshake, Packet, RemoteFailure, SourceId};
 
@@ -28,15 +29,19 @@ pub(crate) enum ConnectionError {
     UnexpectedPacket(&'static str),
     #[error("property index {index} is out of range for source {source_id}")]
     PropertyOutOfRange { source_id: SourceId, index: u16 },
+    /// Not admitted: the node is told why before the connection closes.
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 pub(crate) struct HostConnection {
     id: ConnId,
     host: Arc<HostInner>,
     outbox: Outbox,
-    /// Who connected, as the operating system tells it.
-    peer: PeerAddr,
-    handshaken: bool,
+    /// Who connected: as the operating system tells it, and who it proved to be.
+    peer: Arc<Peer>,
+    /// Handshake, authentication, the policy's word: until admitted, nothing else.
+    admission: Admission,
     /// Opens the connection's frame limit once the handshake is done.
     frame_gate: HandshakeGate,
     /// Bounds the slot calls running for this connection.
@@ -57,7 +62,7 @@ fn now() -> Instant {
 pub(crate) struct Accepted {
     pub(crate) id: ConnId,
     pub(crate) outbox: Outbox,
-    pub(crate) peer: PeerAddr,
+    pub(crate) peer: Peer,
     pub(crate) frame_gate: HandshakeGate,
     pub(crate) calls: CallGate,
 }
@@ -75,12 +80,19 @@ impl HostConnection {
             .config
             .heartbeat
             .map(|interval| Liveness::new(interval, now()));
+        let config = &host.config;
+        let admission = Admission::new(
+            config.encoding,
+            config.authenticator.as_ref().map(|a| Arc::clone(&a.0)),
+            config.policy.as_ref().map(|p| Arc::clone(&p.0)),
+        )
+        .allowing_anonymous(config.allow_anonymous);
         HostConnection {
             id,
+            peer: Arc::new(peer),
+            admission,
             host,
             outbox,
-            peer,
-            handshaken: false,
             frame_gate,
             calls,
             last_heard: now(),
@@ -91,8 +103,8 @@ impl HostConnection {
     }
 
     fn handle_packet(&mut self, packet: Packet) -> Result<(), ConnectionError> {
-        if !self.handshaken {
-            return self.handle_handshake(packet);
+        if !self.admission.is_admitted() {
+            return self.admit(packet);
         }
         match packet {
             Packet::Acquire { name, signature } => self.acquire(name, Some(signature)),
@@ -122,18 +134,27 @@ impl HostConnection {
         Ok(())
     }
 
-    fn handle_handshake(&mut self, packet: Packet) -> Result<(), ConnectionError> {
-        let Packet::Handshake(theirs) = packet else {
-            return Err(crate::wire::HandshakeError::NotAHandshake {
-                found: packet.kind_name(),
+    /// A packet before admission: the handshake, then the authentication exchange.
+    fn admit(&mut self, packet: Packet) -> Result<(), ConnectionError> {
+        let peer = Arc::make_mut(&mut self.peer);
+        match self.admission.on_packet(peer, packet)? {
+            Step::Reply(packet) => {
+                self.outbox.push(packet.to_frame());
             }
-            .into());
-        };
-        theirs.check(self.host.config.encoding)?;
-        self.handshaken = true;
-        self.frame_gate.open();
-        self.host.announce_to(self.id);
+            Step::Admitted(accepted) => {
+                if let Some(packet) = accepted {
+                    self.outbox.push(packet.to_frame());
+                }
+                info!(conn = self.id, peer = %self.peer, "node admitted");
+                self.frame_gate.open();
+                self.host.announce_to(self.id, Arc::clone(&self.peer));
+            }
+        }
         Ok(())
+    }
+
+    fn policy(&self) -> Option<&dyn AccessPolicy> {
+        self.host.config.policy.as_ref().map(|p| &*p.0)
     }
 
     /// `signature: None` is a dynamic acquire: the init carries the API's description.
@@ -143,6 +164,12 @@ impl HostConnection {
             self.outbox.push(Packet::RemoveObject { name }.to_frame());
             return;
         };
+        if let Some(Err(reason)) = self.policy().map(|p| p.may_acquire(&self.peer, &name)) {
+            warn!(conn = self.id, peer = %self.peer, %name, %reason, "acquire refused");
+            self.outbox
+                .push(Packet::AcquireRefused { name, reason }.to_frame());
+            return;
+        }
         if signature.is_some_and(|s| s != hosted.info.signature) {
             debug!(conn = self.id, %name, "a replica with another signature acquires; it will refuse the init");
         }
@@ -195,9 +222,25 @@ impl HostConnection {
             );
             return;
         };
+        let slot_name = hosted.slot_name(slot);
+        let allowed = match (self.policy(), slot_name) {
+            (Some(policy), Some(slot_name)) => {
+                policy.may_call(&self.peer, &hosted.info.name, slot_name)
+            }
+            _ => Ok(()),
+        };
+        if let Err(reason) = allowed {
+            warn!(conn = self.id, peer = %self.peer, source = %hosted.info.name, %reason, "slot call refused");
+            self.outbox.push(reject(reason).to_frame());
+            return;
+        }
+        let caller = Caller {
+            conn: self.id,
+            peer: &self.peer,
+        };
         match hosted
             .hub
-            .invoke(slot, &args, self.host.config.encoding, self.id)
+            .invoke(slot, &args, self.host.config.encoding, &caller)
         {
             Ok(call) => {
                 // Its own task, not a future parked in this actor: actix polls every future
@@ -237,22 +280,32 @@ impl HostConnection {
             );
             return Ok(());
         };
-        match hosted
-            .hub
-            .set_from_remote(index, value, self.host.config.encoding)
-        {
-            Ok(()) => Ok(()),
-            Err(crate::api::SetPropertyError::UnknownProperty(index)) => {
-                Err(ConnectionError::PropertyOutOfRange {
-                    source_id: source,
-                    index,
-                })
-            }
-            Err(error) => {
-                warn!(conn = self.id, api = %hosted.info.api, %error, "property set refused");
-                Ok(())
-            }
+        let Some(property) = hosted.property_name(index) else {
+            return Err(ConnectionError::PropertyOutOfRange {
+                source_id: source,
+                index,
+            });
+        };
+        let allowed = match self.policy() {
+            Some(policy) => policy.may_set(&self.peer, &hosted.info.name, property),
+            None => Ok(()),
+        };
+        let outcome = allowed.and_then(|()| {
+            hosted
+                .hub
+                .set_from_remote(index, value, self.host.config.encoding)
+                .map_err(|e| e.to_string())
+        });
+        if let Err(reason) = outcome {
+            warn!(conn = self.id, peer = %self.peer, source = %hosted.info.name, %property, %reason, "property set refused");
+            let refused = Packet::SetPropertyRefused {
+                source,
+                index,
+                reason,
+            };
+            self.outbox.push(refused.to_frame());
         }
+        Ok(())
     }
 }
 
@@ -290,7 +343,7 @@ impl Actor for HostConnection {
         let limits = &self.host.config.limits;
         let handshake_timeout = limits.handshake_timeout;
         ctx.run_later(handshake_timeout, move |act, ctx| {
-            if !act.handshaken {
+            if !act.admission.is_admitted() {
                 warn!(conn = act.id, peer = %act.peer, timeout = ?handshake_timeout,
                     "no handshake in time; closing the connection");
                 ctx.stop();
@@ -329,6 +382,12 @@ impl StreamHandler<Vec<Result<Packet, FrameError>>> for HostConnection {
                 .map_err(ConnectionError::from)
                 .and_then(|packet| self.handle_packet(packet));
             if let Err(error) = result {
+                if let ConnectionError::Refused(reason) = &error {
+                    let refused = Packet::AuthRefused {
+                        reason: reason.clone(),
+                    };
+                    self.outbox.push(refused.to_frame());
+                }
                 warn!(conn = self.id, peer = %self.peer, %error, "closing the connection");
                 ctx.stop();
                 return;

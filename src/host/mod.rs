@@ -1,5 +1,6 @@
 //! [`Host`]: a node that listens and shares sources.
 
+mod admission;
 mod config;
 mod connection;
 mod in_flight;
@@ -18,6 +19,7 @@ use crate::api::{AsSourceState, RemoteObject, RemoteSource};
 use crate::error::{Error, Kind};
 use crate::outbox::{next_conn_id, ConnId, Outbox};
 use crate::registry::Registrar;
+use crate::security::Peer;
 use crate::source::{HostedSource, SourceHub};
 use crate::transport::{Endpoint, Listener, PeerAddr, PeerKey, Transport};
 use crate::wire::codec::InputBudget;
@@ -62,9 +64,12 @@ struct ConnectionEntry {
     outbox: Outbox,
     addr: Addr<HostConnection>,
     writer: JoinHandle<()>,
-    /// Set once the handshake succeeded; only then does the node hear about sources.
+    /// Set once the node was admitted; only then does it hear about sources.
     announced: bool,
-    peer: Option<PeerKey>,
+    /// What per-peer limits count it as.
+    peer_key: Option<PeerKey>,
+    /// Who it is, once admitted.
+    peer: Option<Arc<Peer>>,
 }
 
 impl Host {
@@ -167,7 +172,7 @@ impl Host {
         let accepted = Accepted {
             id,
             outbox: outbox.clone(),
-            peer,
+            peer: Peer::new(peer),
             frame_gate,
             calls,
         };
@@ -189,7 +194,8 @@ impl Host {
                 addr,
                 writer,
                 announced: false,
-                peer: key,
+                peer_key: key,
+                peer: None,
             },
         );
         self.inner
@@ -244,7 +250,7 @@ impl Host {
             let id = tables.next_id + 1;
             let hosted = HostedSource::new(id, name.to_owned(), addr, source);
             let info = hosted.info.clone();
-            insert_source(&mut tables, hosted)?;
+            insert_source(&self.inner.config, &mut tables, hosted)?;
             info
         };
         self.register(&info).await
@@ -258,8 +264,10 @@ impl Host {
         hub: Box<dyn SourceHub>,
     ) -> Result<(), Error> {
         let mut tables = self.tables();
-        let hosted = HostedSource::with_hub(tables.next_id + 1, info, hub);
-        insert_source(&mut tables, hosted).map(|_| debug_assert!(tables.sources.contains_key(name)))
+        let hosted =
+            HostedSource::with_hub::<crate::registry::Registry>(tables.next_id + 1, info, hub);
+        insert_source(&self.inner.config, &mut tables, hosted)
+            .map(|_| debug_assert!(tables.sources.contains_key(name)))
     }
 
     pub(crate) fn set_registrar(&self, registrar: Registrar) {
@@ -334,6 +342,16 @@ impl Host {
             .sources
             .get(name)
             .map(|s| s.hub.subscriber_count())
+    }
+
+    /// The peers connected and admitted now: their addresses or Unix credentials, their
+    /// TLS certificates, and who they authenticated as.
+    pub fn peers(&self) -> Vec<Peer> {
+        self.tables()
+            .connections
+            .values()
+            .filter_map(|c| c.peer.as_deref().cloned())
+            .collect()
     }
 
     /// How many nodes are connected.
@@ -444,8 +462,20 @@ impl Tables {
     }
 }
 
-/// Adds a source to the tables and tells the connected nodes about it.
-fn insert_source(tables: &mut Tables, hosted: Arc<HostedSource>) -> Result<(), Error> {
+/// Whether the access policy (if any) lets `peer` see and acquire `source`.
+fn may_see(config: &HostConfig, peer: &Peer, source: &str) -> bool {
+    match &config.policy {
+        Some(policy) => policy.0.may_see(peer, source),
+        None => true,
+    }
+}
+
+/// Adds a source to the tables and tells the connected nodes (that may see it) about it.
+fn insert_source(
+    config: &HostConfig,
+    tables: &mut Tables,
+    hosted: Arc<HostedSource>,
+) -> Result<(), Error> {
     let name = hosted.info.name.clone();
     if tables.shut_down {
         return Err(Error::new(Kind::Shutdown));
@@ -456,7 +486,13 @@ fn insert_source(tables: &mut Tables, hosted: Arc<HostedSource>) -> Result<(), E
     tables.next_id = hosted.id;
     let frame = Packet::AddObject(hosted.info.clone()).to_frame();
     for conn in tables.connections.values().filter(|c| c.announced) {
-        conn.outbox.push(frame.clone());
+        if conn
+            .peer
+            .as_ref()
+            .is_none_or(|peer| may_see(config, peer, &name))
+        {
+            conn.outbox.push(frame.clone());
+        }
     }
     info!(%name, api = %hosted.info.api, "source enabled");
     tables.sources.insert(name, hosted);
@@ -480,6 +516,9 @@ impl HostInner {
 
     /// The configuration of the node a host uses to reach its registry.
     pub(crate) fn registry_node_config(&self) -> crate::NodeConfig {
+        if let Some(config) = &self.config.registry_node {
+            return config.clone().encoding(self.config.encoding);
+        }
         let mut config = crate::NodeConfig::default().encoding(self.config.encoding);
         if let Some(interval) = self.config.heartbeat {
             config = config.heartbeat(interval);
@@ -498,21 +537,32 @@ impl HostInner {
         self.tables().sources.get(name).cloned()
     }
 
-    /// Sends the object list to a connection that finished its handshake; from now on it
-    /// hears about sources as they come and go (under the same lock, so nothing is missed).
-    fn announce_to(&self, id: ConnId) {
+    /// Sends the object list to a connection that was admitted; from now on it hears about
+    /// sources as they come and go (under the same lock, so nothing is missed). A source the
+    /// access policy does not let the peer acquire is left out.
+    fn announce_to(&self, id: ConnId, peer: Arc<Peer>) {
         let mut tables = self.tables();
-        let list: Vec<_> = tables.sources.values().map(|s| s.info.clone()).collect();
+        let list: Vec<_> = tables
+            .sources
+            .values()
+            .filter(|s| self.may_see(&peer, &s.info.name))
+            .map(|s| s.info.clone())
+            .collect();
         if let Some(conn) = tables.connections.get_mut(&id) {
             conn.outbox.push(Packet::ObjectList(list).to_frame());
             conn.announced = true;
+            conn.peer = Some(peer);
         }
+    }
+
+    fn may_see(&self, peer: &Peer, source: &str) -> bool {
+        may_see(&self.config, peer, source)
     }
 
     fn forget_connection(&self, id: ConnId) {
         let mut tables = self.tables();
         if let Some(entry) = tables.connections.remove(&id) {
-            tables.release_peer(entry.peer);
+            tables.release_peer(entry.peer_key);
             self.connection_count.send_replace(tables.connections.len());
         }
     }

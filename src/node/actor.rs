@@ -277,6 +277,15 @@ impl NodeActor {
                 self.unlink(conn, |entry_name| entry_name == name);
             }
             Packet::AcquireRefused { name, reason } => self.refused(conn, name, reason),
+            Packet::SetPropertyRefused {
+                source,
+                index,
+                reason,
+            } => {
+                for entry in self.linked(conn, source) {
+                    entry.on_write_refused(index, &reason);
+                }
+            }
             Packet::Init {
                 name,
                 source,

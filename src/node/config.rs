@@ -5,6 +5,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use crate::persist::PersistedStore;
+use crate::security::Credentials;
 use crate::wire::{Encoding, DEFAULT_MAX_FRAME_SIZE};
 
 /// Settings for a [`Node`](crate::Node), builder style.
@@ -27,6 +28,17 @@ pub struct NodeConfig {
     pub(crate) store: Option<StoreHandle>,
     pub(crate) max_queued_bytes: usize,
     pub(crate) event_buffer: usize,
+    pub(crate) credentials: Option<CredentialsHandle>,
+}
+
+/// Shared credentials, printable for `NodeConfig`'s `Debug` (without the secret).
+#[derive(Clone)]
+pub(crate) struct CredentialsHandle(pub(crate) Arc<dyn Credentials>);
+
+impl std::fmt::Debug for CredentialsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({})", self.0.method())
+    }
 }
 
 /// A shared persisted store, printable for `NodeConfig`'s `Debug`.
@@ -51,6 +63,7 @@ impl Default for NodeConfig {
             store: None,
             max_queued_bytes: crate::outbox::DEFAULT_MAX_QUEUED,
             event_buffer: crate::replica::delivery::DEFAULT_CAPACITY,
+            credentials: None,
         }
     }
 }
@@ -106,6 +119,15 @@ impl NodeConfig {
     /// before the connection is closed (default 64 MiB).
     pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
         self.max_queued_bytes = bytes;
+        self
+    }
+
+    /// How this node proves who it is to hosts that authenticate (see
+    /// [`security`](crate::security)), e.g. a [`SharedSecret`](crate::security::SharedSecret).
+    /// A host asking for another scheme, or failing to prove itself in return, is refused.
+    /// None by default: a host that requires authentication refuses this node.
+    pub fn credentials(mut self, credentials: impl Credentials) -> Self {
+        self.credentials = Some(CredentialsHandle(Arc::new(credentials)));
         self
     }
 

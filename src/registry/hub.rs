@@ -1,7 +1,7 @@
 //! The registry's host-side state: entries by name, each owned by the connection that
 //! registered it, so that a host that goes away takes its entries with it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -11,7 +11,8 @@ use super::api::{registry, Registry, SourceLocation};
 use crate::api::{AsSourceState, InvokeError, SetPropertyError, SlotFuture};
 use crate::error::Error;
 use crate::outbox::{ConnId, Outbox};
-use crate::source::SourceHub;
+use crate::security::Peer;
+use crate::source::{Caller, SourceHub};
 use crate::wire::{Encoding, FailureKind, RemoteFailure, SourceId};
 use crate::Slot;
 
@@ -21,6 +22,68 @@ pub(crate) const LOCAL_OWNER: ConnId = 0;
 pub(crate) struct RegistryHub {
     source: registry::SimpleSource,
     owners: Mutex<HashMap<String, ConnId>>,
+    rules: Mutex<RegistrationRules>,
+}
+
+/// Who may register sources in a registry. Open by default (any peer may register any
+/// name, as in Qt); a registry on a network anyone reaches should at least require
+/// authenticated registrations, and tie the names that matter to the identities that hold
+/// them.
+///
+/// ```
+/// use actix_remote_objects::registry::RegistrationRules;
+/// let rules = RegistrationRules::authenticated_only().reserve("Printer", ["printer-host"]);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct RegistrationRules {
+    authenticated_only: bool,
+    reserved: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl RegistrationRules {
+    /// Anyone may register any name that is free.
+    pub fn open() -> RegistrationRules {
+        RegistrationRules::default()
+    }
+
+    /// Only peers that authenticated (see
+    /// [`HostConfig::authenticator`](crate::HostConfig::authenticator)) may register.
+    pub fn authenticated_only() -> RegistrationRules {
+        RegistrationRules {
+            authenticated_only: true,
+            ..RegistrationRules::default()
+        }
+    }
+
+    /// Only peers authenticated as one of `identities` may register `name`.
+    pub fn reserve<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        name: impl Into<String>,
+        identities: I,
+    ) -> RegistrationRules {
+        self.reserved.insert(
+            name.into(),
+            identities.into_iter().map(Into::into).collect(),
+        );
+        self
+    }
+
+    /// Why `peer` may not register `name`, if it may not.
+    fn check(&self, name: &str, peer: &Peer) -> Result<(), String> {
+        let identity = peer.identity.as_deref();
+        if self.authenticated_only && identity.is_none() {
+            return Err(format!(
+                "registration of {name:?} refused: this registry accepts registrations only \
+                 from authenticated hosts"
+            ));
+        }
+        match self.reserved.get(name) {
+            Some(allowed) if !identity.is_some_and(|i| allowed.contains(i)) => Err(format!(
+                "registration of {name:?} refused: the name is reserved for other identities"
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl RegistryHub {
@@ -28,7 +91,24 @@ impl RegistryHub {
         RegistryHub {
             source: registry::SimpleSource::default(),
             owners: Mutex::new(HashMap::new()),
+            rules: Mutex::new(RegistrationRules::default()),
         }
+    }
+
+    pub(crate) fn set_rules(&self, rules: RegistrationRules) {
+        *self.rules.lock().unwrap_or_else(|p| p.into_inner()) = rules;
+    }
+
+    fn check_rules(&self, name: &str, peer: &Peer) -> Result<(), String> {
+        let checked = self
+            .rules
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .check(name, peer);
+        if let Err(reason) = &checked {
+            warn!(%name, %peer, %reason, "registration refused");
+        }
+        checked
     }
 
     fn owners(&self) -> MutexGuard<'_, HashMap<String, ConnId>> {
@@ -156,19 +236,22 @@ impl SourceHub for std::sync::Arc<RegistryHub> {
         slot: u16,
         args: &[u8],
         enc: Encoding,
-        caller: ConnId,
+        caller: &Caller<'_>,
     ) -> Result<SlotFuture, InvokeError> {
         let bad = |name, source| InvokeError::BadArguments { slot: name, source };
         match slot {
             registry::AddSource::INDEX => {
                 let msg: registry::AddSource =
                     enc.decode(args).map_err(|e| bad("add_source", e))?;
-                Ok(reply(self.add(&msg.name, msg.location, caller), enc))
+                let added = self
+                    .check_rules(&msg.name, caller.peer)
+                    .and_then(|()| self.add(&msg.name, msg.location, caller.conn));
+                Ok(reply(added, enc))
             }
             registry::RemoveSource::INDEX => {
                 let msg: registry::RemoveSource =
                     enc.decode(args).map_err(|e| bad("remove_source", e))?;
-                self.remove(&msg.name, caller);
+                self.remove(&msg.name, caller.conn);
                 Ok(reply(Ok(()), enc))
             }
             other => Err(InvokeError::UnknownSlot(other)),

@@ -13,6 +13,7 @@ mod hub;
 mod registrar;
 
 pub use api::{registry, Registry, SourceLocation};
+pub use hub::RegistrationRules;
 pub(crate) use hub::RegistryHub;
 pub(crate) use registrar::Registrar;
 
@@ -27,9 +28,18 @@ pub const REGISTRY_NAME: &str = "Registry";
 
 /// A host that also serves the registry. It dereferences to [`Host`]: it can remote sources
 /// of its own, which it registers directly.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RegistryHost {
     host: Host,
+    hub: Arc<RegistryHub>,
+}
+
+impl std::fmt::Debug for RegistryHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryHost")
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RegistryHost {
@@ -50,8 +60,14 @@ impl RegistryHost {
             RegistryHub::info(REGISTRY_NAME),
             Box::new(Arc::clone(&hub)),
         )?;
-        host.set_registrar(Registrar::Local(hub));
-        Ok(RegistryHost { host })
+        host.set_registrar(Registrar::Local(Arc::clone(&hub)));
+        Ok(RegistryHost { host, hub })
+    }
+
+    /// Who may register sources here from now on (open by default). Registrations already
+    /// made stay.
+    pub fn set_registration_rules(&self, rules: RegistrationRules) {
+        self.hub.set_rules(rules);
     }
 
     /// The host serving the registry.

@@ -115,6 +115,14 @@ pub enum Event<A: RemoteObject> {
     /// this many signals, which it cannot coalesce; property values coalesce instead (the
     /// latest wins), so none is lost for good. Comes just before the next event.
     Lagged(u64),
+    /// The host refused this replica's request to set a read-write property (its access
+    /// policy, or a value the source cannot take); the property keeps its value.
+    WriteRefused {
+        /// The property.
+        property: &'static str,
+        /// The host's reason.
+        reason: String,
+    },
 }
 
 /// A typed replica of a remote source with API `A`: reads come from a local cache, slot
@@ -307,7 +315,7 @@ impl<A: RemoteObject> Replica<A> {
         self.events().filter_map(|e| {
             futures::future::ready(match e {
                 Event::PropertyChanged(c) => Some(c),
-                Event::Signal(_) | Event::Lagged(_) => None,
+                _ => None,
             })
         })
     }
@@ -318,7 +326,7 @@ impl<A: RemoteObject> Replica<A> {
         self.events().filter_map(|e| {
             futures::future::ready(match e {
                 Event::Signal(s) => Some(s),
-                Event::PropertyChanged(_) | Event::Lagged(_) => None,
+                _ => None,
             })
         })
     }

@@ -144,6 +144,8 @@ pub(crate) trait ReplicaEntry: Send + Sync {
     fn on_link_lost(&self);
     /// The host refused to serve the source to this replica, for `reason`.
     fn on_refused(&self, reason: &str);
+    /// The host refused this replica's request to set property `index`.
+    fn on_write_refused(&self, index: u16, reason: &str);
     /// Queues a save of the persisted properties (the replica is going away).
     fn persist(&self);
 }
@@ -469,6 +471,21 @@ impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
         let mut inner = self.lock();
         let transition = inner.core.on_refused(reason.to_owned());
         self.notify_state(&mut inner, transition);
+    }
+
+    fn on_write_refused(&self, index: u16, reason: &str) {
+        let Some(info) = A::PROPERTIES.get(usize::from(index)) else {
+            return;
+        };
+        warn!(replica = %self.name, property = info.name, %reason, "the host refused a write");
+        let event = || Event::WriteRefused {
+            property: info.name,
+            reason: reason.to_owned(),
+        };
+        self.lock()
+            .subscribers
+            .streams
+            .retain(|s| s.push_event(event()));
     }
 
     fn on_link_lost(&self) {

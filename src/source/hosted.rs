@@ -7,11 +7,19 @@ use bytes::Bytes;
 use actix::Addr;
 
 use crate::api::{
-    AsSourceState, Hostable, InvokeError, RemoteObject, RemoteSource, SetPropertyError, SlotFuture,
+    AsSourceState, Hostable, InvokeError, PropertyInfo, RemoteObject, RemoteSource,
+    SetPropertyError, SlotFuture, SlotInfo,
 };
 use crate::error::Error;
 use crate::outbox::{ConnId, Outbox};
+use crate::security::Peer;
 use crate::wire::{Encoding, ObjectInfo, SourceId};
+
+/// Who a slot call comes from: its connection and the peer on it.
+pub(crate) struct Caller<'a> {
+    pub(crate) conn: ConnId,
+    pub(crate) peer: &'a Peer,
+}
 
 /// What a host needs from a source, without its types.
 pub(crate) trait SourceHub: Send + Sync + 'static {
@@ -32,13 +40,13 @@ pub(crate) trait SourceHub: Send + Sync + 'static {
         value: &[u8],
         enc: Encoding,
     ) -> Result<(), SetPropertyError>;
-    /// `caller` is the connection the call came from.
+    /// `caller` is who the call came from.
     fn invoke(
         &self,
         slot: u16,
         args: &[u8],
         enc: Encoding,
-        caller: ConnId,
+        caller: &Caller<'_>,
     ) -> Result<SlotFuture, InvokeError>;
     fn subscriber_count(&self) -> usize;
 }
@@ -92,7 +100,7 @@ impl<A: RemoteSource> SourceHub for TypedHub<A> {
         slot: u16,
         args: &[u8],
         enc: Encoding,
-        _caller: ConnId,
+        _caller: &Caller<'_>,
     ) -> Result<SlotFuture, InvokeError> {
         <A::Api as Hostable<A>>::invoke(&self.addr, slot, args, enc)
     }
@@ -106,6 +114,9 @@ pub(crate) struct HostedSource {
     pub(crate) id: SourceId,
     pub(crate) info: ObjectInfo,
     pub(crate) hub: Box<dyn SourceHub>,
+    /// The API's slots and properties, by index: for access policies and logs.
+    slots: &'static [SlotInfo],
+    properties: &'static [PropertyInfo],
 }
 
 impl HostedSource {
@@ -128,17 +139,35 @@ impl HostedSource {
                 addr,
                 schema: std::sync::OnceLock::new(),
             }),
+            slots: A::Api::SLOTS,
+            properties: A::Api::PROPERTIES,
         })
+    }
+
+    /// The name of slot `index`, if it has one.
+    pub(crate) fn slot_name(&self, index: u16) -> Option<&'static str> {
+        self.slots.get(usize::from(index)).map(|s| s.name)
+    }
+
+    /// The name of property `index`, if it has one.
+    pub(crate) fn property_name(&self, index: u16) -> Option<&'static str> {
+        self.properties.get(usize::from(index)).map(|p| p.name)
     }
 }
 
 impl HostedSource {
-    /// A source served by a hub of the library's own (the registry).
-    pub(crate) fn with_hub(
+    /// A source of API `Api` served by a hub of the library's own (the registry).
+    pub(crate) fn with_hub<Api: RemoteObject>(
         id: SourceId,
         info: ObjectInfo,
         hub: Box<dyn SourceHub>,
     ) -> Arc<HostedSource> {
-        Arc::new(HostedSource { id, info, hub })
+        Arc::new(HostedSource {
+            id,
+            info,
+            hub,
+            slots: Api::SLOTS,
+            properties: Api::PROPERTIES,
+        })
     }
 }

@@ -4,5 +4,5 @@
 mod hosted;
 mod state;
 
-pub(crate) use hosted::{encoded_schema, HostedSource, SourceHub};
+pub(crate) use hosted::{encoded_schema, Caller, HostedSource, SourceHub};
 pub use state::SourceState;

@@ -36,7 +36,10 @@ pub enum FrameError {
         max: usize,
     },
     /// A length prefix announced more than is accepted before the handshake.
-    #[error("frame of {size} bytes before the handshake is done exceeds the limit of {max} bytes")]
+    #[error(
+        "frame of {size} bytes before the handshake is done exceeds the limit of {max} bytes{}",
+        tls_hint(.size)
+    )]
     TooLargeBeforeHandshake {
         /// The announced payload size.
         size: usize,
@@ -53,6 +56,21 @@ pub enum FrameError {
     /// A frame's payload is not a valid packet.
     #[error("malformed packet: {0}")]
     Malformed(#[from] PacketError),
+}
+
+/// Whether a frame length is really the start of a TLS record (a handshake or an alert): a
+/// TLS peer on a plain connection, or the reverse.
+pub(crate) fn looks_like_tls(length: usize) -> bool {
+    let [kind, major, ..] = (length as u32).to_be_bytes();
+    matches!(kind, 0x15 | 0x16) && major == 0x03
+}
+
+fn tls_hint(length: &usize) -> &'static str {
+    if looks_like_tls(*length) {
+        " (the bytes are TLS: use tls:// on both sides, or neither)"
+    } else {
+        ""
+    }
 }
 
 /// Bytes of partly received frames, counted across every connection of a host against one
@@ -306,5 +324,14 @@ mod tests {
             codec.decode(&mut buf),
             Err(FrameError::Malformed(_))
         ));
+    }
+}
+#[cfg(test)]
+mod tls_hint_tests {
+    #[test]
+    fn a_tls_record_read_as_a_length_is_named() {
+        let size = u32::from_be_bytes([0x16, 0x03, 0x01, 0x00]) as usize;
+        let error = super::FrameError::TooLargeBeforeHandshake { size, max: 4096 };
+        assert!(error.to_string().contains("the bytes are TLS"), "{error}");
     }
 }

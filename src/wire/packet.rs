@@ -231,6 +231,42 @@ pub enum Packet {
         /// Why, for the replica's error.
         reason: String,
     },
+    /// Host → node, right after the handshakes when the host authenticates: prove who you
+    /// are.
+    AuthChallenge {
+        /// The scheme (e.g. `hmac-sha256-v1`).
+        method: String,
+        /// What to answer (a nonce, for the built-in scheme).
+        challenge: Bytes,
+    },
+    /// Node → host: the answer to an [`Packet::AuthChallenge`].
+    AuthResponse {
+        /// The scheme it answers with.
+        method: String,
+        /// The answer.
+        response: Bytes,
+    },
+    /// Host → node: authenticated; the object list follows.
+    AuthAccepted {
+        /// The host's own proof (mutual authentication), empty if the scheme has none.
+        proof: Bytes,
+    },
+    /// Host → node: not admitted (authentication failed, or the access policy refuses this
+    /// peer); the host closes the connection.
+    AuthRefused {
+        /// Why.
+        reason: String,
+    },
+    /// Host → node: a [`Packet::SetProperty`] was refused (access policy, or a value the
+    /// source cannot take).
+    SetPropertyRefused {
+        /// The source.
+        source: SourceId,
+        /// The property's index.
+        index: u16,
+        /// Why.
+        reason: String,
+    },
     /// Either side: are you there?
     Ping(u64),
     /// Either side: the answer to a [`Packet::Ping`] with the same number.
@@ -289,6 +325,11 @@ mod kind {
     pub const ACQUIRE_DYNAMIC: u8 = 15;
     pub const INIT_DYNAMIC: u8 = 16;
     pub const ACQUIRE_REFUSED: u8 = 17;
+    pub const AUTH_CHALLENGE: u8 = 18;
+    pub const AUTH_RESPONSE: u8 = 19;
+    pub const AUTH_ACCEPTED: u8 = 20;
+    pub const AUTH_REFUSED: u8 = 21;
+    pub const SET_PROPERTY_REFUSED: u8 = 22;
 }
 
 impl Packet {
@@ -310,6 +351,11 @@ impl Packet {
             Packet::PropertyChange { .. } => "PropertyChange",
             Packet::Signal { .. } => "Signal",
             Packet::AcquireRefused { .. } => "AcquireRefused",
+            Packet::AuthChallenge { .. } => "AuthChallenge",
+            Packet::AuthResponse { .. } => "AuthResponse",
+            Packet::AuthAccepted { .. } => "AuthAccepted",
+            Packet::AuthRefused { .. } => "AuthRefused",
+            Packet::SetPropertyRefused { .. } => "SetPropertyRefused",
             Packet::Ping(_) => "Ping",
             Packet::Pong(_) => "Pong",
         }
@@ -556,6 +602,34 @@ impl Packet {
                 put_str(out, name);
                 put_str(out, reason);
             }
+            Packet::AuthChallenge { method, challenge } => {
+                out.put_u8(kind::AUTH_CHALLENGE);
+                put_str(out, method);
+                put_bytes(out, challenge);
+            }
+            Packet::AuthResponse { method, response } => {
+                out.put_u8(kind::AUTH_RESPONSE);
+                put_str(out, method);
+                put_bytes(out, response);
+            }
+            Packet::AuthAccepted { proof } => {
+                out.put_u8(kind::AUTH_ACCEPTED);
+                put_bytes(out, proof);
+            }
+            Packet::AuthRefused { reason } => {
+                out.put_u8(kind::AUTH_REFUSED);
+                put_str(out, reason);
+            }
+            Packet::SetPropertyRefused {
+                source,
+                index,
+                reason,
+            } => {
+                out.put_u8(kind::SET_PROPERTY_REFUSED);
+                out.put_u32_le(*source);
+                out.put_u16_le(*index);
+                put_str(out, reason);
+            }
             Packet::Ping(n) => {
                 out.put_u8(kind::PING);
                 out.put_u64_le(*n);
@@ -674,6 +748,25 @@ impl Packet {
             },
             kind::ACQUIRE_REFUSED => Packet::AcquireRefused {
                 name: r.string("name")?,
+                reason: r.string("reason")?,
+            },
+            kind::AUTH_CHALLENGE => Packet::AuthChallenge {
+                method: r.string("method")?,
+                challenge: r.bytes("challenge")?,
+            },
+            kind::AUTH_RESPONSE => Packet::AuthResponse {
+                method: r.string("method")?,
+                response: r.bytes("response")?,
+            },
+            kind::AUTH_ACCEPTED => Packet::AuthAccepted {
+                proof: r.bytes("proof")?,
+            },
+            kind::AUTH_REFUSED => Packet::AuthRefused {
+                reason: r.string("reason")?,
+            },
+            kind::SET_PROPERTY_REFUSED => Packet::SetPropertyRefused {
+                source: r.u32("source")?,
+                index: r.u16("index")?,
                 reason: r.string("reason")?,
             },
             kind::PING => Packet::Ping(r.u64("nonce")?),
@@ -855,6 +948,25 @@ mod tests {
             Packet::AcquireRefused {
                 name: "Printer".into(),
                 reason: "not for you".into(),
+            },
+            Packet::AuthChallenge {
+                method: "m".into(),
+                challenge: Bytes::from_static(b"nonce"),
+            },
+            Packet::AuthResponse {
+                method: "m".into(),
+                response: Bytes::from_static(b"answer"),
+            },
+            Packet::AuthAccepted {
+                proof: Bytes::from_static(b"proof"),
+            },
+            Packet::AuthRefused {
+                reason: "no".into(),
+            },
+            Packet::SetPropertyRefused {
+                source: 1,
+                index: 2,
+                reason: "no".into(),
             },
             Packet::Ping(7),
             Packet::Pong(7),
