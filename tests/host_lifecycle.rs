@@ -67,7 +67,7 @@ async fn bad_urls_are_refused() {
             "{url}"
         );
     }
-    assert_eq!(Node::supported_schemes(), &["tcp", "local"]);
+    assert_eq!(Node::supported_schemes(), &["tcp", "tls", "local"]);
 }
 
 #[actix::test]

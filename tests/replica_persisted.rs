@@ -227,6 +227,6 @@ async fn a_file_store_survives_a_new_node_and_a_corrupt_file_falls_back_to_defau
 
 #[test]
 fn hosts_and_nodes_list_the_schemes_they_support() {
-    assert_eq!(Host::supported_schemes(), ["tcp", "local"]);
-    assert_eq!(Node::supported_schemes(), ["tcp", "local"]);
+    assert_eq!(Host::supported_schemes(), ["tcp", "tls", "local"]);
+    assert_eq!(Node::supported_schemes(), ["tcp", "tls", "local"]);
 }

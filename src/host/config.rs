@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::security::{AccessPolicy, Authenticator};
+use crate::security::{AccessPolicy, Authenticator, TlsServer};
 
 use crate::wire::{Encoding, DEFAULT_MAX_FRAME_SIZE};
 
@@ -26,6 +26,7 @@ pub struct HostConfig {
     pub(crate) allow_anonymous: bool,
     pub(crate) policy: Option<Shared<dyn AccessPolicy>>,
     pub(crate) registry_node: Option<crate::NodeConfig>,
+    pub(crate) tls: Option<TlsServer>,
 }
 
 /// A shared trait object, printable for `HostConfig`'s `Debug`.
@@ -83,6 +84,7 @@ impl Default for HostConfig {
             allow_anonymous: false,
             policy: None,
             registry_node: None,
+            tls: None,
         }
     }
 }
@@ -208,6 +210,14 @@ impl HostConfig {
     /// by default: every peer may do everything.
     pub fn access_policy(mut self, policy: impl AccessPolicy) -> Self {
         self.policy = Some(Shared(Arc::new(policy)));
+        self
+    }
+
+    /// The certificate (and, for mutual TLS, the client roots) a `tls://` listener serves
+    /// with; listening on `tls://` without it fails with
+    /// [`Error::is_tls`](crate::Error::is_tls).
+    pub fn tls(mut self, tls: TlsServer) -> Self {
+        self.tls = Some(tls);
         self
     }
 

@@ -8,6 +8,7 @@ mod in_flight;
 pub use config::HostConfig;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::prelude::*;
@@ -21,7 +22,7 @@ use crate::outbox::{next_conn_id, ConnId, Outbox};
 use crate::registry::Registrar;
 use crate::security::Peer;
 use crate::source::{HostedSource, SourceHub};
-use crate::transport::{Endpoint, Listener, PeerAddr, PeerKey, Transport};
+use crate::transport::{Endpoint, Incoming, Listener, PeerAddr, PeerKey, Transport};
 use crate::wire::codec::InputBudget;
 use crate::wire::{ObjectInfo, Packet, PacketCodec, SourceId};
 use config::Limits;
@@ -42,6 +43,8 @@ pub(crate) struct HostInner {
     config: HostConfig,
     /// Partly received frames, across every connection.
     input_budget: Arc<InputBudget>,
+    /// TLS handshakes running, for `max_connections`.
+    pending_tls: AtomicUsize,
     registrar: std::sync::OnceLock<Registrar>,
     url: Option<String>,
     tables: Mutex<Tables>,
@@ -87,7 +90,8 @@ impl Host {
         if let Some(registry) = &config.registry_url {
             Endpoint::parse(registry)?;
         }
-        let (listener, bound) = Listener::bind(&endpoint, config.socket_mode).await?;
+        let (listener, bound) =
+            Listener::bind(&endpoint, config.socket_mode, config.tls.as_ref()).await?;
         let host = Host::build(config, Some(bound.to_string()));
         if let Some(registry) = host.inner.config.registry_url.clone() {
             host.set_registrar(Registrar::remote(&registry, Arc::downgrade(&host.inner))?);
@@ -98,7 +102,12 @@ impl Host {
                 let accepted = listener.accept().await;
                 let Some(inner) = weak.upgrade() else { break };
                 match accepted {
-                    Ok((stream, peer)) => Host { inner }.serve_from(stream, peer),
+                    Ok(Incoming::Ready(stream, peer)) => {
+                        Host { inner }.serve_from(stream, Peer::new(peer))
+                    }
+                    Ok(Incoming::Tls(tcp, peer, acceptor)) => {
+                        Host { inner }.accept_tls(tcp, peer, acceptor)
+                    }
                     Err(error) => {
                         // Typically out of file descriptors: back off instead of spinning.
                         warn!(%error, "accept failed");
@@ -123,6 +132,7 @@ impl Host {
         Host {
             inner: Arc::new(HostInner {
                 input_budget: InputBudget::new(config.limits.max_buffered_input),
+                pending_tls: AtomicUsize::new(0),
                 config,
                 registrar: std::sync::OnceLock::new(),
                 url,
@@ -147,17 +157,65 @@ impl Host {
     /// an in-memory duplex…). Must be called on an actix arbiter. The stream counts against
     /// [`HostConfig::max_connections`]; past it, it is closed at once (and logged).
     pub fn serve<T: Transport>(&self, stream: T) {
-        self.serve_from(Box::new(stream), PeerAddr::Unknown);
+        self.serve_from(Box::new(stream), Peer::new(PeerAddr::Unknown));
     }
 
-    fn serve_from(&self, stream: Box<dyn Transport>, peer: PeerAddr) {
+    /// Runs a TLS handshake off the accept loop (within the handshake timeout, and counted
+    /// against `max_connections` while it runs), then serves the connection with the
+    /// client certificate's names as the peer's identity.
+    fn accept_tls(
+        &self,
+        tcp: tokio::net::TcpStream,
+        addr: PeerAddr,
+        acceptor: tokio_rustls::TlsAcceptor,
+    ) {
+        let limits = &self.inner.config.limits;
+        let pending = self.inner.pending_tls.fetch_add(1, Ordering::AcqRel);
+        if pending + self.connection_count() >= limits.max_connections {
+            self.inner.pending_tls.fetch_sub(1, Ordering::AcqRel);
+            warn!(peer = %addr, "refusing a connection: too many connections and TLS handshakes (max_connections)");
+            return;
+        }
+        let timeout = limits.handshake_timeout;
+        let host = self.clone();
+        actix::spawn(async move {
+            let handshake = tokio::time::timeout(timeout, acceptor.accept(tcp)).await;
+            host.inner.pending_tls.fetch_sub(1, Ordering::AcqRel);
+            let stream = match handshake {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    warn!(peer = %addr, %error, "TLS handshake failed; closing the connection");
+                    return;
+                }
+                Err(_) => {
+                    warn!(peer = %addr, ?timeout, "no TLS handshake in time; closing the connection");
+                    return;
+                }
+            };
+            let mut peer = Peer::new(addr);
+            let first = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first());
+            peer.certificate = first.and_then(crate::security::tls::peer_certificate);
+            peer.identity = peer
+                .certificate
+                .as_ref()
+                .and_then(|c| c.identity())
+                .map(str::to_owned);
+            host.serve_from(Box::new(stream), peer);
+        });
+    }
+
+    fn serve_from(&self, stream: Box<dyn Transport>, peer: Peer) {
         let mut tables = self.tables();
         if tables.shut_down {
             return;
         }
-        let key = peer.key();
+        let key = peer.addr.key();
         if let Err(refusal) = tables.admit(key, &self.inner.config.limits) {
-            warn!(%peer, %refusal, "refusing a connection");
+            warn!(peer = %peer.addr, %refusal, "refusing a connection");
             return;
         }
         let id = next_conn_id();
@@ -172,7 +230,7 @@ impl Host {
         let accepted = Accepted {
             id,
             outbox: outbox.clone(),
-            peer: Peer::new(peer),
+            peer,
             frame_gate,
             calls,
         };

@@ -168,7 +168,10 @@ impl NodeActor {
         host.connecting = true;
         let endpoint = host.endpoint.clone();
         let config = self.config.clone();
-        let attempt = async move { establish(endpoint.connect().await?, &config).await };
+        let attempt = async move {
+            let stream = endpoint.connect(config.tls.as_ref()).await?;
+            establish(stream, &config).await
+        };
         ctx.spawn(attempt.into_actor(self).map(move |result, act, ctx| {
             act.hosts[h].connecting = false;
             match result {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use crate::persist::PersistedStore;
-use crate::security::Credentials;
+use crate::security::{Credentials, TlsClient};
 use crate::wire::{Encoding, DEFAULT_MAX_FRAME_SIZE};
 
 /// Settings for a [`Node`](crate::Node), builder style.
@@ -29,6 +29,7 @@ pub struct NodeConfig {
     pub(crate) max_queued_bytes: usize,
     pub(crate) event_buffer: usize,
     pub(crate) credentials: Option<CredentialsHandle>,
+    pub(crate) tls: Option<TlsClient>,
 }
 
 /// Shared credentials, printable for `NodeConfig`'s `Debug` (without the secret).
@@ -64,6 +65,7 @@ impl Default for NodeConfig {
             max_queued_bytes: crate::outbox::DEFAULT_MAX_QUEUED,
             event_buffer: crate::replica::delivery::DEFAULT_CAPACITY,
             credentials: None,
+            tls: None,
         }
     }
 }
@@ -128,6 +130,14 @@ impl NodeConfig {
     /// None by default: a host that requires authentication refuses this node.
     pub fn credentials(mut self, credentials: impl Credentials) -> Self {
         self.credentials = Some(CredentialsHandle(Arc::new(credentials)));
+        self
+    }
+
+    /// How to reach `tls://` hosts: the roots their certificates must chain to, and this
+    /// node's own certificate for hosts that require one. A `tls://` URL without it fails
+    /// with [`Error::is_tls`](crate::Error::is_tls).
+    pub fn tls(mut self, tls: TlsClient) -> Self {
+        self.tls = Some(tls);
         self
     }
 

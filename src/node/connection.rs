@@ -148,6 +148,13 @@ async fn next_packet(
         Err(_) => Err(Error::new(Kind::Timeout(config.handshake_timeout))),
         Ok(None) => Err(Error::new(Kind::Closed(waiting_for))),
         Ok(Some(Ok(packet))) => Ok(packet),
+        Ok(Some(Err(FrameError::Io(e))))
+            if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) =>
+        {
+            Err(Error::new(Kind::Tls(format!(
+                "the host ended the TLS session: {e}"
+            ))))
+        }
         Ok(Some(Err(FrameError::Io(e)))) => {
             Err(Error::io(format!("reading from the host {waiting_for}"), e))
         }

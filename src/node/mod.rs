@@ -168,7 +168,9 @@ impl Node {
     /// Fails if this first attempt fails.
     pub async fn connect_to(&self, url: &str) -> Result<(), Error> {
         let endpoint = Endpoint::parse(url)?;
-        let established = establish(endpoint.connect().await?, &self.inner.config).await?;
+        let config = &self.inner.config;
+        let stream = endpoint.connect(config.tls.as_ref()).await?;
+        let established = establish(stream, config).await?;
         self.inner
             .actor
             .send(AddConnection {

@@ -9,11 +9,13 @@
 
 pub mod auth;
 pub mod policy;
+pub mod tls;
 
 use std::fmt;
 
 pub use auth::{AuthError, Authenticator, Credentials, SharedSecret, SharedSecrets, Verified};
 pub use policy::{AccessPolicy, Policy, Rule};
+pub use tls::{TlsClient, TlsServer};
 
 use crate::transport::PeerAddr;
 

@@ -3,17 +3,42 @@
 use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tracing::{info, warn};
 
 use super::{Endpoint, PeerAddr, Transport, UnixCredentials};
-use crate::error::Error;
+use crate::error::{Error, Kind};
+use crate::security::TlsServer;
 
 /// A bound TCP or Unix listener. A Unix listener removes its socket file when dropped.
 pub(crate) enum Listener {
     Tcp(tokio::net::TcpListener),
+    /// TCP, each connection then handed to TLS.
+    Tls(tokio::net::TcpListener, tokio_rustls::TlsAcceptor),
     // The file is held only for its Drop, which removes it.
     Unix(tokio::net::UnixListener, #[allow(dead_code)] UnixSocketFile),
+}
+
+/// An accepted connection.
+pub(crate) enum Incoming {
+    /// Ready to serve.
+    Ready(Box<dyn Transport>, PeerAddr),
+    /// A TCP connection whose TLS handshake is still to run (off the accept loop).
+    Tls(tokio::net::TcpStream, PeerAddr, tokio_rustls::TlsAcceptor),
+}
+
+async fn tcp_bind(
+    addr: &str,
+    endpoint: &Endpoint,
+) -> Result<(tokio::net::TcpListener, String), Error> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::io(format!("listen on {endpoint}"), e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::io("read the bound address", e))?;
+    Ok((listener, local.to_string()))
 }
 
 /// Removes the socket file it names when dropped (if it is still a socket).
@@ -37,20 +62,27 @@ fn is_socket(path: &Path) -> bool {
 }
 
 impl Listener {
-    /// Binds `endpoint`; a Unix socket file gets `socket_mode` (e.g. `0o600`).
+    /// Binds `endpoint`; a Unix socket file gets `socket_mode` (e.g. `0o600`), a `tls://`
+    /// endpoint needs `tls`.
     pub(crate) async fn bind(
         endpoint: &Endpoint,
         socket_mode: u32,
+        tls: Option<&TlsServer>,
     ) -> Result<(Listener, Endpoint), Error> {
         match endpoint {
             Endpoint::Tcp(addr) => {
-                let listener = tokio::net::TcpListener::bind(addr.as_str())
-                    .await
-                    .map_err(|e| Error::io(format!("listen on {endpoint}"), e))?;
-                let local = listener
-                    .local_addr()
-                    .map_err(|e| Error::io("read the bound address", e))?;
-                Ok((Listener::Tcp(listener), Endpoint::Tcp(local.to_string())))
+                let (listener, local) = tcp_bind(addr, endpoint).await?;
+                Ok((Listener::Tcp(listener), Endpoint::Tcp(local)))
+            }
+            Endpoint::Tls(addr) => {
+                let tls = tls.ok_or_else(|| {
+                    Error::new(Kind::Tls(format!(
+                        "listening on {endpoint} needs HostConfig::tls"
+                    )))
+                })?;
+                let (listener, local) = tcp_bind(addr, endpoint).await?;
+                let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls.config));
+                Ok((Listener::Tls(listener, acceptor), Endpoint::Tls(local)))
             }
             Endpoint::Local(path) => {
                 let fail = |e| Error::io(format!("listen on {endpoint}"), e);
@@ -68,12 +100,17 @@ impl Listener {
     }
 
     /// The next connection, with who is on the other end.
-    pub(crate) async fn accept(&self) -> std::io::Result<(Box<dyn Transport>, PeerAddr)> {
+    pub(crate) async fn accept(&self) -> std::io::Result<Incoming> {
         match self {
             Listener::Tcp(listener) => {
                 let (stream, addr) = listener.accept().await?;
                 stream.set_nodelay(true)?;
-                Ok((Box::new(stream), PeerAddr::Tcp(addr)))
+                Ok(Incoming::Ready(Box::new(stream), PeerAddr::Tcp(addr)))
+            }
+            Listener::Tls(listener, acceptor) => {
+                let (stream, addr) = listener.accept().await?;
+                stream.set_nodelay(true)?;
+                Ok(Incoming::Tls(stream, PeerAddr::Tcp(addr), acceptor.clone()))
             }
             Listener::Unix(listener, _) => {
                 let (stream, _) = listener.accept().await?;
@@ -88,7 +125,7 @@ impl Listener {
                         PeerAddr::Unknown
                     }
                 };
-                Ok((Box::new(stream), peer))
+                Ok(Incoming::Ready(Box::new(stream), peer))
             }
         }
     }

@@ -8,7 +8,7 @@
 
 mod listener;
 
-pub(crate) use listener::Listener;
+pub(crate) use listener::{Incoming, Listener};
 
 use std::fmt;
 use std::path::PathBuf;
@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::error::{Error, Kind};
+use crate::security::TlsClient;
 
 /// A byte stream a connection can run over: a socket, a pipe, an in-memory duplex…
 pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
@@ -72,12 +73,14 @@ impl fmt::Display for PeerAddr {
 }
 
 /// The URL schemes this build can listen on and connect to.
-pub const SUPPORTED_SCHEMES: &[&str] = &["tcp", "local"];
+pub const SUPPORTED_SCHEMES: &[&str] = &["tcp", "tls", "local"];
 
 /// A parsed listen or connect address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Endpoint {
     Tcp(String),
+    /// TCP with TLS, by `host:port`.
+    Tls(String),
     Local(PathBuf),
 }
 
@@ -89,17 +92,22 @@ impl Endpoint {
                 reason,
             })
         };
-        if let Some(rest) = url.strip_prefix("tcp://") {
+        let host_port = |rest: &str| {
             let rest = rest.trim_end_matches('/');
             let (host, port) = rest
                 .rsplit_once(':')
-                .ok_or_else(|| invalid("expected tcp://host:port"))?;
+                .ok_or_else(|| invalid("expected scheme://host:port"))?;
             if host.is_empty() {
                 return Err(invalid("the host is empty"));
             }
             port.parse::<u16>()
                 .map_err(|_| invalid("the port is not a number from 0 to 65535"))?;
-            Ok(Endpoint::Tcp(rest.to_owned()))
+            Ok(rest.to_owned())
+        };
+        if let Some(rest) = url.strip_prefix("tcp://") {
+            Ok(Endpoint::Tcp(host_port(rest)?))
+        } else if let Some(rest) = url.strip_prefix("tls://") {
+            Ok(Endpoint::Tls(host_port(rest)?))
         } else if let Some(name) = url.strip_prefix("local:") {
             if name.is_empty() {
                 return Err(invalid("the socket name is empty"));
@@ -113,20 +121,26 @@ impl Endpoint {
                 },
             ))
         } else {
-            Err(invalid("the scheme is not tcp:// or local:"))
+            Err(invalid("the scheme is not tcp://, tls:// or local:"))
         }
     }
 
-    pub(crate) async fn connect(&self) -> Result<Box<dyn Transport>, Error> {
+    /// Connects; a `tls://` endpoint needs `tls`.
+    pub(crate) async fn connect(
+        &self,
+        tls: Option<&TlsClient>,
+    ) -> Result<Box<dyn Transport>, Error> {
         match self {
-            Endpoint::Tcp(addr) => {
-                let stream = tokio::net::TcpStream::connect(addr.as_str())
-                    .await
-                    .map_err(|e| Error::io(format!("connect to tcp://{addr}"), e))?;
-                stream
-                    .set_nodelay(true)
-                    .map_err(|e| Error::io("set TCP_NODELAY", e))?;
-                Ok(Box::new(stream))
+            Endpoint::Tcp(addr) => Ok(Box::new(tcp_connect(addr, self).await?)),
+            Endpoint::Tls(addr) => {
+                let tls = tls.ok_or_else(|| {
+                    Error::new(Kind::Tls(format!(
+                        "connecting to {self} needs NodeConfig::tls"
+                    )))
+                })?;
+                let tcp = tcp_connect(addr, self).await?;
+                let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
+                Ok(Box::new(tls.connect(host, tcp).await?))
             }
             Endpoint::Local(path) => {
                 let stream = tokio::net::UnixStream::connect(path)
@@ -156,10 +170,21 @@ pub(crate) fn private_temp_dir() -> PathBuf {
     std::env::temp_dir().join(format!("actix-remote-objects-{uid}"))
 }
 
+async fn tcp_connect(addr: &str, endpoint: &Endpoint) -> Result<tokio::net::TcpStream, Error> {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| Error::io(format!("connect to {endpoint}"), e))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| Error::io("set TCP_NODELAY", e))?;
+    Ok(stream)
+}
+
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
+            Endpoint::Tls(addr) => write!(f, "tls://{addr}"),
             Endpoint::Local(path) => write!(f, "local:{}", path.display()),
         }
     }
@@ -174,6 +199,10 @@ mod tests {
         assert_eq!(
             Endpoint::parse("tcp://127.0.0.1:0").unwrap(),
             Endpoint::Tcp("127.0.0.1:0".into())
+        );
+        assert_eq!(
+            Endpoint::parse("tls://localhost:5050").unwrap(),
+            Endpoint::Tls("localhost:5050".into())
         );
         assert_eq!(
             Endpoint::parse("local:/tmp/x.sock").unwrap(),

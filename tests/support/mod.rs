@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod attack;
+pub mod certs;
 pub mod counter_api;
 pub mod mutate;
 pub mod printer_api;
