@@ -1,6 +1,6 @@
 //! A quick loopback measurement: slot round-trip latency and the rate at which property
 //! changes reach a replica, with the host in its own thread (its own actix system) and the
-//! replica in this one, over TCP and a Unix socket. Prints numbers; asserts nothing.
+//! replica in this one, over TCP, a Unix socket and TLS. Prints numbers; asserts nothing.
 //!
 //! `cargo bench --bench loopback`
 
@@ -78,13 +78,13 @@ impl Handler<Continue> for BenchService {
     }
 }
 
-fn start_host(url: &str) -> String {
+fn start_host(url: &str, config: HostConfig) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     let url = url.to_owned();
     std::thread::spawn(move || {
         let system = System::new();
         system.block_on(async move {
-            let host = Host::listen(&url).await.expect("listen");
+            let host = Host::listen_with(&url, config).await.expect("listen");
             host.enable_remoting(BenchService {
                 remote: Default::default(),
             })
@@ -102,8 +102,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p) as usize]
 }
 
-async fn measure(label: &str, url: &str) {
-    let node = Node::connect(url).await.expect("connect");
+async fn measure(label: &str, url: &str, config: NodeConfig) {
+    let node = Node::connect_with(url, config).await.expect("connect");
     let replica = node.acquire::<Bench>();
     replica
         .wait_for_source(Duration::from_secs(5))
@@ -148,12 +148,35 @@ async fn measure(label: &str, url: &str) {
     );
 }
 
+/// A CA and a host certificate for 127.0.0.1, made now: (host config, node config).
+fn tls_configs() -> (HostConfig, NodeConfig) {
+    use actix_remote_objects::security::{TlsClient, TlsServer};
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("key")).expect("ca");
+    let key = KeyPair::generate().expect("key");
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("params")
+        .signed_by(&key, &ca)
+        .expect("cert");
+    let server = TlsServer::new(cert.pem().as_bytes(), key.serialize_pem().as_bytes());
+    let client = TlsClient::new(ca.pem().as_bytes()).expect("client");
+    (
+        HostConfig::default().tls(server.expect("server")),
+        NodeConfig::default().tls(client),
+    )
+}
+
 fn main() {
-    let tcp = start_host("tcp://127.0.0.1:0");
+    let tcp = start_host("tcp://127.0.0.1:0", HostConfig::default());
     let dir = std::env::temp_dir().join(format!("aro-bench-{}.sock", std::process::id()));
-    let local = start_host(&format!("local:{}", dir.display()));
+    let local = start_host(&format!("local:{}", dir.display()), HostConfig::default());
+    let (host_tls, node_tls) = tls_configs();
+    let tls = start_host("tls://127.0.0.1:0", host_tls);
     System::new().block_on(async {
-        measure("tcp", &tcp).await;
-        measure("local", &local).await;
+        measure("tcp", &tcp, NodeConfig::default()).await;
+        measure("local", &local, NodeConfig::default()).await;
+        measure("tls", &tls, node_tls).await;
     });
 }

@@ -11,9 +11,15 @@ const MAX_BATCH: usize = 256;
 
 /// Yields, as one `Vec`, every item its inner stream has ready (at least one, at most
 /// [`MAX_BATCH`]).
+///
+/// After a full batch it lets the other tasks on its thread run before the next one (it
+/// returns `Pending` once, waking itself at once): items already buffered can come without
+/// the socket ever saying "not ready", and a connection that never pauses would otherwise
+/// starve the user code that consumes its events (which then falls behind and lags).
 pub(crate) struct Batched<S> {
     inner: S,
     ended: bool,
+    yield_next: bool,
 }
 
 impl<S> Batched<S> {
@@ -21,6 +27,7 @@ impl<S> Batched<S> {
         Batched {
             inner,
             ended: false,
+            yield_next: false,
         }
     }
 }
@@ -31,6 +38,10 @@ impl<S: Stream + Unpin> Stream for Batched<S> {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.ended {
             return Poll::Ready(None);
+        }
+        if std::mem::take(&mut self.yield_next) {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         }
         let mut batch = Vec::new();
         while batch.len() < MAX_BATCH {
@@ -43,6 +54,7 @@ impl<S: Stream + Unpin> Stream for Batched<S> {
                 Poll::Pending => break,
             }
         }
+        self.yield_next = batch.len() == MAX_BATCH;
         match (batch.is_empty(), self.ended) {
             (false, _) => Poll::Ready(Some(batch)),
             (true, true) => Poll::Ready(None),

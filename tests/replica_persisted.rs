@@ -70,6 +70,10 @@ async fn first_run(config: NodeConfig, host: &Host, source: &settings::SimpleSou
     let replica = node.acquire::<Settings>();
     replica.wait_for_source(TIMEOUT).await.unwrap();
     assert_eq!(replica.volume(), 9);
+    // Dropping the last handle queues a save too: drop it first, so that the shutdown
+    // waits for that save as well (a save left running could overwrite what a test writes
+    // to the store next).
+    drop(replica);
     node.shutdown().await; // waits for the saves
 }
 

@@ -72,7 +72,7 @@ impl Default for NodeConfig {
 
 impl NodeConfig {
     /// How many events each event stream and each recipient subscription of a replica holds
-    /// for a consumer that reads slower than the source produces (default 1 024). Past it,
+    /// for a consumer that reads slower than the source produces (default 16 384). Past it,
     /// property values coalesce (the latest wins) and the oldest signals are dropped and
     /// reported ([`Event::Lagged`](crate::Event::Lagged)): a consumer that stops reading
     /// cannot grow the node's memory.

@@ -17,10 +17,11 @@ use std::task::{Context, Poll, Waker};
 
 use actix::{ArbiterHandle, Message, Recipient};
 use futures::{Stream, StreamExt};
+use rustc_hash::FxHashMap;
 use tracing::warn;
 
 /// The default number of events a subscription holds for a consumer that fell behind.
-pub(crate) const DEFAULT_CAPACITY: usize = 1024;
+pub(crate) const DEFAULT_CAPACITY: usize = 16_384;
 
 /// What a consumer reads from its queue.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,8 +32,17 @@ pub(crate) enum Delivered<T> {
 }
 
 struct Queue<T> {
-    /// Each item with the property it is a value of (`None` for a signal).
-    items: VecDeque<(Option<u16>, T)>,
+    /// Queued items in order, each with the property it is a value of (`None` for a
+    /// signal); `None` slots were dropped (coalesced or lost) and are skipped.
+    items: VecDeque<Option<(Option<u16>, T)>>,
+    /// The sequence number of `items[0]`.
+    front_seq: u64,
+    /// Where each property's queued value is, by sequence number.
+    values: FxHashMap<u16, u64>,
+    /// Where the queued signals are, oldest first.
+    signals: VecDeque<u64>,
+    /// How many of `items` are not dropped.
+    live: usize,
     capacity: usize,
     lost: u64,
     receiver_gone: bool,
@@ -55,6 +65,10 @@ pub(crate) struct QueueReceiver<T> {
 pub(crate) fn queue<T>(capacity: usize) -> (QueueSender<T>, QueueReceiver<T>) {
     let queue = Arc::new(Mutex::new(Queue {
         items: VecDeque::new(),
+        front_seq: 0,
+        values: FxHashMap::default(),
+        signals: VecDeque::new(),
+        live: 0,
         capacity: capacity.max(1),
         lost: 0,
         receiver_gone: false,
@@ -91,10 +105,10 @@ impl<T> QueueSender<T> {
         if q.receiver_gone {
             return false;
         }
-        if q.items.len() >= q.capacity && !q.make_room(key) {
+        if q.live >= q.capacity && !q.make_room(key) {
             return true;
         }
-        q.items.push_back((key, item));
+        q.append(key, item);
         if let Some(waker) = q.waker.take() {
             drop(q);
             waker.wake();
@@ -104,35 +118,107 @@ impl<T> QueueSender<T> {
 }
 
 impl<T> Queue<T> {
-    /// Makes room in a full queue for an item of `key`; false if the item is dropped instead.
-    fn make_room(&mut self, key: Option<u16>) -> bool {
-        if key.is_some() {
-            if let Some(older) = self.items.iter().position(|(k, _)| *k == key) {
-                self.items.remove(older);
-                return true;
+    fn append(&mut self, key: Option<u16>, item: T) {
+        let seq = self.front_seq + self.items.len() as u64;
+        match key {
+            Some(index) => {
+                self.values.insert(index, seq);
+            }
+            None => self.signals.push_back(seq),
+        }
+        self.items.push_back(Some((key, item)));
+        self.live += 1;
+    }
+
+    /// Drops the item at `seq`, if it is still queued.
+    fn drop_at(&mut self, seq: u64) {
+        let Some(slot) = self.items.get_mut((seq - self.front_seq) as usize) else {
+            return;
+        };
+        if slot.take().is_some() {
+            self.live -= 1;
+        }
+        // A consumer that never reads pops nothing: compact once most slots are empty, so
+        // dropped items leave no slots behind (amortized O(1)).
+        let dropped = self.items.len() - self.live;
+        if dropped > 1024 && dropped > self.live {
+            self.compact();
+        }
+    }
+
+    fn compact(&mut self) {
+        self.items.retain(Option::is_some);
+        self.values.clear();
+        self.signals.clear();
+        for (i, item) in self.items.iter().enumerate() {
+            let seq = self.front_seq + i as u64;
+            match item {
+                Some((Some(index), _)) => {
+                    self.values.insert(*index, seq);
+                }
+                Some((None, _)) => self.signals.push_back(seq),
+                None => {}
             }
         }
-        let oldest_signal = self.items.iter().position(|(k, _)| k.is_none());
-        let (room, lost_one) = match (oldest_signal, key) {
+    }
+
+    /// Makes room in a full queue for an item of `key`; false if the item is dropped instead.
+    fn make_room(&mut self, key: Option<u16>) -> bool {
+        if let Some(older) = key.and_then(|index| self.values.remove(&index)) {
+            self.drop_at(older);
+            return true;
+        }
+        let lost_one = match (self.signals.pop_front(), key) {
             (Some(oldest), _) => {
-                self.items.remove(oldest);
-                (true, true)
+                self.drop_at(oldest);
+                true
             }
             // Full of values of distinct properties: a signal is the one lost, a value still
             // goes in (one per property at most).
-            (None, None) => (false, true),
-            (None, Some(_)) => (true, false),
+            (None, None) => {
+                self.note_loss();
+                return false;
+            }
+            (None, Some(_)) => false,
         };
         if lost_one {
-            if self.lost == 0 {
-                warn!(
-                    capacity = self.capacity,
-                    "a subscriber fell behind; dropping its oldest signals"
-                );
-            }
-            self.lost += 1;
+            self.note_loss();
         }
-        room
+        true
+    }
+
+    fn note_loss(&mut self) {
+        if self.lost == 0 {
+            warn!(
+                capacity = self.capacity,
+                "a subscriber fell behind; dropping its oldest signals"
+            );
+        }
+        self.lost += 1;
+    }
+
+    /// The oldest queued item.
+    fn pop(&mut self) -> Option<T> {
+        while let Some(slot) = self.items.pop_front() {
+            let seq = self.front_seq;
+            self.front_seq += 1;
+            let Some((key, item)) = slot else { continue };
+            self.live -= 1;
+            match key {
+                Some(index) => {
+                    if self.values.get(&index) == Some(&seq) {
+                        self.values.remove(&index);
+                    }
+                }
+                None => {
+                    if self.signals.front() == Some(&seq) {
+                        self.signals.pop_front();
+                    }
+                }
+            }
+            return Some(item);
+        }
+        None
     }
 }
 
@@ -152,6 +238,9 @@ impl<T> Drop for QueueReceiver<T> {
         let mut q = lock(&self.queue);
         q.receiver_gone = true;
         q.items.clear();
+        q.values.clear();
+        q.signals.clear();
+        q.live = 0;
     }
 }
 
@@ -164,8 +253,8 @@ impl<T> Stream for QueueReceiver<T> {
             let lost = std::mem::take(&mut q.lost);
             return Poll::Ready(Some(Delivered::Lagged(lost)));
         }
-        match q.items.pop_front() {
-            Some((_, item)) => Poll::Ready(Some(Delivered::Item(item))),
+        match q.pop() {
+            Some(item) => Poll::Ready(Some(Delivered::Item(item))),
             None if q.sender_gone => Poll::Ready(None),
             None => {
                 q.waker = Some(cx.waker().clone());
@@ -301,7 +390,9 @@ mod tests {
                 tx.push_value((i % 5) as u16, i);
             }
         }
-        assert!(lock(&rx.queue).items.len() <= 16 + 5);
+        let q = lock(&rx.queue);
+        assert!(q.live <= 16 + 5, "{} queued", q.live);
+        assert!(q.items.len() < 2 * 1024 + 64, "{} slots", q.items.len());
     }
 
     #[test]

@@ -296,7 +296,7 @@ impl<A: RemoteObject> Replica<A> {
     /// Every property change and signal from now on, in order.
     ///
     /// The stream holds up to [`NodeConfig::event_buffer`](crate::NodeConfig::event_buffer)
-    /// events (1 024 by default) for a consumer that reads slower than the source produces.
+    /// events (16 384 by default) for a consumer that reads slower than the source produces.
     /// Past that it lags: a property's queued value is replaced by its newer one (the latest
     /// wins, so the final value always arrives), and the oldest signals are dropped and
     /// reported as one [`Event::Lagged`]. Its memory is bounded however long it goes unread.

@@ -330,7 +330,7 @@ impl<A: RemoteObject> ReplicaShared<A> {
         debug!(replica = %self.name, ?old, ?new, "replica state changed");
         self.state.set(new);
         let change = StateChanged { old, new };
-        // State changes coalesce (the latest wins) only for a recipient 1 024 behind.
+        // State changes coalesce (the latest wins) only for a recipient far behind.
         inner.subscribers.states.retain(|r| r.push_value(0, change));
     }
 }
