@@ -60,12 +60,15 @@
 //! ```
 //!
 //! Where to go next:
-//! - [`Host`] and [`Node`]: listening, connecting (`tcp://`, `local:`, or any stream),
+//! - [`Host`] and [`Node`]: listening, connecting (`tcp://`, `tls://`, `local:`, or any stream),
 //!   reconnecting, heartbeats; [`Replica`] for typed replicas and their states and events.
 //! - [`registry`]: [`RegistryHost`] and finding sources by name across hosts.
 //! - [`persist`]: persisted properties and the stores that keep them between runs.
 //! - [`dynamic`]: replicas without compile-time types, [`dynamic::Value`] and JSON; the `aro`
 //!   command-line tool is built on them.
+//! - [`security`]: `tls://`, authentication (a shared secret, or your own scheme), access
+//!   policies per source, slot and property; the README's Security section says what is
+//!   protected by default and what to turn on.
 //! - [`wire`]: the packets and framing, for tools and tests.
 //!
 //! See `docs/DESIGN.md` for the architecture, the wire protocol and the contract, and
