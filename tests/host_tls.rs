@@ -106,6 +106,46 @@ async fn mutual_tls_gives_the_host_the_clients_identity() {
 }
 
 #[actix::test]
+async fn optional_client_certificates_admit_both_and_name_only_the_certified() {
+    let _guard = init();
+    let pki = Pki::new("test CA");
+    let host_id = pki.issue(&["localhost", "127.0.0.1"]);
+    let tls = TlsServer::accepting_client_certificates(
+        host_id.cert_pem.as_bytes(),
+        host_id.key_pem.as_bytes(),
+        pki.ca_pem.as_bytes(),
+    )
+    .unwrap();
+    let host = tls_printer_host("tls://127.0.0.1:0", HostConfig::default().tls(tls)).await;
+    let url = host.url().unwrap();
+    let anonymous = Node::connect_with(url, node_tls(&pki)).await.unwrap();
+    anonymous
+        .acquire::<Printer>()
+        .wait_for_source(TIMEOUT)
+        .await
+        .unwrap();
+    let client = pki.issue(&["kiosk.example"]);
+    let certified = TlsClient::with_certificate(
+        pki.ca_pem.as_bytes(),
+        client.cert_pem.as_bytes(),
+        client.key_pem.as_bytes(),
+    )
+    .unwrap();
+    let named = Node::connect_with(url, NodeConfig::default().tls(certified))
+        .await
+        .unwrap();
+    named
+        .acquire::<Printer>()
+        .wait_for_source(TIMEOUT)
+        .await
+        .unwrap();
+    let mut identities: Vec<_> = host.peers().into_iter().map(|p| p.identity).collect();
+    identities.sort();
+    assert_eq!(identities, [None, Some("kiosk.example".to_string())]);
+    host.shutdown().await;
+}
+
+#[actix::test]
 async fn a_certificate_from_another_authority_is_refused() {
     let _guard = init();
     let pki = Pki::new("the host's CA");

@@ -96,12 +96,36 @@ impl TlsServer {
         private_key: &[u8],
         client_roots: &[u8],
     ) -> Result<TlsServer, Error> {
-        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        TlsServer::verifying_clients(cert_chain, private_key, client_roots, false)
+    }
+
+    /// As [`TlsServer::requiring_client_certificates`], but a client may also connect without
+    /// a certificate (as an anonymous peer, for an access policy or an authenticator to
+    /// judge); a certificate it does present must chain to `client_roots`.
+    pub fn accepting_client_certificates(
+        cert_chain: &[u8],
+        private_key: &[u8],
+        client_roots: &[u8],
+    ) -> Result<TlsServer, Error> {
+        TlsServer::verifying_clients(cert_chain, private_key, client_roots, true)
+    }
+
+    fn verifying_clients(
+        cert_chain: &[u8],
+        private_key: &[u8],
+        client_roots: &[u8],
+        optional: bool,
+    ) -> Result<TlsServer, Error> {
+        let mut verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
             Arc::new(roots(client_roots)?),
             provider(),
-        )
-        .build()
-        .map_err(|e| tls_error("cannot use the client roots", e))?;
+        );
+        if optional {
+            verifier = verifier.allow_unauthenticated();
+        }
+        let verifier = verifier
+            .build()
+            .map_err(|e| tls_error("cannot use the client roots", e))?;
         let config = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| tls_error("cannot configure TLS", e))?
