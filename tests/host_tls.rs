@@ -25,6 +25,35 @@ fn node_tls(pki: &Pki) -> NodeConfig {
         .reconnect_delays(Duration::from_millis(5), Duration::from_millis(50))
 }
 
+/// A host certificate and a server that verifies clients against `pki` (`optional`: a client
+/// may also come without one).
+fn verifying_tls(pki: &Pki, optional: bool) -> TlsServer {
+    let host = pki.issue(&["localhost", "127.0.0.1"]);
+    let (cert, key, roots) = (
+        host.cert_pem.as_bytes(),
+        host.key_pem.as_bytes(),
+        pki.ca_pem.as_bytes(),
+    );
+    let tls = if optional {
+        TlsServer::accepting_client_certificates(cert, key, roots)
+    } else {
+        TlsServer::requiring_client_certificates(cert, key, roots)
+    };
+    tls.unwrap()
+}
+
+/// A node presenting a certificate for `name`, signed by `pki`.
+fn certified_node(pki: &Pki, name: &str) -> NodeConfig {
+    let client = pki.issue(&[name]);
+    let tls = TlsClient::with_certificate(
+        pki.ca_pem.as_bytes(),
+        client.cert_pem.as_bytes(),
+        client.key_pem.as_bytes(),
+    )
+    .unwrap();
+    NodeConfig::default().tls(tls)
+}
+
 async fn tls_printer_host(url: &str, config: HostConfig) -> Host {
     let host = Host::listen_with(url, config).await.unwrap();
     host.enable_remoting(PrinterService::new()).await.unwrap();
@@ -70,23 +99,10 @@ async fn a_tls_pair_works_through_a_reconnect() {
 async fn mutual_tls_gives_the_host_the_clients_identity() {
     let _guard = init();
     let pki = Pki::new("test CA");
-    let host_id = pki.issue(&["localhost", "127.0.0.1"]);
-    let tls = TlsServer::requiring_client_certificates(
-        host_id.cert_pem.as_bytes(),
-        host_id.key_pem.as_bytes(),
-        pki.ca_pem.as_bytes(),
-    )
-    .unwrap();
+    let tls = verifying_tls(&pki, false);
     let host = tls_printer_host("tls://127.0.0.1:0", HostConfig::default().tls(tls)).await;
     let url = host.url().unwrap();
-    let client = pki.issue(&["sensor-7.example"]);
-    let with_cert = TlsClient::with_certificate(
-        pki.ca_pem.as_bytes(),
-        client.cert_pem.as_bytes(),
-        client.key_pem.as_bytes(),
-    )
-    .unwrap();
-    let node = Node::connect_with(url, NodeConfig::default().tls(with_cert))
+    let node = Node::connect_with(url, certified_node(&pki, "sensor-7.example"))
         .await
         .unwrap();
     node.acquire::<Printer>()
@@ -109,13 +125,7 @@ async fn mutual_tls_gives_the_host_the_clients_identity() {
 async fn optional_client_certificates_admit_both_and_name_only_the_certified() {
     let _guard = init();
     let pki = Pki::new("test CA");
-    let host_id = pki.issue(&["localhost", "127.0.0.1"]);
-    let tls = TlsServer::accepting_client_certificates(
-        host_id.cert_pem.as_bytes(),
-        host_id.key_pem.as_bytes(),
-        pki.ca_pem.as_bytes(),
-    )
-    .unwrap();
+    let tls = verifying_tls(&pki, true);
     let host = tls_printer_host("tls://127.0.0.1:0", HostConfig::default().tls(tls)).await;
     let url = host.url().unwrap();
     let anonymous = Node::connect_with(url, node_tls(&pki)).await.unwrap();
@@ -124,14 +134,7 @@ async fn optional_client_certificates_admit_both_and_name_only_the_certified() {
         .wait_for_source(TIMEOUT)
         .await
         .unwrap();
-    let client = pki.issue(&["kiosk.example"]);
-    let certified = TlsClient::with_certificate(
-        pki.ca_pem.as_bytes(),
-        client.cert_pem.as_bytes(),
-        client.key_pem.as_bytes(),
-    )
-    .unwrap();
-    let named = Node::connect_with(url, NodeConfig::default().tls(certified))
+    let named = Node::connect_with(url, certified_node(&pki, "kiosk.example"))
         .await
         .unwrap();
     named

@@ -572,12 +572,14 @@ fn hostable_impl(def: &ApiDef, module: &Ident) -> TokenStream {
         }
     });
     quote! {
-        impl<A> #private::Hostable<A> for #api
+        // The actor's type parameter has a name no API would take (an API may well be `A`).
+        impl<__SourceActor> #private::Hostable<__SourceActor> for #api
         where
-            A: #private::actix::Actor<Context = #private::actix::Context<A>> #(#bounds)*,
+            __SourceActor: #private::actix::Actor<Context = #private::actix::Context<__SourceActor>>
+                #(#bounds)*,
         {
             fn invoke(
-                addr: &#private::actix::Addr<A>,
+                addr: &#private::actix::Addr<__SourceActor>,
                 slot: u16,
                 args: &[u8],
                 enc: #private::Encoding,
