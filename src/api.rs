@@ -2,16 +2,13 @@
 //! macro writes these impls; users name the traits only in bounds.
 
 use std::fmt::Debug;
-use std::future::Future;
-use std::pin::Pin;
 
-use actix::{Actor, Addr, Message};
+use actix::Message;
 use bytes::Bytes;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::error::SlotResult;
-use crate::source::SourceState;
-use crate::wire::{DecodeError, EncodeError, Encoding, RemoteFailure};
+use crate::wire::{DecodeError, EncodeError, Encoding};
 
 /// Who may change a property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,7 +84,7 @@ pub trait RemoteObject: Sized + Send + Sync + 'static {
     /// One emitted signal with its arguments.
     type Signal: Clone + Debug + Send + Message<Result = ()> + 'static;
     /// The generated `SimpleSource`, which a source actor holds.
-    type SimpleSource: AsSourceState<Self> + Clone + Send + Sync + 'static;
+    type SimpleSource: Clone + Send + Sync + 'static;
 
     /// Encodes every property, in index order.
     fn encode_properties(
@@ -113,7 +110,7 @@ pub trait RemoteObject: Sized + Send + Sync + 'static {
         enc: Encoding,
     ) -> Option<Result<Self::Signal, DecodeError>>;
     /// The API described at run time, with every type it uses traced from its serde impls.
-    fn schema() -> Result<crate::dynamic::ApiSchema, crate::dynamic::SchemaError>;
+    fn schema() -> Result<crate::values::ApiSchema, crate::values::SchemaError>;
 
     /// Applies a replica's request to set property `index` through the source's setter.
     fn set_from_remote(
@@ -122,12 +119,6 @@ pub trait RemoteObject: Sized + Send + Sync + 'static {
         value: &[u8],
         enc: Encoding,
     ) -> Result<(), SetPropertyError>;
-}
-
-/// Gives the library the shared state behind a generated `SimpleSource`.
-pub trait AsSourceState<Api: RemoteObject> {
-    /// The shared state.
-    fn source_state(&self) -> &SourceState<Api>;
 }
 
 /// A replica's request to set a property was refused.
@@ -168,8 +159,7 @@ pub trait SignalType: Clone + Send + Message<Result = ()> + 'static {
     fn from_signal(signal: &<Self::Api as RemoteObject>::Signal) -> Option<Self>;
 }
 
-/// A slot call in progress on the host: the encoded return value or the failure.
-pub type SlotFuture = Pin<Box<dyn Future<Output = Result<Bytes, RemoteFailure>>>>;
+pub use crate::proto::SlotFuture;
 
 /// Why a host could not hand an invocation to the source.
 #[derive(Debug, thiserror::Error)]
@@ -187,31 +177,12 @@ pub enum InvokeError {
     },
 }
 
-/// Implemented by an API for every actor type that handles all its slots; a host uses it to
-/// dispatch invocations. A source actor that lacks a slot handler fails this bound, so
-/// enabling it does not compile.
-pub trait Hostable<A: Actor>: RemoteObject {
-    /// Decodes the arguments of slot `slot` and sends the message to the actor.
-    fn invoke(
-        addr: &Addr<A>,
-        slot: u16,
-        args: &[u8],
-        enc: Encoding,
-    ) -> Result<SlotFuture, InvokeError>;
-}
-
-/// An actor that is the source of an API: it names the API and hands the host its
-/// `SimpleSource`, the state replicas mirror.
-///
-/// ```ignore
-/// impl RemoteSource for PrinterService {
-///     type Api = Printer;
-///     fn simple_source(&self) -> &printer::SimpleSource { &self.remote }
-/// }
-/// ```
-pub trait RemoteSource: Actor<Context = actix::Context<Self>> {
-    /// The API it implements.
-    type Api: RemoteObject + Hostable<Self>;
-    /// The state the host serves to replicas.
-    fn simple_source(&self) -> &<Self::Api as RemoteObject>::SimpleSource;
+impl From<Access> for crate::values::schema::AccessFlag {
+    fn from(access: Access) -> crate::values::schema::AccessFlag {
+        match access {
+            Access::ReadOnly => crate::values::schema::AccessFlag::ReadOnly,
+            Access::ReadWrite => crate::values::schema::AccessFlag::ReadWrite,
+            Access::Constant => crate::values::schema::AccessFlag::Constant,
+        }
+    }
 }

@@ -72,6 +72,12 @@ pub(crate) enum Kind {
     Shutdown,
 }
 
+impl From<crate::security::TlsError> for Error {
+    fn from(error: crate::security::TlsError) -> Error {
+        Error::new(Kind::Tls(error.to_string()))
+    }
+}
+
 impl Error {
     pub(crate) fn new(kind: Kind) -> Error {
         Error { kind }

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::dynamic::schema::SchemaBuilder;
-use crate::dynamic::{codec, ApiSchema, TypeDef, TypeFormat};
+use crate::values::schema::SchemaBuilder;
+use crate::values::{codec, ApiSchema, TypeDef, TypeFormat};
 use crate::wire::{Encoding, Packet};
 
 /// Every encoding this build has.

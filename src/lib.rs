@@ -81,7 +81,8 @@ extern crate self as actix_remote_objects;
 
 pub mod api;
 mod batch;
-pub mod dynamic;
+#[cfg(test)]
+mod contract_tests;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -90,21 +91,23 @@ mod lifecycle;
 mod node;
 mod outbox;
 pub mod persist;
+mod proto;
 pub mod registry;
 mod replica;
 pub mod security;
 mod source;
 mod transport;
+mod values;
 pub mod wire;
 
 pub use actix_remote_objects_macros::remote_object;
-pub use api::{Access, RemoteObject, RemoteSource, SignalType, Slot};
+pub use api::{Access, RemoteObject, SignalType, Slot};
 pub use error::{Error, SlotError, SlotResult};
 pub use host::{Host, HostConfig};
 pub use node::{Node, NodeConfig};
 pub use registry::{RegistryHost, SourceLocation};
 pub use replica::{Event, Replica, ReplicaActor, ReplicaState, SlotCall, StateChanged};
-pub use source::SourceState;
+pub use source::{AsSourceState, Hostable, RemoteSource, SourceState};
 pub use transport::{PeerAddr, Transport, UnixCredentials, SUPPORTED_SCHEMES};
 pub use wire::Encoding;
 
@@ -116,78 +119,19 @@ pub mod prelude {
     };
 }
 
+pub mod dynamic {
+    //! Dynamic replicas: using a source without its Rust types. A host describes a source's API
+    //! at run time ([`ApiSchema`]); values travel as [`Value`]s encoded by that description,
+    //! byte for byte as the typed code encodes them.
+
+    pub use crate::replica::dynamic::{DynamicError, DynamicEvent, DynamicReplica};
+    pub use crate::values::{
+        codec, schema, value, ApiSchema, MemberSchema, PropertySchema, SchemaError, ShapeError,
+        TypeDef, TypeFormat, Value, ValueError,
+    };
+}
+
 /// Items the generated code uses; not part of the public API.
 #[doc(hidden)]
-pub mod __private {
-    pub use crate::api::{
-        ArgInfo, AsSourceState, Hostable, InvokeError, PropertyInfo, SetPropertyError, SignalInfo,
-        SlotFuture, SlotInfo,
-    };
-    pub use crate::dynamic::schema::{
-        AccessFlag, ApiSchema, Field, MemberSchema, PropertySchema, SchemaBuilder, SchemaError,
-        TypeFormat,
-    };
-    pub use crate::wire::{DecodeError, EncodeError, Encoding, FailureKind, RemoteFailure};
-    pub use actix;
-    pub use bytes::Bytes;
-    pub use serde;
-
-    use crate::api::Slot;
-    use actix::{Actor, Addr, Handler};
-
-    /// Sends a decoded slot message to a source actor and encodes its outcome.
-    pub fn call_slot<A, M>(addr: &Addr<A>, msg: M, enc: Encoding) -> SlotFuture
-    where
-        A: Actor<Context = actix::Context<A>> + Handler<M>,
-        M: Slot,
-    {
-        // A fresh clone per call: an actix sender that fills the mailbox parks itself and
-        // refuses every later message until the actor drains one, which would serialize
-        // pipelined calls behind task wake-ups. The clone's park state is its own.
-        let sent = addr.clone().send(msg);
-        Box::pin(async move {
-            let failure = |kind, message| RemoteFailure { kind, message };
-            match sent.await {
-                Ok(Ok(value)) => enc
-                    .encode(&value)
-                    .map(Bytes::from)
-                    .map_err(|e| failure(FailureKind::Source, e.to_string())),
-                // Send the source's own words, not our Display prefix, so the caller's
-                // `SlotError::Source` reads as the source wrote it.
-                Ok(Err(crate::SlotError::Source(reason))) => {
-                    Err(failure(FailureKind::Source, reason))
-                }
-                Ok(Err(error)) => Err(failure(FailureKind::Source, error.to_string())),
-                Err(_) => Err(failure(
-                    FailureKind::Rejected,
-                    "the source actor has stopped".to_owned(),
-                )),
-            }
-        })
-    }
-
-    /// Decodes a value of property `index` for the generated `decode_property`.
-    pub fn decode<T: serde::de::DeserializeOwned>(
-        bytes: &[u8],
-        enc: Encoding,
-    ) -> Result<T, DecodeError> {
-        enc.decode(bytes)
-    }
-
-    /// Encodes one value for the generated `encode_properties`.
-    pub fn encode<T: serde::Serialize>(value: &T, enc: Encoding) -> Result<Bytes, EncodeError> {
-        enc.encode(value).map(Bytes::from)
-    }
-
-    /// A stable 64-bit FNV-1a hash, for signatures computed at run time (tests, tools).
-    pub const fn fnv1a(bytes: &[u8]) -> u64 {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut i = 0;
-        while i < bytes.len() {
-            hash ^= bytes[i] as u64;
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-            i += 1;
-        }
-        hash
-    }
-}
+#[path = "macro_support.rs"]
+pub mod __private;

@@ -13,6 +13,7 @@
 //! than the connection's `max_queued` bytes of them wait, the connection is closed instead,
 //! and the peer reconnects and re-initializes.
 
+use crate::proto::FrameSink;
 use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
@@ -27,7 +28,7 @@ use tracing::warn;
 use crate::wire::SourceId;
 
 /// Identifies one connection for the lifetime of the process.
-pub(crate) type ConnId = u64;
+pub(crate) use crate::proto::ConnId;
 
 pub(crate) fn next_conn_id() -> ConnId {
     static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -140,6 +141,34 @@ impl Outbox {
 
     pub(crate) fn id(&self) -> ConnId {
         self.id
+    }
+
+    /// An outbox with no writer: what is pushed stays queued until [`Outbox::drain`]
+    /// takes it. For driving protocol sessions in memory.
+    #[cfg(test)]
+    pub(crate) fn detached(id: ConnId, max_queued: usize) -> Outbox {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            wake_writer: Notify::new(),
+            abort_writer: Notify::new(),
+            max_queued,
+        });
+        Outbox { id, shared }
+    }
+
+    /// Takes every queued frame, in order, as the bytes a writer would write.
+    #[cfg(test)]
+    pub(crate) fn drain(&self) -> bytes::BytesMut {
+        let mut pieces = Vec::new();
+        let mut state = self.lock();
+        while !state.entries.is_empty() {
+            state.take_batch(&mut pieces);
+        }
+        let mut bytes = bytes::BytesMut::new();
+        for piece in pieces {
+            bytes.extend_from_slice(&piece);
+        }
+        bytes
     }
 
     /// Queues a frame that must arrive (replies, signals, inits…); false if the connection
@@ -289,6 +318,15 @@ impl State {
                 Pieces::Many(pieces) => into.extend(pieces),
             }
         }
+    }
+}
+
+impl FrameSink for Outbox {
+    fn conn(&self) -> ConnId {
+        self.id
+    }
+    fn push(&self, frame: Bytes) -> bool {
+        Outbox::push(self, frame)
     }
 }
 

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::registration::RegistryLink;
+use crate::proto::host::HostSessionConfig;
 use crate::security::{AccessPolicy, Authenticator, TlsServer};
 
 use crate::wire::{Encoding, DEFAULT_MAX_FRAME_SIZE};
@@ -18,7 +20,7 @@ pub struct HostConfig {
     pub(crate) max_frame_size: usize,
     pub(crate) encoding: Encoding,
     pub(crate) heartbeat: Option<Duration>,
-    pub(crate) registry_url: Option<String>,
+    pub(crate) registry: Option<RegistryLink>,
     pub(crate) max_queued_bytes: usize,
     pub(crate) limits: Limits,
     pub(crate) socket_mode: u32,
@@ -76,7 +78,7 @@ impl Default for HostConfig {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             encoding: Encoding::default(),
             heartbeat: None,
-            registry_url: None,
+            registry: None,
             max_queued_bytes: crate::outbox::DEFAULT_MAX_QUEUED,
             limits: Limits::default(),
             socket_mode: 0o600,
@@ -108,14 +110,6 @@ impl HostConfig {
     /// subscriptions released. Off by default.
     pub fn heartbeat(mut self, interval: Duration) -> Self {
         self.heartbeat = Some(interval);
-        self
-    }
-
-    /// Registers every source this host enables with the registry at `url` (a
-    /// [`RegistryHost`](crate::RegistryHost)), under this host's URL, and unregisters it when
-    /// disabled. The registry may be down: registration happens whenever it is reachable.
-    pub fn registry_url(mut self, url: impl Into<String>) -> Self {
-        self.registry_url = Some(url.into());
         self
     }
 
@@ -229,7 +223,21 @@ impl HostConfig {
     }
 
     pub(crate) fn without_registry(mut self) -> Self {
-        self.registry_url = None;
+        self.registry = None;
         self
+    }
+
+    /// What every connection's protocol session needs to know.
+    pub(crate) fn session_config(&self) -> HostSessionConfig {
+        HostSessionConfig {
+            encoding: self.encoding,
+            dialect: &crate::wire::dialect::NATIVE,
+            heartbeat: self.heartbeat,
+            handshake_timeout: self.limits.handshake_timeout,
+            idle_timeout: self.limits.idle_timeout,
+            authenticator: self.authenticator.as_ref().map(|a| Arc::clone(&a.0)),
+            allow_anonymous: self.allow_anonymous,
+            policy: self.policy.as_ref().map(|p| Arc::clone(&p.0)),
+        }
     }
 }

@@ -1,11 +1,12 @@
 //! [`Host`]: a node that listens and shares sources.
 
-mod admission;
 mod config;
 mod connection;
 mod in_flight;
+mod registration;
 
 pub use config::HostConfig;
+pub(crate) use registration::{Registration, RegistryLink};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,11 +17,12 @@ use tokio::task::JoinHandle;
 use tokio_util::codec::FramedRead;
 use tracing::{info, warn};
 
-use crate::api::{AsSourceState, RemoteObject, RemoteSource};
+use crate::api::RemoteObject;
 use crate::error::{Error, Kind};
 use crate::outbox::{next_conn_id, ConnId, Outbox};
-use crate::registry::Registrar;
+use crate::proto::host::{HostSessionConfig, ServedSource, SourceTable};
 use crate::security::Peer;
+use crate::source::{AsSourceState, RemoteSource};
 use crate::source::{HostedSource, SourceHub};
 use crate::transport::{Endpoint, Incoming, Listener, PeerAddr, PeerKey, Transport};
 use crate::wire::codec::InputBudget;
@@ -41,11 +43,13 @@ pub struct Host {
 
 pub(crate) struct HostInner {
     config: HostConfig,
+    /// How each connection's session behaves, from `config`.
+    session_config: Arc<HostSessionConfig>,
     /// Partly received frames, across every connection.
     input_budget: Arc<InputBudget>,
     /// TLS handshakes running, for `max_connections`.
     pending_tls: AtomicUsize,
-    registrar: std::sync::OnceLock<Registrar>,
+    registrar: std::sync::OnceLock<Arc<dyn Registration>>,
     url: Option<String>,
     tables: Mutex<Tables>,
     /// The number of connected nodes, for watching it change.
@@ -87,14 +91,14 @@ impl Host {
         let endpoint = Endpoint::parse(url)?;
         // Check everything that can fail before binding, so that a failed listen leaves no
         // port bound or socket file behind.
-        if let Some(registry) = &config.registry_url {
-            Endpoint::parse(registry)?;
+        if let Some(registry) = &config.registry {
+            Endpoint::parse(&registry.url)?;
         }
         let (listener, bound) =
             Listener::bind(&endpoint, config.socket_mode, config.tls.as_ref()).await?;
         let host = Host::build(config, Some(bound.to_string()));
-        if let Some(registry) = host.inner.config.registry_url.clone() {
-            host.set_registrar(Registrar::remote(&registry, Arc::downgrade(&host.inner))?);
+        if let Some(registry) = host.inner.config.registry.clone() {
+            host.set_registrar((registry.attach)(&registry.url, &host)?);
         }
         let weak = Arc::downgrade(&host.inner);
         let acceptor = actix::spawn(async move {
@@ -132,6 +136,7 @@ impl Host {
         Host {
             inner: Arc::new(HostInner {
                 input_budget: InputBudget::new(config.limits.max_buffered_input),
+                session_config: Arc::new(config.session_config()),
                 pending_tls: AtomicUsize::new(0),
                 config,
                 registrar: std::sync::OnceLock::new(),
@@ -146,6 +151,10 @@ impl Host {
     /// before listening.
     pub fn supported_schemes() -> &'static [&'static str] {
         crate::transport::SUPPORTED_SCHEMES
+    }
+
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<HostInner> {
+        Arc::downgrade(&self.inner)
     }
 
     /// The URL it listens on, with the real port when it was asked for port 0.
@@ -314,21 +323,21 @@ impl Host {
         self.register(&info).await
     }
 
-    /// Serves a hub of the library's own (the registry) under `name`.
-    pub(crate) fn enable_hub(
+    /// Serves a hub of the library's own (the registry) for API `Api` under `name`. Such a
+    /// source is not registered with a registry.
+    pub(crate) fn enable_hub<Api: RemoteObject>(
         &self,
         name: &str,
         info: ObjectInfo,
         hub: Box<dyn SourceHub>,
     ) -> Result<(), Error> {
         let mut tables = self.tables();
-        let hosted =
-            HostedSource::with_hub::<crate::registry::Registry>(tables.next_id + 1, info, hub);
+        let hosted = HostedSource::with_hub::<Api>(tables.next_id + 1, info, hub);
         insert_source(&self.inner.config, &mut tables, hosted)
             .map(|_| debug_assert!(tables.sources.contains_key(name)))
     }
 
-    pub(crate) fn set_registrar(&self, registrar: Registrar) {
+    pub(crate) fn set_registrar(&self, registrar: Arc<dyn Registration>) {
         if self.inner.registrar.set(registrar).is_err() {
             tracing::warn!("a host has one registry; ignoring another");
         }
@@ -567,7 +576,7 @@ impl HostInner {
         self.tables()
             .sources
             .values()
-            .filter(|s| s.info.api != crate::registry::Registry::NAME)
+            .filter(|s| !s.internal)
             .map(|s| s.info.clone())
             .collect()
     }
@@ -623,6 +632,13 @@ impl HostInner {
             tables.release_peer(entry.peer_key);
             self.connection_count.send_replace(tables.connections.len());
         }
+    }
+}
+
+impl SourceTable<Outbox> for HostInner {
+    fn find(&self, name: &str) -> Option<Arc<dyn ServedSource<Outbox>>> {
+        self.source_by_name(name)
+            .map(|hosted| hosted as Arc<dyn ServedSource<Outbox>>)
     }
 }
 

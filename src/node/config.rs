@@ -1,5 +1,6 @@
 //! [`NodeConfig`]: how a node connects and talks.
 
+use crate::proto::node::NodeSessionConfig;
 use std::time::Duration;
 
 use std::sync::Arc;
@@ -147,5 +148,15 @@ impl NodeConfig {
     pub fn persisted_store(mut self, store: impl PersistedStore) -> Self {
         self.store = Some(StoreHandle(Arc::new(store)));
         self
+    }
+
+    /// What every connection's protocol session needs to know.
+    pub(crate) fn session_config(&self) -> Arc<NodeSessionConfig> {
+        Arc::new(NodeSessionConfig {
+            encoding: self.encoding,
+            dialect: &crate::wire::dialect::NATIVE,
+            heartbeat: self.heartbeat,
+            credentials: self.credentials.as_ref().map(|c| Arc::clone(&c.0)),
+        })
     }
 }

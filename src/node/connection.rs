@@ -1,6 +1,6 @@
-//! Opening a connection to a host: the handshake, before the node actor takes it over.
+//! Opening a connection to a host: the greeting (handshake, authentication, object list),
+//! before the node actor takes it over.
 
-use bytes::Bytes;
 use futures::StreamExt;
 use tokio::io::ReadHalf;
 use tokio::task::JoinHandle;
@@ -9,18 +9,18 @@ use tracing::warn;
 
 use super::NodeConfig;
 use crate::error::{Error, Kind};
-use crate::outbox::{next_conn_id, ConnId, Outbox, WriterEnd};
-use crate::security::AuthError;
+use crate::outbox::{next_conn_id, Outbox, WriterEnd};
+use crate::proto::node::{Greeted, NodeSession};
 use crate::transport::Transport;
-use crate::wire::codec::HandshakeGate;
-use crate::wire::{FrameError, Handshake, HandshakeError, ObjectInfo, Packet, PacketCodec};
+use crate::wire::codec::{looks_like_tls, HandshakeGate};
+use crate::wire::{FrameError, ObjectInfo, Packet, PacketCodec};
 
 /// The packets a connection reads.
 pub(crate) type Frames = FramedRead<ReadHalf<Box<dyn Transport>>, PacketCodec>;
 
-/// A connection whose handshake succeeded, with what the host offers.
+/// A connection whose greeting succeeded, with what the host offers.
 pub(crate) struct Established {
-    pub(crate) conn: ConnId,
+    pub(crate) session: NodeSession<Outbox>,
     pub(crate) offered: Vec<ObjectInfo>,
     pub(crate) frames: Frames,
     pub(crate) outbox: Outbox,
@@ -28,7 +28,8 @@ pub(crate) struct Established {
     pub(crate) writer: JoinHandle<WriterEnd>,
 }
 
-/// Sends our handshake, checks the host's, and hands back the open connection.
+/// Greets the host over `stream` (its [`NodeSession`] says what to send and when it is
+/// done) and hands back the open connection.
 pub(crate) async fn establish(
     stream: Box<dyn Transport>,
     config: &NodeConfig,
@@ -37,14 +38,14 @@ pub(crate) async fn establish(
     let (read, write) = tokio::io::split(stream);
     let (outbox, writer) = Outbox::new(conn, write, config.max_queued_bytes);
     let writer = actix::spawn(writer);
-    outbox.push(Packet::Handshake(Handshake::ours(config.encoding)).to_frame());
+    let mut session = NodeSession::new(outbox.clone(), config.session_config());
     // Until the host has said who it is, its frames are handshake-sized.
     let (codec, frame_gate) = PacketCodec::new(config.max_frame_size).limited_until_open();
     let mut frames = FramedRead::new(read, codec);
-    let checked = greet(&mut frames, &outbox, config, &frame_gate).await;
-    match checked {
+    let greeted = greet(&mut session, &mut frames, config, &frame_gate).await;
+    match greeted {
         Ok(offered) => Ok(Established {
-            conn,
+            session,
             offered,
             frames,
             outbox,
@@ -58,83 +59,25 @@ pub(crate) async fn establish(
     }
 }
 
-/// The host's handshake, its authentication exchange if it asks for one, and its object
-/// list.
+/// Feeds the host's packets to the session until it is open.
 async fn greet(
+    session: &mut NodeSession<Outbox>,
     frames: &mut Frames,
-    outbox: &Outbox,
     config: &NodeConfig,
     frame_gate: &HandshakeGate,
 ) -> Result<Vec<ObjectInfo>, Error> {
-    match next_packet(frames, config, "before the host's handshake").await? {
-        Packet::Handshake(theirs) => theirs.check(config.encoding)?,
-        other => {
-            return Err(HandshakeError::NotAHandshake {
-                found: other.kind_name(),
-            }
-            .into())
-        }
-    }
-    frame_gate.open();
-    // What this node sent for a challenge, to check the host's proof against (`None`
-    // inside when it answered anonymously).
-    let mut exchange: Option<Option<(Bytes, Vec<u8>)>> = None;
-    let mut asked_for = String::new();
+    let mut waiting_for = "before the host's handshake";
     loop {
-        match next_packet(frames, config, "before the host's object list").await? {
-            // A host sends its object list once the node is admitted: take it as part of
-            // connecting, so a connected node knows what the host offers.
-            Packet::ObjectList(offered) => return Ok(offered),
-            Packet::AuthChallenge { method, challenge } if exchange.is_none() => {
-                let credentials = config.credentials.as_ref().map(|c| &c.0);
-                let Some(credentials) = credentials else {
-                    // No credentials: answer anonymously; the host may let us in.
-                    let anonymous = Packet::AuthResponse {
-                        method: String::new(),
-                        response: Bytes::new(),
-                    };
-                    outbox.push(anonymous.to_frame());
-                    asked_for = method;
-                    exchange = Some(None);
-                    continue;
-                };
-                if credentials.method() != method {
-                    let expected = credentials.method().to_owned();
-                    return Err(AuthError::WrongMethod {
-                        found: method,
-                        expected,
-                    }
-                    .into());
-                }
-                let response = credentials
-                    .respond(&challenge)
-                    .map_err(|e| Error::new(Kind::Auth(AuthError::Refused(e))))?;
-                let answer = Packet::AuthResponse {
-                    method,
-                    response: Bytes::from(response.clone()),
-                };
-                outbox.push(answer.to_frame());
-                exchange = Some(Some((challenge, response)));
+        let packet = next_packet(frames, config, waiting_for).await?;
+        match session.greet(packet)? {
+            Greeted::Handshake => {
+                frame_gate.open();
+                waiting_for = "before the host's object list";
             }
-            Packet::AuthAccepted { proof } => match (&exchange, &config.credentials) {
-                (Some(Some((challenge, response))), Some(credentials)) => credentials
-                    .0
-                    .check_proof(challenge, response, &proof)
-                    .map_err(AuthError::HostNotProven)?,
-                (Some(None), _) => {} // admitted anonymously
-                _ => return Err(unexpected("AuthAccepted")),
-            },
-            Packet::AuthRefused { .. } if exchange == Some(None) => {
-                return Err(AuthError::CredentialsNeeded { method: asked_for }.into())
-            }
-            Packet::AuthRefused { reason } => return Err(AuthError::Refused(reason).into()),
-            other => return Err(unexpected(other.kind_name())),
+            Greeted::Waiting => {}
+            Greeted::Open(offered) => return Ok(offered),
         }
     }
-}
-
-fn unexpected(kind: &'static str) -> Error {
-    HandshakeError::NotAHandshake { found: kind }.into()
 }
 
 /// The next packet while connecting, within the handshake timeout.
@@ -166,5 +109,3 @@ async fn next_packet(
         Ok(Some(Err(e))) => Err(Error::new(Kind::Protocol(e))),
     }
 }
-
-use crate::wire::codec::looks_like_tls;

@@ -3,27 +3,31 @@
 mod actor;
 mod config;
 mod connection;
+mod locating;
+mod reconnect;
 
 pub use config::NodeConfig;
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
 
 use actix::prelude::*;
 use tracing::{info, warn};
 
 use crate::api::RemoteObject;
-use crate::dynamic::{DynamicReplica, DynamicShared};
 use crate::error::{Error, Kind};
+use crate::outbox::Outbox;
 use crate::persist::PersistQueue;
-use crate::registry::{Registry, SourceLocation, REGISTRY_NAME};
 use crate::replica::delivery::Delivery;
+use crate::replica::dynamic::{DynamicReplica, DynamicShared};
 use crate::replica::shared::{ReplicaEntry, ReplicaShared};
-use crate::replica::{LazyActor, Replica};
+use crate::replica::{HandleToken, LazyActor, Replica};
 use crate::transport::{Endpoint, Transport, SUPPORTED_SCHEMES};
 use crate::wire::ObjectInfo;
-use actor::{AddConnection, AddHost, Attach, Detach, ListOffered, NodeActor, Shutdown};
+use actor::{
+    AddConnection, AddHost, Attach, Detach, ListOffered, NodeActor, Shutdown, SourceLocations,
+};
 use connection::establish;
 
 /// A node: holds connections to hosts and the replicas acquired from them. Cheap to clone.
@@ -38,8 +42,8 @@ struct NodeInner {
     config: NodeConfig,
     /// Where the node's actors run, whichever thread acquires a replica.
     arbiter: actix::ArbiterHandle,
-    /// The registry replica, once a registry URL is set.
-    registry: std::sync::OnceLock<Replica<Registry>>,
+    /// Finds the hosts of sources: the registry replica, once a registry URL is set.
+    locator: std::sync::OnceLock<Arc<dyn Any + Send + Sync>>,
     persist: Option<Arc<PersistQueue>>,
     actor: Addr<NodeActor>,
     /// Live replicas by name, so every acquire of one name shares one replica.
@@ -57,28 +61,6 @@ struct SharedReplica {
 /// A live dynamic replica: its handles' token and its state.
 type SharedDynamic = (Weak<HandleToken>, Arc<DynamicShared>);
 
-/// Held by every handle of one replica; when the last one drops, the node releases it.
-pub(crate) struct HandleToken {
-    name: String,
-    entry: Arc<dyn ReplicaEntry>,
-    /// Weak: cloning an actix `Addr` allocates, and a node may hold thousands of replicas.
-    actor: actix::WeakAddr<NodeActor>,
-}
-
-impl Drop for HandleToken {
-    fn drop(&mut self) {
-        // The replica goes away: save what it last saw.
-        self.entry.persist();
-        let Some(actor) = self.actor.upgrade() else {
-            return;
-        };
-        actor.do_send(Detach {
-            name: self.name.clone(),
-            entry: Arc::clone(&self.entry),
-        });
-    }
-}
-
 impl Node {
     /// A node with no connection yet.
     pub fn new(config: NodeConfig) -> Node {
@@ -91,7 +73,7 @@ impl Node {
             inner: Arc::new(NodeInner {
                 config,
                 arbiter: actix::Arbiter::current(),
-                registry: std::sync::OnceLock::new(),
+                locator: std::sync::OnceLock::new(),
                 persist,
                 actor,
                 replicas: Mutex::new(HashMap::new()),
@@ -113,49 +95,30 @@ impl Node {
         Ok(node)
     }
 
-    /// A node that finds sources through the registry at `url`: acquiring a source connects
-    /// to whichever host the registry says serves it. The registry may not be up yet.
-    pub fn with_registry(url: &str) -> Result<Node, Error> {
-        let node = Node::new(NodeConfig::default());
-        node.set_registry_url(url)?;
-        Ok(node)
+    /// Sets the node's one locator (the registry replica, for [`Node::registry`]); false
+    /// if it has one already.
+    pub(crate) fn set_locator(&self, locator: Arc<dyn Any + Send + Sync>) -> bool {
+        self.inner.locator.set(locator).is_ok()
     }
 
-    /// Uses the registry at `url` (kept connected in the background) to find the hosts of
-    /// the sources this node acquires. A node has one registry.
-    pub fn set_registry_url(&self, url: &str) -> Result<(), Error> {
-        if self.inner.registry.get().is_some() {
-            return Err(Error::new(Kind::Registry(
-                "this node already has a registry".into(),
-            )));
+    /// The node's locator, if it has one.
+    pub(crate) fn locator(&self) -> Option<&Arc<dyn Any + Send + Sync>> {
+        self.inner.locator.get()
+    }
+
+    /// Tells the node where sources are served (source name → host URL), as its locator
+    /// last said: it connects to the host of every replica no connected host offers, and
+    /// stops reconnecting to a host found this way once the list drops it. The returned
+    /// function is false once the node is gone.
+    pub(crate) fn locations_sink(&self) -> impl Fn(BTreeMap<String, String>) -> bool + 'static {
+        let actor = self.inner.actor.downgrade();
+        move |locations| match actor.upgrade() {
+            Some(actor) => {
+                actor.do_send(SourceLocations(locations));
+                true
+            }
+            None => false,
         }
-        self.connect_in_background(url)?;
-        let replica = self.acquire_named::<Registry>(REGISTRY_NAME);
-        replica.subscribe_properties(self.inner.actor.clone().recipient());
-        let _ = self.inner.registry.set(replica);
-        Ok(())
-    }
-
-    /// Waits until the registry replica is initialized.
-    pub async fn wait_for_registry(&self, timeout: std::time::Duration) -> Result<(), Error> {
-        match self.inner.registry.get() {
-            Some(registry) => registry.wait_for_source(timeout).await,
-            None => Err(Error::new(Kind::NoRegistry)),
-        }
-    }
-
-    /// The registry replica: its `sources` property lists what the network offers, and its
-    /// property changes tell when sources are added and removed.
-    pub fn registry(&self) -> Option<&Replica<Registry>> {
-        self.inner.registry.get()
-    }
-
-    /// What the network offers, by source name, as the registry last said (empty without a
-    /// registry).
-    pub fn network_sources(&self) -> std::collections::BTreeMap<String, SourceLocation> {
-        self.registry()
-            .map(|r| r.properties().sources)
-            .unwrap_or_default()
     }
 
     /// The URL schemes this build supports, for checking a URL before connecting.
@@ -251,12 +214,8 @@ impl Node {
             self.delivery(),
         );
         let actor = LazyActor::new(Arc::clone(&shared), self.inner.arbiter.clone());
-        let entry: Arc<dyn ReplicaEntry> = shared.clone();
-        let token = Arc::new(HandleToken {
-            name: name.to_owned(),
-            entry: Arc::clone(&entry),
-            actor: self.inner.actor.downgrade(),
-        });
+        let entry: Arc<dyn ReplicaEntry<Outbox>> = shared.clone();
+        let token = self.handle_token(name, Arc::clone(&entry));
         replicas.insert(
             name.to_owned(),
             SharedReplica {
@@ -283,12 +242,8 @@ impl Node {
         }
         let shared =
             DynamicShared::new(name.to_owned(), self.inner.config.encoding, self.delivery());
-        let entry: Arc<dyn ReplicaEntry> = shared.clone();
-        let token = Arc::new(HandleToken {
-            name: name.to_owned(),
-            entry: Arc::clone(&entry),
-            actor: self.inner.actor.downgrade(),
-        });
+        let entry: Arc<dyn ReplicaEntry<Outbox>> = shared.clone();
+        let token = self.handle_token(name, Arc::clone(&entry));
         dynamic.insert(
             name.to_owned(),
             (Arc::downgrade(&token), Arc::clone(&shared)),
@@ -318,14 +273,24 @@ impl Node {
         );
         shared.on_offered(!A::SIGNATURE);
         let actor = LazyActor::new(Arc::clone(&shared), self.inner.arbiter.clone());
-        let entry: Arc<dyn ReplicaEntry> = shared.clone();
+        let entry: Arc<dyn ReplicaEntry<Outbox>> = shared.clone();
         // Detaching a replica that was never attached is a no-op in the node actor.
-        let token = Arc::new(HandleToken {
-            name: name.to_owned(),
-            entry,
-            actor: self.inner.actor.downgrade(),
-        });
+        let token = self.handle_token(name, entry);
         Replica::new(shared, actor, token)
+    }
+
+    /// The token every handle of a replica holds: when the last one drops, the replica
+    /// saves what it last saw and the node releases its source.
+    fn handle_token(&self, name: &str, entry: Arc<dyn ReplicaEntry<Outbox>>) -> Arc<HandleToken> {
+        // Weak: cloning an actix `Addr` allocates, and a node may hold thousands of replicas.
+        let actor = self.inner.actor.downgrade();
+        let name = name.to_owned();
+        HandleToken::new(move || {
+            entry.persist();
+            if let Some(actor) = actor.upgrade() {
+                actor.do_send(Detach { name, entry });
+            }
+        })
     }
 
     /// Closes every connection and stops reconnecting; replicas become `Suspect` and pending

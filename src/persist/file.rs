@@ -161,7 +161,7 @@ impl PersistedStore for FileStore {
 }
 
 fn checksum(bytes: &[u8]) -> u64 {
-    crate::__private::fnv1a(bytes)
+    crate::wire::fnv1a(bytes)
 }
 
 fn encode_file(sources: &BTreeMap<String, PersistedValues>) -> Result<Vec<u8>, String> {

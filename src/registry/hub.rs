@@ -8,10 +8,11 @@ use bytes::Bytes;
 use tracing::{info, warn};
 
 use super::api::{registry, Registry, SourceLocation};
-use crate::api::{AsSourceState, InvokeError, SetPropertyError, SlotFuture};
+use crate::api::{InvokeError, SetPropertyError, SlotFuture};
 use crate::error::Error;
 use crate::outbox::{ConnId, Outbox};
 use crate::security::Peer;
+use crate::source::AsSourceState;
 use crate::source::{Caller, SourceHub};
 use crate::wire::{Encoding, FailureKind, RemoteFailure, SourceId};
 use crate::Slot;

@@ -9,6 +9,7 @@
 //! the host of any source it acquires, and can list and watch what the network offers.
 
 mod api;
+mod finder;
 mod hub;
 mod registrar;
 
@@ -55,12 +56,12 @@ impl RegistryHost {
         let host = Host::listen_with(url, config.without_registry()).await?;
         let hub = Arc::new(RegistryHub::new());
         hub.use_encoding(encoding)?;
-        host.enable_hub(
+        host.enable_hub::<Registry>(
             REGISTRY_NAME,
             RegistryHub::info(REGISTRY_NAME),
             Box::new(Arc::clone(&hub)),
         )?;
-        host.set_registrar(Registrar::Local(Arc::clone(&hub)));
+        host.set_registrar(Arc::new(Registrar::Local(Arc::clone(&hub))));
         Ok(RegistryHost { host, hub })
     }
 

@@ -2,13 +2,14 @@
 
 use std::sync::{Arc, Weak};
 
-use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use tracing::{error, info, warn};
 
 use super::api::{registry, Registry, SourceLocation};
 use super::hub::{RegistryHub, LOCAL_OWNER};
 use crate::error::{Error, Kind};
-use crate::host::HostInner;
+use crate::host::{HostConfig, HostInner, Registration, RegistryLink};
 use crate::node::Node;
 use crate::replica::{Replica, ReplicaState};
 use crate::wire::ObjectInfo;
@@ -35,6 +36,38 @@ fn location(info: &ObjectInfo, host_url: &str) -> SourceLocation {
 fn conflict(message: String) -> Error {
     error!(%message, "the registry refused a source");
     Error::new(Kind::RegistryConflict(message))
+}
+
+impl HostConfig {
+    /// Registers every source this host enables with the registry at `url` (a
+    /// [`RegistryHost`](crate::RegistryHost)), under this host's URL, and unregisters it when
+    /// disabled. The registry may be down: registration happens whenever it is reachable.
+    pub fn registry_url(mut self, url: impl Into<String>) -> Self {
+        self.registry = Some(RegistryLink {
+            url: url.into(),
+            attach: |url, host| Ok(Arc::new(Registrar::remote(url, host.downgrade())?)),
+        });
+        self
+    }
+}
+
+impl Registration for Registrar {
+    fn register<'a>(
+        &'a self,
+        info: &'a ObjectInfo,
+        host_url: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Registrar::register(self, info, host_url).boxed()
+    }
+    fn unregister(&self, name: &str) {
+        Registrar::unregister(self, name)
+    }
+    fn wait(&self, timeout: std::time::Duration) -> BoxFuture<'_, Result<(), Error>> {
+        Registrar::wait(self, timeout).boxed()
+    }
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Registrar::shutdown(self).boxed()
+    }
 }
 
 impl Registrar {

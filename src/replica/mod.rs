@@ -1,8 +1,8 @@
 //! Replicas: typed proxies of a remote source.
 
 mod actor;
-pub(crate) mod core;
 pub(crate) mod delivery;
+pub(crate) mod dynamic;
 pub(crate) mod shared;
 pub(crate) mod state_cell;
 
@@ -20,27 +20,8 @@ use serde::Serialize;
 
 use crate::api::{Access, RemoteObject, SignalType, Slot};
 use crate::error::{Error, Kind, SlotError, SlotResult};
-use crate::node::HandleToken;
+pub use crate::proto::replica::ReplicaState;
 use shared::ReplicaShared;
-
-/// Where a replica stands with its source (QtRO's `QRemoteObjectReplica::State`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ReplicaState {
-    /// No values yet (a replica without compile-time defaults).
-    Uninitialized,
-    /// Showing the API's declared defaults; not yet initialized by a source.
-    Default,
-    /// Initialized: the values are the source's and changes arrive as they happen.
-    Valid,
-    /// The source was lost; the values are the last ones seen.
-    Suspect,
-    /// The source's API signature differs from the replica's: final.
-    SignatureMismatch,
-    /// The host refused to serve the source to this replica: its access policy denies this
-    /// peer, or it cannot describe the source to a dynamic replica. The replica keeps what it
-    /// showed and tries again when the source is offered again (a reconnect).
-    Refused,
-}
 
 /// A replica changed state; delivered to [`Replica::subscribe_state`] recipients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Message)]
@@ -329,5 +310,27 @@ impl<A: RemoteObject> Replica<A> {
                 _ => None,
             })
         })
+    }
+}
+
+/// Held by every handle of one replica; when the last one drops, `release` runs (the node
+/// saves the replica's persisted properties and releases its source).
+pub(crate) struct HandleToken {
+    release: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl HandleToken {
+    pub(crate) fn new(release: impl FnOnce() + Send + Sync + 'static) -> Arc<HandleToken> {
+        Arc::new(HandleToken {
+            release: Some(Box::new(release)),
+        })
+    }
+}
+
+impl Drop for HandleToken {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            release();
+        }
     }
 }

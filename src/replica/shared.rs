@@ -7,7 +7,6 @@ use actix::Recipient;
 use bytes::Bytes;
 use tracing::{debug, error, warn};
 
-use super::core::{InitRefused, ReplicaCore, Transition};
 use super::delivery::{Delivery, QueueReceiver, QueueSender};
 use super::state_cell::StateCell;
 use super::{Event, ReplicaState, StateChanged};
@@ -15,15 +14,14 @@ use crate::api::{RemoteObject, SignalType};
 use crate::error::SlotError;
 use crate::outbox::{ConnId, Outbox};
 use crate::persist::{PersistQueue, PersistedValues};
+pub(crate) use crate::proto::node::{
+    InitOutcome, PendingReply, ReplicaEntry, ReplicaProtocolError,
+};
+use crate::proto::replica::{InitRefused, ReplicaCore, Transition};
 use crate::wire::{Encoding, Packet, SourceId};
 
-/// Where a replica's source is: which connection, under which id.
-#[derive(Clone)]
-pub(crate) struct Link {
-    pub(crate) conn: ConnId,
-    pub(crate) source: SourceId,
-    pub(crate) outbox: Outbox,
-}
+/// Where a replica's source is: a link through a connection's outbox.
+pub(crate) type Link = crate::proto::node::Link<Outbox>;
 
 /// Delivers one signal to a per-signal-type subscriber; false once the subscriber is gone.
 pub(crate) type SignalDelivery<S> = Box<dyn Fn(&S) -> bool + Send>;
@@ -37,10 +35,6 @@ pub(crate) fn typed_signal_delivery<S: SignalType>(
         None => true,
     })
 }
-
-/// A pending slot call: called once with its encoded reply or why there is none. It decodes
-/// and answers the caller directly, so a call costs no task or future while it waits.
-pub(crate) type PendingReply = Box<dyn FnOnce(Result<Bytes, SlotError>) + Send>;
 
 /// Sends a slot call on the core's link, registering `complete` for its reply. Without a
 /// live link nothing is sent and `complete` is handed back, to be failed with `NotConnected`
@@ -62,92 +56,11 @@ pub(crate) fn invoke(
         args,
     }
     .to_frame();
-    if link.outbox.push(frame) {
+    if link.sink.push(frame) {
         None
     } else {
         core.complete_call(serial)
     }
-}
-
-/// The host sent something a replica cannot apply. A value that does not decode
-/// ([`ReplicaProtocolError::is_bad_value`]) is refused alone; anything else breaks the
-/// protocol and the node closes that connection.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ReplicaProtocolError {
-    #[error("replica {name:?}: {refused}")]
-    Init { name: String, refused: InitRefused },
-    #[error("replica {name:?}: index {index} is out of range for a {what}")]
-    OutOfRange {
-        name: String,
-        what: &'static str,
-        index: u16,
-    },
-    #[error("replica {name:?}: a {what} that does not decode: {error}")]
-    BadValue {
-        name: String,
-        what: &'static str,
-        error: String,
-    },
-    #[error("dynamic replica {name:?}: {message}")]
-    Dynamic { name: String, message: String },
-}
-
-impl ReplicaProtocolError {
-    /// The value of one init, change or signal does not decode (malformed, or claiming more
-    /// than its bytes hold): that one packet is refused and logged, the connection's other
-    /// traffic goes on.
-    pub(crate) fn is_bad_value(&self) -> bool {
-        matches!(self, ReplicaProtocolError::BadValue { .. })
-    }
-
-    pub(crate) fn bad_value(
-        name: &str,
-        what: &'static str,
-        error: impl std::fmt::Display,
-    ) -> ReplicaProtocolError {
-        ReplicaProtocolError::BadValue {
-            name: name.to_owned(),
-            what,
-            error: error.to_string(),
-        }
-    }
-}
-
-/// Whether an init was applied.
-pub(crate) enum InitOutcome {
-    Applied,
-    SignatureMismatch,
-    /// A replica without compile-time types got an init without the API's description.
-    NeedsSchema,
-}
-
-/// What a node needs from a replica, without its types.
-pub(crate) trait ReplicaEntry: Send + Sync {
-    fn signature(&self) -> u64;
-    fn link(&self) -> Option<(ConnId, SourceId)>;
-    fn on_offered(&self, signature: u64) -> bool;
-    fn on_init(
-        &self,
-        link: Link,
-        signature: u64,
-        values: Vec<Bytes>,
-        schema: Option<&Bytes>,
-    ) -> Result<InitOutcome, ReplicaProtocolError>;
-    /// Whether it needs the API's description with its init (a dynamic replica).
-    fn wants_schema(&self) -> bool {
-        false
-    }
-    fn on_property_change(&self, index: u16, value: Bytes) -> Result<(), ReplicaProtocolError>;
-    fn on_signal(&self, index: u16, args: &[u8]) -> Result<(), ReplicaProtocolError>;
-    /// The pending call `serial` answers, if it is this replica's.
-    fn take_pending(&self, serial: u32) -> Option<PendingReply>;
-    fn on_link_lost(&self);
-    /// The host refused to serve the source to this replica, for `reason`.
-    fn on_refused(&self, reason: &str);
-    /// The host refused this replica's request to set property `index`.
-    fn on_write_refused(&self, index: u16, reason: &str);
-    /// Queues a save of the persisted properties (the replica is going away).
-    fn persist(&self);
 }
 
 pub(crate) struct ReplicaShared<A: RemoteObject> {
@@ -315,7 +228,7 @@ impl<A: RemoteObject> ReplicaShared<A> {
         let Some(link) = inner.core.link() else {
             return false;
         };
-        link.outbox.push(
+        link.sink.push(
             Packet::SetProperty {
                 source: link.source,
                 index,
@@ -357,7 +270,7 @@ impl<A: RemoteObject> Subscribers<A> {
     }
 }
 
-impl<A: RemoteObject> ReplicaEntry for ReplicaShared<A> {
+impl<A: RemoteObject> ReplicaEntry<Outbox> for ReplicaShared<A> {
     fn signature(&self) -> u64 {
         A::SIGNATURE
     }

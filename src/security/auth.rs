@@ -259,7 +259,7 @@ impl Authenticator for SharedSecret {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::PeerAddr;
+    use crate::security::PeerAddr;
 
     fn peer() -> Peer {
         Peer::new(PeerAddr::Unknown)

@@ -8,6 +8,7 @@
 //! and [`HostConfig::access_policy`](crate::HostConfig::access_policy) to change that.
 
 pub mod auth;
+pub(crate) mod peer;
 pub mod policy;
 pub mod tls;
 
@@ -15,9 +16,9 @@ use std::fmt;
 
 pub use auth::{AuthError, Authenticator, Credentials, SharedSecret, SharedSecrets, Verified};
 pub use policy::{AccessPolicy, Policy, Rule};
-pub use tls::{TlsClient, TlsServer};
+pub use tls::{TlsClient, TlsError, TlsServer};
 
-use crate::transport::PeerAddr;
+pub use peer::{PeerAddr, UnixCredentials};
 
 /// A connected peer as a host knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]

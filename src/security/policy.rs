@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use super::Peer;
-use crate::transport::PeerAddr;
+use super::PeerAddr;
 
 /// Decides, per peer, what it may do on a host. Every method returns why not on refusal;
 /// the reason reaches the peer.
@@ -269,7 +269,7 @@ impl AccessPolicy for Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::UnixCredentials;
+    use crate::security::UnixCredentials;
 
     fn named(identity: &str) -> Peer {
         let mut peer = Peer::new(PeerAddr::Unknown);

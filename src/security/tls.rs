@@ -20,10 +20,14 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 use super::PeerCertificate;
-use crate::error::{Error, Kind};
+/// A TLS configuration that cannot be used: a certificate, key or root that does not read,
+/// or that rustls refuses. Converts into [`Error`](crate::Error) (`is_tls()`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TlsError(String);
 
-fn tls_error(context: &str, error: impl fmt::Display) -> Error {
-    Error::new(Kind::Tls(format!("{context}: {error}")))
+fn tls_error(context: &str, error: impl fmt::Display) -> TlsError {
+    TlsError(format!("{context}: {error}"))
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -32,7 +36,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn certificates(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
+fn certificates(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| tls_error(&format!("cannot read the {what}"), e))?;
@@ -45,11 +49,11 @@ fn certificates(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, 
     Ok(certs)
 }
 
-fn private_key(pem: &[u8]) -> Result<PrivateKeyDer<'static>, Error> {
+fn private_key(pem: &[u8]) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_slice(pem).map_err(|e| tls_error("cannot read the private key", e))
 }
 
-fn roots(pem: &[u8]) -> Result<RootCertStore, Error> {
+fn roots(pem: &[u8]) -> Result<RootCertStore, TlsError> {
     let mut store = RootCertStore::empty();
     for cert in certificates(pem, "root certificates")? {
         store
@@ -75,7 +79,7 @@ impl fmt::Debug for TlsServer {
 impl TlsServer {
     /// Serves with `cert_chain` (PEM, the host's certificate first) and its `private_key`
     /// (PEM: PKCS#8, PKCS#1 or SEC1). Clients need no certificate.
-    pub fn new(cert_chain: &[u8], private_key: &[u8]) -> Result<TlsServer, Error> {
+    pub fn new(cert_chain: &[u8], private_key: &[u8]) -> Result<TlsServer, TlsError> {
         let config = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| tls_error("cannot configure TLS", e))?
@@ -95,7 +99,7 @@ impl TlsServer {
         cert_chain: &[u8],
         private_key: &[u8],
         client_roots: &[u8],
-    ) -> Result<TlsServer, Error> {
+    ) -> Result<TlsServer, TlsError> {
         TlsServer::verifying_clients(cert_chain, private_key, client_roots, false)
     }
 
@@ -106,7 +110,7 @@ impl TlsServer {
         cert_chain: &[u8],
         private_key: &[u8],
         client_roots: &[u8],
-    ) -> Result<TlsServer, Error> {
+    ) -> Result<TlsServer, TlsError> {
         TlsServer::verifying_clients(cert_chain, private_key, client_roots, true)
     }
 
@@ -115,7 +119,7 @@ impl TlsServer {
         private_key: &[u8],
         client_roots: &[u8],
         optional: bool,
-    ) -> Result<TlsServer, Error> {
+    ) -> Result<TlsServer, TlsError> {
         let mut verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
             Arc::new(roots(client_roots)?),
             provider(),
@@ -162,7 +166,7 @@ impl fmt::Debug for TlsClient {
 
 impl TlsClient {
     /// Trusts hosts whose certificate chains to `roots` (PEM) and names the host of the URL.
-    pub fn new(roots: &[u8]) -> Result<TlsClient, Error> {
+    pub fn new(roots: &[u8]) -> Result<TlsClient, TlsError> {
         let config = ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| tls_error("cannot configure TLS", e))?
@@ -176,7 +180,7 @@ impl TlsClient {
         roots: &[u8],
         cert_chain: &[u8],
         private_key: &[u8],
-    ) -> Result<TlsClient, Error> {
+    ) -> Result<TlsClient, TlsError> {
         let config = ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| tls_error("cannot configure TLS", e))?
@@ -209,7 +213,7 @@ impl TlsClient {
         &self,
         host: &str,
         tcp: tokio::net::TcpStream,
-    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, Error> {
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, TlsError> {
         let name = self.server_name.as_deref().unwrap_or(host);
         let name = name.trim_start_matches('[').trim_end_matches(']');
         let server_name = ServerName::try_from(name.to_owned())

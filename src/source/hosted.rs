@@ -6,20 +6,13 @@ use bytes::Bytes;
 
 use actix::Addr;
 
-use crate::api::{
-    AsSourceState, Hostable, InvokeError, PropertyInfo, RemoteObject, RemoteSource,
-    SetPropertyError, SlotFuture, SlotInfo,
-};
+use super::{AsSourceState, Hostable, RemoteSource};
+use crate::api::{InvokeError, PropertyInfo, RemoteObject, SetPropertyError, SlotFuture, SlotInfo};
 use crate::error::Error;
 use crate::outbox::{ConnId, Outbox};
-use crate::security::Peer;
+pub(crate) use crate::proto::host::Caller;
+use crate::proto::host::ServedSource;
 use crate::wire::{Encoding, ObjectInfo, SourceId};
-
-/// Who a slot call comes from: its connection and the peer on it.
-pub(crate) struct Caller<'a> {
-    pub(crate) conn: ConnId,
-    pub(crate) peer: &'a Peer,
-}
 
 /// What a host needs from a source, without its types.
 pub(crate) trait SourceHub: Send + Sync + 'static {
@@ -114,6 +107,8 @@ pub(crate) struct HostedSource {
     pub(crate) id: SourceId,
     pub(crate) info: ObjectInfo,
     pub(crate) hub: Box<dyn SourceHub>,
+    /// Served by the library itself (the registry): never registered anywhere.
+    pub(crate) internal: bool,
     /// The API's slots and properties, by index: for access policies and logs.
     slots: &'static [SlotInfo],
     properties: &'static [PropertyInfo],
@@ -139,6 +134,7 @@ impl HostedSource {
                 addr,
                 schema: std::sync::OnceLock::new(),
             }),
+            internal: false,
             slots: A::Api::SLOTS,
             properties: A::Api::PROPERTIES,
         })
@@ -166,8 +162,51 @@ impl HostedSource {
             id,
             info,
             hub,
+            internal: true,
             slots: Api::SLOTS,
             properties: Api::PROPERTIES,
         })
+    }
+}
+
+impl ServedSource<Outbox> for HostedSource {
+    fn id(&self) -> SourceId {
+        self.id
+    }
+    fn info(&self) -> &ObjectInfo {
+        &self.info
+    }
+    fn slot_name(&self, index: u16) -> Option<&'static str> {
+        HostedSource::slot_name(self, index)
+    }
+    fn property_name(&self, index: u16) -> Option<&'static str> {
+        HostedSource::property_name(self, index)
+    }
+    fn schema(&self) -> Result<Bytes, String> {
+        self.hub.schema()
+    }
+    fn subscribe(&self, sink: &Outbox, schema: Option<&Bytes>) -> Result<(), String> {
+        self.hub
+            .subscribe(&self.info.name, self.id, sink, schema)
+            .map_err(|e| e.to_string())
+    }
+    fn unsubscribe(&self, conn: ConnId) {
+        self.hub.unsubscribe(conn, Some(self.id));
+    }
+    fn set_from_remote(&self, index: u16, value: &[u8], enc: Encoding) -> Result<(), String> {
+        self.hub
+            .set_from_remote(index, value, enc)
+            .map_err(|e| e.to_string())
+    }
+    fn invoke(
+        &self,
+        slot: u16,
+        args: &[u8],
+        enc: Encoding,
+        caller: &Caller<'_>,
+    ) -> Result<SlotFuture, String> {
+        self.hub
+            .invoke(slot, args, enc, caller)
+            .map_err(|e| e.to_string())
     }
 }

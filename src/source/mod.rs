@@ -2,7 +2,9 @@
 //! generated `SimpleSource`) and the untyped view of it a host serves from.
 
 mod hosted;
+mod serving;
 mod state;
 
 pub(crate) use hosted::{encoded_schema, Caller, HostedSource, SourceHub};
+pub use serving::{AsSourceState, Hostable, RemoteSource};
 pub use state::SourceState;

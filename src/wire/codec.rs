@@ -1,5 +1,6 @@
 //! Framing: a 4-byte big-endian payload length, then the payload (one [`Packet`]).
 
+use super::dialect::{Dialect, NATIVE};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -136,6 +137,8 @@ pub struct PacketCodec {
     budget: Option<Arc<InputBudget>>,
     /// What this codec holds of `budget`: the bytes of a partly received frame.
     claimed: usize,
+    /// How a frame's payload becomes a packet.
+    dialect: &'static dyn Dialect,
 }
 
 impl PacketCodec {
@@ -146,7 +149,14 @@ impl PacketCodec {
             gate: None,
             budget: None,
             claimed: 0,
+            dialect: &NATIVE,
         }
+    }
+
+    /// Reads packets in `dialect` (the native one by default).
+    pub fn with_dialect(mut self, dialect: &'static dyn Dialect) -> PacketCodec {
+        self.dialect = dialect;
+        self
     }
 
     /// Limits frames to [`HANDSHAKE_MAX_FRAME_SIZE`] until the returned gate is opened.
@@ -226,7 +236,7 @@ impl Decoder for PacketCodec {
         src.advance(4);
         let payload = src.split_to(size).freeze();
         self.hold(src.len())?;
-        Ok(Some(Packet::decode(payload)?))
+        Ok(Some(self.dialect.decode(payload)?))
     }
 }
 

@@ -9,13 +9,28 @@
 
 pub mod bounded;
 pub mod codec;
+pub mod dialect;
 pub mod encoding;
 pub mod packet;
 
 pub use bounded::Limit;
 pub use codec::{FrameError, PacketCodec, DEFAULT_MAX_FRAME_SIZE};
+pub use dialect::{Dialect, Native};
 pub use encoding::{DecodeError, EncodeError, Encoding};
 pub use packet::{
     FailureKind, Handshake, HandshakeError, ObjectInfo, Packet, PacketError, RemoteFailure,
     SourceId, PROTOCOL_NAME, PROTOCOL_VERSION,
 };
+
+#[doc(hidden)]
+/// A stable 64-bit FNV-1a hash, for signatures computed at run time (tests, tools).
+pub const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::connection::ConnectionError;
+use super::host::HostSessionError as ConnectionError;
 use crate::security::{AccessPolicy, Authenticator, Peer};
 use crate::wire::{Encoding, HandshakeError, Packet};
 
@@ -149,8 +149,8 @@ impl Admission {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::security::PeerAddr;
     use crate::security::{Credentials, Policy, Rule, SharedSecret, SharedSecrets};
-    use crate::transport::PeerAddr;
     use crate::wire::Handshake;
 
     fn handshake() -> Packet {

@@ -10,7 +10,6 @@ use serde_reflection::{
     ContainerFormat, Format, FormatHolder, Samples, Tracer, TracerConfig, VariantFormat,
 };
 
-use crate::api::Access;
 use crate::wire::bounded::{BoundedSeed, Budget};
 
 /// The shape of a value: a primitive, a composite of other shapes, or a named type defined
@@ -128,7 +127,7 @@ pub struct PropertySchema {
     pub persisted: bool,
 }
 
-/// [`Access`], serializable.
+/// [`Access`](crate::Access), serializable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AccessFlag {
     /// Only the source sets it.
@@ -137,16 +136,6 @@ pub enum AccessFlag {
     ReadWrite,
     /// Set once.
     Constant,
-}
-
-impl From<Access> for AccessFlag {
-    fn from(access: Access) -> AccessFlag {
-        match access {
-            Access::ReadOnly => AccessFlag::ReadOnly,
-            Access::ReadWrite => AccessFlag::ReadWrite,
-            Access::Constant => AccessFlag::Constant,
-        }
-    }
 }
 
 /// A signal or slot in a schema.

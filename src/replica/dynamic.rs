@@ -9,19 +9,18 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use tokio::sync::oneshot;
 
-use super::codec::{self, ValueError};
-use super::schema::{AccessFlag, ApiSchema};
-use super::value::Value;
 use crate::error::{Error, SlotError};
-use crate::node::HandleToken;
-use crate::outbox::ConnId;
-use crate::replica::core::{InitRefused, ReplicaCore, Transition};
+use crate::outbox::{ConnId, Outbox};
+use crate::proto::replica::{InitRefused, ReplicaCore, Transition};
 use crate::replica::delivery::{Delivered, Delivery, QueueSender};
 use crate::replica::shared::{
     invoke, InitOutcome, Link, PendingReply, ReplicaEntry, ReplicaProtocolError,
 };
 use crate::replica::state_cell::StateCell;
-use crate::replica::{wait_until_valid, ReplicaState, StateChanged};
+use crate::replica::{wait_until_valid, HandleToken, ReplicaState, StateChanged};
+use crate::values::codec::{self, ValueError};
+use crate::values::schema::{AccessFlag, ApiSchema};
+use crate::values::value::Value;
 use crate::wire::{Encoding, Packet, SourceId};
 
 /// A property change or signal seen by a [`DynamicReplica`], in the order the source made
@@ -159,7 +158,7 @@ impl DynamicShared {
     }
 }
 
-impl ReplicaEntry for DynamicShared {
+impl ReplicaEntry<Outbox> for DynamicShared {
     fn signature(&self) -> u64 {
         self.lock().schema.as_ref().map_or(0, |s| s.signature)
     }
@@ -490,7 +489,7 @@ impl DynamicReplica {
             value: Bytes::from(bytes),
         }
         .to_frame();
-        if link.outbox.push(frame) {
+        if link.sink.push(frame) {
             Ok(())
         } else {
             Err(SlotError::NotConnected.into())

@@ -7,7 +7,24 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::Bytes;
 
-use super::ReplicaState;
+/// Where a replica stands with its source (QtRO's `QRemoteObjectReplica::State`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplicaState {
+    /// No values yet (a replica without compile-time defaults).
+    Uninitialized,
+    /// Showing the API's declared defaults; not yet initialized by a source.
+    Default,
+    /// Initialized: the values are the source's and changes arrive as they happen.
+    Valid,
+    /// The source was lost; the values are the last ones seen.
+    Suspect,
+    /// The source's API signature differs from the replica's: final.
+    SignatureMismatch,
+    /// The host refused to serve the source to this replica: its access policy denies this
+    /// peer, or it cannot describe the source to a dynamic replica. The replica keeps what it
+    /// showed and tries again when the source is offered again (a reconnect).
+    Refused,
+}
 
 /// Values up to this size are kept inline, with no allocation.
 const INLINE: usize = 22;

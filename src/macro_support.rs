@@ -1,0 +1,59 @@
+//! Items the generated code uses; not part of the public API.
+
+pub use crate::api::{
+    ArgInfo, InvokeError, PropertyInfo, SetPropertyError, SignalInfo, SlotFuture, SlotInfo,
+};
+pub use crate::source::{AsSourceState, Hostable};
+pub use crate::values::schema::{
+    AccessFlag, ApiSchema, Field, MemberSchema, PropertySchema, SchemaBuilder, SchemaError,
+    TypeFormat,
+};
+pub use crate::wire::{fnv1a, DecodeError, EncodeError, Encoding, FailureKind, RemoteFailure};
+pub use actix;
+pub use bytes::Bytes;
+pub use serde;
+
+use crate::api::Slot;
+use actix::{Actor, Addr, Handler};
+
+/// Sends a decoded slot message to a source actor and encodes its outcome.
+pub fn call_slot<A, M>(addr: &Addr<A>, msg: M, enc: Encoding) -> SlotFuture
+where
+    A: Actor<Context = actix::Context<A>> + Handler<M>,
+    M: Slot,
+{
+    // A fresh clone per call: an actix sender that fills the mailbox parks itself and
+    // refuses every later message until the actor drains one, which would serialize
+    // pipelined calls behind task wake-ups. The clone's park state is its own.
+    let sent = addr.clone().send(msg);
+    Box::pin(async move {
+        let failure = |kind, message| RemoteFailure { kind, message };
+        match sent.await {
+            Ok(Ok(value)) => enc
+                .encode(&value)
+                .map(Bytes::from)
+                .map_err(|e| failure(FailureKind::Source, e.to_string())),
+            // Send the source's own words, not our Display prefix, so the caller's
+            // `SlotError::Source` reads as the source wrote it.
+            Ok(Err(crate::SlotError::Source(reason))) => Err(failure(FailureKind::Source, reason)),
+            Ok(Err(error)) => Err(failure(FailureKind::Source, error.to_string())),
+            Err(_) => Err(failure(
+                FailureKind::Rejected,
+                "the source actor has stopped".to_owned(),
+            )),
+        }
+    })
+}
+
+/// Decodes a value of property `index` for the generated `decode_property`.
+pub fn decode<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    enc: Encoding,
+) -> Result<T, DecodeError> {
+    enc.decode(bytes)
+}
+
+/// Encodes one value for the generated `encode_properties`.
+pub fn encode<T: serde::Serialize>(value: &T, enc: Encoding) -> Result<Bytes, EncodeError> {
+    enc.encode(value).map(Bytes::from)
+}

@@ -1,0 +1,66 @@
+//! Where sources are served, as the node's locator (the registry) last said, and which
+//! hosts to connect to because of it.
+
+use std::collections::BTreeMap;
+
+use tracing::warn;
+
+use crate::transport::Endpoint;
+
+/// Source name → host URL.
+#[derive(Default)]
+pub(crate) struct Locations {
+    by_name: BTreeMap<String, String>,
+}
+
+impl Locations {
+    pub(crate) fn replace(&mut self, by_name: BTreeMap<String, String>) {
+        self.by_name = by_name;
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// Whether some source is listed at `endpoint`.
+    pub(crate) fn lists(&self, endpoint: &Endpoint) -> bool {
+        self.by_name
+            .values()
+            .any(|url| Endpoint::parse(url).is_ok_and(|e| e == *endpoint))
+    }
+
+    /// The hosts that serve `names`, as far as the list says (unusable URLs are logged).
+    pub(crate) fn hosts_of<'a>(&self, names: impl Iterator<Item = &'a str>) -> Vec<Endpoint> {
+        names
+            .filter_map(|name| self.by_name.get(name))
+            .filter_map(|url| match Endpoint::parse(url) {
+                Ok(endpoint) => Some(endpoint),
+                Err(error) => {
+                    warn!(%url, %error, "the registry lists a host URL this node cannot use");
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_map_to_their_hosts_and_bad_urls_are_skipped() {
+        let mut locations = Locations::default();
+        locations.replace(BTreeMap::from([
+            ("A".to_owned(), "tcp://127.0.0.1:1".to_owned()),
+            ("B".to_owned(), "nonsense".to_owned()),
+        ]));
+        let a = Endpoint::parse("tcp://127.0.0.1:1").unwrap();
+        assert_eq!(
+            locations.hosts_of(["A", "B", "C"].into_iter()),
+            std::slice::from_ref(&a)
+        );
+        assert!(locations.lists(&a));
+        assert!(!locations.lists(&Endpoint::parse("tcp://127.0.0.1:2").unwrap()));
+    }
+}

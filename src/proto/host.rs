@@ -1,0 +1,441 @@
+//! [`HostSession`]: the host's side of one connection, with no I/O.
+//!
+//! The driver feeds it every packet the node sends ([`HostSession::handle`]) and wakes it
+//! when [`HostSession::poll_timeout`] says ([`HostSession::handle_timeout`]); the session
+//! answers through its [`FrameSink`] and hands back what only the driver can do: open the
+//! frame limit and announce the sources once the node is admitted, and run slot calls.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tracing::{debug, info, warn};
+
+use super::admission::{Admission, Step};
+use super::{ConnId, FrameSink, SlotFuture};
+use crate::lifecycle::{Liveness, Tick};
+use crate::security::{AccessPolicy, Authenticator, Peer};
+use crate::wire::{
+    Dialect, Encoding, FailureKind, Handshake, HandshakeError, ObjectInfo, Packet, RemoteFailure,
+    SourceId,
+};
+
+/// Why a host session ends its connection.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HostSessionError {
+    #[error("handshake refused: {0}")]
+    Handshake(#[from] HandshakeError),
+    #[error("a node may not send {0} packets")]
+    UnexpectedPacket(&'static str),
+    #[error("property index {index} is out of range for source {source_id}")]
+    PropertyOutOfRange { source_id: SourceId, index: u16 },
+    /// Not admitted: the node is told why before the connection closes.
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("no handshake in time ({0:?})")]
+    HandshakeTimeout(Duration),
+    #[error("the node sent nothing for too long ({0:?})")]
+    Idle(Duration),
+    #[error("the node stopped answering heartbeats")]
+    HeartbeatLost,
+}
+
+/// Who a slot call comes from: its connection and the peer on it.
+pub(crate) struct Caller<'a> {
+    pub(crate) conn: ConnId,
+    pub(crate) peer: &'a Peer,
+}
+
+/// A source as a host session sees it, without its types. The source layer implements it.
+pub(crate) trait ServedSource<S>: Send + Sync {
+    fn id(&self) -> SourceId;
+    fn info(&self) -> &ObjectInfo;
+    /// The name of slot `index`, if it has one (for access policies and logs).
+    fn slot_name(&self, index: u16) -> Option<&'static str>;
+    /// The name of property `index`, if it has one.
+    fn property_name(&self, index: u16) -> Option<&'static str>;
+    /// The API's description, encoded (for dynamic replicas).
+    fn schema(&self) -> Result<Bytes, String>;
+    /// Sends the init (with `schema`, for a dynamic acquire) into `sink` and keeps `sink`
+    /// subscribed to every later change and signal, in order.
+    fn subscribe(&self, sink: &S, schema: Option<&Bytes>) -> Result<(), String>;
+    fn unsubscribe(&self, conn: ConnId);
+    /// Applies a replica's write of property `index`, or says why not.
+    fn set_from_remote(&self, index: u16, value: &[u8], enc: Encoding) -> Result<(), String>;
+    /// Decodes slot `slot`'s arguments and hands the call to the source.
+    fn invoke(
+        &self,
+        slot: u16,
+        args: &[u8],
+        enc: Encoding,
+        caller: &Caller<'_>,
+    ) -> Result<SlotFuture, String>;
+}
+
+/// The sources a host serves, by name.
+pub(crate) trait SourceTable<S> {
+    fn find(&self, name: &str) -> Option<Arc<dyn ServedSource<S>>>;
+}
+
+/// How every session of one host behaves.
+pub(crate) struct HostSessionConfig {
+    pub(crate) encoding: Encoding,
+    pub(crate) dialect: &'static dyn Dialect,
+    pub(crate) heartbeat: Option<Duration>,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
+    pub(crate) allow_anonymous: bool,
+    pub(crate) policy: Option<Arc<dyn AccessPolicy>>,
+}
+
+/// What the driver must do after a packet.
+pub(crate) enum HostEvent<S> {
+    /// The node is admitted: open its frame limit and send it the object list.
+    Admitted,
+    /// Run this slot call; send its outcome with `reply`.
+    Call(PendingCall<S>),
+}
+
+/// A slot call the driver runs.
+pub(crate) struct PendingCall<S> {
+    pub(crate) call: SlotFuture,
+    pub(crate) reply: ReplyTo<S>,
+}
+
+/// Where a slot call's outcome goes.
+pub(crate) struct ReplyTo<S> {
+    sink: S,
+    dialect: &'static dyn Dialect,
+    source: SourceId,
+    serial: u32,
+}
+
+impl<S: FrameSink> ReplyTo<S> {
+    /// Sends the outcome; a reply for a closed connection is refused by the sink.
+    pub(crate) fn send(self, outcome: Result<Bytes, RemoteFailure>) {
+        let reply = Packet::InvokeReply {
+            source: self.source,
+            serial: self.serial,
+            outcome,
+        };
+        self.sink.push(self.dialect.encode(&reply));
+    }
+}
+
+/// The host's side of one connection.
+pub(crate) struct HostSession<S> {
+    conn: ConnId,
+    sink: S,
+    config: Arc<HostSessionConfig>,
+    /// Who connected: as the operating system tells it, and who it proved to be.
+    peer: Arc<Peer>,
+    /// Handshake, authentication, the policy's word: until admitted, nothing else.
+    admission: Admission,
+    /// When the node must have been admitted by.
+    admit_by: Instant,
+    last_heard: Instant,
+    liveness: Option<Liveness>,
+    /// When the next heartbeat tick is due.
+    next_tick: Option<Instant>,
+    next_ping: u64,
+    /// The sources this connection acquired, by id.
+    acquired: HashMap<SourceId, Arc<dyn ServedSource<S>>>,
+}
+
+impl<S: FrameSink> HostSession<S> {
+    /// A session for a node that just connected; sends the host's handshake.
+    pub(crate) fn new(
+        sink: S,
+        peer: Peer,
+        config: Arc<HostSessionConfig>,
+        now: Instant,
+    ) -> HostSession<S> {
+        let admission = Admission::new(
+            config.encoding,
+            config.authenticator.clone(),
+            config.policy.clone(),
+        )
+        .allowing_anonymous(config.allow_anonymous);
+        let session = HostSession {
+            conn: sink.conn(),
+            liveness: config
+                .heartbeat
+                .map(|interval| Liveness::new(interval, now)),
+            next_tick: config
+                .heartbeat
+                .map(|interval| now + Liveness::tick_period(interval)),
+            admit_by: now + config.handshake_timeout,
+            sink,
+            peer: Arc::new(peer),
+            admission,
+            last_heard: now,
+            next_ping: 0,
+            acquired: HashMap::new(),
+            config,
+        };
+        session.send(&Packet::Handshake(Handshake::ours(session.config.encoding)));
+        session
+    }
+
+    pub(crate) fn peer(&self) -> &Arc<Peer> {
+        &self.peer
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_admitted(&self) -> bool {
+        self.admission.is_admitted()
+    }
+
+    fn send(&self, packet: &Packet) {
+        self.sink.push(self.config.dialect.encode(packet));
+    }
+
+    /// The node sent something (a batch of packets): it is alive.
+    pub(crate) fn heard(&mut self, now: Instant) {
+        self.last_heard = now;
+        if let Some(liveness) = self.liveness.as_mut() {
+            liveness.heard(now);
+        }
+    }
+
+    /// Handles one packet from the node. An error ends the connection (a refused node is
+    /// told why first).
+    pub(crate) fn handle(
+        &mut self,
+        packet: Packet,
+        sources: &dyn SourceTable<S>,
+    ) -> Result<Option<HostEvent<S>>, HostSessionError> {
+        if !self.admission.is_admitted() {
+            let admitted = self.admit(packet);
+            if let Err(HostSessionError::Refused(reason)) = &admitted {
+                self.send(&Packet::AuthRefused {
+                    reason: reason.clone(),
+                });
+            }
+            return admitted;
+        }
+        match packet {
+            Packet::Acquire { name, signature } => self.acquire(name, Some(signature), sources),
+            Packet::AcquireDynamic { name } => self.acquire(name, None, sources),
+            Packet::Release { source } => {
+                if let Some(hosted) = self.acquired.remove(&source) {
+                    hosted.unsubscribe(self.conn);
+                }
+            }
+            Packet::Invoke {
+                source,
+                slot,
+                serial,
+                args,
+            } => return Ok(self.invoke(source, slot, serial, &args)),
+            Packet::SetProperty {
+                source,
+                index,
+                value,
+            } => self.set_property(source, index, &value)?,
+            Packet::Ping(nonce) => self.send(&Packet::Pong(nonce)),
+            Packet::Pong(_) => {}
+            other => return Err(HostSessionError::UnexpectedPacket(other.kind_name())),
+        }
+        Ok(None)
+    }
+
+    /// A packet before admission: the handshake, then the authentication exchange.
+    fn admit(&mut self, packet: Packet) -> Result<Option<HostEvent<S>>, HostSessionError> {
+        let peer = Arc::make_mut(&mut self.peer);
+        match self.admission.on_packet(peer, packet)? {
+            Step::Reply(packet) => {
+                self.send(&packet);
+                Ok(None)
+            }
+            Step::Admitted(accepted) => {
+                if let Some(packet) = accepted {
+                    self.send(&packet);
+                }
+                info!(conn = self.conn, peer = %self.peer, "node admitted");
+                Ok(Some(HostEvent::Admitted))
+            }
+        }
+    }
+
+    fn policy(&self) -> Option<&dyn AccessPolicy> {
+        self.config.policy.as_deref()
+    }
+
+    /// `signature: None` is a dynamic acquire: the init carries the API's description.
+    fn acquire(&mut self, name: String, signature: Option<u64>, sources: &dyn SourceTable<S>) {
+        let Some(hosted) = sources.find(&name) else {
+            debug!(conn = self.conn, %name, "acquire of a source this host does not offer");
+            self.send(&Packet::RemoveObject { name });
+            return;
+        };
+        if let Some(Err(reason)) = self.policy().map(|p| p.may_acquire(&self.peer, &name)) {
+            warn!(conn = self.conn, peer = %self.peer, %name, %reason, "acquire refused");
+            self.send(&Packet::AcquireRefused { name, reason });
+            return;
+        }
+        if signature.is_some_and(|s| s != hosted.info().signature) {
+            debug!(conn = self.conn, %name, "a replica with another signature acquires; it will refuse the init");
+        }
+        let schema = match signature {
+            Some(_) => None,
+            None => match hosted.schema() {
+                Ok(schema) => Some(schema),
+                Err(error) => {
+                    warn!(conn = self.conn, %name, %error, "cannot describe the source to a dynamic replica");
+                    let reason = format!("the host cannot describe the source: {error}");
+                    self.send(&Packet::AcquireRefused { name, reason });
+                    return;
+                }
+            },
+        };
+        match hosted.subscribe(&self.sink, schema.as_ref()) {
+            Ok(()) => {
+                self.acquired.insert(hosted.id(), hosted);
+            }
+            Err(error) => warn!(conn = self.conn, %name, %error, "cannot send the init"),
+        }
+    }
+
+    fn invoke(
+        &mut self,
+        source: SourceId,
+        slot: u16,
+        serial: u32,
+        args: &[u8],
+    ) -> Option<HostEvent<S>> {
+        let reply = ReplyTo {
+            sink: self.sink.clone(),
+            dialect: self.config.dialect,
+            source,
+            serial,
+        };
+        let reject = |reply: ReplyTo<S>, message: String| {
+            reply.send(Err(RemoteFailure {
+                kind: FailureKind::Rejected,
+                message,
+            }));
+            None
+        };
+        let Some(hosted) = self.acquired.get(&source) else {
+            warn!(
+                conn = self.conn,
+                source, "slot call on a source this connection has not acquired"
+            );
+            return reject(
+                reply,
+                format!("source {source} is not acquired on this connection"),
+            );
+        };
+        let allowed = match (self.policy(), hosted.slot_name(slot)) {
+            (Some(policy), Some(slot_name)) => {
+                policy.may_call(&self.peer, &hosted.info().name, slot_name)
+            }
+            _ => Ok(()),
+        };
+        if let Err(reason) = allowed {
+            warn!(conn = self.conn, peer = %self.peer, source = %hosted.info().name, %reason, "slot call refused");
+            return reject(reply, reason);
+        }
+        let caller = Caller {
+            conn: self.conn,
+            peer: &self.peer,
+        };
+        match hosted.invoke(slot, args, self.config.encoding, &caller) {
+            Ok(call) => Some(HostEvent::Call(PendingCall { call, reply })),
+            Err(error) => {
+                warn!(conn = self.conn, api = %hosted.info().api, %error, "slot call rejected");
+                reject(reply, error)
+            }
+        }
+    }
+
+    fn set_property(
+        &mut self,
+        source: SourceId,
+        index: u16,
+        value: &[u8],
+    ) -> Result<(), HostSessionError> {
+        let Some(hosted) = self.acquired.get(&source) else {
+            warn!(
+                conn = self.conn,
+                source, "property set on a source this connection has not acquired"
+            );
+            return Ok(());
+        };
+        let Some(property) = hosted.property_name(index) else {
+            return Err(HostSessionError::PropertyOutOfRange {
+                source_id: source,
+                index,
+            });
+        };
+        let allowed = match self.policy() {
+            Some(policy) => policy.may_set(&self.peer, &hosted.info().name, property),
+            None => Ok(()),
+        };
+        let outcome =
+            allowed.and_then(|()| hosted.set_from_remote(index, value, self.config.encoding));
+        if let Err(reason) = outcome {
+            warn!(conn = self.conn, peer = %self.peer, source = %hosted.info().name, %property, %reason, "property set refused");
+            self.send(&Packet::SetPropertyRefused {
+                source,
+                index,
+                reason,
+            });
+        }
+        Ok(())
+    }
+
+    /// When the driver must call [`HostSession::handle_timeout`] next, if ever.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        let admit_by = (!self.admission.is_admitted()).then_some(self.admit_by);
+        let idle = self.config.idle_timeout.map(|idle| self.last_heard + idle);
+        [admit_by, idle, self.next_tick].into_iter().flatten().min()
+    }
+
+    /// Acts on whatever is due at `now`: a heartbeat ping, or the end of the connection
+    /// (no handshake in time, silent for too long, heartbeats unanswered).
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Result<(), HostSessionError> {
+        if !self.admission.is_admitted() && now >= self.admit_by {
+            return Err(HostSessionError::HandshakeTimeout(
+                self.config.handshake_timeout,
+            ));
+        }
+        if let Some(idle) = self.config.idle_timeout {
+            if now.saturating_duration_since(self.last_heard) >= idle {
+                return Err(HostSessionError::Idle(idle));
+            }
+        }
+        let (Some(due), Some(liveness), Some(interval)) =
+            (self.next_tick, &self.liveness, self.config.heartbeat)
+        else {
+            return Ok(());
+        };
+        if now < due {
+            return Ok(());
+        }
+        self.next_tick = Some(due + Liveness::tick_period(interval));
+        match liveness.tick(now) {
+            Tick::Ping => {
+                self.next_ping += 1;
+                self.send(&Packet::Ping(self.next_ping));
+                Ok(())
+            }
+            Tick::Dead => Err(HostSessionError::HeartbeatLost),
+        }
+    }
+
+    /// The host stopped serving source `id`: forget this connection's subscription.
+    pub(crate) fn source_removed(&mut self, id: SourceId) {
+        self.acquired.remove(&id);
+    }
+
+    /// The connection is over: release every subscription it held.
+    pub(crate) fn close(&mut self) {
+        for (_, hosted) in self.acquired.drain() {
+            hosted.unsubscribe(self.conn);
+        }
+    }
+}

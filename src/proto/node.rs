@@ -1,0 +1,732 @@
+//! A node's side of the protocol, with no I/O: [`NodeSession`] (one connection to a host)
+//! and [`NodeProtocol`] (a node's sessions and the replicas they feed).
+//!
+//! The driver opens a connection, feeds the host's first packets to
+//! [`NodeSession::greet`] until it is open, then hands the session to the node's
+//! [`NodeProtocol`] and feeds it every later packet ([`NodeProtocol::handle`]), each replica
+//! that comes and goes, each lost connection, and the time ([`NodeProtocol::handle_timeout`]).
+//! Replicas plug in through [`ReplicaEntry`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rustc_hash::FxHashMap;
+use tracing::{debug, warn};
+
+use super::replica::InitRefused;
+use super::{ConnId, FrameSink};
+use crate::error::{Error, Kind, SlotError};
+use crate::lifecycle::{Liveness, Tick};
+use crate::security::{AuthError, Credentials};
+use crate::wire::{
+    Dialect, Encoding, FailureKind, Handshake, HandshakeError, ObjectInfo, Packet, SourceId,
+};
+
+/// Where a replica's source is: which connection, under which id, and where to send.
+#[derive(Clone)]
+pub(crate) struct Link<S> {
+    pub(crate) conn: ConnId,
+    pub(crate) source: SourceId,
+    pub(crate) sink: S,
+}
+
+/// Whether an init was applied.
+pub(crate) enum InitOutcome {
+    Applied,
+    SignatureMismatch,
+    /// A replica without compile-time types got an init without the API's description.
+    NeedsSchema,
+}
+
+/// The host sent something a replica cannot apply. A value that does not decode
+/// ([`ReplicaProtocolError::is_bad_value`]) is refused alone; anything else breaks the
+/// protocol and the node closes that connection.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReplicaProtocolError {
+    #[error("replica {name:?}: {refused}")]
+    Init { name: String, refused: InitRefused },
+    #[error("replica {name:?}: index {index} is out of range for a {what}")]
+    OutOfRange {
+        name: String,
+        what: &'static str,
+        index: u16,
+    },
+    #[error("replica {name:?}: a {what} that does not decode: {error}")]
+    BadValue {
+        name: String,
+        what: &'static str,
+        error: String,
+    },
+    #[error("dynamic replica {name:?}: {message}")]
+    Dynamic { name: String, message: String },
+}
+
+impl ReplicaProtocolError {
+    /// The value of one init, change or signal does not decode (malformed, or claiming more
+    /// than its bytes hold): that one packet is refused and logged, the connection's other
+    /// traffic goes on.
+    pub(crate) fn is_bad_value(&self) -> bool {
+        matches!(self, ReplicaProtocolError::BadValue { .. })
+    }
+
+    pub(crate) fn bad_value(
+        name: &str,
+        what: &'static str,
+        error: impl std::fmt::Display,
+    ) -> ReplicaProtocolError {
+        ReplicaProtocolError::BadValue {
+            name: name.to_owned(),
+            what,
+            error: error.to_string(),
+        }
+    }
+}
+
+/// A pending slot call: called once with its encoded reply or why there is none.
+pub(crate) type PendingReply = Box<dyn FnOnce(Result<Bytes, SlotError>) + Send>;
+
+/// What a node needs from a replica, without its types. The replica layer implements it.
+pub(crate) trait ReplicaEntry<S>: Send + Sync {
+    fn signature(&self) -> u64;
+    fn link(&self) -> Option<(ConnId, SourceId)>;
+    /// A host offers the source with `signature`: false if this replica will not acquire it.
+    fn on_offered(&self, signature: u64) -> bool;
+    fn on_init(
+        &self,
+        link: Link<S>,
+        signature: u64,
+        values: Vec<Bytes>,
+        schema: Option<&Bytes>,
+    ) -> Result<InitOutcome, ReplicaProtocolError>;
+    /// Whether it needs the API's description with its init (a dynamic replica).
+    fn wants_schema(&self) -> bool {
+        false
+    }
+    fn on_property_change(&self, index: u16, value: Bytes) -> Result<(), ReplicaProtocolError>;
+    fn on_signal(&self, index: u16, args: &[u8]) -> Result<(), ReplicaProtocolError>;
+    /// The pending call `serial` answers, if it is this replica's.
+    fn take_pending(&self, serial: u32) -> Option<PendingReply>;
+    fn on_link_lost(&self);
+    /// The host refused to serve the source to this replica, for `reason`.
+    fn on_refused(&self, reason: &str);
+    /// The host refused this replica's request to set property `index`.
+    fn on_write_refused(&self, index: u16, reason: &str);
+    /// Queues a save of the persisted properties (the replica is going away).
+    fn persist(&self);
+}
+
+/// How every session of one node behaves.
+pub(crate) struct NodeSessionConfig {
+    pub(crate) encoding: Encoding,
+    pub(crate) dialect: &'static dyn Dialect,
+    pub(crate) heartbeat: Option<Duration>,
+    pub(crate) credentials: Option<Arc<dyn Credentials>>,
+}
+
+/// Where the greeting stands.
+enum Greeting {
+    /// Our handshake sent, the host's awaited.
+    AwaitingHandshake,
+    /// The host's handshake accepted; an authentication exchange or the object list next.
+    /// `exchange` is what this node answered a challenge with, to check the host's proof
+    /// (`Some(None)`: it answered anonymously).
+    Authenticating {
+        exchange: Option<Option<(Bytes, Vec<u8>)>>,
+        asked_for: String,
+    },
+    Open,
+}
+
+/// What a packet of the greeting led to.
+#[derive(Debug)]
+pub(crate) enum Greeted {
+    /// The host's handshake is good: its frames may now be full-sized.
+    Handshake,
+    /// More of the greeting to come.
+    Waiting,
+    /// The host admitted the node and listed what it offers.
+    Open(Vec<ObjectInfo>),
+}
+
+/// One connection to a host.
+pub(crate) struct NodeSession<S> {
+    conn: ConnId,
+    sink: S,
+    config: Arc<NodeSessionConfig>,
+    greeting: Greeting,
+    /// What the host offers, by name.
+    offered: HashMap<String, ObjectInfo>,
+    /// Names whose last acquire here asked for the API's description.
+    dynamic_acquires: HashSet<String>,
+    /// Names the host refused to describe here: only typed replicas acquire them.
+    schema_refused: HashSet<String>,
+    liveness: Option<Liveness>,
+    next_tick: Option<Instant>,
+    next_ping: u64,
+}
+
+impl<S: FrameSink> NodeSession<S> {
+    /// A session on a connection just opened; sends the node's handshake.
+    pub(crate) fn new(sink: S, config: Arc<NodeSessionConfig>) -> NodeSession<S> {
+        let session = NodeSession {
+            conn: sink.conn(),
+            sink,
+            greeting: Greeting::AwaitingHandshake,
+            offered: HashMap::new(),
+            dynamic_acquires: HashSet::new(),
+            schema_refused: HashSet::new(),
+            liveness: None,
+            next_tick: None,
+            next_ping: 0,
+            config,
+        };
+        session.send(&Packet::Handshake(Handshake::ours(session.config.encoding)));
+        session
+    }
+
+    pub(crate) fn conn(&self) -> ConnId {
+        self.conn
+    }
+
+    fn send(&self, packet: &Packet) -> bool {
+        self.sink.push(self.config.dialect.encode(packet))
+    }
+
+    /// Handles one packet before the connection is open: the host's handshake, its
+    /// authentication exchange if it asks for one, and its object list. An error ends the
+    /// connection; it says what the host and this node disagree on.
+    pub(crate) fn greet(&mut self, packet: Packet) -> Result<Greeted, Error> {
+        let unexpected =
+            |kind: &'static str| -> Error { HandshakeError::NotAHandshake { found: kind }.into() };
+        match (&mut self.greeting, packet) {
+            (Greeting::AwaitingHandshake, Packet::Handshake(theirs)) => {
+                theirs.check(self.config.encoding)?;
+                self.greeting = Greeting::Authenticating {
+                    exchange: None,
+                    asked_for: String::new(),
+                };
+                Ok(Greeted::Handshake)
+            }
+            (Greeting::AwaitingHandshake, other) => Err(unexpected(other.kind_name())),
+            // A host sends its object list once the node is admitted.
+            (Greeting::Authenticating { .. }, Packet::ObjectList(offered)) => {
+                self.greeting = Greeting::Open;
+                Ok(Greeted::Open(offered))
+            }
+            (
+                Greeting::Authenticating {
+                    exchange: exchange @ None,
+                    asked_for,
+                },
+                Packet::AuthChallenge { method, challenge },
+            ) => {
+                let Some(credentials) = self.config.credentials.clone() else {
+                    // No credentials: answer anonymously; the host may let us in.
+                    let anonymous = Packet::AuthResponse {
+                        method: String::new(),
+                        response: Bytes::new(),
+                    };
+                    *asked_for = method;
+                    *exchange = Some(None);
+                    self.send(&anonymous);
+                    return Ok(Greeted::Waiting);
+                };
+                if credentials.method() != method {
+                    let expected = credentials.method().to_owned();
+                    return Err(AuthError::WrongMethod {
+                        found: method,
+                        expected,
+                    }
+                    .into());
+                }
+                let response = credentials
+                    .respond(&challenge)
+                    .map_err(|e| Error::new(Kind::Auth(AuthError::Refused(e))))?;
+                *exchange = Some(Some((challenge, response.clone())));
+                self.send(&Packet::AuthResponse {
+                    method,
+                    response: Bytes::from(response),
+                });
+                Ok(Greeted::Waiting)
+            }
+            (Greeting::Authenticating { exchange, .. }, Packet::AuthAccepted { proof }) => {
+                match (exchange, &self.config.credentials) {
+                    (Some(Some((challenge, response))), Some(credentials)) => credentials
+                        .check_proof(challenge, response, &proof)
+                        .map_err(AuthError::HostNotProven)?,
+                    (Some(None), _) => {} // admitted anonymously
+                    _ => return Err(unexpected("AuthAccepted")),
+                }
+                Ok(Greeted::Waiting)
+            }
+            (
+                Greeting::Authenticating {
+                    exchange: Some(None),
+                    asked_for,
+                },
+                Packet::AuthRefused { .. },
+            ) => Err(AuthError::CredentialsNeeded {
+                method: std::mem::take(asked_for),
+            }
+            .into()),
+            (Greeting::Authenticating { .. }, Packet::AuthRefused { reason }) => {
+                Err(AuthError::Refused(reason).into())
+            }
+            (_, other) => Err(unexpected(other.kind_name())),
+        }
+    }
+
+    /// The greeting is over: from `now` on, heartbeats run (if configured).
+    fn open(&mut self, now: Instant) {
+        if let Some(interval) = self.config.heartbeat {
+            self.liveness = Some(Liveness::new(interval, now));
+            self.next_tick = Some(now + Liveness::tick_period(interval));
+        }
+    }
+
+    /// The host sent something: it is alive.
+    fn heard(&mut self, now: Instant) {
+        if let Some(liveness) = self.liveness.as_mut() {
+            liveness.heard(now);
+        }
+    }
+
+    /// A heartbeat tick if one is due: false if the host is silent for too long.
+    fn tick(&mut self, now: Instant) -> bool {
+        let (Some(due), Some(liveness), Some(interval)) =
+            (self.next_tick, &self.liveness, self.config.heartbeat)
+        else {
+            return true;
+        };
+        if now < due {
+            return true;
+        }
+        self.next_tick = Some(due + Liveness::tick_period(interval));
+        match liveness.tick(now) {
+            Tick::Ping => {
+                self.next_ping += 1;
+                self.send(&Packet::Ping(self.next_ping));
+                true
+            }
+            Tick::Dead => false,
+        }
+    }
+}
+
+/// Why a node closes a connection to a host.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NodeSessionError {
+    #[error(transparent)]
+    Replica(#[from] ReplicaProtocolError),
+    #[error("a host may not send {0} packets after the handshake")]
+    UnexpectedPacket(&'static str),
+}
+
+/// The replicas (usually one: a typed and a dynamic replica of one source share it) fed by
+/// one source on one connection.
+struct Linked<S> {
+    name: String,
+    entries: Vec<Arc<dyn ReplicaEntry<S>>>,
+}
+
+/// A node's open sessions and its replicas: which replica each source's packets feed, and
+/// where to acquire each source.
+pub(crate) struct NodeProtocol<S> {
+    sessions: HashMap<ConnId, NodeSession<S>>,
+    /// Every replica by source name; a typed and a dynamic one may share a name.
+    replicas: HashMap<String, Vec<Arc<dyn ReplicaEntry<S>>>>,
+    /// Which replicas a (connection, source id) pair feeds: looked up for every packet.
+    links: FxHashMap<(ConnId, SourceId), Linked<S>>,
+}
+
+impl<S: FrameSink> Default for NodeProtocol<S> {
+    fn default() -> Self {
+        NodeProtocol {
+            sessions: HashMap::new(),
+            replicas: HashMap::new(),
+            links: FxHashMap::default(),
+        }
+    }
+}
+
+impl<S: FrameSink> NodeProtocol<S> {
+    /// A session finished its greeting at `now`, with the host offering `offered`.
+    pub(crate) fn open(
+        &mut self,
+        mut session: NodeSession<S>,
+        offered: Vec<ObjectInfo>,
+        now: Instant,
+    ) {
+        session.open(now);
+        let conn = session.conn;
+        self.sessions.insert(conn, session);
+        for info in offered {
+            self.offer(conn, info);
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_open(&self, conn: ConnId) -> bool {
+        self.sessions.contains_key(&conn)
+    }
+
+    /// A new replica of `name`: acquires its source wherever it is offered.
+    pub(crate) fn attach(&mut self, name: &str, entry: Arc<dyn ReplicaEntry<S>>) {
+        self.replicas
+            .entry(name.to_owned())
+            .or_default()
+            .push(entry);
+        self.acquire_if_offered(name);
+    }
+
+    /// The last handle of a replica dropped: forgets it, and releases the source with the
+    /// last replica of that name.
+    pub(crate) fn detach(&mut self, name: &str, entry: &Arc<dyn ReplicaEntry<S>>) {
+        let Some(entries) = self.replicas.get_mut(name) else {
+            return;
+        };
+        let before = entries.len();
+        entries.retain(|e| !Arc::ptr_eq(e, entry));
+        if entries.len() == before {
+            return; // never attached (a replica refused before it connected)
+        }
+        let last = entries.is_empty();
+        if last {
+            self.replicas.remove(name);
+        }
+        if let Some((conn, source)) = entry.link() {
+            if let Some(linked) = self.links.get_mut(&(conn, source)) {
+                linked.entries.retain(|e| !Arc::ptr_eq(e, entry));
+            }
+            if last {
+                self.links.remove(&(conn, source));
+                if let Some(session) = self.sessions.get(&conn) {
+                    session.send(&Packet::Release { source });
+                }
+            }
+        }
+        debug!(%name, "replica released");
+    }
+
+    /// A batch of packets arrived on `conn` at `now`.
+    pub(crate) fn heard(&mut self, conn: ConnId, now: Instant) {
+        if let Some(session) = self.sessions.get_mut(&conn) {
+            session.heard(now);
+        }
+    }
+
+    /// Handles one packet from the host on `conn`. An error closes that connection (the
+    /// driver then calls [`NodeProtocol::close`]).
+    pub(crate) fn handle(&mut self, conn: ConnId, packet: Packet) -> Result<(), NodeSessionError> {
+        match packet {
+            Packet::ObjectList(list) => {
+                for info in list {
+                    self.offer(conn, info);
+                }
+            }
+            Packet::AddObject(info) => self.offer(conn, info),
+            Packet::RemoveObject { name } => {
+                if let Some(session) = self.sessions.get_mut(&conn) {
+                    session.offered.remove(&name);
+                }
+                self.unlink(conn, |entry_name| entry_name == name);
+            }
+            Packet::AcquireRefused { name, reason } => self.refused(conn, name, reason),
+            Packet::SetPropertyRefused {
+                source,
+                index,
+                reason,
+            } => {
+                for entry in self.linked(conn, source) {
+                    entry.on_write_refused(index, &reason);
+                }
+            }
+            Packet::Init {
+                name,
+                source,
+                signature,
+                values,
+            } => self.init(conn, name, source, signature, None, values)?,
+            Packet::InitDynamic {
+                name,
+                source,
+                signature,
+                schema,
+                values,
+            } => self.init(conn, name, source, signature, Some(schema), values)?,
+            Packet::PropertyChange {
+                source,
+                index,
+                value,
+            } => {
+                for entry in self.linked(conn, source) {
+                    refuse_bad_value(conn, entry.on_property_change(index, value.clone()))?;
+                }
+            }
+            Packet::Signal {
+                source,
+                index,
+                args,
+            } => {
+                for entry in self.linked(conn, source) {
+                    refuse_bad_value(conn, entry.on_signal(index, &args))?;
+                }
+            }
+            Packet::InvokeReply {
+                source,
+                serial,
+                outcome,
+            } => {
+                let pending = self
+                    .linked(conn, source)
+                    .iter()
+                    .find_map(|e| e.take_pending(serial));
+                match pending {
+                    Some(complete) => complete(outcome.map_err(|failure| match failure.kind {
+                        FailureKind::Source => SlotError::Source(failure.message),
+                        FailureKind::Rejected => SlotError::Rejected(failure.message),
+                    })),
+                    None => debug!(conn, serial, "a reply to no pending call"),
+                }
+            }
+            Packet::Ping(nonce) => {
+                if let Some(session) = self.sessions.get(&conn) {
+                    session.send(&Packet::Pong(nonce));
+                }
+            }
+            Packet::Pong(_) => {}
+            other => return Err(NodeSessionError::UnexpectedPacket(other.kind_name())),
+        }
+        Ok(())
+    }
+
+    /// The connection `conn` is gone (closed, failed, timed out): its replicas go `Suspect`
+    /// and look for their sources on the other connections.
+    pub(crate) fn close(&mut self, conn: ConnId) -> bool {
+        if self.sessions.remove(&conn).is_none() {
+            return false;
+        }
+        self.unlink(conn, |_| true);
+        true
+    }
+
+    /// The earliest time [`NodeProtocol::handle_timeout`] has something to do.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.sessions.values().filter_map(|s| s.next_tick).min()
+    }
+
+    /// Sends the heartbeats due at `now`; returns the connections whose host fell silent,
+    /// for the driver to close.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Vec<ConnId> {
+        self.sessions
+            .values_mut()
+            .filter_map(|session| (!session.tick(now)).then_some(session.conn))
+            .collect()
+    }
+
+    /// Whether any open connection offers `name`.
+    pub(crate) fn is_offered(&self, name: &str) -> bool {
+        self.sessions.values().any(|s| s.offered.contains_key(name))
+    }
+
+    /// What the connected hosts offer, one entry per name.
+    pub(crate) fn offered(&self) -> Vec<ObjectInfo> {
+        let mut all: BTreeMap<String, ObjectInfo> = BTreeMap::new();
+        for session in self.sessions.values() {
+            for (name, info) in &session.offered {
+                all.entry(name.clone()).or_insert_with(|| info.clone());
+            }
+        }
+        all.into_values().collect()
+    }
+
+    /// The names of replicas that have no source: none linked, none offered by an open
+    /// connection (`only`: just that name, if so).
+    pub(crate) fn unserved<'a>(&'a self, only: Option<&'a str>) -> impl Iterator<Item = &'a str> {
+        self.replicas
+            .iter()
+            .filter(move |(name, _)| only.is_none_or(|only| only == name.as_str()))
+            .filter(|(name, entries)| {
+                entries.iter().all(|e| e.link().is_none()) && !self.is_offered(name)
+            })
+            .map(|(name, _)| name.as_str())
+    }
+
+    fn offer(&mut self, conn: ConnId, info: ObjectInfo) {
+        let name = info.name.clone();
+        if let Some(session) = self.sessions.get_mut(&conn) {
+            session.offered.insert(name.clone(), info);
+        }
+        self.acquire_if_offered(&name);
+    }
+
+    /// Acquires `name` wherever it is offered, once for every entry that wants it: a dynamic
+    /// acquire if any entry needs the API's description (and the host has not refused to
+    /// describe it on that connection).
+    fn acquire_if_offered(&mut self, name: &str) {
+        let Some(entries) = self.replicas.get(name) else {
+            return;
+        };
+        for session in self.sessions.values_mut() {
+            let Some(info) = session.offered.get(name) else {
+                continue;
+            };
+            let no_schema = session.schema_refused.contains(name);
+            let wanting: Vec<&Arc<dyn ReplicaEntry<S>>> = entries
+                .iter()
+                .filter(|e| !(no_schema && e.wants_schema()))
+                .filter(|e| e.link().is_none() && e.on_offered(info.signature))
+                .collect();
+            if wanting.is_empty() {
+                return;
+            }
+            debug!(conn = session.conn, %name, "acquiring");
+            let dynamic = wanting.iter().any(|e| e.wants_schema());
+            let packet = match wanting.first() {
+                Some(typed) if !dynamic => Packet::Acquire {
+                    name: name.to_owned(),
+                    signature: typed.signature(),
+                },
+                _ => Packet::AcquireDynamic {
+                    name: name.to_owned(),
+                },
+            };
+            if dynamic {
+                session.dynamic_acquires.insert(name.to_owned());
+            } else {
+                session.dynamic_acquires.remove(name);
+            }
+            session.send(&packet);
+            return;
+        }
+    }
+
+    /// The host refused an acquire of `name`. A refused dynamic acquire refuses the replicas
+    /// that need the API's description; typed replicas of the same source then ask for
+    /// themselves (the host may serve them, or refuse them too).
+    fn refused(&mut self, conn: ConnId, name: String, reason: String) {
+        warn!(conn, %name, %reason, "the host refused to serve a replica");
+        let session = self.sessions.get_mut(&conn);
+        let dynamic = session.is_some_and(|s| {
+            let dynamic = s.dynamic_acquires.remove(&name);
+            if dynamic {
+                s.schema_refused.insert(name.clone());
+            }
+            dynamic
+        });
+        for entry in self.replicas.get(&name).into_iter().flatten() {
+            if !dynamic || entry.wants_schema() {
+                entry.on_refused(&reason);
+            }
+        }
+        if dynamic {
+            self.acquire_if_offered(&name);
+        }
+    }
+
+    fn init(
+        &mut self,
+        conn: ConnId,
+        name: String,
+        source: SourceId,
+        signature: u64,
+        schema: Option<Bytes>,
+        values: Vec<Bytes>,
+    ) -> Result<(), NodeSessionError> {
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return Ok(());
+        };
+        let entries = self.replicas.get(&name).cloned().unwrap_or_default();
+        let mut applied = Vec::new();
+        let mut needs_schema = false;
+        for entry in &entries {
+            let link = Link {
+                conn,
+                source,
+                sink: session.sink.clone(),
+            };
+            match entry.on_init(link, signature, values.clone(), schema.as_ref()) {
+                Ok(InitOutcome::Applied) => applied.push(Arc::clone(entry)),
+                Ok(InitOutcome::NeedsSchema) => needs_schema = true,
+                Ok(InitOutcome::SignatureMismatch) => {}
+                // That replica stays as it was (contract item 2); the others go on.
+                Err(error) if error.is_bad_value() => {
+                    warn!(conn, %error, "refusing an init from the host")
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        if needs_schema {
+            session.dynamic_acquires.insert(name.clone());
+            session.send(&Packet::AcquireDynamic { name: name.clone() });
+        }
+        if applied.is_empty() && !needs_schema {
+            // Released while the init was on its way, or no replica can use this source.
+            session.send(&Packet::Release { source });
+            return Ok(());
+        }
+        if !applied.is_empty() {
+            let linked = self.links.entry((conn, source)).or_insert_with(|| Linked {
+                name,
+                entries: Vec::new(),
+            });
+            for entry in applied {
+                if !linked.entries.iter().any(|e| Arc::ptr_eq(e, &entry)) {
+                    linked.entries.push(entry);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The replicas a source's packets go to (empty, and logged, for none).
+    fn linked(&self, conn: ConnId, source: SourceId) -> &[Arc<dyn ReplicaEntry<S>>] {
+        match self.links.get(&(conn, source)) {
+            Some(linked) => &linked.entries,
+            None => {
+                debug!(conn, source, "a packet for a source no replica holds");
+                &[]
+            }
+        }
+    }
+
+    /// Tells the replicas linked through `conn` (and matching `which`) that their source is
+    /// gone, then looks for their sources on the other connections.
+    fn unlink(&mut self, conn: ConnId, which: impl Fn(&str) -> bool) {
+        let gone: Vec<(ConnId, SourceId)> = self
+            .links
+            .iter()
+            .filter(|((c, _), linked)| *c == conn && which(&linked.name))
+            .map(|(k, _)| *k)
+            .collect();
+        let mut names = Vec::with_capacity(gone.len());
+        for key in gone {
+            if let Some(linked) = self.links.remove(&key) {
+                for entry in &linked.entries {
+                    entry.on_link_lost();
+                }
+                names.push(linked.name);
+            }
+        }
+        for name in names {
+            self.acquire_if_offered(&name);
+        }
+    }
+}
+
+/// A value that does not decode is refused alone (logged); anything else a replica cannot
+/// apply closes the connection.
+fn refuse_bad_value(
+    conn: ConnId,
+    result: Result<(), ReplicaProtocolError>,
+) -> Result<(), NodeSessionError> {
+    match result {
+        Err(error) if error.is_bad_value() => {
+            warn!(conn, %error, "refusing a value from the host");
+            Ok(())
+        }
+        other => Ok(other?),
+    }
+}

@@ -1,0 +1,43 @@
+//! The traits that make an actor a source: [`RemoteSource`] names its API and hands over its
+//! `SimpleSource`; [`Hostable`] (generated) dispatches slot calls to it.
+
+use actix::{Actor, Addr};
+
+use super::SourceState;
+use crate::api::{InvokeError, RemoteObject, SlotFuture};
+use crate::wire::Encoding;
+
+/// Gives the library the shared state behind a generated `SimpleSource`.
+pub trait AsSourceState<Api: RemoteObject> {
+    /// The shared state.
+    fn source_state(&self) -> &SourceState<Api>;
+}
+
+/// Implemented by an API for every actor type that handles all its slots; a host uses it to
+/// dispatch invocations. A source actor that lacks a slot handler fails this bound, so
+/// enabling it does not compile.
+pub trait Hostable<A: Actor>: RemoteObject<SimpleSource: AsSourceState<Self>> {
+    /// Decodes the arguments of slot `slot` and sends the message to the actor.
+    fn invoke(
+        addr: &Addr<A>,
+        slot: u16,
+        args: &[u8],
+        enc: Encoding,
+    ) -> Result<SlotFuture, InvokeError>;
+}
+
+/// An actor that is the source of an API: it names the API and hands the host its
+/// `SimpleSource`, the state replicas mirror.
+///
+/// ```ignore
+/// impl RemoteSource for PrinterService {
+///     type Api = Printer;
+///     fn simple_source(&self) -> &printer::SimpleSource { &self.remote }
+/// }
+/// ```
+pub trait RemoteSource: Actor<Context = actix::Context<Self>> {
+    /// The API it implements.
+    type Api: RemoteObject + Hostable<Self>;
+    /// The state the host serves to replicas.
+    fn simple_source(&self) -> &<Self::Api as RemoteObject>::SimpleSource;
+}
