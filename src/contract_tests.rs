@@ -465,7 +465,11 @@ async fn item_5_a_lost_connection_makes_replicas_suspect_fails_calls_and_a_new_o
     // The call is on its way when the connection goes.
     let _ = packets(&link.to_host);
     link.host.close();
-    assert!(link.node.close(link.conn));
+    assert_eq!(
+        link.node.close(link.conn),
+        Some(true),
+        "it had initialized a replica"
+    );
     assert_eq!(replica.state(), ReplicaState::Suspect);
     assert!(matches!(
         pending.lock().unwrap().take(),
@@ -637,9 +641,11 @@ async fn host_heartbeats_ping_every_half_interval_and_drop_a_silent_node_to_the_
     };
     let mut host = host_session(&out, config, start);
     let sources = Sources::default();
+    let ms = |n| start + Duration::from_millis(n);
+    // No ping while the node is still greeting: only the handshake deadline.
+    assert_eq!(host.poll_timeout(), Some(ms(5000)));
     host.handle(handshake(), &sources).unwrap();
     let _ = packets(&out);
-    let ms = |n| start + Duration::from_millis(n);
     assert_eq!(host.poll_timeout(), Some(ms(50)));
     host.handle_timeout(ms(49)).unwrap();
     assert!(packets(&out).is_empty(), "nothing before the tick");

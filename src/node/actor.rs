@@ -93,7 +93,7 @@ impl NodeActor {
                 .map(move |_, act, ctx| act.close_connection(conn, ctx)),
         );
         if let Some(h) = host {
-            self.hosts.connected(h, conn);
+            self.hosts.connected(h, conn, now());
         }
         self.connections.insert(
             conn,
@@ -121,7 +121,7 @@ impl NodeActor {
             establish(stream, &config).await
         };
         ctx.spawn(attempt.into_actor(self).map(move |result, act, ctx| {
-            act.hosts.attempt_ended(h, None);
+            act.hosts.attempt_ended(h);
             match result {
                 Ok(established) => {
                     info!(url = %act.hosts.endpoint(h), "connected to host");
@@ -157,9 +157,9 @@ impl NodeActor {
         ctx.cancel_future(io.reader);
         io.outbox.close();
         info!(conn, "connection to host closed");
-        self.protocol.close(conn);
+        let initialized = self.protocol.close(conn).unwrap_or(false);
         if let Some(h) = io.host {
-            self.hosts.lost(h);
+            self.hosts.lost(h, now(), initialized);
             self.retry_later(h, ctx);
         }
     }

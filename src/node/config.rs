@@ -103,7 +103,10 @@ impl NodeConfig {
     /// The delay before the first reconnect attempt after a connection is lost, and the
     /// most it grows to, doubling per failed attempt, with jitter (defaults 10 ms and 500 ms:
     /// a host back after a one-second outage is found within about 1.2 s, and a dead host
-    /// sees at most two to four attempts a second).
+    /// sees at most two to four attempts a second). The delays start again from `initial`
+    /// only after a connection initialized a replica or stayed up for a second: a host that
+    /// accepts and then drops every connection is retried no faster than one that refuses
+    /// them.
     pub fn reconnect_delays(mut self, initial: Duration, max: Duration) -> Self {
         self.reconnect_initial = initial;
         self.reconnect_max = max;

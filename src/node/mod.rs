@@ -22,7 +22,7 @@ use crate::persist::PersistQueue;
 use crate::replica::delivery::Delivery;
 use crate::replica::dynamic::{DynamicReplica, DynamicShared};
 use crate::replica::shared::{ReplicaEntry, ReplicaShared};
-use crate::replica::{HandleToken, LazyActor, Replica};
+use crate::replica::{HandleToken, LazyActor, ReleaseHook, Replica};
 use crate::transport::{Endpoint, Transport, SUPPORTED_SCHEMES};
 use crate::wire::ObjectInfo;
 use actor::{
@@ -46,6 +46,9 @@ struct NodeInner {
     locator: std::sync::OnceLock<Arc<dyn Any + Send + Sync>>,
     persist: Option<Arc<PersistQueue>>,
     actor: Addr<NodeActor>,
+    /// Tells the node actor a replica's last handle dropped (weakly: cloning an actix `Addr`
+    /// allocates, and a node may hold thousands of replicas).
+    release: ReleaseHook,
     /// Live replicas by name, so every acquire of one name shares one replica.
     replicas: Mutex<HashMap<String, SharedReplica>>,
     /// Live dynamic replicas by name, likewise.
@@ -65,6 +68,12 @@ impl Node {
     /// A node with no connection yet.
     pub fn new(config: NodeConfig) -> Node {
         let actor = NodeActor::new(config.clone()).start();
+        let weak = actor.downgrade();
+        let release: ReleaseHook = Arc::new(move |name, entry| {
+            if let Some(actor) = weak.upgrade() {
+                actor.do_send(Detach { name, entry });
+            }
+        });
         let persist = config
             .store
             .as_ref()
@@ -76,6 +85,7 @@ impl Node {
                 locator: std::sync::OnceLock::new(),
                 persist,
                 actor,
+                release,
                 replicas: Mutex::new(HashMap::new()),
                 dynamic: Mutex::new(HashMap::new()),
             }),
@@ -279,18 +289,10 @@ impl Node {
         Replica::new(shared, actor, token)
     }
 
-    /// The token every handle of a replica holds: when the last one drops, the replica
-    /// saves what it last saw and the node releases its source.
+    /// The token every handle of a replica holds: when the last one drops, the node
+    /// releases its source.
     fn handle_token(&self, name: &str, entry: Arc<dyn ReplicaEntry<Outbox>>) -> Arc<HandleToken> {
-        // Weak: cloning an actix `Addr` allocates, and a node may hold thousands of replicas.
-        let actor = self.inner.actor.downgrade();
-        let name = name.to_owned();
-        HandleToken::new(move || {
-            entry.persist();
-            if let Some(actor) = actor.upgrade() {
-                actor.do_send(Detach { name, entry });
-            }
-        })
+        HandleToken::new(name, entry, &self.inner.release)
     }
 
     /// Closes every connection and stops reconnecting; replicas become `Suspect` and pending

@@ -1,11 +1,18 @@
 //! The hosts a node keeps connected, and when to try each again: plain state, no clock (the
 //! node actor asks for a delay and schedules the attempt).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::lifecycle::Backoff;
 use crate::outbox::ConnId;
 use crate::transport::Endpoint;
+
+/// How long a connection that initialized no replica must stay up to count as healthy. Only
+/// the loss of a healthy connection (one that initialized a replica, or lived this long)
+/// starts the backoff from the beginning again: a fault that ends every connection soon
+/// after its handshake (an init no replica can decode, a host that drops each node) keeps
+/// backing off instead of reconnecting as fast as handshakes go.
+pub(crate) const HEALTHY_AFTER: Duration = Duration::from_secs(1);
 
 /// Identifies a host the node reconnects to.
 pub(crate) type HostId = usize;
@@ -14,6 +21,8 @@ pub(crate) type HostId = usize;
 struct KnownHost {
     endpoint: Endpoint,
     conn: Option<ConnId>,
+    /// When the current connection opened.
+    connected_at: Option<Instant>,
     backoff: Backoff,
     connecting: bool,
     /// Found through the locator (not named by the user): given up on once the locator no
@@ -43,6 +52,7 @@ impl KnownHosts {
         self.hosts.push(KnownHost {
             endpoint,
             conn: None,
+            connected_at: None,
             backoff: Backoff::new(self.initial, self.max),
             connecting: false,
             via_locator,
@@ -70,25 +80,31 @@ impl KnownHosts {
         Some(host.endpoint.clone())
     }
 
-    /// The attempt on `h` ended, connected as `conn` or not.
-    pub(crate) fn attempt_ended(&mut self, h: HostId, conn: Option<ConnId>) {
-        let host = &mut self.hosts[h];
-        host.connecting = false;
-        if let Some(conn) = conn {
-            self.connected(h, conn);
-        }
+    /// The attempt on `h` ended (connected or not).
+    pub(crate) fn attempt_ended(&mut self, h: HostId) {
+        self.hosts[h].connecting = false;
     }
 
-    /// `h` is connected as `conn`: the next loss retries quickly again.
-    pub(crate) fn connected(&mut self, h: HostId, conn: ConnId) {
+    /// `h` is connected as `conn`, since `now`.
+    pub(crate) fn connected(&mut self, h: HostId, conn: ConnId, now: Instant) {
         let host = &mut self.hosts[h];
         host.conn = Some(conn);
-        host.backoff.reset();
+        host.connected_at = Some(now);
     }
 
-    /// The connection `conn` to `h` was lost.
-    pub(crate) fn lost(&mut self, h: HostId) {
-        self.hosts[h].conn = None;
+    /// The connection to `h` was lost at `now`; `initialized`: a replica was initialized
+    /// through it. A healthy one (initialized, or up for [`HEALTHY_AFTER`]) retries quickly
+    /// again; any other goes on backing off.
+    pub(crate) fn lost(&mut self, h: HostId, now: Instant, initialized: bool) {
+        let host = &mut self.hosts[h];
+        host.conn = None;
+        let lived = host
+            .connected_at
+            .take()
+            .map(|at| now.saturating_duration_since(at));
+        if initialized || lived.is_some_and(|lived| lived >= HEALTHY_AFTER) {
+            host.backoff.reset();
+        }
     }
 
     /// How long to wait before trying `h` again (`jitter` in `[0, 1)`), or `None` when it is
@@ -131,22 +147,36 @@ mod tests {
         let h = hosts.add(endpoint(1), false);
         assert_eq!(hosts.start_attempt(h), Some(endpoint(1)));
         assert_eq!(hosts.start_attempt(h), None, "already connecting");
-        hosts.attempt_ended(h, Some(7));
+        hosts.attempt_ended(h);
+        let now = Instant::now();
+        hosts.connected(h, 7, now);
         assert_eq!(hosts.start_attempt(h), None, "connected");
-        hosts.lost(h);
+        hosts.lost(h, now, false);
         assert_eq!(hosts.start_attempt(h), Some(endpoint(1)));
     }
 
     #[test]
-    fn delays_double_and_reset_on_success() {
+    fn delays_double_and_reset_only_after_a_healthy_connection() {
         let mut hosts = KnownHosts::new(Duration::from_millis(10), Duration::from_millis(80));
         let h = hosts.add(endpoint(1), false);
-        let delays: Vec<_> = (0..5)
+        let ms = |n| Duration::from_millis(n);
+        let mut delays: Vec<_> = (0..3)
             .map(|_| hosts.retry_delay(h, 0.0, |_| false).unwrap())
             .collect();
-        let ms = |n| Duration::from_millis(n);
+        // Connected, then lost a moment before it counts as healthy: no fresh start.
+        let start = Instant::now();
+        hosts.connected(h, 1, start);
+        hosts.lost(h, start + HEALTHY_AFTER - ms(1), false);
+        delays.extend((0..2).map(|_| hosts.retry_delay(h, 0.0, |_| false).unwrap()));
         assert_eq!(delays, [ms(10), ms(20), ms(40), ms(80), ms(80)]);
-        hosts.connected(h, 1);
+        // Up for exactly the healthy time: the next loss retries quickly.
+        hosts.connected(h, 2, start);
+        hosts.lost(h, start + HEALTHY_AFTER, false);
+        assert_eq!(hosts.retry_delay(h, 0.0, |_| false), Some(ms(10)));
+        hosts.retry_delay(h, 0.0, |_| false);
+        // Lost at once, but it initialized a replica: healthy too.
+        hosts.connected(h, 3, start);
+        hosts.lost(h, start, true);
         assert_eq!(hosts.retry_delay(h, 0.0, |_| false), Some(ms(10)));
     }
 

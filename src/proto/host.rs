@@ -160,12 +160,10 @@ impl<S: FrameSink> HostSession<S> {
         .allowing_anonymous(config.allow_anonymous);
         let session = HostSession {
             conn: sink.conn(),
-            liveness: config
-                .heartbeat
-                .map(|interval| Liveness::new(interval, now)),
-            next_tick: config
-                .heartbeat
-                .map(|interval| now + Liveness::tick_period(interval)),
+            // Heartbeats start once the node is admitted: a node still greeting expects
+            // nothing but the greeting, and the handshake timeout covers a silent one.
+            liveness: None,
+            next_tick: None,
             admit_by: now + config.handshake_timeout,
             sink,
             peer: Arc::new(peer),
@@ -255,6 +253,10 @@ impl<S: FrameSink> HostSession<S> {
                     self.send(&packet);
                 }
                 info!(conn = self.conn, peer = %self.peer, "node admitted");
+                if let Some(interval) = self.config.heartbeat {
+                    self.liveness = Some(Liveness::new(interval, self.last_heard));
+                    self.next_tick = Some(self.last_heard + Liveness::tick_period(interval));
+                }
                 Ok(Some(HostEvent::Admitted))
             }
         }

@@ -165,6 +165,8 @@ pub(crate) struct NodeSession<S> {
     liveness: Option<Liveness>,
     next_tick: Option<Instant>,
     next_ping: u64,
+    /// Whether an init was applied on this connection: it did its job at least once.
+    initialized: bool,
 }
 
 impl<S: FrameSink> NodeSession<S> {
@@ -180,6 +182,7 @@ impl<S: FrameSink> NodeSession<S> {
             liveness: None,
             next_tick: None,
             next_ping: 0,
+            initialized: false,
             config,
         };
         session.send(&Packet::Handshake(Handshake::ours(session.config.encoding)));
@@ -503,13 +506,12 @@ impl<S: FrameSink> NodeProtocol<S> {
     }
 
     /// The connection `conn` is gone (closed, failed, timed out): its replicas go `Suspect`
-    /// and look for their sources on the other connections.
-    pub(crate) fn close(&mut self, conn: ConnId) -> bool {
-        if self.sessions.remove(&conn).is_none() {
-            return false;
-        }
+    /// and look for their sources on the other connections. Says whether any replica was
+    /// initialized through it (`None`: it was not open).
+    pub(crate) fn close(&mut self, conn: ConnId) -> Option<bool> {
+        let session = self.sessions.remove(&conn)?;
         self.unlink(conn, |_| true);
-        true
+        Some(session.initialized)
     }
 
     /// The earliest time [`NodeProtocol::handle_timeout`] has something to do.
@@ -668,6 +670,7 @@ impl<S: FrameSink> NodeProtocol<S> {
             return Ok(());
         }
         if !applied.is_empty() {
+            session.initialized = true;
             let linked = self.links.entry((conn, source)).or_insert_with(|| Linked {
                 name,
                 entries: Vec::new(),

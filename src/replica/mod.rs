@@ -20,6 +20,8 @@ use serde::Serialize;
 
 use crate::api::{Access, RemoteObject, SignalType, Slot};
 use crate::error::{Error, Kind, SlotError, SlotResult};
+use crate::outbox::Outbox;
+use crate::proto::node::ReplicaEntry;
 pub use crate::proto::replica::ReplicaState;
 use shared::ReplicaShared;
 
@@ -313,24 +315,35 @@ impl<A: RemoteObject> Replica<A> {
     }
 }
 
-/// Held by every handle of one replica; when the last one drops, `release` runs (the node
-/// saves the replica's persisted properties and releases its source).
+/// What a node does when the last handle of a replica drops: it is handed the replica's name
+/// and entry (to release its source). One per node, shared by every token.
+pub(crate) type ReleaseHook = Arc<dyn Fn(String, Arc<dyn ReplicaEntry<Outbox>>) + Send + Sync>;
+
+/// Held by every handle of one replica; when the last one drops, the replica saves what it
+/// last saw and `release` is told.
 pub(crate) struct HandleToken {
-    release: Option<Box<dyn FnOnce() + Send + Sync>>,
+    name: String,
+    entry: Arc<dyn ReplicaEntry<Outbox>>,
+    release: ReleaseHook,
 }
 
 impl HandleToken {
-    pub(crate) fn new(release: impl FnOnce() + Send + Sync + 'static) -> Arc<HandleToken> {
+    pub(crate) fn new(
+        name: &str,
+        entry: Arc<dyn ReplicaEntry<Outbox>>,
+        release: &ReleaseHook,
+    ) -> Arc<HandleToken> {
         Arc::new(HandleToken {
-            release: Some(Box::new(release)),
+            name: name.to_owned(),
+            entry,
+            release: Arc::clone(release),
         })
     }
 }
 
 impl Drop for HandleToken {
     fn drop(&mut self) {
-        if let Some(release) = self.release.take() {
-            release();
-        }
+        self.entry.persist();
+        (self.release)(std::mem::take(&mut self.name), Arc::clone(&self.entry));
     }
 }
