@@ -68,7 +68,9 @@ pub struct SlotInfo {
 pub trait RemoteObject: Sized + Send + Sync + 'static {
     /// The wire name, as given in the definition.
     const NAME: &'static str;
-    /// A stable hash of the names, types, order and flags of every member.
+    /// A stable hash of the definition as written: the names, type names, order and flags of
+    /// every member. Replicas and sources compare [`RemoteObject::signature`], which also
+    /// covers what those types are.
     const SIGNATURE: u64;
     /// The properties, in index order.
     const PROPERTIES: &'static [PropertyInfo];
@@ -111,6 +113,14 @@ pub trait RemoteObject: Sized + Send + Sync + 'static {
     ) -> Option<Result<Self::Signal, DecodeError>>;
     /// The API described at run time, with every type it uses traced from its serde impls.
     fn schema() -> Result<crate::values::ApiSchema, crate::values::SchemaError>;
+
+    /// The signature a replica and its source must share: a hash of the whole
+    /// [`schema`](RemoteObject::schema) — every member, and the structure of every type the
+    /// API uses (field names and types, variants and their payloads, recursively) — so a
+    /// struct changed on one side is a mismatch, not values shown under the wrong names.
+    /// Computed once per API (generated with a cache); falls back to
+    /// [`SIGNATURE`](RemoteObject::SIGNATURE) for an API whose types cannot be traced.
+    fn signature() -> u64;
 
     /// Applies a replica's request to set property `index` through the source's setter.
     fn set_from_remote(

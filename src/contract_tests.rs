@@ -118,7 +118,7 @@ impl Sources {
             info: ObjectInfo {
                 name: name.to_owned(),
                 api: Meter::NAME.to_owned(),
-                signature: Meter::SIGNATURE,
+                signature: Meter::signature(),
             },
             state: meter::SimpleSource::default(),
         });
@@ -189,7 +189,7 @@ fn handshake() -> Packet {
 fn acquire_meter() -> Packet {
     Packet::Acquire {
         name: "Meter".into(),
-        signature: Meter::SIGNATURE,
+        signature: Meter::signature(),
     }
 }
 
@@ -396,7 +396,7 @@ async fn item_2_an_init_that_does_not_decode_changes_nothing_and_a_good_one_is_w
     let bad_init = Packet::Init {
         name: "Meter".into(),
         source: source.id,
-        signature: Meter::SIGNATURE,
+        signature: Meter::signature(),
         values: vec![Bytes::from(good), Bytes::from_static(&[0xff; 3])],
     };
     link.node.handle(link.conn, bad_init).unwrap();
@@ -406,7 +406,7 @@ async fn item_2_an_init_that_does_not_decode_changes_nothing_and_a_good_one_is_w
     let short_init = Packet::Init {
         name: "Meter".into(),
         source: source.id,
-        signature: Meter::SIGNATURE,
+        signature: Meter::signature(),
         values: vec![],
     };
     assert!(matches!(
@@ -492,22 +492,58 @@ async fn item_5_a_lost_connection_makes_replicas_suspect_fails_calls_and_a_new_o
     );
 }
 
-#[actix::test]
-async fn item_6_a_replica_of_another_signature_never_acquires() {
+/// A link whose host offers `Meter` under a signature other than the replica's.
+fn offered_with_another_signature() -> (Link, Arc<MeterSource>, Arc<ReplicaShared<Meter>>) {
     let mut link = Link::new();
     let replica = link.replica("Meter");
+    let source = link.sources.add("Meter");
     let other = ObjectInfo {
-        name: "Meter".into(),
-        api: "Meter".into(),
-        signature: Meter::SIGNATURE ^ 1,
+        signature: Meter::signature() ^ 1,
+        ..source.info.clone()
     };
     link.to_node.push(Packet::AddObject(other).to_frame());
+    (link, source, replica)
+}
+
+#[actix::test]
+async fn item_6_a_replica_of_another_signature_never_acquires_and_learns_what_differs() {
+    let (mut link, source, replica) = offered_with_another_signature();
     let _ = packets(&link.to_host);
     for packet in packets(&link.to_node) {
         link.node.handle(link.conn, packet).unwrap();
     }
+    assert_eq!(
+        replica.state(),
+        ReplicaState::Default,
+        "not final before the answer"
+    );
+    let asked = packets(&link.to_host);
+    assert!(
+        matches!(asked.as_slice(), [Packet::Describe { name }] if name == "Meter"),
+        "only a description is asked for, nothing acquired: {asked:?}"
+    );
+    for packet in asked {
+        assert!(link.host.handle(packet, &*link.sources).unwrap().is_none());
+    }
+    for packet in packets(&link.to_node) {
+        assert!(matches!(packet, Packet::Description { .. }), "{packet:?}");
+        link.node.handle(link.conn, packet).unwrap();
+    }
     assert_eq!(replica.state(), ReplicaState::SignatureMismatch);
-    assert!(packets(&link.to_host).is_empty(), "no acquire was sent");
+    assert!(replica.mismatch_difference().is_some());
+    assert_eq!(
+        source.state.source_state().subscriber_count(),
+        0,
+        "never subscribed"
+    );
+    // A connection lost before the answer makes the mismatch final without it.
+    let (mut link, _, replica) = offered_with_another_signature();
+    for packet in packets(&link.to_node) {
+        link.node.handle(link.conn, packet).unwrap();
+    }
+    link.node.close(link.conn);
+    assert_eq!(replica.state(), ReplicaState::SignatureMismatch);
+    assert_eq!(replica.mismatch_difference(), None);
 }
 
 #[actix::test]

@@ -36,12 +36,14 @@ pub(crate) enum Kind {
     Decode(#[from] DecodeError),
     #[error(
         "API signature mismatch for {api:?}: this side has {local:#018x}, the source has \
-         {remote:#018x}"
+         {remote:#018x}{}", difference.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
     )]
     SignatureMismatch {
         api: String,
         local: u64,
         remote: u64,
+        /// What differs, in words, when the source could describe itself.
+        difference: Option<String>,
     },
     #[error("a source named {0:?} is already remoted on this host")]
     DuplicateName(String),

@@ -45,6 +45,23 @@ where
     })
 }
 
+/// The signature of an API with `schema` (its declaration hashed as `declared`): a hash of the
+/// whole schema, types' structure included. The schema's encoding is deterministic (ordered
+/// maps, fixed-width integers), so both sides of a connection compute the same number for
+/// the same API.
+pub fn structural_signature(schema: Result<ApiSchema, SchemaError>, declared: u64) -> u64 {
+    let encoded = schema
+        .map_err(|e| e.to_string())
+        .and_then(|schema| Encoding::Bincode.encode(&schema).map_err(|e| e.to_string()));
+    match encoded {
+        Ok(bytes) => fnv1a(&bytes),
+        Err(error) => {
+            tracing::warn!(%error, "cannot describe an API's types; its signature covers its declaration only");
+            declared
+        }
+    }
+}
+
 /// Decodes a value of property `index` for the generated `decode_property`.
 pub fn decode<T: serde::de::DeserializeOwned>(
     bytes: &[u8],

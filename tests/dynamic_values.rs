@@ -110,7 +110,7 @@ fn the_schema_describes_every_member_and_type() {
     let schema = Shapes::schema().unwrap();
     assert_eq!(
         (schema.api.as_str(), schema.signature),
-        ("Shapes", Shapes::SIGNATURE)
+        ("Shapes", Shapes::signature())
     );
     assert_eq!(schema.properties.len(), 20);
     assert_eq!(schema.properties[0].format, TypeFormat::Bool);

@@ -34,7 +34,7 @@ async fn fake_host_of<A: RemoteObject>() -> (String, tokio::task::JoinHandle<Raw
         let info = ObjectInfo {
             name: A::NAME.into(),
             api: A::NAME.into(),
-            signature: A::SIGNATURE,
+            signature: A::signature(),
         };
         peer.send(&Packet::ObjectList(vec![info])).await;
         assert!(matches!(
@@ -73,7 +73,7 @@ async fn an_init_with_one_bad_value_changes_nothing_and_the_connection_goes_on()
     peer.send(&Packet::Init {
         name: "Printer".into(),
         source: 1,
-        signature: Printer::SIGNATURE,
+        signature: Printer::signature(),
         values,
     })
     .await;
@@ -94,7 +94,7 @@ async fn an_init_with_one_bad_value_changes_nothing_and_the_connection_goes_on()
     peer.send(&Packet::Init {
         name: "Printer".into(),
         source: 2,
-        signature: Printer::SIGNATURE,
+        signature: Printer::signature(),
         values: good_values(),
     })
     .await;
@@ -127,7 +127,7 @@ async fn values_that_claim_more_than_they_hold_are_refused_one_by_one() {
         peer.send(&Packet::Init {
             name: "Texts".into(),
             source,
-            signature: Texts::SIGNATURE,
+            signature: Texts::signature(),
             values: vec![lie.clone()],
         })
         .await;
@@ -135,7 +135,7 @@ async fn values_that_claim_more_than_they_hold_are_refused_one_by_one() {
         peer.send(&Packet::Init {
             name: "Texts".into(),
             source,
-            signature: Texts::SIGNATURE,
+            signature: Texts::signature(),
             values: vec![encoded(&format!("good {round}"))],
         })
         .await;
@@ -204,7 +204,7 @@ async fn values_that_claim_more_than_they_hold_are_refused_one_by_one() {
         peer.send(&Packet::ObjectList(vec![ObjectInfo {
             name: "Texts".into(),
             api: "Texts".into(),
-            signature: Texts::SIGNATURE,
+            signature: Texts::signature(),
         }]))
         .await;
         assert!(matches!(peer.recv().await, Some(Packet::Acquire { .. })));
@@ -227,7 +227,7 @@ async fn an_init_with_too_few_values_is_refused() {
     peer.send(&Packet::Init {
         name: "Printer".into(),
         source: 1,
-        signature: Printer::SIGNATURE,
+        signature: Printer::signature(),
         values,
     })
     .await;
@@ -255,7 +255,7 @@ async fn a_good_init_then_an_out_of_range_change_closes_the_connection() {
     let init = Packet::Init {
         name: "Printer".into(),
         source: 1,
-        signature: Printer::SIGNATURE,
+        signature: Printer::signature(),
         values: good_values(),
     };
     peer.send(&init).await;
@@ -321,7 +321,7 @@ async fn a_host_that_sends_garbage_instead_of_a_handshake_is_a_protocol_error() 
 fn schema_with(format: TypeFormat, types: BTreeMap<String, TypeDef>) -> ApiSchema {
     ApiSchema {
         api: "Texts".into(),
-        signature: Texts::SIGNATURE,
+        signature: Texts::signature(),
         properties: vec![PropertySchema {
             name: "text".into(),
             type_name: "?".into(),
@@ -407,7 +407,7 @@ async fn a_dynamic_replica_refuses_hostile_schemas_and_values_alone() {
         peer.send(&Packet::InitDynamic {
             name: "Texts".into(),
             source,
-            signature: Texts::SIGNATURE,
+            signature: Texts::signature(),
             schema,
             values: vec![value],
         })
@@ -428,7 +428,7 @@ async fn a_dynamic_replica_refuses_hostile_schemas_and_values_alone() {
     peer.send(&Packet::InitDynamic {
         name: "Texts".into(),
         source: 9,
-        signature: Texts::SIGNATURE,
+        signature: Texts::signature(),
         schema: encoded(&schema_with(TypeFormat::Str, BTreeMap::new())),
         values: vec![encoded(&"fine".to_string())],
     })

@@ -92,7 +92,7 @@ async fn a_later_node_starts_from_the_saved_values() {
     let saved = store.get("Settings").expect("saved");
     assert_eq!(
         (saved.api.as_str(), saved.signature),
-        ("Settings", Settings::SIGNATURE)
+        ("Settings", Settings::signature())
     );
     assert_eq!(
         saved.values.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
@@ -183,7 +183,7 @@ async fn a_saved_value_that_does_not_decode_restores_nothing() {
         "Settings",
         PersistedValues {
             api: "Settings".into(),
-            signature: Settings::SIGNATURE,
+            signature: Settings::signature(),
             encoding: "bincode2".into(),
             values: vec![
                 (1, Encoding::Bincode.encode(&"den".to_string()).unwrap()),

@@ -112,11 +112,11 @@ async fn expect_mismatch<A: RemoteObject>(host_url: &str) {
     let text = error.to_string();
     assert!(text.contains("\"Printer\""), "names the API: {text}");
     assert!(
-        text.contains(&format!("{:#018x}", A::SIGNATURE)),
+        text.contains(&format!("{:#018x}", A::signature())),
         "names ours: {text}"
     );
     assert!(
-        text.contains(&format!("{:#018x}", Printer::SIGNATURE)),
+        text.contains(&format!("{:#018x}", Printer::signature())),
         "names the source's: {text}"
     );
     assert_eq!(replica.state(), ReplicaState::SignatureMismatch);
@@ -144,6 +144,7 @@ macro_rules! mismatch_test {
         async fn $name() {
             let _guard = init();
             assert_ne!($module::Printer::SIGNATURE, Printer::SIGNATURE);
+            assert_ne!($module::Printer::signature(), Printer::signature());
             let host = host_with_values().await;
             expect_mismatch::<$module::Printer>(host.url().unwrap()).await;
             host.shutdown().await;
@@ -179,6 +180,7 @@ async fn the_same_definition_has_the_same_signature_and_docs_do_not_matter() {
         }
     }
     assert_eq!(documented::Printer::SIGNATURE, Printer::SIGNATURE);
+    assert_eq!(documented::Printer::signature(), Printer::signature());
 }
 
 #[actix::test]

@@ -135,7 +135,8 @@ async fn a_call_without_a_source_fails_at_once_with_not_connected(url: &str) {
 }
 
 /// Two definitions of one API whose return type is spelled the same (`Value`) but means
-/// different types: the signatures agree, the bytes do not.
+/// different types: the declarations hash alike, the signatures (which cover what the types
+/// are) do not.
 mod wide_api {
     use super::*;
     pub type Value = u64;
@@ -172,21 +173,24 @@ mod narrow_api {
     }
 }
 
-async fn a_reply_that_does_not_decode_is_a_decode_error(url: &str) {
+async fn a_type_that_means_another_under_the_same_name_is_a_signature_mismatch(url: &str) {
     let _guard = init();
     use actix_remote_objects::RemoteObject;
     assert_eq!(wide_api::Wide::SIGNATURE, narrow_api::Narrow::SIGNATURE);
+    assert_ne!(wide_api::Wide::signature(), narrow_api::Narrow::signature());
     let host = Host::listen(url).await.unwrap();
     host.enable_remoting(wide_api::WideService(Default::default()))
         .await
         .unwrap();
     let node = Node::connect(host.url().unwrap()).await.unwrap();
     let replica = node.acquire::<narrow_api::Narrow>();
-    replica.wait_for_source(TIMEOUT).await.unwrap();
-    match replica.call(narrow_api::narrow::Get {}).await {
-        Err(SlotError::Decode(message)) => assert!(message.contains("u32"), "{message}"),
-        other => panic!("expected a decode error, got {other:?}"),
-    }
+    let error = replica.wait_for_source(TIMEOUT).await.unwrap_err();
+    assert!(error.is_signature_mismatch(), "{error}");
+    assert_eq!(
+        replica.call(narrow_api::narrow::Get {}).await,
+        Err(SlotError::NotConnected),
+        "nothing is called on a source that means other types"
+    );
     host.shutdown().await;
 }
 
@@ -197,5 +201,5 @@ over_tcp_and_unix!(
     pipelined_calls_all_complete_in_order_of_their_changes,
     a_call_pending_when_the_connection_drops_fails_with_connection_lost,
     a_call_without_a_source_fails_at_once_with_not_connected,
-    a_reply_that_does_not_decode_is_a_decode_error,
+    a_type_that_means_another_under_the_same_name_is_a_signature_mismatch,
 );

@@ -454,6 +454,27 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
     });
 
     quote! {
+        impl #api {
+            /// The API's description, carrying `signature`.
+            #[doc(hidden)]
+            pub fn __describe(
+                signature: u64,
+            ) -> ::core::result::Result<#private::ApiSchema, #private::SchemaError> {
+                let mut b = #private::SchemaBuilder::default();
+                let properties = ::std::vec![#(#prop_schemas),*];
+                let signals = ::std::vec![#(#signal_schemas),*];
+                let slots = ::std::vec![#(#slot_schemas),*];
+                ::core::result::Result::Ok(#private::ApiSchema {
+                    api: ::std::string::String::from(#wire_name),
+                    signature,
+                    properties,
+                    signals,
+                    slots,
+                    types: b.types()?,
+                })
+            }
+        }
+
         impl #lib::RemoteObject for #api {
             const NAME: &'static str = #wire_name;
             const SIGNATURE: u64 = #sig;
@@ -523,19 +544,15 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
                 }
             }
 
-            fn schema() -> ::core::result::Result<#private::ApiSchema, #private::SchemaError> {
-                let mut b = #private::SchemaBuilder::default();
-                let properties = ::std::vec![#(#prop_schemas),*];
-                let signals = ::std::vec![#(#signal_schemas),*];
-                let slots = ::std::vec![#(#slot_schemas),*];
-                ::core::result::Result::Ok(#private::ApiSchema {
-                    api: ::std::string::String::from(#wire_name),
-                    signature: #sig,
-                    properties,
-                    signals,
-                    slots,
-                    types: b.types()?,
+            fn signature() -> u64 {
+                static SIGNATURE: ::std::sync::OnceLock<u64> = ::std::sync::OnceLock::new();
+                *SIGNATURE.get_or_init(|| {
+                    #private::structural_signature(#api::__describe(#sig), #sig)
                 })
+            }
+
+            fn schema() -> ::core::result::Result<#private::ApiSchema, #private::SchemaError> {
+                #api::__describe(<Self as #lib::RemoteObject>::signature())
             }
 
             fn set_from_remote(

@@ -281,7 +281,9 @@ impl Node {
             None,
             self.delivery(),
         );
-        shared.on_offered(!A::SIGNATURE);
+        shared.mismatch_now(format!(
+            "the name {name:?} is held on this node by a replica of another API"
+        ));
         let actor = LazyActor::new(Arc::clone(&shared), self.inner.arbiter.clone());
         let entry: Arc<dyn ReplicaEntry<Outbox>> = shared.clone();
         // Detaching a replica that was never attached is a no-op in the node actor.

@@ -233,6 +233,7 @@ impl<S: FrameSink> HostSession<S> {
                 index,
                 value,
             } => self.set_property(source, index, &value)?,
+            Packet::Describe { name } => self.describe(name, sources),
             Packet::Ping(nonce) => self.send(&Packet::Pong(nonce)),
             Packet::Pong(_) => {}
             other => return Err(HostSessionError::UnexpectedPacket(other.kind_name())),
@@ -299,6 +300,27 @@ impl<S: FrameSink> HostSession<S> {
             }
             Err(error) => warn!(conn = self.conn, %name, %error, "cannot send the init"),
         }
+    }
+
+    /// Describes a source to a node whose replica's signature differs, so it can say how.
+    /// A peer the policy does not let acquire the source learns nothing about it.
+    fn describe(&self, name: String, sources: &dyn SourceTable<S>) {
+        let Some(hosted) = sources.find(&name) else {
+            self.send(&Packet::RemoveObject { name });
+            return;
+        };
+        let allowed = self
+            .policy()
+            .is_none_or(|p| p.may_acquire(&self.peer, &name).is_ok());
+        let schema = match hosted.schema() {
+            Ok(schema) if allowed => schema,
+            Ok(_) => Bytes::new(),
+            Err(error) => {
+                debug!(conn = self.conn, %name, %error, "cannot describe a source");
+                Bytes::new()
+            }
+        };
+        self.send(&Packet::Description { name, schema });
     }
 
     fn invoke(

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use rustc_hash::FxHashMap;
 use tracing::{debug, warn};
 
-use super::replica::InitRefused;
+use super::replica::{InitRefused, Offered};
 use super::{ConnId, FrameSink};
 use crate::error::{Error, Kind, SlotError};
 use crate::lifecycle::{Liveness, Tick};
@@ -91,8 +91,11 @@ pub(crate) type PendingReply = Box<dyn FnOnce(Result<Bytes, SlotError>) + Send>;
 pub(crate) trait ReplicaEntry<S>: Send + Sync {
     fn signature(&self) -> u64;
     fn link(&self) -> Option<(ConnId, SourceId)>;
-    /// A host offers the source with `signature`: false if this replica will not acquire it.
-    fn on_offered(&self, signature: u64) -> bool;
+    /// A host offers the source with `signature`: whether to acquire it.
+    fn on_offered(&self, signature: u64) -> Offered;
+    /// The host's description of a source whose signature differed at its offer
+    /// (bincode-encoded; empty if the host could not describe it): the mismatch is final.
+    fn on_description(&self, _schema: &[u8]) {}
     fn on_init(
         &self,
         link: Link<S>,
@@ -162,6 +165,8 @@ pub(crate) struct NodeSession<S> {
     dynamic_acquires: HashSet<String>,
     /// Names the host refused to describe here: only typed replicas acquire them.
     schema_refused: HashSet<String>,
+    /// Names asked to be described (a replica's signature differed), not yet answered.
+    describing: HashSet<String>,
     liveness: Option<Liveness>,
     next_tick: Option<Instant>,
     next_ping: u64,
@@ -179,6 +184,7 @@ impl<S: FrameSink> NodeSession<S> {
             offered: HashMap::new(),
             dynamic_acquires: HashSet::new(),
             schema_refused: HashSet::new(),
+            describing: HashSet::new(),
             liveness: None,
             next_tick: None,
             next_ping: 0,
@@ -494,6 +500,19 @@ impl<S: FrameSink> NodeProtocol<S> {
                     None => debug!(conn, serial, "a reply to no pending call"),
                 }
             }
+            Packet::Description { name, schema } => {
+                let asked = self
+                    .sessions
+                    .get_mut(&conn)
+                    .is_some_and(|s| s.describing.remove(&name));
+                if !asked {
+                    debug!(conn, %name, "a description nobody asked for");
+                    return Ok(());
+                }
+                for entry in self.replicas.get(&name).into_iter().flatten() {
+                    entry.on_description(&schema);
+                }
+            }
             Packet::Ping(nonce) => {
                 if let Some(session) = self.sessions.get(&conn) {
                     session.send(&Packet::Pong(nonce));
@@ -510,6 +529,12 @@ impl<S: FrameSink> NodeProtocol<S> {
     /// initialized through it (`None`: it was not open).
     pub(crate) fn close(&mut self, conn: ConnId) -> Option<bool> {
         let session = self.sessions.remove(&conn)?;
+        // Mismatches that waited for a description are final without one.
+        for name in &session.describing {
+            for entry in self.replicas.get(name).into_iter().flatten() {
+                entry.on_description(&[]);
+            }
+        }
         self.unlink(conn, |_| true);
         Some(session.initialized)
     }
@@ -576,11 +601,26 @@ impl<S: FrameSink> NodeProtocol<S> {
                 continue;
             };
             let no_schema = session.schema_refused.contains(name);
+            let mut mismatched = false;
             let wanting: Vec<&Arc<dyn ReplicaEntry<S>>> = entries
                 .iter()
                 .filter(|e| !(no_schema && e.wants_schema()))
-                .filter(|e| e.link().is_none() && e.on_offered(info.signature))
+                .filter(|e| e.link().is_none())
+                .filter(|e| match e.on_offered(info.signature) {
+                    Offered::Acquire => true,
+                    Offered::Skip => false,
+                    Offered::Mismatch => {
+                        mismatched = true;
+                        false
+                    }
+                })
                 .collect();
+            if mismatched && session.describing.insert(name.to_owned()) {
+                // To say what differs, not only that two hashes do.
+                session.send(&Packet::Describe {
+                    name: name.to_owned(),
+                });
+            }
             if wanting.is_empty() {
                 return;
             }

@@ -71,6 +71,17 @@ impl PartialEq for StoredValue {
     }
 }
 
+/// What a replica makes of a source offered with some signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Offered {
+    /// Acquire it.
+    Acquire,
+    /// Nothing to do: linked already, or mismatched for good.
+    Skip,
+    /// Its signature differs: ask the host to describe it, to say what differs.
+    Mismatch,
+}
+
 /// A state change, for notifying observers.
 pub(crate) type Transition = Option<(ReplicaState, ReplicaState)>;
 
@@ -101,6 +112,8 @@ pub(crate) struct ReplicaCore<L, P> {
     remote_signature: Option<u64>,
     /// Why the host last refused to serve this replica, while it is `Refused`.
     refusal: Option<String>,
+    /// What differs from the source's API, in words, once `SignatureMismatch` (if known).
+    mismatch: Option<String>,
     pending: HashMap<u32, P>,
 }
 
@@ -114,6 +127,7 @@ impl<L, P> ReplicaCore<L, P> {
             link: None,
             remote_signature: None,
             refusal: None,
+            mismatch: None,
             pending: HashMap::new(),
         }
     }
@@ -161,15 +175,33 @@ impl<L, P> ReplicaCore<L, P> {
     }
 
     /// A host offers the source with `signature`: should the replica acquire it?
-    pub(crate) fn on_offered(&mut self, signature: u64) -> (bool, Transition) {
+    pub(crate) fn on_offered(&mut self, signature: u64) -> Offered {
         if self.state == ReplicaState::SignatureMismatch || self.link.is_some() {
-            return (false, None);
+            return Offered::Skip;
         }
         if signature != self.signature {
+            // Not final yet: the node asks the host what differs, then calls `mismatch`.
             self.remote_signature = Some(signature);
-            return (false, self.transition(ReplicaState::SignatureMismatch));
+            return Offered::Mismatch;
         }
-        (true, None)
+        Offered::Acquire
+    }
+
+    /// Whether a signature mismatch was seen at an offer and awaits the source's
+    /// description.
+    pub(crate) fn mismatch_pending(&self) -> bool {
+        self.state != ReplicaState::SignatureMismatch
+            && self.remote_signature.is_some_and(|r| r != self.signature)
+    }
+
+    /// The source's API differs (`difference`, in words, if known): final.
+    pub(crate) fn mismatch(&mut self, difference: Option<String>) -> Transition {
+        self.mismatch = difference;
+        self.transition(ReplicaState::SignatureMismatch)
+    }
+
+    pub(crate) fn mismatch_difference(&self) -> Option<&str> {
+        self.mismatch.as_deref()
     }
 
     /// Checks an init before the typed layer decodes it. A signature mismatch is final.
@@ -320,7 +352,7 @@ mod tests {
             }
         );
         assert_eq!(transition, Some((Default, SignatureMismatch)));
-        assert_eq!(c.on_offered(7), (false, None));
+        assert_eq!(c.on_offered(7), Offered::Skip);
         let (_, t) = c.on_link_lost();
         assert_eq!((c.state(), t), (SignatureMismatch, None));
     }
@@ -373,7 +405,7 @@ mod tests {
         assert_eq!(c.refusal(), Some("no"));
         assert_eq!(
             c.on_offered(7),
-            (true, None),
+            Offered::Acquire,
             "a later offer is acquired again"
         );
         c.commit_init("link", vec![Bytes::new(), Bytes::new()]);
@@ -386,9 +418,15 @@ mod tests {
     }
 
     #[test]
-    fn a_mismatched_offer_is_not_acquired() {
+    fn a_mismatched_offer_is_not_acquired_and_final_once_described() {
         let mut c = core();
-        assert_eq!(c.on_offered(9), (false, Some((Default, SignatureMismatch))));
-        assert_eq!(c.remote_signature(), Some(9));
+        assert_eq!(c.on_offered(9), Offered::Mismatch);
+        assert_eq!((c.state(), c.remote_signature()), (Default, Some(9)));
+        assert!(c.mismatch_pending());
+        let t = c.mismatch(Some("property x differs".into()));
+        assert_eq!(t, Some((Default, SignatureMismatch)));
+        assert!(!c.mismatch_pending());
+        assert_eq!(c.mismatch_difference(), Some("property x differs"));
+        assert_eq!(c.on_offered(7), Offered::Skip, "final");
     }
 }

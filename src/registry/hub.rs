@@ -271,7 +271,7 @@ impl RegistryHub {
         crate::wire::ObjectInfo {
             name: name.to_owned(),
             api: Registry::NAME.to_owned(),
-            signature: Registry::SIGNATURE,
+            signature: Registry::signature(),
         }
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, SlotError};
 use crate::outbox::{ConnId, Outbox};
-use crate::proto::replica::{InitRefused, ReplicaCore, Transition};
+use crate::proto::replica::{InitRefused, Offered, ReplicaCore, Transition};
 use crate::replica::delivery::{Delivered, Delivery, QueueSender};
 use crate::replica::shared::{
     invoke, InitOutcome, Link, PendingReply, ReplicaEntry, ReplicaProtocolError,
@@ -168,8 +168,12 @@ impl ReplicaEntry<Outbox> for DynamicShared {
     }
 
     /// A dynamic replica takes whatever API the source has.
-    fn on_offered(&self, _signature: u64) -> bool {
-        self.lock().core.link().is_none()
+    fn on_offered(&self, _signature: u64) -> Offered {
+        // A dynamic replica takes the source's API as it comes: it never mismatches.
+        match self.lock().core.link() {
+            None => Offered::Acquire,
+            Some(_) => Offered::Skip,
+        }
     }
 
     fn wants_schema(&self) -> bool {

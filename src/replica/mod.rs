@@ -187,8 +187,9 @@ impl<A: RemoteObject> Replica<A> {
         let mismatch = || {
             Error::new(Kind::SignatureMismatch {
                 api: A::NAME.to_owned(),
-                local: A::SIGNATURE,
+                local: A::signature(),
                 remote: self.shared.remote_signature().unwrap_or_default(),
+                difference: self.shared.mismatch_difference(),
             })
         };
         let state = self.shared.state_cell();

@@ -17,8 +17,25 @@ use crate::persist::{PersistQueue, PersistedValues};
 pub(crate) use crate::proto::node::{
     InitOutcome, PendingReply, ReplicaEntry, ReplicaProtocolError,
 };
-use crate::proto::replica::{InitRefused, ReplicaCore, Transition};
+use crate::proto::replica::{InitRefused, Offered, ReplicaCore, Transition};
+use crate::values::diff::first_difference;
+use crate::values::ApiSchema;
 use crate::wire::{Encoding, Packet, SourceId};
+
+/// What differs between API `A` and the source's description `schema` (bincode, as a host
+/// sends it; empty when it could not describe the source), in words.
+fn describe_mismatch<A: RemoteObject>(schema: &[u8]) -> Option<String> {
+    if schema.is_empty() {
+        return None;
+    }
+    let theirs = match Encoding::Bincode.decode::<ApiSchema>(schema) {
+        Ok(theirs) => theirs,
+        Err(error) => return Some(format!("the source's description does not decode: {error}")),
+    };
+    let ours = A::schema().ok()?;
+    first_difference(&ours, &theirs)
+        .or_else(|| Some("the APIs differ in a way their descriptions do not show".to_owned()))
+}
 
 /// Where a replica's source is: a link through a connection's outbox.
 pub(crate) type Link = crate::proto::node::Link<Outbox>;
@@ -112,7 +129,7 @@ impl<A: RemoteObject> ReplicaShared<A> {
                 values = restored_values;
             }
         }
-        let core = ReplicaCore::new(A::SIGNATURE, values, ReplicaState::Default);
+        let core = ReplicaCore::new(A::signature(), values, ReplicaState::Default);
         let subscribers = Subscribers {
             properties: Vec::new(),
             signals: Vec::new(),
@@ -153,7 +170,7 @@ impl<A: RemoteObject> ReplicaShared<A> {
             .collect();
         let saved = PersistedValues {
             api: A::NAME.to_owned(),
-            signature: A::SIGNATURE,
+            signature: A::signature(),
             encoding: self.encoding.name().to_owned(),
             values,
         };
@@ -177,6 +194,19 @@ impl<A: RemoteObject> ReplicaShared<A> {
 
     pub(crate) fn remote_signature(&self) -> Option<u64> {
         self.lock().core.remote_signature()
+    }
+
+    pub(crate) fn mismatch_difference(&self) -> Option<String> {
+        self.lock().core.mismatch_difference().map(str::to_owned)
+    }
+
+    /// Puts the replica in `SignatureMismatch` for good, for `reason`, without a source (its
+    /// name is held by a replica of another API on this node).
+    pub(crate) fn mismatch_now(&self, reason: String) {
+        let mut inner = self.lock();
+        inner.core.on_offered(!A::signature());
+        let transition = inner.core.mismatch(Some(reason));
+        self.notify_state(&mut inner, transition);
     }
 
     pub(crate) fn refusal(&self) -> Option<String> {
@@ -272,22 +302,29 @@ impl<A: RemoteObject> Subscribers<A> {
 
 impl<A: RemoteObject> ReplicaEntry<Outbox> for ReplicaShared<A> {
     fn signature(&self) -> u64 {
-        A::SIGNATURE
+        A::signature()
     }
 
     fn link(&self) -> Option<(ConnId, SourceId)> {
         self.lock().core.link().map(|l| (l.conn, l.source))
     }
 
-    fn on_offered(&self, signature: u64) -> bool {
+    fn on_offered(&self, signature: u64) -> Offered {
+        self.lock().core.on_offered(signature)
+    }
+
+    fn on_description(&self, schema: &[u8]) {
         let mut inner = self.lock();
-        let (acquire, transition) = inner.core.on_offered(signature);
-        if transition.is_some() {
-            error!(api = A::NAME, replica = %self.name, local = A::SIGNATURE, remote = signature,
-                "API signature mismatch: the replica will not use this source");
+        if !inner.core.mismatch_pending() {
+            return;
         }
+        let difference = describe_mismatch::<A>(schema);
+        error!(api = A::NAME, replica = %self.name, local = A::signature(),
+            remote = inner.core.remote_signature().unwrap_or_default(),
+            difference = difference.as_deref().unwrap_or("unknown"),
+            "API signature mismatch: the replica will not use this source");
+        let transition = inner.core.mismatch(difference);
         self.notify_state(&mut inner, transition);
-        acquire
     }
 
     fn on_init(
@@ -437,10 +474,12 @@ fn restore<A: RemoteObject>(
             return None;
         }
     };
-    if saved.signature != A::SIGNATURE || saved.api != A::NAME || saved.encoding != encoding.name()
+    if saved.signature != A::signature()
+        || saved.api != A::NAME
+        || saved.encoding != encoding.name()
     {
         warn!(
-            replica = %name, api = A::NAME, saved_api = %saved.api, local = A::SIGNATURE, saved = saved.signature,
+            replica = %name, api = A::NAME, saved_api = %saved.api, local = A::signature(), saved = saved.signature,
             "ignoring persisted properties saved under another API signature or encoding"
         );
         return None;

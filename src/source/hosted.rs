@@ -124,7 +124,7 @@ impl HostedSource {
         let info = ObjectInfo {
             name,
             api: A::Api::NAME.to_owned(),
-            signature: A::Api::SIGNATURE,
+            signature: A::Api::signature(),
         };
         Arc::new(HostedSource {
             id,

@@ -175,7 +175,7 @@ impl<Api: RemoteObject> SourceState<Api> {
         let pieces = Packet::init_frame_segments(
             name,
             source,
-            Api::SIGNATURE,
+            Api::signature(),
             schema,
             inner.encoded()?,
             INLINE_LIMIT,

@@ -2,6 +2,7 @@
 //! [`Value`]s, and their codec. Public as [`crate::dynamic`].
 
 pub mod codec;
+pub mod diff;
 pub mod schema;
 pub mod value;
 

@@ -10,7 +10,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 /// The protocol name both peers send in their handshake.
 pub const PROTOCOL_NAME: &str = "actix-remote-objects";
 /// The protocol version this build speaks; peers with another version are refused.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// A host-assigned number for one remoted source under one name, used in the packets that
 /// follow an init so that a change is the same bytes for every subscriber.
@@ -267,6 +267,20 @@ pub enum Packet {
         /// Why.
         reason: String,
     },
+    /// Node → host: describe the source remoted under `name` (a replica whose signature
+    /// differs from the source's asks, to say what differs).
+    Describe {
+        /// The name it is remoted under.
+        name: String,
+    },
+    /// Host → node: the answer to a [`Packet::Describe`]: the source's API description
+    /// (bincode-encoded), empty if the host cannot describe it.
+    Description {
+        /// The name it is remoted under.
+        name: String,
+        /// The encoded description.
+        schema: Bytes,
+    },
     /// Either side: are you there?
     Ping(u64),
     /// Either side: the answer to a [`Packet::Ping`] with the same number.
@@ -330,6 +344,8 @@ mod kind {
     pub const AUTH_ACCEPTED: u8 = 20;
     pub const AUTH_REFUSED: u8 = 21;
     pub const SET_PROPERTY_REFUSED: u8 = 22;
+    pub const DESCRIBE: u8 = 23;
+    pub const DESCRIPTION: u8 = 24;
 }
 
 impl Packet {
@@ -356,6 +372,8 @@ impl Packet {
             Packet::AuthAccepted { .. } => "AuthAccepted",
             Packet::AuthRefused { .. } => "AuthRefused",
             Packet::SetPropertyRefused { .. } => "SetPropertyRefused",
+            Packet::Describe { .. } => "Describe",
+            Packet::Description { .. } => "Description",
             Packet::Ping(_) => "Ping",
             Packet::Pong(_) => "Pong",
         }
@@ -630,6 +648,15 @@ impl Packet {
                 out.put_u16_le(*index);
                 put_str(out, reason);
             }
+            Packet::Describe { name } => {
+                out.put_u8(kind::DESCRIBE);
+                put_str(out, name);
+            }
+            Packet::Description { name, schema } => {
+                out.put_u8(kind::DESCRIPTION);
+                put_str(out, name);
+                put_bytes(out, schema);
+            }
             Packet::Ping(n) => {
                 out.put_u8(kind::PING);
                 out.put_u64_le(*n);
@@ -768,6 +795,13 @@ impl Packet {
                 source: r.u32("source")?,
                 index: r.u16("index")?,
                 reason: r.string("reason")?,
+            },
+            kind::DESCRIBE => Packet::Describe {
+                name: r.string("name")?,
+            },
+            kind::DESCRIPTION => Packet::Description {
+                name: r.string("name")?,
+                schema: r.bytes("schema")?,
             },
             kind::PING => Packet::Ping(r.u64("nonce")?),
             kind::PONG => Packet::Pong(r.u64("nonce")?),
@@ -967,6 +1001,13 @@ mod tests {
                 source: 1,
                 index: 2,
                 reason: "no".into(),
+            },
+            Packet::Describe {
+                name: "Printer".into(),
+            },
+            Packet::Description {
+                name: "Printer".into(),
+                schema: Bytes::from_static(b"schema"),
             },
             Packet::Ping(7),
             Packet::Pong(7),
