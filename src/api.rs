@@ -185,6 +185,9 @@ pub enum InvokeError {
         /// Why.
         source: DecodeError,
     },
+    /// The source actor has stopped; the host withdraws the source.
+    #[error("the source actor has stopped")]
+    Stopped,
 }
 
 impl From<Access> for crate::values::schema::AccessFlag {

@@ -808,3 +808,52 @@ async fn a_node_refuses_a_host_that_greets_wrongly_and_says_why() {
     let open = greet(vec![handshake(), Packet::ObjectList(vec![])]).unwrap();
     assert!(matches!(open, Greeted::Open(list) if list.is_empty()));
 }
+
+#[actix::test]
+async fn a_one_way_call_runs_and_nothing_is_answered() {
+    let (mut link, source, replica) = Link::serving();
+    let args = Bytes::from(ENC.encode(&meter::Add { by: 4 }).unwrap());
+    assert!(replica.send_one_way(0, args.clone()));
+    let sent = packets(&link.to_host);
+    assert!(matches!(
+        sent.as_slice(),
+        [Packet::Invoke {
+            serial: crate::wire::NO_REPLY,
+            ..
+        }]
+    ));
+    for packet in sent {
+        let Some(HostEvent::Call(pending)) = link.host.handle(packet, &*link.sources).unwrap()
+        else {
+            panic!("the call runs");
+        };
+        pending
+            .reply
+            .send(pending.call.now_or_never().expect("at once"));
+    }
+    assert_eq!(source.state.reading(), 4);
+    let answered = packets(&link.to_node);
+    assert!(
+        answered
+            .iter()
+            .all(|p| !matches!(p, Packet::InvokeReply { .. })),
+        "no reply: {answered:?}"
+    );
+    // Nor for one the host rejects.
+    let rejected = Packet::Invoke {
+        source: 99,
+        slot: 0,
+        serial: crate::wire::NO_REPLY,
+        args,
+    };
+    assert!(link
+        .host
+        .handle(rejected, &*link.sources)
+        .unwrap()
+        .is_none());
+    assert!(packets(&link.to_node).is_empty());
+    // Without a source the call is dropped, and the caller's code is told.
+    link.host.close();
+    link.node.close(link.conn);
+    assert!(!replica.send_one_way(0, Bytes::new()));
+}

@@ -103,7 +103,7 @@ pub mod wire;
 pub use actix_remote_objects_macros::remote_object;
 pub use api::{Access, RemoteObject, SignalType, Slot};
 pub use error::{Error, SlotError, SlotResult};
-pub use host::{Host, HostConfig};
+pub use host::{Host, HostConfig, SupervisedSource};
 pub use node::{Node, NodeConfig};
 pub use registry::{RegistryHost, SourceLocation};
 pub use replica::{Event, Replica, ReplicaActor, ReplicaState, SlotCall, StateChanged};

@@ -135,7 +135,8 @@ async fn calls_in_flight_are_bounded_by_backpressure_not_refused() {
     let mut raw = RawClient::handshaken(&f.url).await;
     let source = acquire(&mut raw).await;
     let calls: Vec<u8> = (0..5000u32)
-        .flat_map(|serial| {
+        .flat_map(|n| {
+            let serial = n + 1; // serial 0 is a one-way call, which gets no reply
             Packet::Invoke {
                 source,
                 slot: 0, // wait()

@@ -44,6 +44,33 @@ async fn the_sources_error_reaches_the_caller_as_its_own(url: &str) {
     s.host.shutdown().await;
 }
 
+async fn a_one_way_call_reaches_the_source_in_order_with_the_others(url: &str) {
+    let _guard = init();
+    let s = setup(url).await;
+    let mut signals = s.replica.signals();
+    // `do_send`: nobody waits, so the host runs it and answers nothing.
+    s.replica.do_send(printer::Jam { tray: 3 });
+    // Through the replica actor as well (`send`, not `call`), so the two queue in order.
+    let job = s
+        .replica
+        .send(printer::Print {
+            doc: "after".into(),
+        })
+        .await;
+    assert_eq!(job.unwrap(), Ok(1), "a call after it is answered as usual");
+    let printer::Signal::PaperJam(jam) = signals.next().await.unwrap();
+    assert_eq!(jam.tray, 3);
+    assert_eq!(
+        s.replica.status(),
+        Status::Printing {
+            job: 1,
+            doc: "after".into()
+        },
+        "the one-way call ran before the call sent after it"
+    );
+    s.host.shutdown().await;
+}
+
 async fn an_async_slot_replies_after_its_change_is_visible(url: &str) {
     let _guard = init();
     let s = setup(url).await;
@@ -196,6 +223,7 @@ async fn a_type_that_means_another_under_the_same_name_is_a_signature_mismatch(u
 
 over_tcp_and_unix!(
     the_sources_error_reaches_the_caller_as_its_own,
+    a_one_way_call_reaches_the_source_in_order_with_the_others,
     an_async_slot_replies_after_its_change_is_visible,
     changes_a_slot_makes_arrive_before_its_reply,
     pipelined_calls_all_complete_in_order_of_their_changes,

@@ -4,9 +4,11 @@ mod config;
 mod connection;
 mod in_flight;
 mod registration;
+mod supervision;
 
 pub use config::HostConfig;
 pub(crate) use registration::{Registration, RegistryLink};
+pub use supervision::SupervisedSource;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use actix::prelude::*;
 use tokio::task::JoinHandle;
 use tokio_util::codec::FramedRead;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::api::RemoteObject;
 use crate::error::{Error, Kind};
@@ -285,9 +287,21 @@ impl Host {
     ) -> Result<Addr<A>, Error> {
         let source = actor.simple_source().clone();
         self.check_name_free(name)?;
-        let addr = actor.start();
-        self.enable_remoting_addr_as(addr.clone(), source, name)
-            .await?;
+        // Watched, so that a source actor that stops or panics is withdrawn at once.
+        let served: Arc<std::sync::OnceLock<SourceId>> = Arc::default();
+        let (host, id, watched_name) = (self.downgrade(), Arc::clone(&served), name.to_owned());
+        let addr = supervision::start_watched(actor, move |ended| {
+            if let (Some(inner), Some(id)) = (host.upgrade(), id.get()) {
+                inner.withdraw(&watched_name, *id, &ended);
+            }
+        });
+        let (id, info) = self.insert_hosted(addr.clone(), source, name)?;
+        let _ = served.set(id);
+        if !addr.connected() {
+            // It ended while it started, before its id was known.
+            self.inner.withdraw(name, id, &supervision::Ended::Stopped);
+        }
+        self.register(&info).await?;
         Ok(addr)
     }
 
@@ -309,18 +323,34 @@ impl Host {
         source: <A::Api as RemoteObject>::SimpleSource,
         name: &str,
     ) -> Result<(), Error> {
+        let (_, info) = self.insert_hosted(addr, source, name)?;
+        self.register(&info).await
+    }
+
+    /// Serves `addr` under `name` at once (registering is the caller's): its id and info.
+    fn insert_hosted<A: RemoteSource>(
+        &self,
+        addr: Addr<A>,
+        source: <A::Api as RemoteObject>::SimpleSource,
+        name: &str,
+    ) -> Result<(SourceId, ObjectInfo), Error> {
         source
             .source_state()
             .use_encoding(self.inner.config.encoding)?;
-        let info = {
-            let mut tables = self.tables();
-            let id = tables.next_id + 1;
-            let hosted = HostedSource::new(id, name.to_owned(), addr, source);
-            let info = hosted.info.clone();
-            insert_source(&self.inner.config, &mut tables, hosted)?;
-            info
+        let mut tables = self.tables();
+        let id = tables.next_id + 1;
+        // A call that finds the actor gone withdraws the source (for an actor started
+        // elsewhere, that is how the host learns it ended).
+        let (host, gone_name) = (self.downgrade(), name.to_owned());
+        let on_gone = move || {
+            if let Some(inner) = host.upgrade() {
+                inner.withdraw(&gone_name, id, &supervision::Ended::Stopped);
+            }
         };
-        self.register(&info).await
+        let hosted = HostedSource::new(id, name.to_owned(), addr, source, Box::new(on_gone));
+        let info = hosted.info.clone();
+        insert_source(&self.inner.config, &mut tables, hosted)?;
+        Ok((id, info))
     }
 
     /// Serves a hub of the library's own (the registry) for API `Api` under `name`. Such a
@@ -371,7 +401,18 @@ impl Host {
 
     /// Stops serving `name` and tells the connected nodes; false if nothing had that name.
     fn remove_source(&self, name: &str) -> bool {
+        self.inner.remove_source(name, None)
+    }
+}
+
+impl HostInner {
+    /// Stops serving `name` (only if it is the source `only` when given) and tells the
+    /// connected nodes; false if nothing was removed.
+    fn remove_source(&self, name: &str, only: Option<SourceId>) -> bool {
         let mut tables = self.tables();
+        if only.is_some_and(|id| tables.sources.get(name).is_none_or(|s| s.id != id)) {
+            return false;
+        }
         let Some(hosted) = tables.sources.remove(name) else {
             return false;
         };
@@ -387,6 +428,22 @@ impl Host {
         true
     }
 
+    /// The actor behind source `id`, served as `name`, has `ended`: withdraws the source
+    /// (its replicas go `Suspect`) and unregisters it. False if it was no longer served (the
+    /// user disabled it, or the host shut down).
+    pub(crate) fn withdraw(&self, name: &str, id: SourceId, ended: &supervision::Ended) -> bool {
+        if !self.remove_source(name, Some(id)) {
+            return false;
+        }
+        error!(%name, %ended, "withdrawing the source");
+        if let Some(registrar) = self.registrar.get() {
+            registrar.unregister(name);
+        }
+        true
+    }
+}
+
+impl Host {
     /// Waits until this host's registry connection is up (at once for a registry host);
     /// sources enabled after that are registered before `enable_remoting` returns.
     pub async fn wait_for_registry(&self, timeout: std::time::Duration) -> Result<(), Error> {

@@ -18,7 +18,7 @@ use crate::lifecycle::{Liveness, Tick};
 use crate::security::{AccessPolicy, Authenticator, Peer};
 use crate::wire::{
     Dialect, Encoding, FailureKind, Handshake, HandshakeError, ObjectInfo, Packet, RemoteFailure,
-    SourceId,
+    SourceId, NO_REPLY,
 };
 
 /// Why a host session ends its connection.
@@ -113,8 +113,15 @@ pub(crate) struct ReplyTo<S> {
 }
 
 impl<S: FrameSink> ReplyTo<S> {
-    /// Sends the outcome; a reply for a closed connection is refused by the sink.
+    /// Sends the outcome; a reply for a closed connection is refused by the sink. A
+    /// one-way call ([`NO_REPLY`]) gets none.
     pub(crate) fn send(self, outcome: Result<Bytes, RemoteFailure>) {
+        if self.serial == NO_REPLY {
+            if let Err(failure) = outcome {
+                debug!(source = self.source, message = %failure.message, "a one-way call failed");
+            }
+            return;
+        }
         let reply = Packet::InvokeReply {
             source: self.source,
             serial: self.serial,

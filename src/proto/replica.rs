@@ -283,7 +283,13 @@ impl<L, P> ReplicaCore<L, P> {
         // Serials are unique in the process, not per replica: replicas sharing a source's
         // subscription (a typed and a dynamic one) get its replies on one link.
         static NEXT_SERIAL: AtomicU32 = AtomicU32::new(1);
-        let serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
+        let serial = loop {
+            // Never `NO_REPLY` (0), which a wrapped counter would reach after 2^32 calls.
+            let serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
+            if serial != crate::wire::NO_REPLY {
+                break serial;
+            }
+        };
         self.pending.insert(serial, pending);
         Ok((serial, link))
     }

@@ -82,6 +82,24 @@ pub struct SlotCall<A: RemoteObject, M: Slot<Api = A>> {
     msg: M,
 }
 
+impl<A: RemoteObject, M: Slot<Api = A>> SlotCall<A, M> {
+    /// Sends the call with no reply wanted; a call the replica cannot send is dropped, and
+    /// logged, as nobody waits to be told.
+    fn one_way(self) {
+        let sent = match self.shared.encoding.encode(&self.msg) {
+            Ok(args) => self.shared.send_one_way(M::INDEX, Bytes::from(args)),
+            Err(error) => {
+                tracing::warn!(replica = %self.shared.name, %error, "cannot encode a one-way call");
+                return;
+            }
+        };
+        if !sent {
+            tracing::warn!(replica = %self.shared.name, slot = M::INDEX,
+                "a one-way call (do_send) was dropped: the source is not connected");
+        }
+    }
+}
+
 impl<A: RemoteObject, M: Slot<Api = A>> MessageResponse<ReplicaActor<A>, M> for SlotCall<A, M> {
     fn handle(
         self,
@@ -89,16 +107,19 @@ impl<A: RemoteObject, M: Slot<Api = A>> MessageResponse<ReplicaActor<A>, M> for 
         tx: Option<OneshotSender<SlotResult<M::Output>>>,
     ) {
         let encoding = self.shared.encoding;
+        let Some(tx) = tx else {
+            // `do_send`: nobody waits for the outcome, so none travels back.
+            self.one_way();
+            return;
+        };
         let complete = move |reply: Result<Bytes, SlotError>| {
             let result = reply.and_then(|bytes| {
                 encoding
                     .decode::<M::Output>(&bytes)
                     .map_err(|e| SlotError::Decode(e.to_string()))
             });
-            if let Some(tx) = tx {
-                // The caller may have stopped waiting; nothing to do then.
-                let _ = tx.send(result);
-            }
+            // The caller may have stopped waiting; nothing to do then.
+            let _ = tx.send(result);
         };
         match encoding.encode(&self.msg) {
             Ok(args) => self

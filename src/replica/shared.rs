@@ -252,6 +252,24 @@ impl<A: RemoteObject> ReplicaShared<A> {
         }
     }
 
+    /// Sends a one-way slot call (no reply on the wire) if the source is live; false if it
+    /// is not, and the call is dropped.
+    pub(crate) fn send_one_way(&self, slot: u16, args: Bytes) -> bool {
+        let inner = self.lock();
+        let Some(link) = inner.core.link() else {
+            return false;
+        };
+        link.sink.push(
+            Packet::Invoke {
+                source: link.source,
+                slot,
+                serial: crate::wire::NO_REPLY,
+                args,
+            }
+            .to_frame(),
+        )
+    }
+
     /// Sends a request to set a read-write property.
     pub(crate) fn send_set_property(&self, index: u16, value: Bytes) -> bool {
         let inner = self.lock();

@@ -47,6 +47,8 @@ pub(crate) trait SourceHub: Send + Sync + 'static {
 struct TypedHub<A: RemoteSource> {
     source: <A::Api as RemoteObject>::SimpleSource,
     addr: Addr<A>,
+    /// Told when a call finds the actor gone.
+    on_gone: Box<dyn Fn() + Send + Sync>,
     schema: std::sync::OnceLock<Result<Bytes, String>>,
 }
 
@@ -95,6 +97,10 @@ impl<A: RemoteSource> SourceHub for TypedHub<A> {
         enc: Encoding,
         _caller: &Caller<'_>,
     ) -> Result<SlotFuture, InvokeError> {
+        if !self.addr.connected() {
+            (self.on_gone)();
+            return Err(InvokeError::Stopped);
+        }
         <A::Api as Hostable<A>>::invoke(&self.addr, slot, args, enc)
     }
     fn subscriber_count(&self) -> usize {
@@ -120,6 +126,7 @@ impl HostedSource {
         name: String,
         addr: Addr<A>,
         source: <A::Api as RemoteObject>::SimpleSource,
+        on_gone: Box<dyn Fn() + Send + Sync>,
     ) -> Arc<HostedSource> {
         let info = ObjectInfo {
             name,
@@ -132,6 +139,7 @@ impl HostedSource {
             hub: Box::new(TypedHub {
                 source,
                 addr,
+                on_gone,
                 schema: std::sync::OnceLock::new(),
             }),
             internal: false,

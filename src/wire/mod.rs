@@ -19,7 +19,7 @@ pub use dialect::{Dialect, Native};
 pub use encoding::{DecodeError, EncodeError, Encoding};
 pub use packet::{
     FailureKind, Handshake, HandshakeError, ObjectInfo, Packet, PacketError, RemoteFailure,
-    SourceId, PROTOCOL_NAME, PROTOCOL_VERSION,
+    SourceId, NO_REPLY, PROTOCOL_NAME, PROTOCOL_VERSION,
 };
 
 #[doc(hidden)]

@@ -11,6 +11,8 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 pub const PROTOCOL_NAME: &str = "actix-remote-objects";
 /// The protocol version this build speaks; peers with another version are refused.
 pub const PROTOCOL_VERSION: u16 = 3;
+/// The serial of a one-way [`Packet::Invoke`]: the host runs it and sends no reply.
+pub const NO_REPLY: u32 = 0;
 
 /// A host-assigned number for one remoted source under one name, used in the packets that
 /// follow an init so that a change is the same bytes for every subscriber.
@@ -182,7 +184,7 @@ pub enum Packet {
         source: SourceId,
         /// The slot's index in the API definition.
         slot: u16,
-        /// Matches the reply to the call.
+        /// Matches the reply to the call; [`NO_REPLY`] for a one-way call, which gets none.
         serial: u32,
         /// The encoded argument tuple.
         args: Bytes,

@@ -31,6 +31,15 @@ thread_local! {
 /// (actix catches those, so the test would otherwise pass).
 pub struct PanicGuard {
     before: usize,
+    expected: usize,
+}
+
+impl PanicGuard {
+    /// The test provokes exactly `n` panics (a handler that panics on purpose).
+    pub fn expecting_panics(mut self, n: usize) -> PanicGuard {
+        self.expected = n;
+        self
+    }
 }
 
 impl Drop for PanicGuard {
@@ -38,8 +47,9 @@ impl Drop for PanicGuard {
         if !std::thread::panicking() {
             let panics = PANICS.with(Cell::get) - self.before;
             assert_eq!(
-                panics, 0,
-                "{panics} panic(s) happened during the test (see stderr)"
+                panics, self.expected,
+                "{panics} panic(s) happened during the test, {} expected (see stderr)",
+                self.expected
             );
         }
     }
@@ -61,6 +71,7 @@ pub fn init() -> PanicGuard {
     });
     PanicGuard {
         before: PANICS.with(Cell::get),
+        expected: 0,
     }
 }
 
