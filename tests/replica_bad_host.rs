@@ -215,7 +215,7 @@ async fn values_that_claim_more_than_they_hold_are_refused_one_by_one() {
 }
 
 #[actix::test]
-async fn an_init_with_too_few_values_is_refused() {
+async fn an_init_with_too_few_values_fails_that_replica_and_the_connection_goes_on() {
     let _guard = init();
     let (logs, _log_guard) = Logs::capture();
     let (url, host) = fake_host().await;
@@ -231,21 +231,28 @@ async fn an_init_with_too_few_values_is_refused() {
         values,
     })
     .await;
-    peer.until_closed().await;
-    assert_eq!(
-        (replica.state(), replica.ink_level()),
-        (ReplicaState::Default, 100)
-    );
+    // The replica lets go of the source; the node says so and keeps the connection.
+    assert_eq!(peer.recv().await, Some(Packet::Release { source: 1 }));
+    let error = replica.wait_for_source(TIMEOUT).await.unwrap_err();
+    assert!(error.is_signature_mismatch(), "{error}");
     assert!(
-        logs.text()
+        error
+            .to_string()
             .contains("the init carries 3 values, the API has 4 properties"),
-        "{}",
-        logs.text()
+        "{error}"
     );
+    assert_eq!(replica.ink_level(), 100, "nothing of the init shows");
+    peer.send(&Packet::Ping(7)).await;
+    assert_eq!(
+        peer.recv().await,
+        Some(Packet::Pong(7)),
+        "the connection goes on"
+    );
+    assert!(logs.text().contains("cannot hold"), "{}", logs.text());
 }
 
 #[actix::test]
-async fn a_good_init_then_an_out_of_range_change_closes_the_connection() {
+async fn an_out_of_range_change_fails_that_replica_and_the_connection_goes_on() {
     let _guard = init();
     let (logs, _log_guard) = Logs::capture();
     let (url, host) = fake_host().await;
@@ -268,9 +275,15 @@ async fn a_good_init_then_an_out_of_range_change_closes_the_connection() {
         value: encoded(&1u8),
     })
     .await;
-    peer.until_closed().await;
-    wait_state(&replica, ReplicaState::Suspect).await;
+    assert_eq!(peer.recv().await, Some(Packet::Release { source: 1 }));
+    wait_state(&replica, ReplicaState::SignatureMismatch).await;
     assert_eq!(replica.ink_level(), 5, "the last good values stay readable");
+    peer.send(&Packet::Ping(8)).await;
+    assert_eq!(
+        peer.recv().await,
+        Some(Packet::Pong(8)),
+        "the connection goes on"
+    );
     assert!(
         logs.text()
             .contains("index 42 is out of range for a property"),

@@ -112,6 +112,10 @@ pub(crate) trait ReplicaEntry<S>: Send + Sync {
     /// The pending call `serial` answers, if it is this replica's.
     fn take_pending(&self, serial: u32) -> Option<PendingReply>;
     fn on_link_lost(&self);
+    /// The source sent this replica what it cannot hold (an init of the wrong shape, an index
+    /// its API does not have): it fails for good and lets go of the source; the connection
+    /// and the other replicas on it go on.
+    fn on_failed(&self, reason: &str);
     /// The host refused to serve the source to this replica, for `reason`.
     fn on_refused(&self, reason: &str);
     /// The host refused this replica's request to set property `index`.
@@ -327,8 +331,6 @@ impl<S: FrameSink> NodeSession<S> {
 /// Why a node closes a connection to a host.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum NodeSessionError {
-    #[error(transparent)]
-    Replica(#[from] ReplicaProtocolError),
     #[error("a host may not send {0} packets after the handshake")]
     UnexpectedPacket(&'static str),
 }
@@ -469,20 +471,14 @@ impl<S: FrameSink> NodeProtocol<S> {
                 source,
                 index,
                 value,
-            } => {
-                for entry in self.linked(conn, source) {
-                    refuse_bad_value(conn, entry.on_property_change(index, value.clone()))?;
-                }
-            }
+            } => self.deliver(conn, source, |entry| {
+                entry.on_property_change(index, value.clone())
+            }),
             Packet::Signal {
                 source,
                 index,
                 args,
-            } => {
-                for entry in self.linked(conn, source) {
-                    refuse_bad_value(conn, entry.on_signal(index, &args))?;
-                }
-            }
+            } => self.deliver(conn, source, |entry| entry.on_signal(index, &args)),
             Packet::InvokeReply {
                 source,
                 serial,
@@ -682,6 +678,7 @@ impl<S: FrameSink> NodeProtocol<S> {
         };
         let entries = self.replicas.get(&name).cloned().unwrap_or_default();
         let mut applied = Vec::new();
+        let mut failed = Vec::new();
         let mut needs_schema = false;
         for entry in &entries {
             let link = Link {
@@ -697,7 +694,19 @@ impl<S: FrameSink> NodeProtocol<S> {
                 Err(error) if error.is_bad_value() => {
                     warn!(conn, %error, "refusing an init from the host")
                 }
-                Err(error) => return Err(error.into()),
+                Err(error) => {
+                    entry.on_failed(&error.to_string());
+                    failed.push(Arc::clone(entry));
+                }
+            }
+        }
+        if let Some(linked) = self.links.get_mut(&(conn, source)) {
+            // A re-init a linked replica cannot hold: it lets go of the source.
+            linked
+                .entries
+                .retain(|e| !failed.iter().any(|f| Arc::ptr_eq(e, f)));
+            if linked.entries.is_empty() {
+                self.links.remove(&(conn, source));
             }
         }
         if needs_schema {
@@ -722,6 +731,45 @@ impl<S: FrameSink> NodeProtocol<S> {
             }
         }
         Ok(())
+    }
+
+    /// Hands a change or signal to every replica the source feeds. A value that does not
+    /// decode is refused alone (logged); a replica that cannot hold what came fails and lets
+    /// go of the source (the last one releases it); the connection goes on either way.
+    fn deliver(
+        &mut self,
+        conn: ConnId,
+        source: SourceId,
+        apply: impl Fn(&Arc<dyn ReplicaEntry<S>>) -> Result<(), ReplicaProtocolError>,
+    ) {
+        let mut failed = Vec::new();
+        for entry in self.linked(conn, source) {
+            match apply(entry) {
+                Ok(()) => {}
+                Err(error) if error.is_bad_value() => {
+                    warn!(conn, %error, "refusing a value from the host")
+                }
+                Err(error) => {
+                    entry.on_failed(&error.to_string());
+                    failed.push(Arc::clone(entry));
+                }
+            }
+        }
+        if failed.is_empty() {
+            return;
+        }
+        let Some(linked) = self.links.get_mut(&(conn, source)) else {
+            return;
+        };
+        linked
+            .entries
+            .retain(|e| !failed.iter().any(|f| Arc::ptr_eq(e, f)));
+        if linked.entries.is_empty() {
+            self.links.remove(&(conn, source));
+            if let Some(session) = self.sessions.get(&conn) {
+                session.send(&Packet::Release { source });
+            }
+        }
     }
 
     /// The replicas a source's packets go to (empty, and logged, for none).
@@ -756,20 +804,5 @@ impl<S: FrameSink> NodeProtocol<S> {
         for name in names {
             self.acquire_if_offered(&name);
         }
-    }
-}
-
-/// A value that does not decode is refused alone (logged); anything else a replica cannot
-/// apply closes the connection.
-fn refuse_bad_value(
-    conn: ConnId,
-    result: Result<(), ReplicaProtocolError>,
-) -> Result<(), NodeSessionError> {
-    match result {
-        Err(error) if error.is_bad_value() => {
-            warn!(conn, %error, "refusing a value from the host");
-            Ok(())
-        }
-        other => Ok(other?),
     }
 }

@@ -274,6 +274,17 @@ impl<L, P> ReplicaCore<L, P> {
         (pending, transition)
     }
 
+    /// The source sent this replica what its API cannot hold (`reason`): it lets go of the
+    /// source for good — `SignatureMismatch` with the reason — and hands back the pending
+    /// calls to fail.
+    pub(crate) fn fail(&mut self, reason: String) -> (Vec<P>, Transition) {
+        let (pending, _) = self.on_link_lost();
+        if self.remote_signature.is_none() {
+            self.remote_signature = Some(self.signature);
+        }
+        (pending, self.mismatch(Some(reason)))
+    }
+
     /// Registers a call; gives back the serial and the link to send it on, or the pending
     /// handle when there is no live source.
     pub(crate) fn begin_call(&mut self, pending: P) -> Result<(u32, &L), P> {

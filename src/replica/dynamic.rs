@@ -335,6 +335,18 @@ impl ReplicaEntry<Outbox> for DynamicShared {
         }
     }
 
+    fn on_failed(&self, reason: &str) {
+        let mut inner = self.lock();
+        let (pending, transition) = inner.core.fail(reason.to_owned());
+        tracing::error!(replica = %self.name, %reason,
+            "the source sent what this dynamic replica cannot hold; it lets go of the source");
+        self.notify_state(&mut inner, transition);
+        drop(inner);
+        for complete in pending {
+            complete(Err(SlotError::ConnectionLost));
+        }
+    }
+
     fn persist(&self) {}
 }
 

@@ -466,6 +466,18 @@ impl<A: RemoteObject> ReplicaEntry<Outbox> for ReplicaShared<A> {
             complete(Err(SlotError::ConnectionLost));
         }
     }
+
+    fn on_failed(&self, reason: &str) {
+        let mut inner = self.lock();
+        let (pending, transition) = inner.core.fail(reason.to_owned());
+        error!(api = A::NAME, replica = %self.name, %reason,
+            "the source sent what this replica cannot hold; it lets go of the source");
+        self.notify_state(&mut inner, transition);
+        drop(inner);
+        for complete in pending {
+            complete(Err(SlotError::ConnectionLost));
+        }
+    }
 }
 
 fn is_persisted<A: RemoteObject>(index: u16) -> bool {
