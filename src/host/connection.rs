@@ -10,7 +10,7 @@ use tracing::{debug, warn};
 use super::in_flight::CallGate;
 use super::HostInner;
 use crate::outbox::{ConnId, Outbox};
-use crate::proto::host::{HostEvent, HostSession, HostSessionError};
+use crate::proto::host::{HostEvent, HostSession, HostSessionConfig, HostSessionError};
 use crate::security::Peer;
 use crate::wire::codec::HandshakeGate;
 use crate::wire::{FrameError, Packet, SourceId};
@@ -40,6 +40,8 @@ pub(crate) struct Accepted {
     pub(crate) peer: Peer,
     pub(crate) frame_gate: HandshakeGate,
     pub(crate) calls: CallGate,
+    /// How its session behaves.
+    pub(crate) session: Arc<HostSessionConfig>,
 }
 
 impl HostConnection {
@@ -50,13 +52,9 @@ impl HostConnection {
             peer,
             frame_gate,
             calls,
+            session,
         } = accepted;
-        let session = HostSession::new(
-            outbox.clone(),
-            peer,
-            Arc::clone(&host.session_config),
-            now(),
-        );
+        let session = HostSession::new(outbox.clone(), peer, session, now());
         HostConnection {
             id,
             host,

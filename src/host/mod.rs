@@ -21,6 +21,7 @@ use tracing::{error, info, warn};
 
 use crate::api::RemoteObject;
 use crate::error::{Error, Kind};
+use crate::node::Node;
 use crate::outbox::{next_conn_id, ConnId, Outbox};
 use crate::proto::host::{HostSessionConfig, ServedSource, SourceTable};
 use crate::security::Peer;
@@ -32,6 +33,9 @@ use crate::wire::{ObjectInfo, Packet, PacketCodec, SourceId};
 use config::Limits;
 use connection::{Accepted, Close, HostConnection, SourceRemoved};
 use in_flight::CallGate;
+
+/// The in-memory stream between a host and its in-process node holds this much each way.
+const LOCAL_BUFFER: usize = 256 * 1024;
 
 /// A host: listens on a URL (and/or serves streams handed to it) and shares the sources
 /// enabled on it with every node that connects. Cheap to clone.
@@ -56,6 +60,8 @@ pub(crate) struct HostInner {
     tables: Mutex<Tables>,
     /// The number of connected nodes, for watching it change.
     connection_count: tokio::sync::watch::Sender<usize>,
+    /// This host's in-process node, once asked for.
+    local_node: std::sync::OnceLock<Node>,
 }
 
 #[derive(Default)]
@@ -145,6 +151,7 @@ impl Host {
                 url,
                 tables: Mutex::new(Tables::default()),
                 connection_count,
+                local_node: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -169,6 +176,48 @@ impl Host {
     /// [`HostConfig::max_connections`]; past it, it is closed at once (and logged).
     pub fn serve<T: Transport>(&self, stream: T) {
         self.serve_from(Box::new(stream), Peer::new(PeerAddr::Unknown));
+    }
+
+    /// A node in this process connected to this host over an in-memory stream, made on first
+    /// use: its replicas work exactly as remote ones do — the same packets, ordering and
+    /// states — with no socket. It is not asked to authenticate (it is this process); the
+    /// access policy sees it as [`PeerAddr::InProcess`]. Must be called on an actix arbiter.
+    pub fn local_node(&self) -> Node {
+        self.inner
+            .local_node
+            .get_or_init(|| {
+                let config = self.inner.local_node_config();
+                let node = Node::new(config);
+                let (ours, theirs) = tokio::io::duplex(LOCAL_BUFFER);
+                let session = HostSessionConfig {
+                    authenticator: None,
+                    ..(*self.inner.session_config).clone()
+                };
+                self.serve_with(
+                    Box::new(ours),
+                    Peer::new(PeerAddr::InProcess),
+                    Arc::new(session),
+                );
+                let connecting = node.clone();
+                actix::spawn(async move {
+                    if let Err(error) = connecting.connect_stream(theirs).await {
+                        warn!(%error, "the in-process node could not connect to its host");
+                    }
+                });
+                node
+            })
+            .clone()
+    }
+
+    /// A replica, in this process, of the source this host serves under `A`'s name (see
+    /// [`Host::local_node`]).
+    pub fn acquire<A: RemoteObject>(&self) -> crate::Replica<A> {
+        self.local_node().acquire::<A>()
+    }
+
+    /// A replica, in this process, of the source this host serves under `name`.
+    pub fn acquire_named<A: RemoteObject>(&self, name: &str) -> crate::Replica<A> {
+        self.local_node().acquire_named::<A>(name)
     }
 
     /// Runs a TLS handshake off the accept loop (within the handshake timeout, and counted
@@ -220,6 +269,10 @@ impl Host {
     }
 
     fn serve_from(&self, stream: Box<dyn Transport>, peer: Peer) {
+        self.serve_with(stream, peer, Arc::clone(&self.inner.session_config));
+    }
+
+    fn serve_with(&self, stream: Box<dyn Transport>, peer: Peer, session: Arc<HostSessionConfig>) {
         let mut tables = self.tables();
         if tables.shut_down {
             return;
@@ -244,6 +297,7 @@ impl Host {
             peer,
             frame_gate,
             calls,
+            session,
         };
         let addr = HostConnection::create(move |ctx| {
             ctx.add_stream(crate::batch::Batched::new(frames));
@@ -511,6 +565,9 @@ impl Host {
         if let Some(registrar) = self.inner.registrar.get() {
             registrar.shutdown().await;
         }
+        if let Some(node) = self.inner.local_node.get() {
+            node.shutdown().await;
+        }
         if let Some(acceptor) = acceptor {
             acceptor.abort();
             // Dropping the listener (inside the task) removes the socket file.
@@ -636,6 +693,11 @@ impl HostInner {
             .filter(|s| !s.internal)
             .map(|s| s.info.clone())
             .collect()
+    }
+
+    /// A node configuration that speaks this host's encoding (for its in-process node).
+    fn local_node_config(&self) -> crate::NodeConfig {
+        crate::NodeConfig::default().encoding(self.config.encoding)
     }
 
     /// The configuration of the node a host uses to reach its registry.

@@ -79,6 +79,7 @@ pub(crate) trait SourceTable<S> {
 }
 
 /// How every session of one host behaves.
+#[derive(Clone)]
 pub(crate) struct HostSessionConfig {
     pub(crate) encoding: Encoding,
     pub(crate) dialect: &'static dyn Dialect,

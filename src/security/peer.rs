@@ -12,6 +12,8 @@ pub enum PeerAddr {
     Unix(UnixCredentials),
     /// A stream handed to `Host::serve`: the host cannot tell.
     Unknown,
+    /// The host's own in-process node (`Host::local_node`): this process.
+    InProcess,
 }
 
 /// The process on the other end of a Unix socket, as the kernel reports it.
@@ -37,7 +39,7 @@ impl PeerAddr {
         match self {
             PeerAddr::Tcp(addr) => Some(PeerKey::Ip(addr.ip())),
             PeerAddr::Unix(cred) => Some(PeerKey::Uid(cred.uid)),
-            PeerAddr::Unknown => None,
+            PeerAddr::Unknown | PeerAddr::InProcess => None,
         }
     }
 }
@@ -48,6 +50,7 @@ impl fmt::Display for PeerAddr {
             PeerAddr::Tcp(addr) => write!(f, "{addr}"),
             PeerAddr::Unix(c) => write!(f, "uid {} gid {} pid {:?}", c.uid, c.gid, c.pid),
             PeerAddr::Unknown => f.write_str("a stream of unknown origin"),
+            PeerAddr::InProcess => f.write_str("this process"),
         }
     }
 }
