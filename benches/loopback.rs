@@ -13,6 +13,8 @@ use futures::StreamExt;
 remote_object! {
     pub Bench {
         prop counter: i32;
+        prop level: i32, read_write;
+        prop guarded: i32, read_write, checked;
         slot echo(v: i32) -> i32;
         slot start_counter(m: i32, chunk: i32);
     }
@@ -37,6 +39,13 @@ impl Handler<bench::Echo> for BenchService {
     type Result = SlotResult<i32>;
     fn handle(&mut self, msg: bench::Echo, _: &mut Context<Self>) -> SlotResult<i32> {
         Ok(msg.v)
+    }
+}
+
+impl Handler<bench::SetGuarded> for BenchService {
+    type Result = SlotResult<i32>;
+    fn handle(&mut self, write: bench::SetGuarded, _: &mut Context<Self>) -> SlotResult<i32> {
+        Ok(write.value)
     }
 }
 
@@ -126,6 +135,8 @@ async fn measure(label: &str, url: &str, config: NodeConfig) {
         percentile(&samples, 0.99).as_secs_f64() * 1e6
     );
 
+    measure_writes(label, &replica).await;
+
     let n = 100_000;
     let mut changes = replica.property_changes();
     let start = Instant::now();
@@ -145,6 +156,40 @@ async fn measure(label: &str, url: &str, config: NodeConfig) {
         "{label}: property changes {:.0} /s ({seen} of {n} values seen, {:.1} ms)",
         f64::from(n) / elapsed.as_secs_f64(),
         elapsed.as_secs_f64() * 1e3
+    );
+}
+
+/// Property writes: fire-and-forget as before the write path went through the source (the
+/// rate until the last value shows), then awaited, applied by the host and decided by the
+/// source actor (`checked`).
+async fn measure_writes(label: &str, replica: &Replica<Bench>) {
+    use bench::ReplicaExt;
+    let n = 20_000;
+    let mut changes = replica.property_changes();
+    let start = Instant::now();
+    for v in 1..=n {
+        replica.set_property(1, &v).expect("write");
+    }
+    while replica.level() != n {
+        changes.next().await;
+    }
+    let forget = start.elapsed();
+    let start = Instant::now();
+    for v in 1..=n {
+        replica.set_level(n + v).await.expect("write");
+    }
+    let awaited = start.elapsed();
+    let start = Instant::now();
+    for v in 1..=n {
+        replica.set_guarded(v).await.expect("write");
+    }
+    let checked = start.elapsed();
+    let rate = |d: Duration| f64::from(n) / d.as_secs_f64();
+    println!(
+        "{label}: writes/s fire-and-forget {:.0}, awaited {:.0}, awaited through the source actor {:.0}",
+        rate(forget),
+        rate(awaited),
+        rate(checked)
     );
 }
 

@@ -89,6 +89,7 @@ fn every_kind() -> Vec<(&'static str, Packet)> {
             Packet::SetProperty {
                 source: 1,
                 index: 0,
+                serial: 1,
                 value: small.clone(),
             },
         ),

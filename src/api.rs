@@ -146,6 +146,9 @@ pub enum SetPropertyError {
     /// The source could not re-encode the value.
     #[error("{0}")]
     Source(String),
+    /// The property is `checked`: its writes go to the source actor (`Hostable::write`).
+    #[error("property {0:?} is checked by its source")]
+    Checked(&'static str),
 }
 
 /// A slot's message: its fields are the slot's arguments, sent to a source actor (which

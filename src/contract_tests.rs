@@ -79,8 +79,15 @@ impl ServedSource<Outbox> for MeterSource {
     fn unsubscribe(&self, conn: ConnId) {
         self.state.source_state().unsubscribe(conn, Some(self.id));
     }
-    fn set_from_remote(&self, index: u16, value: &[u8], enc: Encoding) -> Result<(), String> {
-        Meter::set_from_remote(&self.state, index, value, enc).map_err(|e| e.to_string())
+    fn set_from_remote(
+        &self,
+        index: u16,
+        value: &[u8],
+        enc: Encoding,
+    ) -> Result<Option<crate::proto::WriteFuture>, String> {
+        Meter::set_from_remote(&self.state, index, value, enc)
+            .map(|()| None)
+            .map_err(|e| e.to_string())
     }
     fn invoke(
         &self,
@@ -576,6 +583,7 @@ async fn item_7_bad_packets_cost_the_connection_or_the_one_call() {
     let out_of_range = Packet::SetProperty {
         source: source.id,
         index: 9,
+        serial: 1,
         value: Bytes::new(),
     };
     assert!(matches!(
@@ -606,6 +614,7 @@ async fn item_7_bad_packets_cost_the_connection_or_the_one_call() {
     let write = Packet::SetProperty {
         source: source.id,
         index: 0,
+        serial: 2,
         value: Bytes::from(ENC.encode(&5u32).unwrap()),
     };
     host.handle(write, &sources).unwrap();

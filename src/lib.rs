@@ -106,7 +106,9 @@ pub use error::{Error, SlotError, SlotResult};
 pub use host::{Host, HostConfig, SupervisedSource};
 pub use node::{Node, NodeConfig};
 pub use registry::{RegistryHost, SourceLocation};
-pub use replica::{Event, Replica, ReplicaActor, ReplicaState, SlotCall, StateChanged};
+pub use replica::{
+    Event, PendingWrite, Replica, ReplicaActor, ReplicaState, SlotCall, StateChanged,
+};
 pub use source::{AsSourceState, Hostable, RemoteSource, SourceState};
 pub use transport::{PeerAddr, Transport, UnixCredentials, SUPPORTED_SCHEMES};
 pub use wire::Encoding;

@@ -3,6 +3,7 @@
 pub use crate::api::{
     ArgInfo, InvokeError, PropertyInfo, SetPropertyError, SignalInfo, SlotFuture, SlotInfo,
 };
+pub use crate::proto::WriteFuture;
 pub use crate::source::{AsSourceState, Hostable};
 pub use crate::values::schema::{
     AccessFlag, ApiSchema, Field, MemberSchema, PropertySchema, SchemaBuilder, SchemaError,
@@ -59,6 +60,20 @@ pub fn structural_signature(schema: Result<ApiSchema, SchemaError>, declared: u6
             tracing::warn!(%error, "cannot describe an API's types; its signature covers its declaration only");
             declared
         }
+    }
+}
+
+/// What a source actor answered to a `checked` write: the value to set (through `set`, so
+/// every replica sees it in order) or its refusal, as the replica will read it.
+pub fn apply_write<T>(
+    answer: Result<crate::SlotResult<T>, actix::MailboxError>,
+    set: impl FnOnce(T) -> Result<bool, crate::Error>,
+) -> Result<(), String> {
+    match answer {
+        Ok(Ok(value)) => set(value).map(|_| ()).map_err(|e| e.to_string()),
+        Ok(Err(crate::SlotError::Source(reason))) => Err(reason),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err("the source actor has stopped".to_owned()),
     }
 }
 

@@ -246,6 +246,7 @@ async fn an_out_of_range_property_index_closes_the_connection() {
     raw.send(&Packet::SetProperty {
         source,
         index: 99,
+        serial: 1,
         value: Bytes::from_static(&[1]),
     })
     .await;
@@ -418,6 +419,7 @@ async fn property_sets_claiming_more_than_they_hold_are_refused_alone() {
         raw.send(&Packet::SetProperty {
             source,
             index: 2,
+            serial: 0,
             value: value.clone(),
         })
         .await;

@@ -177,7 +177,13 @@ async fn a_policy_hides_a_source_and_refuses_a_slot_and_a_set_each_typed() {
         other => panic!("expected a rejection, got {other:?}"),
     }
     let mut events = replica.events();
-    replica.set_name("mine".to_string()).unwrap();
+    let refused = replica.set_name("mine".to_string()).await;
+    match refused {
+        Err(SlotError::Rejected(reason)) => {
+            assert!(reason.contains("may not set Printer.name"), "{reason}")
+        }
+        other => panic!("expected the write refused, got {other:?}"),
+    }
     loop {
         match next(&mut events).await {
             Event::WriteRefused { property, reason } => {

@@ -126,7 +126,12 @@ async fn a_read_write_property_set_on_the_replica_is_applied_and_rebroadcast(url
     b.wait_for_source(TIMEOUT).await.unwrap();
     let mut b_changes = b.property_changes();
 
-    a.set_name("reception".into()).unwrap();
+    assert_eq!(a.set_name("reception".into()).await, Ok("reception".into()));
+    assert_eq!(
+        a.name(),
+        "reception",
+        "the change is there when the write resolves"
+    );
     assert!(
         matches!(next(&mut b_changes).await, printer::PropertyChange::Name(n) if n == "reception")
     );

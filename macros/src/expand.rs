@@ -24,6 +24,7 @@ pub fn expand(def: &ApiDef) -> TokenStream {
     let property_change = property_change_enum(def);
     let signals = signal_types(def, &private);
     let slots = slot_types(def, &private);
+    let writes = write_messages(def);
     let simple_source = simple_source(def);
     let replica_ext = replica_ext(def);
     let remote_object = remote_object_impl(def, &module);
@@ -44,6 +45,7 @@ pub fn expand(def: &ApiDef) -> TokenStream {
             #property_change
             #signals
             #slots
+            #writes
             #simple_source
             #replica_ext
         }
@@ -224,6 +226,35 @@ fn slot_types(def: &ApiDef, private: &TokenStream) -> TokenStream {
     quote!(#(#items)*)
 }
 
+/// The message a `checked` property's write arrives as, one per such property.
+fn write_messages(def: &ApiDef) -> TokenStream {
+    let items = def.props.iter().filter(|p| p.checked).map(|p| {
+        let (name, ty) = (&p.name, &p.ty);
+        let message = format_ident!("Set{}", variant(name));
+        let doc = LitStr::new(
+            &format!(
+                "A replica asks to set `{name}`: handle it to apply the value (return it), \
+                 adjust it (return another) or refuse it (return an error, the replica's \
+                 reason). What you return is set and seen by every replica, in order."
+            ),
+            name.span(),
+        );
+        quote! {
+            #[doc = #doc]
+            #[derive(Debug, Clone)]
+            pub struct #message {
+                /// The value the replica asks for.
+                pub value: #ty,
+            }
+
+            impl __actix::Message for #message {
+                type Result = ::actix_remote_objects::SlotResult<#ty>;
+            }
+        }
+    });
+    quote!(#(#items)*)
+}
+
 fn simple_source(def: &ApiDef) -> TokenStream {
     let api = &def.name;
     let getters = def.props.iter().map(|p| {
@@ -318,16 +349,26 @@ fn replica_ext(def: &ApiDef) -> TokenStream {
         if p.access == Access::ReadWrite {
             let setter = format_ident!("set_{}", name);
             let doc = LitStr::new(
-                &format!("Asks the source to set `{name}`; the change arrives like any other."),
+                &format!(
+                    "Asks the source to set `{name}`; resolves to the value it applied (the \
+                     change arrives like any other, before this resolves) or why it was refused."
+                ),
                 name.span(),
             );
             decls.push(quote! {
                 #[doc = #doc]
-                fn #setter(&self, value: #ty) -> ::core::result::Result<(), ::actix_remote_objects::Error>;
+                fn #setter(&self, value: #ty) -> ::actix_remote_objects::PendingWrite<#ty>;
             });
             impls.push(quote! {
-                fn #setter(&self, value: #ty) -> ::core::result::Result<(), ::actix_remote_objects::Error> {
-                    self.set_property(#idx, &value)
+                fn #setter(&self, value: #ty) -> ::actix_remote_objects::PendingWrite<#ty> {
+                    let written = self.write_property(#idx, &value);
+                    let replica = ::core::clone::Clone::clone(self);
+                    ::actix_remote_objects::PendingWrite::new(async move {
+                        written.await?;
+                        ::core::result::Result::Ok(
+                            replica.with_properties(|p| ::core::clone::Clone::clone(&p.#name)),
+                        )
+                    })
                 }
             });
         }
@@ -440,7 +481,9 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
     let set_arms = def.props.iter().enumerate().map(|(i, p)| {
         let (idx, name) = (index(i), &p.name);
         let lit = LitStr::new(&name.to_string(), name.span());
-        if p.access == Access::ReadWrite {
+        if p.checked {
+            quote!(#idx => ::core::result::Result::Err(#private::SetPropertyError::Checked(#lit)),)
+        } else if p.access == Access::ReadWrite {
             let setter = format_ident!("set_{}", name);
             quote! {
                 #idx => {
@@ -574,9 +617,34 @@ fn hostable_impl(def: &ApiDef, module: &Ident) -> TokenStream {
     let private = quote!(::actix_remote_objects::__private);
     let api = &def.name;
     let slot_types: Vec<Ident> = def.slots.iter().map(|s| variant(&s.name)).collect();
+    let checked: Vec<(usize, &crate::parse::PropDef)> = def
+        .props
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.checked)
+        .collect();
+    let write_types: Vec<Ident> = checked
+        .iter()
+        .map(|(_, p)| format_ident!("Set{}", variant(&p.name)))
+        .collect();
     let bounds = slot_types
         .iter()
+        .chain(&write_types)
         .map(|t| quote!(+ #private::actix::Handler<#module::#t>));
+    let write_arms = checked.iter().zip(&write_types).map(|((i, p), message)| {
+        let idx = index(*i);
+        let setter = format_ident!("set_{}", p.name);
+        quote! {
+            #idx => {
+                let value = #private::decode(value, enc)?;
+                let sent = addr.clone().send(#module::#message { value });
+                let source = ::core::clone::Clone::clone(source);
+                ::core::result::Result::Ok(::core::option::Option::Some(::std::boxed::Box::pin(async move {
+                    #private::apply_write(sent.await, |v| source.#setter(v))
+                })))
+            }
+        }
+    });
     let arms = def.slots.iter().enumerate().map(|(i, s)| {
         let (idx, ty) = (index(i), variant(&s.name));
         let lit = LitStr::new(&s.name.to_string(), s.name.span());
@@ -604,6 +672,20 @@ fn hostable_impl(def: &ApiDef, module: &Ident) -> TokenStream {
                 match slot {
                     #(#arms)*
                     _ => ::core::result::Result::Err(#private::InvokeError::UnknownSlot(slot)),
+                }
+            }
+
+            fn write(
+                addr: &#private::actix::Addr<__SourceActor>,
+                source: &#module::SimpleSource,
+                index: u16,
+                value: &[u8],
+                enc: #private::Encoding,
+            ) -> ::core::result::Result<::core::option::Option<#private::WriteFuture>, #private::SetPropertyError> {
+                match index {
+                    #(#write_arms)*
+                    _ => <#api as ::actix_remote_objects::RemoteObject>::set_from_remote(source, index, value, enc)
+                        .map(|()| ::core::option::Option::None),
                 }
             }
         }

@@ -42,6 +42,8 @@ pub struct PropDef {
     pub access: Access,
     /// Saved by a node's persisted store and restored on the next acquire.
     pub persisted: bool,
+    /// A replica's write goes to the source actor, which applies, adjusts or refuses it.
+    pub checked: bool,
 }
 
 pub struct Arg {
@@ -139,6 +141,7 @@ fn parse_prop(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<PropDef> 
     };
     let mut access: Option<(Access, Span)> = None;
     let mut persisted = false;
+    let mut checked: Option<Span> = None;
     while input.peek(Token![,]) {
         input.parse::<Token![,]>()?;
         let flag: Ident = input.parse()?;
@@ -153,11 +156,18 @@ fn parse_prop(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<PropDef> 
                 persisted = true;
                 continue;
             }
+            "checked" => {
+                if checked.is_some() {
+                    return Err(syn::Error::new(flag.span(), "`checked` is given twice"));
+                }
+                checked = Some(flag.span());
+                continue;
+            }
             other => {
                 return Err(syn::Error::new(
                     flag.span(),
                     format!(
-                        "unknown property flag `{other}`: expected `read_only`, `read_write`, `constant` or `persisted`"
+                        "unknown property flag `{other}`: expected `read_only`, `read_write`, `constant`, `persisted` or `checked`"
                     ),
                 ))
             }
@@ -170,13 +180,21 @@ fn parse_prop(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<PropDef> 
         }
         access = Some((parsed, flag.span()));
     }
+    let access = access.map_or(Access::ReadOnly, |(a, _)| a);
+    if let (Some(span), false) = (checked, access == Access::ReadWrite) {
+        return Err(syn::Error::new(
+            span,
+            "`checked` is for `read_write` properties: only those can be written by replicas",
+        ));
+    }
     Ok(PropDef {
         docs,
         name,
         ty,
         default,
-        access: access.map_or(Access::ReadOnly, |(a, _)| a),
+        access,
         persisted,
+        checked: checked.is_some(),
     })
 }
 

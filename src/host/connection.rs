@@ -82,6 +82,12 @@ impl HostConnection {
                     .announce_to(self.id, Arc::clone(self.session.peer()));
                 self.arm_timer(ctx);
             }
+            Some(HostEvent::Write(pending)) => {
+                actix::spawn(async move {
+                    let outcome = pending.write.await;
+                    pending.answer.send(outcome);
+                });
+            }
             Some(HostEvent::Call(pending)) => {
                 // Its own task, not a future parked in this actor: actix polls every future
                 // parked in an actor on each wake-up, which makes many calls in flight

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tracing::{debug, info, warn};
 
 use super::admission::{Admission, Step};
-use super::{ConnId, FrameSink, SlotFuture};
+use super::{ConnId, FrameSink, SlotFuture, WriteFuture};
 use crate::lifecycle::{Liveness, Tick};
 use crate::security::{AccessPolicy, Authenticator, Peer};
 use crate::wire::{
@@ -61,8 +61,14 @@ pub(crate) trait ServedSource<S>: Send + Sync {
     /// subscribed to every later change and signal, in order.
     fn subscribe(&self, sink: &S, schema: Option<&Bytes>) -> Result<(), String>;
     fn unsubscribe(&self, conn: ConnId);
-    /// Applies a replica's write of property `index`, or says why not.
-    fn set_from_remote(&self, index: u16, value: &[u8], enc: Encoding) -> Result<(), String>;
+    /// Applies a replica's write of property `index` (`Ok(None)`), hands back the source's
+    /// decision on it to run (`Ok(Some)`, a `checked` property), or says why not.
+    fn set_from_remote(
+        &self,
+        index: u16,
+        value: &[u8],
+        enc: Encoding,
+    ) -> Result<Option<WriteFuture>, String>;
     /// Decodes slot `slot`'s arguments and hands the call to the source.
     fn invoke(
         &self,
@@ -97,6 +103,44 @@ pub(crate) enum HostEvent<S> {
     Admitted,
     /// Run this slot call; send its outcome with `reply`.
     Call(PendingCall<S>),
+    /// Run the source's decision on a write; send its outcome with `answer`.
+    Write(PendingWrite<S>),
+}
+
+/// A write the source decides on, which the driver runs.
+pub(crate) struct PendingWrite<S> {
+    pub(crate) write: WriteFuture,
+    pub(crate) answer: WriteAnswer<S>,
+}
+
+/// Where a write's outcome goes.
+pub(crate) struct WriteAnswer<S> {
+    sink: S,
+    dialect: &'static dyn Dialect,
+    source: SourceId,
+    index: u16,
+    serial: u32,
+}
+
+impl<S: FrameSink> WriteAnswer<S> {
+    /// Tells the node the write was applied (if it asked), or refused (always: every
+    /// replica of the writer hears of it).
+    pub(crate) fn send(self, outcome: Result<(), String>) {
+        let packet = match outcome {
+            Ok(()) if self.serial == NO_REPLY => return,
+            Ok(()) => Packet::SetPropertyDone {
+                source: self.source,
+                serial: self.serial,
+            },
+            Err(reason) => Packet::SetPropertyRefused {
+                source: self.source,
+                index: self.index,
+                serial: self.serial,
+                reason,
+            },
+        };
+        self.sink.push(self.dialect.encode(&packet));
+    }
 }
 
 /// A slot call the driver runs.
@@ -239,8 +283,9 @@ impl<S: FrameSink> HostSession<S> {
             Packet::SetProperty {
                 source,
                 index,
+                serial,
                 value,
-            } => self.set_property(source, index, &value)?,
+            } => return self.set_property(source, index, serial, &value),
             Packet::Describe { name } => self.describe(name, sources),
             Packet::Ping(nonce) => self.send(&Packet::Pong(nonce)),
             Packet::Pong(_) => {}
@@ -388,14 +433,25 @@ impl<S: FrameSink> HostSession<S> {
         &mut self,
         source: SourceId,
         index: u16,
+        serial: u32,
         value: &[u8],
-    ) -> Result<(), HostSessionError> {
+    ) -> Result<Option<HostEvent<S>>, HostSessionError> {
+        let answer = WriteAnswer {
+            sink: self.sink.clone(),
+            dialect: self.config.dialect,
+            source,
+            index,
+            serial,
+        };
         let Some(hosted) = self.acquired.get(&source) else {
             warn!(
                 conn = self.conn,
                 source, "property set on a source this connection has not acquired"
             );
-            return Ok(());
+            answer.send(Err(format!(
+                "source {source} is not acquired on this connection"
+            )));
+            return Ok(None);
         };
         let Some(property) = hosted.property_name(index) else {
             return Err(HostSessionError::PropertyOutOfRange {
@@ -409,15 +465,16 @@ impl<S: FrameSink> HostSession<S> {
         };
         let outcome =
             allowed.and_then(|()| hosted.set_from_remote(index, value, self.config.encoding));
-        if let Err(reason) = outcome {
-            warn!(conn = self.conn, peer = %self.peer, source = %hosted.info().name, %property, %reason, "property set refused");
-            self.send(&Packet::SetPropertyRefused {
-                source,
-                index,
-                reason,
-            });
+        match outcome {
+            Ok(None) => answer.send(Ok(())),
+            // The source decides (a `checked` property): the driver runs its decision.
+            Ok(Some(write)) => return Ok(Some(HostEvent::Write(PendingWrite { write, answer }))),
+            Err(reason) => {
+                warn!(conn = self.conn, peer = %self.peer, source = %hosted.info().name, %property, %reason, "property set refused");
+                answer.send(Err(reason));
+            }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// When the driver must call [`HostSession::handle_timeout`] next, if ever.

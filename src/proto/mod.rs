@@ -42,6 +42,10 @@ pub(crate) trait FrameSink: Clone + Send + Sync + 'static {
     fn push(&self, frame: Bytes) -> bool;
 }
 
+/// A source deciding on a replica's write (a `checked` property): applied, or refused with
+/// the reason. Run by the driver.
+pub type WriteFuture = Pin<Box<dyn Future<Output = Result<(), String>>>>;
+
 /// A slot call in progress on the host: the encoded return value or the failure. Run by
 /// the driver; the session only hands it out.
 pub type SlotFuture = Pin<Box<dyn Future<Output = Result<Bytes, RemoteFailure>>>>;

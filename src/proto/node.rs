@@ -22,6 +22,7 @@ use crate::lifecycle::{Liveness, Tick};
 use crate::security::{AuthError, Credentials};
 use crate::wire::{
     Dialect, Encoding, FailureKind, Handshake, HandshakeError, ObjectInfo, Packet, SourceId,
+    NO_REPLY,
 };
 
 /// Where a replica's source is: which connection, under which id, and where to send.
@@ -448,10 +449,27 @@ impl<S: FrameSink> NodeProtocol<S> {
             Packet::SetPropertyRefused {
                 source,
                 index,
+                serial,
                 reason,
             } => {
-                for entry in self.linked(conn, source) {
+                let linked = self.linked(conn, source);
+                for entry in linked {
                     entry.on_write_refused(index, &reason);
+                }
+                if serial != NO_REPLY {
+                    if let Some(complete) = linked.iter().find_map(|e| e.take_pending(serial)) {
+                        complete(Err(SlotError::Rejected(reason)));
+                    }
+                }
+            }
+            Packet::SetPropertyDone { source, serial } => {
+                let pending = self
+                    .linked(conn, source)
+                    .iter()
+                    .find_map(|e| e.take_pending(serial));
+                match pending {
+                    Some(complete) => complete(Ok(Bytes::new())),
+                    None => debug!(conn, serial, "an answer to no pending write"),
                 }
             }
             Packet::Init {

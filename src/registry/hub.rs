@@ -228,7 +228,12 @@ impl SourceHub for std::sync::Arc<RegistryHub> {
         self.source.source_state().unsubscribe_all(source)
     }
 
-    fn set_from_remote(&self, _: u16, _: &[u8], _: Encoding) -> Result<(), SetPropertyError> {
+    fn set_from_remote(
+        &self,
+        _: u16,
+        _: &[u8],
+        _: Encoding,
+    ) -> Result<Option<crate::proto::WriteFuture>, SetPropertyError> {
         Err(SetPropertyError::NotWritable("sources"))
     }
 

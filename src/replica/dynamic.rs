@@ -502,6 +502,7 @@ impl DynamicReplica {
         let frame = Packet::SetProperty {
             source: link.source,
             index,
+            serial: crate::wire::NO_REPLY,
             value: Bytes::from(bytes),
         }
         .to_frame();

@@ -252,6 +252,37 @@ impl<A: RemoteObject> Replica<A> {
         }
     }
 
+    /// Writes read-write property `index` and resolves once the host applied the write (its
+    /// change, if any, is in the cache by then) or refused it — the access policy, or the
+    /// source's handler of a `checked` property — with `SlotError::Rejected(reason)`.
+    /// Generated setters (`set_<name>`) call this and resolve to the applied value.
+    #[doc(hidden)]
+    pub fn write_property<T: Serialize>(&self, index: u16, value: &T) -> PendingWrite<()> {
+        let writable = A::PROPERTIES
+            .get(usize::from(index))
+            .filter(|p| p.access == Access::ReadWrite);
+        let Some(_) = writable else {
+            let name = A::PROPERTIES
+                .get(usize::from(index))
+                .map_or("?", |p| p.name);
+            let refused = SlotError::Rejected(format!("property {name:?} is not read_write"));
+            return PendingWrite::ready(Err(refused));
+        };
+        let bytes = match self.shared.encoding.encode(value) {
+            Ok(bytes) => Bytes::from(bytes),
+            Err(error) => return PendingWrite::ready(Err(SlotError::Encode(error.to_string()))),
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.shared.start_write(
+            index,
+            bytes,
+            Box::new(move |outcome| {
+                let _ = tx.send(outcome.map(drop));
+            }),
+        );
+        PendingWrite::new(async move { rx.await.unwrap_or(Err(SlotError::ConnectionLost)) })
+    }
+
     /// Delivers every property change to `to`, each once `to` handled the one before.
     /// Bounded like [`Replica::events`]: for an actor that falls behind, values coalesce.
     pub fn subscribe_properties(&self, to: Recipient<A::PropertyChange>) {
@@ -346,5 +377,42 @@ impl Drop for HandleToken {
     fn drop(&mut self) {
         self.entry.persist();
         (self.release)(std::mem::take(&mut self.name), Arc::clone(&self.entry));
+    }
+}
+
+/// A replica's write on its way: resolves to the value the source applied, or why it was
+/// refused. The write is sent when it is made, whether or not this is awaited.
+#[must_use = "the write is sent either way; await it to learn the applied value or the refusal"]
+pub struct PendingWrite<T> {
+    outcome: std::pin::Pin<Box<dyn std::future::Future<Output = SlotResult<T>> + Send>>,
+}
+
+impl<T: Send + 'static> PendingWrite<T> {
+    /// A write that resolves with `outcome` of `future`.
+    #[doc(hidden)]
+    pub fn new(future: impl std::future::Future<Output = SlotResult<T>> + Send + 'static) -> Self {
+        PendingWrite {
+            outcome: Box::pin(future),
+        }
+    }
+
+    fn ready(outcome: SlotResult<T>) -> Self {
+        PendingWrite::new(futures::future::ready(outcome))
+    }
+}
+
+impl<T> std::future::Future for PendingWrite<T> {
+    type Output = SlotResult<T>;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<SlotResult<T>> {
+        self.outcome.as_mut().poll(cx)
+    }
+}
+
+impl<T> std::fmt::Debug for PendingWrite<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingWrite").finish_non_exhaustive()
     }
 }

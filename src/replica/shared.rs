@@ -62,17 +62,42 @@ pub(crate) fn invoke(
     args: Bytes,
     complete: PendingReply,
 ) -> Option<PendingReply> {
+    send_tracked(core, complete, |source, serial| Packet::Invoke {
+        source,
+        slot,
+        serial,
+        args,
+    })
+}
+
+/// Sends a write of property `index` that `complete` hears the outcome of: `Ok` once the
+/// host applied it (its change, if any, came first), `Err` with the host's or source's
+/// refusal. Without a live link, `complete` is handed back as for [`invoke`].
+pub(crate) fn write(
+    core: &mut ReplicaCore<Link, PendingReply>,
+    index: u16,
+    value: Bytes,
+    complete: PendingReply,
+) -> Option<PendingReply> {
+    send_tracked(core, complete, |source, serial| Packet::SetProperty {
+        source,
+        index,
+        serial,
+        value,
+    })
+}
+
+/// Sends the packet `build` makes with a fresh serial, registering `complete` for its answer.
+fn send_tracked(
+    core: &mut ReplicaCore<Link, PendingReply>,
+    complete: PendingReply,
+    build: impl FnOnce(SourceId, u32) -> Packet,
+) -> Option<PendingReply> {
     let (serial, link) = match core.begin_call(complete) {
         Ok(started) => started,
         Err(complete) => return Some(complete),
     };
-    let frame = Packet::Invoke {
-        source: link.source,
-        slot,
-        serial,
-        args,
-    }
-    .to_frame();
+    let frame = build(link.source, serial).to_frame();
     if link.sink.push(frame) {
         None
     } else {
@@ -280,10 +305,19 @@ impl<A: RemoteObject> ReplicaShared<A> {
             Packet::SetProperty {
                 source: link.source,
                 index,
+                serial: crate::wire::NO_REPLY,
                 value,
             }
             .to_frame(),
         )
+    }
+
+    /// Writes a read-write property; `complete` hears whether the host applied it.
+    pub(crate) fn start_write(&self, index: u16, value: Bytes, complete: PendingReply) {
+        let refused = write(&mut self.lock().core, index, value, complete);
+        if let Some(complete) = refused {
+            complete(Err(SlotError::NotConnected));
+        }
     }
 
     fn notify_state(&self, inner: &mut Inner<A>, transition: Transition) {

@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::outbox::{ConnId, Outbox};
 pub(crate) use crate::proto::host::Caller;
 use crate::proto::host::ServedSource;
+use crate::proto::WriteFuture;
 use crate::wire::{Encoding, ObjectInfo, SourceId};
 
 /// What a host needs from a source, without its types.
@@ -27,12 +28,13 @@ pub(crate) trait SourceHub: Send + Sync + 'static {
     fn schema(&self) -> Result<Bytes, String>;
     fn unsubscribe(&self, conn: ConnId, source: Option<SourceId>);
     fn unsubscribe_all(&self, source: SourceId);
+    /// Applies a replica's write, or hands back the source's decision on it to run.
     fn set_from_remote(
         &self,
         index: u16,
         value: &[u8],
         enc: Encoding,
-    ) -> Result<(), SetPropertyError>;
+    ) -> Result<Option<WriteFuture>, SetPropertyError>;
     /// `caller` is who the call came from.
     fn invoke(
         &self,
@@ -87,8 +89,8 @@ impl<A: RemoteSource> SourceHub for TypedHub<A> {
         index: u16,
         value: &[u8],
         enc: Encoding,
-    ) -> Result<(), SetPropertyError> {
-        A::Api::set_from_remote(&self.source, index, value, enc)
+    ) -> Result<Option<WriteFuture>, SetPropertyError> {
+        <A::Api as Hostable<A>>::write(&self.addr, &self.source, index, value, enc)
     }
     fn invoke(
         &self,
@@ -201,7 +203,12 @@ impl ServedSource<Outbox> for HostedSource {
     fn unsubscribe(&self, conn: ConnId) {
         self.hub.unsubscribe(conn, Some(self.id));
     }
-    fn set_from_remote(&self, index: u16, value: &[u8], enc: Encoding) -> Result<(), String> {
+    fn set_from_remote(
+        &self,
+        index: u16,
+        value: &[u8],
+        enc: Encoding,
+    ) -> Result<Option<WriteFuture>, String> {
         self.hub
             .set_from_remote(index, value, enc)
             .map_err(|e| e.to_string())

@@ -4,7 +4,8 @@
 use actix::{Actor, Addr};
 
 use super::SourceState;
-use crate::api::{InvokeError, RemoteObject, SlotFuture};
+use crate::api::{InvokeError, RemoteObject, SetPropertyError, SlotFuture};
+use crate::proto::WriteFuture;
 use crate::wire::Encoding;
 
 /// Gives the library the shared state behind a generated `SimpleSource`.
@@ -24,6 +25,16 @@ pub trait Hostable<A: Actor>: RemoteObject<SimpleSource: AsSourceState<Self>> {
         args: &[u8],
         enc: Encoding,
     ) -> Result<SlotFuture, InvokeError>;
+
+    /// Applies a replica's write of property `index`: at once (`Ok(None)`), or, for a
+    /// `checked` property, through the actor's handler of its `Set…` message (`Ok(Some)`).
+    fn write(
+        addr: &Addr<A>,
+        source: &Self::SimpleSource,
+        index: u16,
+        value: &[u8],
+        enc: Encoding,
+    ) -> Result<Option<WriteFuture>, SetPropertyError>;
 }
 
 /// An actor that is the source of an API: it names the API and hands the host its

@@ -204,6 +204,9 @@ pub enum Packet {
         source: SourceId,
         /// The property's index.
         index: u16,
+        /// Matches the answer ([`Packet::SetPropertyDone`] or [`Packet::SetPropertyRefused`])
+        /// to the write; [`NO_REPLY`] for a write nobody waits on (refusals are still told).
+        serial: u32,
         /// The encoded new value.
         value: Bytes,
     },
@@ -266,8 +269,18 @@ pub enum Packet {
         source: SourceId,
         /// The property's index.
         index: u16,
+        /// The write's serial.
+        serial: u32,
         /// Why.
         reason: String,
+    },
+    /// Host → node: a [`Packet::SetProperty`] with a serial was applied (as the source
+    /// decided: the value itself, or one it adjusted); its change, if any, came first.
+    SetPropertyDone {
+        /// The source.
+        source: SourceId,
+        /// The write's serial.
+        serial: u32,
     },
     /// Node → host: describe the source remoted under `name` (a replica whose signature
     /// differs from the source's asks, to say what differs).
@@ -348,6 +361,7 @@ mod kind {
     pub const SET_PROPERTY_REFUSED: u8 = 22;
     pub const DESCRIBE: u8 = 23;
     pub const DESCRIPTION: u8 = 24;
+    pub const SET_PROPERTY_DONE: u8 = 25;
 }
 
 impl Packet {
@@ -374,6 +388,7 @@ impl Packet {
             Packet::AuthAccepted { .. } => "AuthAccepted",
             Packet::AuthRefused { .. } => "AuthRefused",
             Packet::SetPropertyRefused { .. } => "SetPropertyRefused",
+            Packet::SetPropertyDone { .. } => "SetPropertyDone",
             Packet::Describe { .. } => "Describe",
             Packet::Description { .. } => "Description",
             Packet::Ping(_) => "Ping",
@@ -590,11 +605,13 @@ impl Packet {
             Packet::SetProperty {
                 source,
                 index,
+                serial,
                 value,
             } => {
                 out.put_u8(kind::SET_PROPERTY);
                 out.put_u32_le(*source);
                 out.put_u16_le(*index);
+                out.put_u32_le(*serial);
                 put_bytes(out, value);
             }
             Packet::PropertyChange {
@@ -643,12 +660,19 @@ impl Packet {
             Packet::SetPropertyRefused {
                 source,
                 index,
+                serial,
                 reason,
             } => {
                 out.put_u8(kind::SET_PROPERTY_REFUSED);
                 out.put_u32_le(*source);
                 out.put_u16_le(*index);
+                out.put_u32_le(*serial);
                 put_str(out, reason);
+            }
+            Packet::SetPropertyDone { source, serial } => {
+                out.put_u8(kind::SET_PROPERTY_DONE);
+                out.put_u32_le(*source);
+                out.put_u32_le(*serial);
             }
             Packet::Describe { name } => {
                 out.put_u8(kind::DESCRIBE);
@@ -763,6 +787,7 @@ impl Packet {
             kind::SET_PROPERTY => Packet::SetProperty {
                 source: r.u32("source")?,
                 index: r.u16("index")?,
+                serial: r.u32("serial")?,
                 value: r.bytes("value")?,
             },
             kind::PROPERTY_CHANGE => Packet::PropertyChange {
@@ -796,7 +821,12 @@ impl Packet {
             kind::SET_PROPERTY_REFUSED => Packet::SetPropertyRefused {
                 source: r.u32("source")?,
                 index: r.u16("index")?,
+                serial: r.u32("serial")?,
                 reason: r.string("reason")?,
+            },
+            kind::SET_PROPERTY_DONE => Packet::SetPropertyDone {
+                source: r.u32("source")?,
+                serial: r.u32("serial")?,
             },
             kind::DESCRIBE => Packet::Describe {
                 name: r.string("name")?,
@@ -969,6 +999,7 @@ mod tests {
             Packet::SetProperty {
                 source: 1,
                 index: 0,
+                serial: 4,
                 value: Bytes::from_static(b"v"),
             },
             Packet::PropertyChange {
@@ -1002,7 +1033,12 @@ mod tests {
             Packet::SetPropertyRefused {
                 source: 1,
                 index: 2,
+                serial: 3,
                 reason: "no".into(),
+            },
+            Packet::SetPropertyDone {
+                source: 1,
+                serial: 3,
             },
             Packet::Describe {
                 name: "Printer".into(),

@@ -111,7 +111,8 @@ pub async fn record_printer_session() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         .await;
     typed.call(printer::Jam { tray: 2 }).await.unwrap();
     typed.call(printer::Refill { level: 42 }).await.unwrap();
-    printer::ReplicaExt::set_name(&typed, "lab".to_string()).unwrap();
+    let applied = printer::ReplicaExt::set_name(&typed, "lab".to_string()).await;
+    assert_eq!(applied.unwrap(), "lab");
     while typed.properties().name != "lab" {
         super::next(&mut changes).await;
     }
