@@ -14,7 +14,7 @@ use crate::outbox::{ConnId, Outbox};
 use crate::proto::replica::{InitRefused, Offered, ReplicaCore, Transition};
 use crate::replica::delivery::{Delivered, Delivery, QueueSender};
 use crate::replica::shared::{
-    invoke, InitOutcome, Link, PendingReply, ReplicaEntry, ReplicaProtocolError,
+    invoke, lose_calls, InitOutcome, Link, PendingReply, ReplicaEntry, ReplicaProtocolError,
 };
 use crate::replica::state_cell::StateCell;
 use crate::replica::{wait_until_valid, HandleToken, ReplicaState, StateChanged};
@@ -330,9 +330,7 @@ impl ReplicaEntry<Outbox> for DynamicShared {
         let (pending, transition) = inner.core.on_link_lost();
         self.notify_state(&mut inner, transition);
         drop(inner);
-        for complete in pending {
-            complete(Err(SlotError::ConnectionLost));
-        }
+        lose_calls(pending);
     }
 
     fn on_failed(&self, reason: &str) {
@@ -342,9 +340,7 @@ impl ReplicaEntry<Outbox> for DynamicShared {
             "the source sent what this dynamic replica cannot hold; it lets go of the source");
         self.notify_state(&mut inner, transition);
         drop(inner);
-        for complete in pending {
-            complete(Err(SlotError::ConnectionLost));
-        }
+        lose_calls(pending);
     }
 
     fn persist(&self) {}

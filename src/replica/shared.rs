@@ -70,6 +70,14 @@ pub(crate) fn invoke(
     })
 }
 
+/// Fails calls (and writes) whose source went away before they were answered. Called
+/// outside the replica's lock: a completion may run the caller's continuation.
+pub(crate) fn lose_calls(pending: Vec<PendingReply>) {
+    for complete in pending {
+        complete(Err(SlotError::ConnectionLost));
+    }
+}
+
 /// Sends a write of property `index` that `complete` hears the outcome of: `Ok` once the
 /// host applied it (its change, if any, came first), `Err` with the host's or source's
 /// refusal. Without a live link, `complete` is handed back as for [`invoke`].
@@ -496,9 +504,7 @@ impl<A: RemoteObject> ReplicaEntry<Outbox> for ReplicaShared<A> {
         self.notify_state(&mut inner, transition);
         drop(inner);
         // Outside the lock: a completion may run user code (a caller's continuation).
-        for complete in pending {
-            complete(Err(SlotError::ConnectionLost));
-        }
+        lose_calls(pending);
     }
 
     fn on_failed(&self, reason: &str) {
@@ -508,9 +514,7 @@ impl<A: RemoteObject> ReplicaEntry<Outbox> for ReplicaShared<A> {
             "the source sent what this replica cannot hold; it lets go of the source");
         self.notify_state(&mut inner, transition);
         drop(inner);
-        for complete in pending {
-            complete(Err(SlotError::ConnectionLost));
-        }
+        lose_calls(pending);
     }
 }
 
