@@ -113,33 +113,43 @@ pub(crate) struct PendingWrite<S> {
     pub(crate) answer: WriteAnswer<S>,
 }
 
-/// Where a write's outcome goes.
-pub(crate) struct WriteAnswer<S> {
+/// Who a call or write came from: where its answer goes, and under which serial.
+pub(crate) struct Requester<S> {
     sink: S,
     dialect: &'static dyn Dialect,
     source: SourceId,
-    index: u16,
     serial: u32,
+}
+
+impl<S: FrameSink> Requester<S> {
+    /// Sends `packet`; one for a closed connection is refused by the sink.
+    fn answer(&self, packet: &Packet) {
+        self.sink.push(self.dialect.encode(packet));
+    }
+}
+
+/// Where a write's outcome goes.
+pub(crate) struct WriteAnswer<S> {
+    to: Requester<S>,
+    index: u16,
 }
 
 impl<S: FrameSink> WriteAnswer<S> {
     /// Tells the node the write was applied (if it asked), or refused (always: every
     /// replica of the writer hears of it).
     pub(crate) fn send(self, outcome: Result<(), String>) {
+        let Requester { source, serial, .. } = self.to;
         let packet = match outcome {
-            Ok(()) if self.serial == NO_REPLY => return,
-            Ok(()) => Packet::SetPropertyDone {
-                source: self.source,
-                serial: self.serial,
-            },
+            Ok(()) if serial == NO_REPLY => return,
+            Ok(()) => Packet::SetPropertyDone { source, serial },
             Err(reason) => Packet::SetPropertyRefused {
-                source: self.source,
+                source,
                 index: self.index,
-                serial: self.serial,
+                serial,
                 reason,
             },
         };
-        self.sink.push(self.dialect.encode(&packet));
+        self.to.answer(&packet);
     }
 }
 
@@ -150,29 +160,23 @@ pub(crate) struct PendingCall<S> {
 }
 
 /// Where a slot call's outcome goes.
-pub(crate) struct ReplyTo<S> {
-    sink: S,
-    dialect: &'static dyn Dialect,
-    source: SourceId,
-    serial: u32,
-}
+pub(crate) struct ReplyTo<S>(Requester<S>);
 
 impl<S: FrameSink> ReplyTo<S> {
-    /// Sends the outcome; a reply for a closed connection is refused by the sink. A
-    /// one-way call ([`NO_REPLY`]) gets none.
+    /// Sends the outcome. A one-way call ([`NO_REPLY`]) gets none.
     pub(crate) fn send(self, outcome: Result<Bytes, RemoteFailure>) {
-        if self.serial == NO_REPLY {
+        let Requester { source, serial, .. } = self.0;
+        if serial == NO_REPLY {
             if let Err(failure) = outcome {
-                debug!(source = self.source, message = %failure.message, "a one-way call failed");
+                debug!(source, message = %failure.message, "a one-way call failed");
             }
             return;
         }
-        let reply = Packet::InvokeReply {
-            source: self.source,
-            serial: self.serial,
+        self.0.answer(&Packet::InvokeReply {
+            source,
+            serial,
             outcome,
-        };
-        self.sink.push(self.dialect.encode(&reply));
+        });
     }
 }
 
@@ -240,6 +244,15 @@ impl<S: FrameSink> HostSession<S> {
 
     fn send(&self, packet: &Packet) {
         self.sink.push(self.config.dialect.encode(packet));
+    }
+
+    fn requester(&self, source: SourceId, serial: u32) -> Requester<S> {
+        Requester {
+            sink: self.sink.clone(),
+            dialect: self.config.dialect,
+            source,
+            serial,
+        }
     }
 
     /// The node sent something (a batch of packets): it is alive.
@@ -383,12 +396,7 @@ impl<S: FrameSink> HostSession<S> {
         serial: u32,
         args: &[u8],
     ) -> Option<HostEvent<S>> {
-        let reply = ReplyTo {
-            sink: self.sink.clone(),
-            dialect: self.config.dialect,
-            source,
-            serial,
-        };
+        let reply = ReplyTo(self.requester(source, serial));
         let reject = |reply: ReplyTo<S>, message: String| {
             reply.send(Err(RemoteFailure {
                 kind: FailureKind::Rejected,
@@ -437,11 +445,8 @@ impl<S: FrameSink> HostSession<S> {
         value: &[u8],
     ) -> Result<Option<HostEvent<S>>, HostSessionError> {
         let answer = WriteAnswer {
-            sink: self.sink.clone(),
-            dialect: self.config.dialect,
-            source,
+            to: self.requester(source, serial),
             index,
-            serial,
         };
         let Some(hosted) = self.acquired.get(&source) else {
             warn!(
