@@ -61,10 +61,10 @@ impl ServedSource<Outbox> for MeterSource {
     fn info(&self) -> &ObjectInfo {
         &self.info
     }
-    fn slot_name(&self, index: u16) -> Option<&'static str> {
+    fn slot_name(&self, index: u16) -> Option<&str> {
         Meter::SLOTS.get(usize::from(index)).map(|s| s.name)
     }
-    fn property_name(&self, index: u16) -> Option<&'static str> {
+    fn property_name(&self, index: u16) -> Option<&str> {
         Meter::PROPERTIES.get(usize::from(index)).map(|p| p.name)
     }
     fn schema(&self) -> Result<Bytes, String> {

@@ -34,6 +34,9 @@ pub(crate) enum Kind {
     Encode(#[from] EncodeError),
     #[error("{0}")]
     Decode(#[from] DecodeError),
+    /// A dynamic value that does not encode as its type.
+    #[error("{0}")]
+    InvalidValue(String),
     #[error(
         "API signature mismatch for {api:?}: this side has {local:#018x}, the source has \
          {remote:#018x}{}", difference.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
@@ -53,7 +56,7 @@ pub(crate) enum Kind {
     NotWritable(&'static str),
     #[error("source {api:?} is already remoted with the {current} encoding")]
     EncodingInUse {
-        api: &'static str,
+        api: String,
         current: crate::wire::Encoding,
     },
     #[error("the replica is not connected to its source")]
@@ -124,7 +127,10 @@ impl Error {
 
     /// A value could not be encoded or decoded.
     pub fn is_codec(&self) -> bool {
-        matches!(self.kind, Kind::Encode(_) | Kind::Decode(_))
+        matches!(
+            self.kind,
+            Kind::Encode(_) | Kind::Decode(_) | Kind::InvalidValue(_)
+        )
     }
 
     /// The replica's API signature differs from the source's.

@@ -127,6 +127,7 @@ pub mod dynamic {
     //! byte for byte as the typed code encodes them.
 
     pub use crate::replica::dynamic::{DynamicError, DynamicEvent, DynamicReplica};
+    pub use crate::source::{DynamicCall, DynamicSource, DynamicWrite};
     pub use crate::values::{
         codec, schema, value, ApiSchema, MemberSchema, PropertySchema, SchemaError, ShapeError,
         TypeDef, TypeFormat, Value, ValueError,

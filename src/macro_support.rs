@@ -46,16 +46,15 @@ where
     })
 }
 
-/// The signature of an API with `schema` (its declaration hashed as `declared`): a hash of the
-/// whole schema, types' structure included. The schema's encoding is deterministic (ordered
-/// maps, fixed-width integers), so both sides of a connection compute the same number for
-/// the same API.
+/// The signature of an API with `schema` (its declaration hashed as `declared`): see
+/// [`ApiSchema::structural_signature`]. Falls back to `declared` for an API whose types
+/// cannot be described.
 pub fn structural_signature(schema: Result<ApiSchema, SchemaError>, declared: u64) -> u64 {
-    let encoded = schema
+    match schema
         .map_err(|e| e.to_string())
-        .and_then(|schema| Encoding::Bincode.encode(&schema).map_err(|e| e.to_string()));
-    match encoded {
-        Ok(bytes) => fnv1a(&bytes),
+        .and_then(|schema| schema.structural_signature())
+    {
+        Ok(signature) => signature,
         Err(error) => {
             tracing::warn!(%error, "cannot describe an API's types; its signature covers its declaration only");
             declared

@@ -240,3 +240,35 @@ async fn a_node_with_heartbeat_keeps_a_quiet_but_healthy_connection() {
     );
     host.shutdown().await;
 }
+
+/// The storm this guards against: the backoff used to restart on every handshake, so a
+/// fault that ended each connection right after it reconnected ~110 times a second.
+#[actix::test]
+async fn a_fault_that_ends_every_connection_after_its_handshake_is_retried_only_a_few_times_a_second(
+) {
+    let _guard = init();
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    host.enable_remoting(PrinterService::new()).await.unwrap();
+    let proxy = FaultProxy::start(host.url().unwrap()).await;
+    proxy.answer_once();
+    let node = Node::new(NodeConfig::default());
+    node.connect_in_background(proxy.url()).unwrap();
+    let replica = node.acquire::<Printer>();
+
+    // A window to count attempts in, not a wait for an event: the default backoff
+    // (10 ms doubling to 500 ms, jittered) allows about 7 attempts in the first second and
+    // 2 to 4 in each one after.
+    let window = Duration::from_secs(3);
+    tokio::time::sleep(window).await;
+    let attempts = proxy.connections();
+    assert!(
+        (2..=20).contains(&attempts),
+        "{attempts} connections in {window:?}: the node must keep trying, but back off"
+    );
+    assert_ne!(replica.state(), ReplicaState::Valid);
+
+    proxy.pass();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    host.shutdown().await;
+    node.shutdown().await;
+}

@@ -7,7 +7,12 @@
 //! aro watch URL SOURCE                       property changes and signals until interrupted
 //! aro call URL SOURCE SLOT [JSON-ARG]...     call a slot, print its result as JSON
 //! aro set URL SOURCE PROPERTY JSON           set a read-write property
+//! aro schema URL SOURCE                      a source's API as JSON (what `serve` reads)
+//! aro serve URL SCHEMA.json [--name NAME]    serve a mock source of that API
 //! ```
+//! `aro serve` prints each call and write it receives as one JSON line, answers calls with
+//! their result type's default, applies writes, and reads commands from stdin:
+//! `set PROPERTY JSON` and `emit SIGNAL [JSON-ARG]...`.
 //! Exit status: 0 on success, 1 when the operation failed (unreachable host, unknown source
 //! or member, bad JSON, a refused call), 2 for a bad command line.
 
@@ -19,6 +24,8 @@ use actix_remote_objects::prelude::*;
 use clap::{Parser, Subcommand};
 use futures::StreamExt;
 use serde_json::Value as Json;
+
+mod serve;
 
 /// Inspect and drive actix-remote-objects sources: list them, read and watch their
 /// properties, call their slots.
@@ -78,10 +85,29 @@ enum Command {
         /// Its new value, as JSON.
         value: String,
     },
+    /// Print a source's API as JSON: the schema `aro serve` reads.
+    Schema {
+        /// The host: tcp://HOST:PORT or local:NAME.
+        url: String,
+        /// The name the source is remoted under.
+        source: String,
+    },
+    /// Serve a mock source of the API a JSON schema describes, until interrupted: calls
+    /// and writes are printed as JSON lines; stdin takes `set PROPERTY JSON` and
+    /// `emit SIGNAL [JSON-ARG]...`.
+    Serve {
+        /// Where to listen: tcp://HOST:PORT (port 0 for any free one) or local:NAME.
+        url: String,
+        /// The schema, as `aro schema` prints it.
+        schema: std::path::PathBuf,
+        /// The name to serve it under (the API's name if omitted).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// A failure to report: the message goes to stderr and the exit status is 1.
-struct Failure(String);
+pub(crate) struct Failure(String);
 
 impl<E: std::fmt::Display> From<E> for Failure {
     fn from(error: E) -> Failure {
@@ -89,7 +115,7 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
-fn fail<T>(message: impl Into<String>) -> Result<T, Failure> {
+pub(crate) fn fail<T>(message: impl Into<String>) -> Result<T, Failure> {
     Err(Failure(message.into()))
 }
 
@@ -117,6 +143,8 @@ async fn main() -> ExitCode {
             property,
             value,
         } => set(&url, &source, &property, &value, timeout).await,
+        Command::Schema { url, source } => schema(&url, &source, timeout).await,
+        Command::Serve { url, schema, name } => serve::run(&url, &schema, name.as_deref()).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -303,7 +331,7 @@ async fn watch(url: &str, source: &str, timeout: Duration) -> Result<(), Failure
     Ok(())
 }
 
-fn parse_json(what: &str, text: &str) -> Result<Json, Failure> {
+pub(crate) fn parse_json(what: &str, text: &str) -> Result<Json, Failure> {
     serde_json::from_str(text)
         .map_err(|e| Failure(format!("{what} is not valid JSON ({e}): {text}")))
 }
@@ -388,6 +416,15 @@ async fn set(
             ))
         }
     }
+    node.shutdown().await;
+    Ok(())
+}
+
+async fn schema(url: &str, source: &str, timeout: Duration) -> Result<(), Failure> {
+    let node = connect(url, timeout).await?;
+    let replica = replica(&node, url, source, timeout).await?;
+    let schema = schema_of(&replica)?;
+    println!("{}", serde_json::to_string_pretty(&*schema)?);
     node.shutdown().await;
     Ok(())
 }

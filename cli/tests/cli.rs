@@ -152,15 +152,7 @@ fn watch_prints_changes_and_signals_as_they_happen() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let stdout = watch.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = lines_of(&mut watch);
     let next = || rx.recv_timeout(WAIT).expect("aro watch printed nothing");
     let initial: Vec<String> = (0..3).map(|_| next()).collect();
     assert_eq!(
@@ -255,6 +247,8 @@ fn every_subcommand_has_help() {
         &["watch"],
         &["call"],
         &["set"],
+        &["schema"],
+        &["serve"],
     ] {
         let mut args: Vec<&str> = sub.to_vec();
         args.push("--help");
@@ -308,4 +302,97 @@ fn list_on_a_registry_shows_what_the_network_offers() {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// Lines a child prints, as they come.
+fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Kills a child when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_mock_served_from_a_schema_works_with_the_typed_example_replica() {
+    use std::io::Write;
+    let host = PrinterHost::start();
+    let dir = tempfile::tempdir().unwrap();
+    let schema_file = dir.path().join("printer.json");
+    std::fs::write(&schema_file, ok(&["schema", &host.url, "Printer"])).unwrap();
+    drop(host);
+
+    let mut mock = Killed(
+        Command::new(env!("CARGO_BIN_EXE_aro"))
+            .args(["serve", "tcp://127.0.0.1:0"])
+            .arg(&schema_file)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let printed = lines_of(&mut mock.0);
+    let next = || {
+        printed
+            .recv_timeout(WAIT)
+            .expect("aro serve printed nothing")
+    };
+    let first = next();
+    let url = first
+        .strip_prefix("serving Printer (API Printer) at ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_owned();
+    assert_eq!(
+        json(&ok(&["get", &url, "Printer"])),
+        serde_json::json!({"ink_level": 0, "status": "Idle", "name": ""}),
+        "every property starts at its type's default"
+    );
+
+    // The example's typed replica prints three documents, then waits for out_of_paper.
+    let replica = Command::new(printer_example())
+        .args(["replica", &url])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for doc in ["report.pdf", "slides.pdf", "poster.pdf"] {
+        assert_eq!(
+            json(&next()),
+            serde_json::json!({"call": "print", "args": {"doc": doc}})
+        );
+    }
+    let stdin = mock.0.stdin.as_mut().unwrap();
+    writeln!(stdin, "set ink_level 55").unwrap();
+    writeln!(stdin, "emit out_of_paper 2").unwrap();
+    let output = replica.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("printed report.pdf as job 0"), "{text}");
+    assert!(text.contains("signal out_of_paper(tray 2)"), "{text}");
+    // Commands are taken in order: the set came before the signal the replica saw.
+    assert_eq!(json(&ok(&["get", &url, "Printer", "ink_level"])), 55);
+
+    assert_eq!(
+        json(&ok(&["set", &url, "Printer", "name", "\"lab\""])),
+        "lab"
+    );
+    assert_eq!(
+        json(&next()),
+        serde_json::json!({"write": "name", "value": "lab"})
+    );
+    writeln!(mock.0.stdin.as_mut().unwrap(), "set nothing 1").unwrap();
 }

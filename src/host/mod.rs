@@ -25,7 +25,7 @@ use crate::node::Node;
 use crate::outbox::{next_conn_id, ConnId, Outbox};
 use crate::proto::host::{HostSessionConfig, ServedSource, SourceTable};
 use crate::security::Peer;
-use crate::source::{AsSourceState, RemoteSource};
+use crate::source::{AsSourceState, DynamicSource, RemoteSource};
 use crate::source::{HostedSource, SourceHub};
 use crate::transport::{Endpoint, Incoming, Listener, PeerAddr, PeerKey, Transport};
 use crate::wire::codec::InputBudget;
@@ -407,18 +407,49 @@ impl Host {
         Ok((id, info))
     }
 
-    /// Serves a hub of the library's own (the registry) for API `Api` under `name`. Such a
-    /// source is not registered with a registry.
-    pub(crate) fn enable_hub<Api: RemoteObject>(
+    /// Serves `source`, an API described at run time, under its API's name.
+    pub async fn enable_remoting_dynamic(&self, source: &DynamicSource) -> Result<(), Error> {
+        let name = source.schema().api.clone();
+        self.enable_remoting_dynamic_as(source, &name).await
+    }
+
+    /// Serves `source` under `name`. One dynamic source can be served under several names
+    /// and on several hosts; every replica sees the same values.
+    pub async fn enable_remoting_dynamic_as(
         &self,
+        source: &DynamicSource,
         name: &str,
+    ) -> Result<(), Error> {
+        source.use_encoding(self.inner.config.encoding)?;
+        let schema = source.schema();
+        let info = ObjectInfo {
+            name: name.to_owned(),
+            api: schema.api.clone(),
+            signature: schema.signature,
+        };
+        self.insert_hub(info.clone(), source.hub(), false)?;
+        self.register(&info).await
+    }
+
+    /// Serves a hub of the library's own (the registry) under `info.name`. Such a source is
+    /// not registered with a registry.
+    pub(crate) fn enable_hub(
+        &self,
         info: ObjectInfo,
         hub: Box<dyn SourceHub>,
     ) -> Result<(), Error> {
+        self.insert_hub(info, hub, true)
+    }
+
+    fn insert_hub(
+        &self,
+        info: ObjectInfo,
+        hub: Box<dyn SourceHub>,
+        internal: bool,
+    ) -> Result<(), Error> {
         let mut tables = self.tables();
-        let hosted = HostedSource::with_hub::<Api>(tables.next_id + 1, info, hub);
+        let hosted = HostedSource::with_hub(tables.next_id + 1, info, hub, internal);
         insert_source(&self.inner.config, &mut tables, hosted)
-            .map(|_| debug_assert!(tables.sources.contains_key(name)))
     }
 
     pub(crate) fn set_registrar(&self, registrar: Arc<dyn Registration>) {

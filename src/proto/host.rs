@@ -52,9 +52,9 @@ pub(crate) trait ServedSource<S>: Send + Sync {
     fn id(&self) -> SourceId;
     fn info(&self) -> &ObjectInfo;
     /// The name of slot `index`, if it has one (for access policies and logs).
-    fn slot_name(&self, index: u16) -> Option<&'static str>;
+    fn slot_name(&self, index: u16) -> Option<&str>;
     /// The name of property `index`, if it has one.
-    fn property_name(&self, index: u16) -> Option<&'static str>;
+    fn property_name(&self, index: u16) -> Option<&str>;
     /// The API's description, encoded (for dynamic replicas).
     fn schema(&self) -> Result<Bytes, String>;
     /// Sends the init (with `schema`, for a dynamic acquire) into `sink` and keeps `sink`

@@ -233,8 +233,8 @@ impl SourceHub for std::sync::Arc<RegistryHub> {
         _: u16,
         _: &[u8],
         _: Encoding,
-    ) -> Result<Option<crate::proto::WriteFuture>, SetPropertyError> {
-        Err(SetPropertyError::NotWritable("sources"))
+    ) -> Result<Option<crate::proto::WriteFuture>, String> {
+        Err(SetPropertyError::NotWritable("sources").to_string())
     }
 
     fn invoke(
@@ -243,8 +243,8 @@ impl SourceHub for std::sync::Arc<RegistryHub> {
         args: &[u8],
         enc: Encoding,
         caller: &Caller<'_>,
-    ) -> Result<SlotFuture, InvokeError> {
-        let bad = |name, source| InvokeError::BadArguments { slot: name, source };
+    ) -> Result<SlotFuture, String> {
+        let bad = |name, source| InvokeError::BadArguments { slot: name, source }.to_string();
         match slot {
             registry::AddSource::INDEX => {
                 let msg: registry::AddSource =
@@ -260,12 +260,22 @@ impl SourceHub for std::sync::Arc<RegistryHub> {
                 self.remove(&msg.name, caller.conn);
                 Ok(reply(Ok(()), enc))
             }
-            other => Err(InvokeError::UnknownSlot(other)),
+            other => Err(InvokeError::UnknownSlot(other).to_string()),
         }
     }
 
     fn subscriber_count(&self) -> usize {
         self.source.subscriber_count()
+    }
+
+    fn slot_name(&self, index: u16) -> Option<&str> {
+        use crate::RemoteObject;
+        crate::source::declared_name(Registry::SLOTS, index, |s| s.name)
+    }
+
+    fn property_name(&self, index: u16) -> Option<&str> {
+        use crate::RemoteObject;
+        crate::source::declared_name(Registry::PROPERTIES, index, |p| p.name)
     }
 }
 

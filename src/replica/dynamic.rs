@@ -18,9 +18,10 @@ use crate::replica::shared::{
 };
 use crate::replica::state_cell::StateCell;
 use crate::replica::{wait_until_valid, HandleToken, ReplicaState, StateChanged};
-use crate::values::codec::{self, ValueError};
+use crate::values::codec;
 use crate::values::schema::{AccessFlag, ApiSchema};
 use crate::values::value::Value;
+pub use crate::values::DynamicError;
 use crate::wire::{Encoding, Packet, SourceId};
 
 /// A property change or signal seen by a [`DynamicReplica`], in the order the source made
@@ -56,40 +57,6 @@ pub enum DynamicEvent {
         /// The host's reason.
         reason: String,
     },
-}
-
-/// A dynamic replica refused an operation; nothing was sent.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DynamicError {
-    /// The replica has not been initialized yet: its API is unknown.
-    #[error("the replica is not initialized yet")]
-    NotInitialized,
-    /// The API has no property of that name.
-    #[error("no property named {0:?}")]
-    UnknownProperty(String),
-    /// The API has no slot of that name.
-    #[error("no slot named {0:?}")]
-    UnknownSlot(String),
-    /// A slot was called with the wrong number of arguments.
-    #[error("slot {slot:?} takes {expected} argument(s), {found} given")]
-    ArgumentCount {
-        /// The slot.
-        slot: String,
-        /// How many it takes.
-        expected: usize,
-        /// How many were given.
-        found: usize,
-    },
-    /// The property is not read-write.
-    #[error("property {0:?} is not read-write")]
-    NotWritable(String),
-    /// A value does not have its type's shape, or a reply did not decode.
-    #[error(transparent)]
-    Value(#[from] ValueError),
-    /// The call itself failed.
-    #[error(transparent)]
-    Slot(#[from] SlotError),
 }
 
 pub(crate) struct DynamicShared {

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use actix::Addr;
 
 use super::{AsSourceState, Hostable, RemoteSource};
-use crate::api::{InvokeError, PropertyInfo, RemoteObject, SetPropertyError, SlotFuture, SlotInfo};
+use crate::api::{InvokeError, RemoteObject, SlotFuture};
 use crate::error::Error;
 use crate::outbox::{ConnId, Outbox};
 pub(crate) use crate::proto::host::Caller;
@@ -28,13 +28,14 @@ pub(crate) trait SourceHub: Send + Sync + 'static {
     fn schema(&self) -> Result<Bytes, String>;
     fn unsubscribe(&self, conn: ConnId, source: Option<SourceId>);
     fn unsubscribe_all(&self, source: SourceId);
-    /// Applies a replica's write, or hands back the source's decision on it to run.
+    /// Applies a replica's write, hands back the source's decision on it to run, or says
+    /// why not.
     fn set_from_remote(
         &self,
         index: u16,
         value: &[u8],
         enc: Encoding,
-    ) -> Result<Option<WriteFuture>, SetPropertyError>;
+    ) -> Result<Option<WriteFuture>, String>;
     /// `caller` is who the call came from.
     fn invoke(
         &self,
@@ -42,8 +43,21 @@ pub(crate) trait SourceHub: Send + Sync + 'static {
         args: &[u8],
         enc: Encoding,
         caller: &Caller<'_>,
-    ) -> Result<SlotFuture, InvokeError>;
+    ) -> Result<SlotFuture, String>;
     fn subscriber_count(&self) -> usize;
+    /// The name of slot `index`, if it has one (for access policies and logs).
+    fn slot_name(&self, index: u16) -> Option<&str>;
+    /// The name of property `index`, if it has one.
+    fn property_name(&self, index: u16) -> Option<&str>;
+}
+
+/// The name of member `index` of a declared API's `members`.
+pub(crate) fn declared_name<T>(
+    members: &'static [T],
+    index: u16,
+    name: fn(&T) -> &'static str,
+) -> Option<&'static str> {
+    members.get(usize::from(index)).map(name)
 }
 
 struct TypedHub<A: RemoteSource> {
@@ -89,8 +103,9 @@ impl<A: RemoteSource> SourceHub for TypedHub<A> {
         index: u16,
         value: &[u8],
         enc: Encoding,
-    ) -> Result<Option<WriteFuture>, SetPropertyError> {
+    ) -> Result<Option<WriteFuture>, String> {
         <A::Api as Hostable<A>>::write(&self.addr, &self.source, index, value, enc)
+            .map_err(|e| e.to_string())
     }
     fn invoke(
         &self,
@@ -98,15 +113,21 @@ impl<A: RemoteSource> SourceHub for TypedHub<A> {
         args: &[u8],
         enc: Encoding,
         _caller: &Caller<'_>,
-    ) -> Result<SlotFuture, InvokeError> {
+    ) -> Result<SlotFuture, String> {
         if !self.addr.connected() {
             (self.on_gone)();
-            return Err(InvokeError::Stopped);
+            return Err(InvokeError::Stopped.to_string());
         }
-        <A::Api as Hostable<A>>::invoke(&self.addr, slot, args, enc)
+        <A::Api as Hostable<A>>::invoke(&self.addr, slot, args, enc).map_err(|e| e.to_string())
     }
     fn subscriber_count(&self) -> usize {
         self.source.source_state().subscriber_count()
+    }
+    fn slot_name(&self, index: u16) -> Option<&str> {
+        declared_name(A::Api::SLOTS, index, |s| s.name)
+    }
+    fn property_name(&self, index: u16) -> Option<&str> {
+        declared_name(A::Api::PROPERTIES, index, |p| p.name)
     }
 }
 
@@ -117,9 +138,6 @@ pub(crate) struct HostedSource {
     pub(crate) hub: Box<dyn SourceHub>,
     /// Served by the library itself (the registry): never registered anywhere.
     pub(crate) internal: bool,
-    /// The API's slots and properties, by index: for access policies and logs.
-    slots: &'static [SlotInfo],
-    properties: &'static [PropertyInfo],
 }
 
 impl HostedSource {
@@ -145,36 +163,22 @@ impl HostedSource {
                 schema: std::sync::OnceLock::new(),
             }),
             internal: false,
-            slots: A::Api::SLOTS,
-            properties: A::Api::PROPERTIES,
         })
     }
 
-    /// The name of slot `index`, if it has one.
-    pub(crate) fn slot_name(&self, index: u16) -> Option<&'static str> {
-        self.slots.get(usize::from(index)).map(|s| s.name)
-    }
-
-    /// The name of property `index`, if it has one.
-    pub(crate) fn property_name(&self, index: u16) -> Option<&'static str> {
-        self.properties.get(usize::from(index)).map(|p| p.name)
-    }
-}
-
-impl HostedSource {
-    /// A source of API `Api` served by a hub of the library's own (the registry).
-    pub(crate) fn with_hub<Api: RemoteObject>(
+    /// A source served by a hub without an actor behind it: the registry (`internal`, never
+    /// registered anywhere) or a dynamic source.
+    pub(crate) fn with_hub(
         id: SourceId,
         info: ObjectInfo,
         hub: Box<dyn SourceHub>,
+        internal: bool,
     ) -> Arc<HostedSource> {
         Arc::new(HostedSource {
             id,
             info,
             hub,
-            internal: true,
-            slots: Api::SLOTS,
-            properties: Api::PROPERTIES,
+            internal,
         })
     }
 }
@@ -186,11 +190,11 @@ impl ServedSource<Outbox> for HostedSource {
     fn info(&self) -> &ObjectInfo {
         &self.info
     }
-    fn slot_name(&self, index: u16) -> Option<&'static str> {
-        HostedSource::slot_name(self, index)
+    fn slot_name(&self, index: u16) -> Option<&str> {
+        self.hub.slot_name(index)
     }
-    fn property_name(&self, index: u16) -> Option<&'static str> {
-        HostedSource::property_name(self, index)
+    fn property_name(&self, index: u16) -> Option<&str> {
+        self.hub.property_name(index)
     }
     fn schema(&self) -> Result<Bytes, String> {
         self.hub.schema()
@@ -209,9 +213,7 @@ impl ServedSource<Outbox> for HostedSource {
         value: &[u8],
         enc: Encoding,
     ) -> Result<Option<WriteFuture>, String> {
-        self.hub
-            .set_from_remote(index, value, enc)
-            .map_err(|e| e.to_string())
+        self.hub.set_from_remote(index, value, enc)
     }
     fn invoke(
         &self,
@@ -220,8 +222,6 @@ impl ServedSource<Outbox> for HostedSource {
         enc: Encoding,
         caller: &Caller<'_>,
     ) -> Result<SlotFuture, String> {
-        self.hub
-            .invoke(slot, args, enc, caller)
-            .map_err(|e| e.to_string())
+        self.hub.invoke(slot, args, enc, caller)
     }
 }

@@ -4,15 +4,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use serde::Serialize;
-use tracing::debug;
 
+use super::fanout::{InitHeader, Subscribers};
 use crate::api::RemoteObject;
 use crate::error::Error;
 use crate::outbox::{ConnId, Outbox};
-use crate::wire::{Encoding, Packet, SourceId};
-
-/// Values up to this size are copied into an init frame; larger ones are sent from the cache.
-const INLINE_LIMIT: usize = 4096;
+use crate::wire::{Encoding, SourceId};
 
 /// The state behind a generated `SimpleSource`: every property's value, typed and encoded,
 /// and the replicas' connections subscribed to it. Cheap to clone; clones share the state.
@@ -26,14 +23,9 @@ pub struct SourceState<Api: RemoteObject> {
 struct Inner<Api: RemoteObject> {
     props: Api::Properties,
     encoding: Encoding,
-    /// `props` encoded with `encoding`; `None` until first needed.
-    encoded: Option<Vec<Bytes>>,
-    subscribers: Vec<Subscriber>,
-}
-
-struct Subscriber {
-    source: SourceId,
-    outbox: Outbox,
+    /// `props` encoded with `encoding`.
+    encoded: EncodedCache<Api>,
+    subscribers: Subscribers,
 }
 
 impl<Api: RemoteObject> Clone for SourceState<Api> {
@@ -67,8 +59,8 @@ impl<Api: RemoteObject> SourceState<Api> {
         let inner = Inner {
             props,
             encoding: Encoding::default(),
-            encoded: None,
-            subscribers: Vec::new(),
+            encoded: EncodedCache::empty(),
+            subscribers: Subscribers::default(),
         };
         SourceState {
             inner: Arc::new(Mutex::new(inner)),
@@ -96,46 +88,29 @@ impl<Api: RemoteObject> SourceState<Api> {
         value: T,
         field: impl FnOnce(&mut Api::Properties) -> &mut T,
     ) -> Result<bool, Error> {
-        let mut inner = self.lock();
-        // Encode straight into a frame for the (usually only) source id, and cache a slice
-        // of it: one buffer per change for both what is sent and what later inits send.
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         let encoding = inner.encoding;
-        let first = inner.subscribers.first().map_or(0, |s| s.source);
-        let (frame, bytes) =
-            Packet::value_frame(false, first, index, |out| encoding.encode_into(&value, out))?;
-        let encoded = inner.encoded()?;
-        let slot = &mut encoded[usize::from(index)];
-        if *slot == bytes {
-            return Ok(false);
+        let encoded = inner.encoded.fill(&inner.props, encoding)?;
+        let changed =
+            inner
+                .subscribers
+                .publish_property(index, &mut encoded[usize::from(index)], |out| {
+                    encoding.encode_into(&value, out).map_err(Error::from)
+                })?;
+        if changed {
+            *field(&mut inner.props) = value;
         }
-        *slot = bytes.clone();
-        *field(&mut inner.props) = value;
-        inner.fan_out(Some(index), (first, frame), |source| {
-            Packet::PropertyChange {
-                source,
-                index,
-                value: bytes.clone(),
-            }
-        });
-        Ok(true)
+        Ok(changed)
     }
 
     /// Emits signal `index` with `args` (the signal's generated struct) to every subscriber.
     pub fn emit<S: Serialize>(&self, index: u16, args: &S) -> Result<(), Error> {
         let mut inner = self.lock();
-        if inner.subscribers.is_empty() {
-            return Ok(());
-        }
         let encoding = inner.encoding;
-        let first = inner.subscribers.first().map_or(0, |s| s.source);
-        let (frame, bytes) =
-            Packet::value_frame(true, first, index, |out| encoding.encode_into(args, out))?;
-        inner.fan_out(None, (first, frame), |source| Packet::Signal {
-            source,
-            index,
-            args: bytes.clone(),
-        });
-        Ok(())
+        inner.subscribers.publish_signal(index, |out| {
+            encoding.encode_into(args, out).map_err(Error::from)
+        })
     }
 
     /// How many replica connections are subscribed, over every host it is remoted on.
@@ -150,14 +125,15 @@ impl<Api: RemoteObject> SourceState<Api> {
         if inner.encoding != encoding {
             if !inner.subscribers.is_empty() {
                 return Err(Error::new(crate::error::Kind::EncodingInUse {
-                    api: Api::NAME,
+                    api: Api::NAME.to_owned(),
                     current: inner.encoding,
                 }));
             }
             inner.encoding = encoding;
-            inner.encoded = None;
+            inner.encoded = EncodedCache::empty();
         }
-        inner.encoded().map(|_| ())
+        let inner = &mut *inner;
+        inner.encoded.fill(&inner.props, inner.encoding).map(|_| ())
     }
 
     /// Subscribes a connection and queues its init, atomically with respect to changes.
@@ -169,82 +145,53 @@ impl<Api: RemoteObject> SourceState<Api> {
         outbox: &Outbox,
         schema: Option<&Bytes>,
     ) -> Result<(), Error> {
-        let mut inner = self.lock();
-        // Values are shared with the cache, not copied into the frame: a large property
-        // costs nothing to send to one more replica.
-        let pieces = Packet::init_frame_segments(
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let values = inner.encoded.fill(&inner.props, inner.encoding)?;
+        let header = InitHeader {
             name,
             source,
-            Api::signature(),
+            signature: Api::signature(),
             schema,
-            inner.encoded()?,
-            INLINE_LIMIT,
-        );
-        if outbox.push_pieces(pieces) {
-            inner
-                .subscribers
-                .retain(|s| !(s.source == source && s.outbox.id() == outbox.id()));
-            inner.subscribers.push(Subscriber {
-                source,
-                outbox: outbox.clone(),
-            });
-        }
+        };
+        inner.subscribers.subscribe(header, values, outbox);
         Ok(())
     }
 
     /// Removes `conn`'s subscription to `source`, or all of `conn`'s if `source` is `None`.
     pub(crate) fn unsubscribe(&self, conn: ConnId, source: Option<SourceId>) {
-        self.lock()
-            .subscribers
-            .retain(|s| s.outbox.id() != conn || source.is_some_and(|id| id != s.source));
+        self.lock().subscribers.unsubscribe(conn, source);
     }
 
     /// Removes every subscription made under `source` (the source was disabled there).
     pub(crate) fn unsubscribe_all(&self, source: SourceId) {
-        self.lock().subscribers.retain(|s| s.source != source);
+        self.lock().subscribers.unsubscribe_all(source);
     }
 }
 
-impl<Api: RemoteObject> Inner<Api> {
-    fn encoded(&mut self) -> Result<&mut Vec<Bytes>, Error> {
-        if self.encoded.is_none() {
-            let values = Api::encode_properties(&self.props, self.encoding)?;
-            self.encoded = Some(values);
+/// The properties encoded with the source's encoding, made when first needed.
+struct EncodedCache<Api> {
+    values: Option<Vec<Bytes>>,
+    api: std::marker::PhantomData<fn() -> Api>,
+}
+
+impl<Api: RemoteObject> EncodedCache<Api> {
+    fn empty() -> Self {
+        EncodedCache {
+            values: None,
+            api: std::marker::PhantomData,
         }
-        // Just filled in above.
-        Ok(self.encoded.get_or_insert_with(Vec::new))
     }
 
-    /// Queues one frame per distinct source id (normally one) to every subscriber, and drops
-    /// subscribers whose connection has gone. A property's frames may coalesce in a slow
-    /// subscriber's outbox (`property` is its index).
-    /// `ready` is the frame already built for one source id; others are built by `packet`.
-    fn fan_out(
+    fn fill(
         &mut self,
-        property: Option<u16>,
-        ready: (SourceId, Bytes),
-        packet: impl Fn(SourceId) -> Packet,
-    ) {
-        let mut cached = ready;
-        self.subscribers.retain(|sub| {
-            let frame = if cached.0 == sub.source {
-                cached.1.clone()
-            } else {
-                let frame = packet(sub.source).to_frame();
-                cached = (sub.source, frame.clone());
-                frame
-            };
-            let alive = match property {
-                Some(index) => sub.outbox.push_property(sub.source, index, frame),
-                None => sub.outbox.push(frame),
-            };
-            if !alive {
-                debug!(
-                    conn = sub.outbox.id(),
-                    "dropping the subscriber of a closed connection"
-                );
-            }
-            alive
-        });
+        props: &Api::Properties,
+        encoding: Encoding,
+    ) -> Result<&mut Vec<Bytes>, Error> {
+        if self.values.is_none() {
+            self.values = Some(Api::encode_properties(props, encoding)?);
+        }
+        // Just filled in above.
+        Ok(self.values.get_or_insert_with(Vec::new))
     }
 }

@@ -118,12 +118,14 @@ pub struct PropertySchema {
     /// Its name.
     pub name: String,
     /// Its type as written in the definition.
+    #[serde(default)]
     pub type_name: String,
     /// Its shape.
     pub format: TypeFormat,
     /// Who may change it.
     pub access: AccessFlag,
     /// Whether it is persisted.
+    #[serde(default)]
     pub persisted: bool,
 }
 
@@ -144,26 +146,39 @@ pub struct MemberSchema {
     /// Its name.
     pub name: String,
     /// Its arguments, in order.
+    #[serde(default)]
     pub args: Vec<Field>,
     /// What a slot returns (`Unit` for none; always `Unit` for a signal).
+    #[serde(default = "unit")]
     pub returns: TypeFormat,
 }
 
-/// A source's API, described at run time.
+/// A source's API, described at run time. Its JSON form (serde's) is what `aro schema`
+/// prints and `aro serve` reads; there, everything but `api`, the members' names, formats
+/// and properties' access may be left out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiSchema {
     /// The API's wire name.
     pub api: String,
     /// Its signature.
+    #[serde(default)]
     pub signature: u64,
     /// Properties in index order.
+    #[serde(default)]
     pub properties: Vec<PropertySchema>,
     /// Signals in index order.
+    #[serde(default)]
     pub signals: Vec<MemberSchema>,
     /// Slots in index order.
+    #[serde(default)]
     pub slots: Vec<MemberSchema>,
     /// Every named type the members use.
+    #[serde(default)]
     pub types: BTreeMap<String, TypeDef>,
+}
+
+fn unit() -> TypeFormat {
+    TypeFormat::Unit
 }
 
 /// A type could not be described (a custom `Deserialize` that validates, or a type that
@@ -312,6 +327,21 @@ fn convert_container(container: &ContainerFormat) -> Result<TypeDef, String> {
 }
 
 impl ApiSchema {
+    /// The signature of the API this schema describes: a hash of the whole description,
+    /// types' structure included, with the `signature` field itself left out. The encoding is
+    /// deterministic (ordered maps, fixed-width integers), so a typed API and a schema built
+    /// at run time that describe the same API get the same number on any platform.
+    pub fn structural_signature(&self) -> Result<u64, String> {
+        let unsigned = ApiSchema {
+            signature: 0,
+            ..self.clone()
+        };
+        crate::wire::Encoding::Bincode
+            .encode(&unsigned)
+            .map(|bytes| crate::wire::fnv1a(&bytes))
+            .map_err(|e| e.to_string())
+    }
+
     /// A property by name, with its index.
     pub fn property(&self, name: &str) -> Option<(u16, &PropertySchema)> {
         self.properties
@@ -360,7 +390,7 @@ impl ApiSchema {
         match self
             .types
             .keys()
-            .find(|name| !finite.contains(name.as_str()))
+            .find(|name| !finite.contains_key(name.as_str()))
         {
             Some(name) => Err(format!(
                 "type {name} is recursive with no finite value (it always contains itself)"
@@ -370,14 +400,18 @@ impl ApiSchema {
     }
 
     /// The named types that have a finite value, found by fixpoint: a type is finite once
-    /// something it can be built from is (an option, a sequence and a map always are).
-    fn finite_types(&self) -> std::collections::BTreeSet<&str> {
-        let mut finite = std::collections::BTreeSet::new();
+    /// something it can be built from is (an option, a sequence and a map always are). Each
+    /// maps to its rank, the order it was found in: a finite type can always be built from
+    /// types of lower rank alone, which is what makes [`ApiSchema::default_value`] end.
+    pub(crate) fn finite_types(&self) -> BTreeMap<&str, usize> {
+        let mut finite = BTreeMap::new();
         loop {
             let before = finite.len();
             for (name, def) in &self.types {
-                if !finite.contains(name.as_str()) && def.is_finite(&finite) {
-                    finite.insert(name.as_str());
+                if !finite.contains_key(name.as_str())
+                    && def.is_finite(&|n: &str| finite.contains_key(n))
+                {
+                    finite.insert(name.as_str(), finite.len());
                 }
             }
             if finite.len() == before {
@@ -389,7 +423,7 @@ impl ApiSchema {
 
 impl TypeFormat {
     /// The names of the types this format refers to, directly or inside.
-    fn names(&self) -> Box<dyn Iterator<Item = &str> + '_> {
+    pub(crate) fn names(&self) -> Box<dyn Iterator<Item = &str> + '_> {
         use TypeFormat as T;
         match self {
             T::Named(name) => Box::new(std::iter::once(name.as_str())),
@@ -400,10 +434,11 @@ impl TypeFormat {
         }
     }
 
-    fn is_finite(&self, finite: &std::collections::BTreeSet<&str>) -> bool {
+    /// Whether a value of it can be built from the named types `finite` accepts.
+    pub(crate) fn is_finite(&self, finite: &dyn Fn(&str) -> bool) -> bool {
         use TypeFormat as T;
         match self {
-            T::Named(name) => finite.contains(name.as_str()),
+            T::Named(name) => finite(name),
             // `None`, `[]` and `{}` end any recursion.
             T::Option(_) | T::Seq(_) | T::Map(..) => true,
             T::Array(_, 0) => true,
@@ -426,7 +461,7 @@ impl TypeDef {
         }
     }
 
-    fn is_finite(&self, finite: &std::collections::BTreeSet<&str>) -> bool {
+    fn is_finite(&self, finite: &dyn Fn(&str) -> bool) -> bool {
         match self {
             TypeDef::Enum(variants) => variants
                 .iter()
@@ -437,7 +472,7 @@ impl TypeDef {
 }
 
 impl VariantShape {
-    fn formats(&self) -> Box<dyn Iterator<Item = &TypeFormat> + '_> {
+    pub(crate) fn formats(&self) -> Box<dyn Iterator<Item = &TypeFormat> + '_> {
         match self {
             VariantShape::Unit => Box::new(std::iter::empty()),
             VariantShape::Newtype(inner) => Box::new(std::iter::once(inner)),

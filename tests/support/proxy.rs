@@ -1,6 +1,7 @@
 //! An in-test TCP fault proxy between a node and a host: passes bytes through, stalls them
 //! (sockets stay open, nothing moves), cuts every connection (and refuses new ones), severs
-//! the current connections only, or delays each chunk.
+//! the current connections only, delays each chunk, or ends each connection once the host
+//! has answered (a persistent fault that lets every handshake through).
 
 use std::time::Duration;
 
@@ -14,6 +15,8 @@ pub enum Mode {
     Stall,
     Cut,
     Delay(Duration),
+    /// Forwards the host's first chunk (its handshake answer), then closes the connection.
+    AnswerOnce,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +30,7 @@ pub struct FaultProxy {
     url: String,
     state: watch::Sender<State>,
     accept: tokio::task::JoinHandle<()>,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FaultProxy {
@@ -40,8 +44,11 @@ impl FaultProxy {
             generation: 0,
         });
         let states = state.clone();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = std::sync::Arc::clone(&accepted);
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let now = *states.borrow();
                 if now.mode == Mode::Cut {
                     continue; // dropped: the connection is refused
@@ -52,7 +59,22 @@ impl FaultProxy {
                 tokio::spawn(relay(client, upstream, states.subscribe(), now.generation));
             }
         });
-        FaultProxy { url, state, accept }
+        FaultProxy {
+            url,
+            state,
+            accept,
+            accepted,
+        }
+    }
+
+    /// How many connections it has accepted (refused ones included).
+    pub fn connections(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Ends each connection, from now on, once the host's first chunk went through.
+    pub fn answer_once(&self) {
+        self.state.send_modify(|s| s.mode = Mode::AnswerOnce);
     }
 
     pub fn url(&self) -> &str {
@@ -107,8 +129,8 @@ async fn relay(
     let (upstream_read, upstream_write) = upstream.into_split();
     // When either direction ends, both sockets are dropped: the connection is closed.
     tokio::select! {
-        _ = pump(client_read, upstream_write, state.clone(), generation) => {}
-        _ = pump(upstream_read, client_write, state, generation) => {}
+        _ = pump(client_read, upstream_write, state.clone(), generation, false) => {}
+        _ = pump(upstream_read, client_write, state, generation, true) => {}
     }
 }
 
@@ -117,6 +139,7 @@ async fn pump(
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut state: watch::Receiver<State>,
     generation: u64,
+    from_host: bool,
 ) {
     let closed = |s: &State| s.generation != generation || s.mode == Mode::Cut;
     let mut buf = vec![0u8; 64 * 1024];
@@ -140,7 +163,7 @@ async fn pump(
                 return;
             }
             match now.mode {
-                Mode::Pass => break,
+                Mode::Pass | Mode::AnswerOnce => break,
                 Mode::Delay(by) => {
                     tokio::time::sleep(by).await;
                     break;
@@ -153,6 +176,9 @@ async fn pump(
             }
         }
         if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+        if from_host && state.borrow().mode == Mode::AnswerOnce {
             return;
         }
     }

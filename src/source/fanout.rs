@@ -1,0 +1,162 @@
+//! [`Subscribers`]: the replica connections subscribed to one source's state, and how a
+//! change, a signal or an init reaches them. Shared by typed sources ([`SourceState`]) and
+//! dynamic ones, which differ only in how values are held and encoded.
+//!
+//! [`SourceState`]: super::SourceState
+
+use bytes::{Bytes, BytesMut};
+use tracing::debug;
+
+use crate::error::Error;
+use crate::outbox::{ConnId, Outbox};
+use crate::wire::{Packet, SourceId};
+
+/// Values up to this size are copied into an init frame; larger ones are sent from the cache.
+const INLINE_LIMIT: usize = 4096;
+
+/// The connections subscribed to a source, each under the id the source has there.
+#[derive(Default)]
+pub(crate) struct Subscribers {
+    list: Vec<Subscriber>,
+}
+
+struct Subscriber {
+    source: SourceId,
+    outbox: Outbox,
+}
+
+/// What an init carries besides the values.
+pub(crate) struct InitHeader<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) source: SourceId,
+    pub(crate) signature: u64,
+    /// The API's description, for a dynamic acquire.
+    pub(crate) schema: Option<&'a Bytes>,
+}
+
+impl Subscribers {
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Queues an init of `values` to `outbox` and subscribes it. The caller holds the lock
+    /// that changes take, so the init and the changes after it are queued in order.
+    pub(crate) fn subscribe(&mut self, header: InitHeader<'_>, values: &[Bytes], outbox: &Outbox) {
+        // Values are shared with the cache, not copied into the frame: a large property
+        // costs nothing to send to one more replica.
+        let pieces = Packet::init_frame_segments(
+            header.name,
+            header.source,
+            header.signature,
+            header.schema,
+            values,
+            INLINE_LIMIT,
+        );
+        if outbox.push_pieces(pieces) {
+            let source = header.source;
+            self.list
+                .retain(|s| !(s.source == source && s.outbox.id() == outbox.id()));
+            self.list.push(Subscriber {
+                source,
+                outbox: outbox.clone(),
+            });
+        }
+    }
+
+    /// Removes `conn`'s subscription to `source`, or all of `conn`'s if `source` is `None`.
+    pub(crate) fn unsubscribe(&mut self, conn: ConnId, source: Option<SourceId>) {
+        self.list
+            .retain(|s| s.outbox.id() != conn || source.is_some_and(|id| id != s.source));
+    }
+
+    /// Removes every subscription made under `source` (the source was disabled there).
+    pub(crate) fn unsubscribe_all(&mut self, source: SourceId) {
+        self.list.retain(|s| s.source != source);
+    }
+
+    /// Publishes property `index`, whose cached encoding is `cached`, as the bytes `encode`
+    /// writes. Nothing is sent if they equal the cached ones; returns whether it changed.
+    pub(crate) fn publish_property(
+        &mut self,
+        index: u16,
+        cached: &mut Bytes,
+        encode: impl FnOnce(&mut BytesMut) -> Result<(), Error>,
+    ) -> Result<bool, Error> {
+        // Encode straight into a frame for the (usually only) source id, and cache a slice
+        // of it: one buffer per change for both what is sent and what later inits send.
+        let first = self.first_source();
+        let (frame, bytes) = Packet::value_frame(false, first, index, encode)?;
+        if *cached == bytes {
+            return Ok(false);
+        }
+        *cached = bytes.clone();
+        self.fan_out(Some(index), (first, frame), |source| {
+            Packet::PropertyChange {
+                source,
+                index,
+                value: bytes.clone(),
+            }
+        });
+        Ok(true)
+    }
+
+    /// Emits signal `index` with the arguments `encode` writes.
+    pub(crate) fn publish_signal(
+        &mut self,
+        index: u16,
+        encode: impl FnOnce(&mut BytesMut) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        if self.list.is_empty() {
+            return Ok(());
+        }
+        let first = self.first_source();
+        let (frame, bytes) = Packet::value_frame(true, first, index, encode)?;
+        self.fan_out(None, (first, frame), |source| Packet::Signal {
+            source,
+            index,
+            args: bytes.clone(),
+        });
+        Ok(())
+    }
+
+    fn first_source(&self) -> SourceId {
+        self.list.first().map_or(0, |s| s.source)
+    }
+
+    /// Queues one frame per distinct source id (normally one) to every subscriber, and drops
+    /// subscribers whose connection has gone. A property's frames may coalesce in a slow
+    /// subscriber's outbox (`property` is its index).
+    /// `ready` is the frame already built for one source id; others are built by `packet`.
+    fn fan_out(
+        &mut self,
+        property: Option<u16>,
+        ready: (SourceId, Bytes),
+        packet: impl Fn(SourceId) -> Packet,
+    ) {
+        let mut cached = ready;
+        self.list.retain(|sub| {
+            let frame = if cached.0 == sub.source {
+                cached.1.clone()
+            } else {
+                let frame = packet(sub.source).to_frame();
+                cached = (sub.source, frame.clone());
+                frame
+            };
+            let alive = match property {
+                Some(index) => sub.outbox.push_property(sub.source, index, frame),
+                None => sub.outbox.push(frame),
+            };
+            if !alive {
+                debug!(
+                    conn = sub.outbox.id(),
+                    "dropping the subscriber of a closed connection"
+                );
+            }
+            alive
+        });
+    }
+}
