@@ -45,6 +45,7 @@ fn every_kind() -> Vec<(&'static str, Packet)> {
                 source: 1,
                 signature: 1,
                 values: vec![small.clone(); 2],
+                children: Vec::new(),
             },
         ),
         (
@@ -54,6 +55,7 @@ fn every_kind() -> Vec<(&'static str, Packet)> {
                 source: 1,
                 signature: 1,
                 values: vec![Bytes::from(vec![7u8; 1 << 20])],
+                children: Vec::new(),
             },
         ),
         (

@@ -63,6 +63,26 @@ pub struct SlotInfo {
     pub returns: &'static str,
 }
 
+/// A sub-object as declared (`child tray: Tray`): a member holding another API's source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildInfo {
+    /// Its name.
+    pub name: &'static str,
+    /// The child API's wire name.
+    pub api: &'static str,
+    /// Declared `Option<…>`: the source may hold none.
+    pub optional: bool,
+}
+
+/// Something done with the API of one child member, whose type only the generated code
+/// knows: [`RemoteObject::visit_child`] calls [`ChildVisitor::visit`] with it.
+pub trait ChildVisitor {
+    /// What the visit gives back.
+    type Output;
+    /// Called with the child's API.
+    fn visit<C: RemoteObject>(self) -> Self::Output;
+}
+
 /// An API: the marker type `remote_object!` generates. It knows the API's wire identity,
 /// its members, and how to encode and decode its values without any connection.
 pub trait RemoteObject: Sized + Send + Sync + 'static {
@@ -78,6 +98,8 @@ pub trait RemoteObject: Sized + Send + Sync + 'static {
     const SIGNALS: &'static [SignalInfo];
     /// The slots, in index order.
     const SLOTS: &'static [SlotInfo];
+    /// The sub-objects, in index order.
+    const CHILDREN: &'static [ChildInfo];
 
     /// Every property's value: the source's state and the replica's cache.
     type Properties: Clone + Default + Debug + Send + Sync + 'static;
@@ -121,6 +143,9 @@ pub trait RemoteObject: Sized + Send + Sync + 'static {
     /// Computed once per API (generated with a cache); falls back to
     /// [`SIGNATURE`](RemoteObject::SIGNATURE) for an API whose types cannot be traced.
     fn signature() -> u64;
+
+    /// Calls `visitor` with the API of child `index`; `None` for an index out of range.
+    fn visit_child<V: ChildVisitor>(index: u16, visitor: V) -> Option<V::Output>;
 
     /// Applies a replica's request to set property `index` through the source's setter.
     fn set_from_remote(

@@ -405,6 +405,7 @@ async fn item_2_an_init_that_does_not_decode_changes_nothing_and_a_good_one_is_w
         source: source.id,
         signature: Meter::signature(),
         values: vec![Bytes::from(good), Bytes::from_static(&[0xff; 3])],
+        children: Vec::new(),
     };
     link.node.handle(link.conn, bad_init).unwrap();
     assert_eq!(replica.state(), ReplicaState::Default);

@@ -59,6 +59,10 @@ pub(crate) enum Kind {
         api: String,
         current: crate::wire::Encoding,
     },
+    /// A child source given to a member cannot go there: it already hangs under a source,
+    /// it would hang under itself, or it is of another API.
+    #[error("cannot set child {member:?}: {reason}")]
+    BadChild { member: String, reason: String },
     #[error("the replica is not connected to its source")]
     NotConnected,
     #[error("the host refused to serve {name:?}: {reason}")]
@@ -146,6 +150,7 @@ impl Error {
                 | Kind::UnknownSource(_)
                 | Kind::NotWritable(_)
                 | Kind::EncodingInUse { .. }
+                | Kind::BadChild { .. }
         )
     }
 

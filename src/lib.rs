@@ -109,7 +109,7 @@ pub use registry::{RegistryHost, SourceLocation};
 pub use replica::{
     Event, PendingWrite, Replica, ReplicaActor, ReplicaState, SlotCall, StateChanged,
 };
-pub use source::{AsSourceState, Hostable, RemoteSource, SourceState};
+pub use source::{AsSourceState, ChildSource, Hostable, RemoteSource, SourceState};
 pub use transport::{PeerAddr, Transport, UnixCredentials, SUPPORTED_SCHEMES};
 pub use wire::Encoding;
 

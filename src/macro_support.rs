@@ -1,13 +1,14 @@
 //! Items the generated code uses; not part of the public API.
 
 pub use crate::api::{
-    ArgInfo, InvokeError, PropertyInfo, SetPropertyError, SignalInfo, SlotFuture, SlotInfo,
+    ArgInfo, ChildInfo, ChildVisitor, InvokeError, PropertyInfo, SetPropertyError, SignalInfo,
+    SlotFuture, SlotInfo,
 };
 pub use crate::proto::WriteFuture;
 pub use crate::source::{AsSourceState, Hostable};
 pub use crate::values::schema::{
-    AccessFlag, ApiSchema, Field, MemberSchema, PropertySchema, SchemaBuilder, SchemaError,
-    TypeFormat,
+    AccessFlag, ApiSchema, ChildSchema, Field, MemberSchema, PropertySchema, SchemaBuilder,
+    SchemaError, TypeFormat,
 };
 pub use crate::wire::{fnv1a, DecodeError, EncodeError, Encoding, FailureKind, RemoteFailure};
 pub use actix;
@@ -60,6 +61,44 @@ pub fn structural_signature(schema: Result<ApiSchema, SchemaError>, declared: u6
             declared
         }
     }
+}
+
+/// The description of child `name` of API `parent`, whose API is `C`. An API nested in
+/// itself (directly or further down) is refused: its description would never end.
+pub fn child_schema<C: crate::RemoteObject>(
+    parent: &'static str,
+    name: &'static str,
+    optional: bool,
+) -> Result<ChildSchema, SchemaError> {
+    thread_local! {
+        static DESCRIBING: std::cell::RefCell<Vec<&'static str>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let nested = DESCRIBING.with(|stack| {
+        let mut stack = stack.borrow_mut();
+        if stack.is_empty() {
+            stack.push(parent);
+        }
+        let nested = stack.contains(&C::NAME);
+        stack.push(C::NAME);
+        nested
+    });
+    let api = if nested {
+        Err(SchemaError::recursive_child(C::NAME, name))
+    } else {
+        C::schema()
+    };
+    DESCRIBING.with(|stack| {
+        let mut stack = stack.borrow_mut();
+        stack.pop();
+        if stack.len() == 1 {
+            stack.clear();
+        }
+    });
+    Ok(ChildSchema {
+        name: name.to_owned(),
+        optional,
+        api: api?,
+    })
 }
 
 /// What a source actor answered to a `checked` write: the value to set (through `set`, so

@@ -75,6 +75,7 @@ async fn an_init_with_one_bad_value_changes_nothing_and_the_connection_goes_on()
         source: 1,
         signature: Printer::signature(),
         values,
+        children: Vec::new(),
     })
     .await;
     // The node refuses that one init and lets go of the source.
@@ -96,6 +97,7 @@ async fn an_init_with_one_bad_value_changes_nothing_and_the_connection_goes_on()
         source: 2,
         signature: Printer::signature(),
         values: good_values(),
+        children: Vec::new(),
     })
     .await;
     replica.wait_for_source(TIMEOUT).await.unwrap();
@@ -129,6 +131,7 @@ async fn values_that_claim_more_than_they_hold_are_refused_one_by_one() {
             source,
             signature: Texts::signature(),
             values: vec![lie.clone()],
+            children: Vec::new(),
         })
         .await;
         assert_eq!(peer.recv().await, Some(Packet::Release { source }));
@@ -137,6 +140,7 @@ async fn values_that_claim_more_than_they_hold_are_refused_one_by_one() {
             source,
             signature: Texts::signature(),
             values: vec![encoded(&format!("good {round}"))],
+            children: Vec::new(),
         })
         .await;
         replica.wait_for_source(TIMEOUT).await.unwrap();
@@ -229,6 +233,7 @@ async fn an_init_with_too_few_values_fails_that_replica_and_the_connection_goes_
         source: 1,
         signature: Printer::signature(),
         values,
+        children: Vec::new(),
     })
     .await;
     // The replica lets go of the source; the node says so and keeps the connection.
@@ -264,6 +269,7 @@ async fn an_out_of_range_change_fails_that_replica_and_the_connection_goes_on() 
         source: 1,
         signature: Printer::signature(),
         values: good_values(),
+        children: Vec::new(),
     };
     peer.send(&init).await;
     replica.wait_for_source(TIMEOUT).await.unwrap();
@@ -345,6 +351,7 @@ fn schema_with(format: TypeFormat, types: BTreeMap<String, TypeDef>) -> ApiSchem
         signals: vec![],
         slots: vec![],
         types,
+        children: Vec::new(),
     }
 }
 
@@ -423,6 +430,7 @@ async fn a_dynamic_replica_refuses_hostile_schemas_and_values_alone() {
             signature: Texts::signature(),
             schema,
             values: vec![value],
+            children: Vec::new(),
         })
         .await;
         assert_eq!(peer.recv().await, Some(Packet::Release { source }));
@@ -444,6 +452,7 @@ async fn a_dynamic_replica_refuses_hostile_schemas_and_values_alone() {
         signature: Texts::signature(),
         schema: encoded(&schema_with(TypeFormat::Str, BTreeMap::new())),
         values: vec![encoded(&"fine".to_string())],
+        children: Vec::new(),
     })
     .await;
     replica.wait_for_source(TIMEOUT).await.unwrap();

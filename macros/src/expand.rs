@@ -5,7 +5,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Ident, LitStr};
 
-use crate::parse::{camel_case, snake_case, Access, ApiDef, MethodDef, PropDef};
+use crate::parse::{camel_case, snake_case, Access, ApiDef, ChildDef, MethodDef, PropDef};
 use crate::signature::signature;
 
 pub fn expand(def: &ApiDef) -> TokenStream {
@@ -296,6 +296,11 @@ fn simple_source(def: &ApiDef) -> TokenStream {
             }
         }
     });
+    let children = def
+        .children
+        .iter()
+        .enumerate()
+        .map(|(i, c)| source_child_methods(c, index(i)));
     quote! {
         /// The source's state: holds the property values and tells replicas about changes
         /// and signals. A source actor keeps one and returns it from
@@ -324,12 +329,59 @@ fn simple_source(def: &ApiDef) -> TokenStream {
             #(#getters)*
             #(#setters)*
             #(#emitters)*
+            #(#children)*
         }
 
         impl ::actix_remote_objects::__private::AsSourceState<super::#api> for SimpleSource {
             fn source_state(&self) -> &::actix_remote_objects::SourceState<super::#api> {
                 &self.state
             }
+        }
+    }
+}
+
+fn child_docs(c: &ChildDef) -> TokenStream {
+    let docs = &c.docs;
+    if docs.is_empty() {
+        let text = LitStr::new(&format!("The `{}` sub-object.", c.name), c.name.span());
+        quote!(#[doc = #text])
+    } else {
+        quote!(#(#docs)*)
+    }
+}
+
+/// A source's getter and setter of one child.
+fn source_child_methods(c: &ChildDef, idx: u16) -> TokenStream {
+    let lib = quote!(::actix_remote_objects);
+    let (docs, name, api) = (child_docs(c), &c.name, &c.api);
+    let setter = format_ident!("set_{}", name);
+    let (param, value) = if c.optional {
+        (
+            quote!(::core::option::Option<#lib::ChildSource<#api>>),
+            quote!(child),
+        )
+    } else {
+        (
+            quote!(#lib::ChildSource<#api>),
+            quote!(::core::option::Option::Some(child)),
+        )
+    };
+    let doc = LitStr::new(
+        &format!(
+            "Points `{name}` at `child`: every replica gets the child's full state, in order \
+             with this source's changes. Fails if `child` already hangs under a source."
+        ),
+        name.span(),
+    );
+    quote! {
+        #docs
+        pub fn #name(&self) -> ::core::option::Option<#lib::ChildSource<#api>> {
+            self.state.child::<#api>(#idx)
+        }
+
+        #[doc = #doc]
+        pub fn #setter(&self, child: #param) -> ::core::result::Result<(), #lib::Error> {
+            self.state.set_child(#idx, #value)
         }
     }
 }
@@ -372,6 +424,20 @@ fn replica_ext(def: &ApiDef) -> TokenStream {
                 }
             });
         }
+    }
+    for (i, c) in def.children.iter().enumerate() {
+        let (docs, name, api, idx) = (child_docs(c), &c.name, &c.api, index(i));
+        decls.push(quote! {
+            #docs
+            ///
+            /// `None` until the replica is initialized, and while the source holds none.
+            fn #name(&self) -> ::core::option::Option<::actix_remote_objects::Replica<#api>>;
+        });
+        impls.push(quote! {
+            fn #name(&self) -> ::core::option::Option<::actix_remote_objects::Replica<#api>> {
+                self.child::<#api>(#idx)
+            }
+        });
     }
     quote! {
         /// Typed property getters (from the local cache) and setters for a replica.
@@ -469,6 +535,22 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
             returns: b.trace::<#returns>()?,
         })
     };
+    let child_infos = def.children.iter().map(|c| {
+        let (name, api, optional) = (LitStr::new(&c.name.to_string(), c.name.span()), &c.api, c.optional);
+        quote!(#private::ChildInfo { name: #name, api: <#api as #lib::RemoteObject>::NAME, optional: #optional })
+    });
+    let child_schemas = def.children.iter().map(|c| {
+        let (name, api, optional) = (
+            LitStr::new(&c.name.to_string(), c.name.span()),
+            &c.api,
+            c.optional,
+        );
+        quote!(#private::child_schema::<#api>(#wire_name, #name, #optional)?)
+    });
+    let child_arms = def.children.iter().enumerate().map(|(i, c)| {
+        let (idx, api) = (index(i), &c.api);
+        quote!(#idx => ::core::option::Option::Some(visitor.visit::<#api>()),)
+    });
     let signal_schemas: Vec<TokenStream> = def.signals.iter().map(member_schema).collect();
     let slot_schemas: Vec<TokenStream> = def.slots.iter().map(member_schema).collect();
     let names: Vec<&Ident> = def.props.iter().map(|p| &p.name).collect();
@@ -507,6 +589,7 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
                 let properties = ::std::vec![#(#prop_schemas),*];
                 let signals = ::std::vec![#(#signal_schemas),*];
                 let slots = ::std::vec![#(#slot_schemas),*];
+                let children = ::std::vec![#(#child_schemas),*];
                 ::core::result::Result::Ok(#private::ApiSchema {
                     api: ::std::string::String::from(#wire_name),
                     signature,
@@ -514,6 +597,7 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
                     signals,
                     slots,
                     types: b.types()?,
+                    children,
                 })
             }
         }
@@ -524,6 +608,7 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
             const PROPERTIES: &'static [#private::PropertyInfo] = &[#(#prop_infos),*];
             const SIGNALS: &'static [#private::SignalInfo] = &[#(#signal_infos),*];
             const SLOTS: &'static [#private::SlotInfo] = &[#(#slot_infos),*];
+            const CHILDREN: &'static [#private::ChildInfo] = &[#(#child_infos),*];
 
             type Properties = #module::Properties;
             type PropertyChange = #module::PropertyChange;
@@ -583,6 +668,17 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
                     #(#signal_indices => ::core::option::Option::Some(
                         #private::decode(args, enc).map(#module::Signal::#signal_variants)
                     ),)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+
+            fn visit_child<__Visitor: #private::ChildVisitor>(
+                index: u16,
+                visitor: __Visitor,
+            ) -> ::core::option::Option<__Visitor::Output> {
+                #[allow(unreachable_code, unused_variables)]
+                match index {
+                    #(#child_arms)*
                     _ => ::core::option::Option::None,
                 }
             }

@@ -15,6 +15,17 @@ pub struct ApiDef {
     pub props: Vec<PropDef>,
     pub signals: Vec<MethodDef>,
     pub slots: Vec<MethodDef>,
+    pub children: Vec<ChildDef>,
+}
+
+/// A sub-object: a member that holds another API's source (Qt's `CLASS`).
+pub struct ChildDef {
+    pub docs: Vec<Attribute>,
+    pub name: Ident,
+    /// The child's API (a type `remote_object!` defined).
+    pub api: syn::Path,
+    /// Declared `Option<Api>`: the source may hold none.
+    pub optional: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -87,6 +98,7 @@ impl Parse for ApiDef {
             props: Vec::new(),
             signals: Vec::new(),
             slots: Vec::new(),
+            children: Vec::new(),
         };
         while !body.is_empty() {
             let docs = doc_attrs(&body)?;
@@ -98,10 +110,11 @@ impl Parse for ApiDef {
                     def.signals.push(signal);
                 }
                 "slot" => def.slots.push(parse_method(&body, docs, true)?),
+                "child" => def.children.push(parse_child(&body, docs)?),
                 _ => {
                     return Err(syn::Error::new(
                         keyword.span(),
-                        "expected `prop`, `signal` or `slot`",
+                        "expected `prop`, `signal`, `slot` or `child`",
                     ))
                 }
             }
@@ -198,6 +211,41 @@ fn parse_prop(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<PropDef> 
     })
 }
 
+/// `child tray: Tray` or `child tray: Option<Tray>`.
+fn parse_child(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<ChildDef> {
+    let name: Ident = input.parse()?;
+    input.parse::<Token![:]>()?;
+    let ty: syn::TypePath = input.parse()?;
+    let not_an_api = || {
+        syn::Error::new_spanned(
+            &ty,
+            "a child is an API defined with `remote_object!`, or `Option` of one",
+        )
+    };
+    if ty.qself.is_some() {
+        return Err(not_an_api());
+    }
+    let last = ty.path.segments.last().ok_or_else(not_an_api)?;
+    let (api, optional) = match &last.arguments {
+        syn::PathArguments::None => (ty.path.clone(), false),
+        syn::PathArguments::AngleBracketed(args) if last.ident == "Option" => {
+            match args.args.iter().collect::<Vec<_>>().as_slice() {
+                [syn::GenericArgument::Type(Type::Path(inner))] if inner.qself.is_none() => {
+                    (inner.path.clone(), true)
+                }
+                _ => return Err(not_an_api()),
+            }
+        }
+        _ => return Err(not_an_api()),
+    };
+    Ok(ChildDef {
+        docs,
+        name,
+        api,
+        optional,
+    })
+}
+
 fn parse_method(
     input: ParseStream,
     docs: Vec<Attribute>,
@@ -254,6 +302,7 @@ const RESERVED: &[&str] = &[
 const RESERVED_PROPERTIES: &[&str] = &[
     "addr",
     "call",
+    "child",
     "events",
     "new",
     "properties",
@@ -282,7 +331,8 @@ impl ApiDef {
             .props
             .iter()
             .map(|p| &p.name)
-            .chain(self.signals.iter().chain(&self.slots).map(|m| &m.name));
+            .chain(self.signals.iter().chain(&self.slots).map(|m| &m.name))
+            .chain(self.children.iter().map(|c| &c.name));
         for name in all {
             if let Some(first) = members.insert(name.to_string(), name) {
                 let mut error =
@@ -291,13 +341,17 @@ impl ApiDef {
                 return Err(error);
             }
         }
-        for prop in &self.props {
-            if RESERVED_PROPERTIES.contains(&prop.name.to_string().as_str()) {
+        let getters = self
+            .props
+            .iter()
+            .map(|p| &p.name)
+            .chain(self.children.iter().map(|c| &c.name));
+        for name in getters {
+            if RESERVED_PROPERTIES.contains(&name.to_string().as_str()) {
                 return Err(syn::Error::new(
-                    prop.name.span(),
+                    name.span(),
                     format!(
-                        "`{}` is a method of replicas and sources: choose another property name",
-                        prop.name
+                        "`{name}` is a method of replicas and sources: choose another member name"
                     ),
                 ));
             }
@@ -335,6 +389,7 @@ impl ApiDef {
         if self.props.len() > usize::from(u16::MAX)
             || self.signals.len() > usize::from(u16::MAX)
             || self.slots.len() > usize::from(u16::MAX)
+            || self.children.len() > usize::from(u16::MAX)
         {
             return Err(syn::Error::new(self.name.span(), "too many members"));
         }

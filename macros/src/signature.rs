@@ -36,6 +36,10 @@ fn canonical(def: &ApiDef) -> String {
             s += &format!("{kind} {}({})->{};", m.name, args.join(","), ret);
         }
     }
+    for c in &def.children {
+        let optional = if c.optional { "?" } else { "" };
+        s += &format!("child {}:{}{optional};", c.name, ty(&c.api));
+    }
     s
 }
 

@@ -341,6 +341,7 @@ impl Host {
     ) -> Result<Addr<A>, Error> {
         let source = actor.simple_source().clone();
         self.check_name_free(name)?;
+        check_children::<A::Api>(&source)?;
         // Watched, so that a source actor that stops or panics is withdrawn at once.
         let served: Arc<std::sync::OnceLock<SourceId>> = Arc::default();
         let (host, id, watched_name) = (self.downgrade(), Arc::clone(&served), name.to_owned());
@@ -388,6 +389,7 @@ impl Host {
         source: <A::Api as RemoteObject>::SimpleSource,
         name: &str,
     ) -> Result<(SourceId, ObjectInfo), Error> {
+        check_children::<A::Api>(&source)?;
         source
             .source_state()
             .use_encoding(self.inner.config.encoding)?;
@@ -436,7 +438,7 @@ impl Host {
     pub(crate) fn enable_hub(
         &self,
         info: ObjectInfo,
-        hub: Box<dyn SourceHub>,
+        hub: Arc<dyn SourceHub>,
     ) -> Result<(), Error> {
         self.insert_hub(info, hub, true)
     }
@@ -444,7 +446,7 @@ impl Host {
     fn insert_hub(
         &self,
         info: ObjectInfo,
-        hub: Box<dyn SourceHub>,
+        hub: Arc<dyn SourceHub>,
         internal: bool,
     ) -> Result<(), Error> {
         let mut tables = self.tables();
@@ -683,6 +685,20 @@ fn may_see(config: &HostConfig, peer: &Peer, source: &str) -> bool {
 }
 
 /// Adds a source to the tables and tells the connected nodes (that may see it) about it.
+/// Refuses a source whose child member declared without `Option` holds nothing.
+fn check_children<Api: RemoteObject>(source: &Api::SimpleSource) -> Result<(), Error>
+where
+    Api::SimpleSource: crate::source::AsSourceState<Api>,
+{
+    match source.source_state().unset_child() {
+        None => Ok(()),
+        Some(member) => Err(Error::new(Kind::BadChild {
+            member: member.to_owned(),
+            reason: "it holds no source yet (set it before the source is served)".to_owned(),
+        })),
+    }
+}
+
 fn insert_source(
     config: &HostConfig,
     tables: &mut Tables,

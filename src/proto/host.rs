@@ -61,6 +61,11 @@ pub(crate) trait ServedSource<S>: Send + Sync {
     /// subscribed to every later change and signal, in order.
     fn subscribe(&self, sink: &S, schema: Option<&Bytes>) -> Result<(), String>;
     fn unsubscribe(&self, conn: ConnId);
+    /// The child with id `id` under this source, if it holds one (a connection that
+    /// acquired this source may call it).
+    fn find_child(&self, _id: SourceId) -> Option<Arc<dyn ServedSource<S>>> {
+        None
+    }
     /// Applies a replica's write of property `index` (`Ok(None)`), hands back the source's
     /// decision on it to run (`Ok(Some)`, a `checked` property), or says why not.
     fn set_from_remote(
@@ -404,15 +409,23 @@ impl<S: FrameSink> HostSession<S> {
             }));
             None
         };
-        let Some(hosted) = self.acquired.get(&source) else {
-            warn!(
-                conn = self.conn,
-                source, "slot call on a source this connection has not acquired"
-            );
-            return reject(
-                reply,
-                format!("source {source} is not acquired on this connection"),
-            );
+        let child;
+        let hosted = match self.acquired.get(&source) {
+            Some(hosted) => hosted,
+            None => {
+                child = self.find_child(source);
+                let Some(child) = &child else {
+                    warn!(
+                        conn = self.conn,
+                        source, "slot call on a source this connection has not acquired"
+                    );
+                    return reject(
+                        reply,
+                        format!("source {source} is not acquired on this connection"),
+                    );
+                };
+                child
+            }
         };
         let allowed = match (self.policy(), hosted.slot_name(slot)) {
             (Some(policy), Some(slot_name)) => {
@@ -448,15 +461,23 @@ impl<S: FrameSink> HostSession<S> {
             to: self.requester(source, serial),
             index,
         };
-        let Some(hosted) = self.acquired.get(&source) else {
-            warn!(
-                conn = self.conn,
-                source, "property set on a source this connection has not acquired"
-            );
-            answer.send(Err(format!(
-                "source {source} is not acquired on this connection"
-            )));
-            return Ok(None);
+        let child;
+        let hosted = match self.acquired.get(&source) {
+            Some(hosted) => hosted,
+            None => {
+                child = self.find_child(source);
+                let Some(child) = &child else {
+                    warn!(
+                        conn = self.conn,
+                        source, "property set on a source this connection has not acquired"
+                    );
+                    answer.send(Err(format!(
+                        "source {source} is not acquired on this connection"
+                    )));
+                    return Ok(None);
+                };
+                child
+            }
         };
         let Some(property) = hosted.property_name(index) else {
             return Err(HostSessionError::PropertyOutOfRange {
@@ -480,6 +501,14 @@ impl<S: FrameSink> HostSession<S> {
             }
         }
         Ok(None)
+    }
+
+    /// The child with id `source` under a source this connection acquired: only those are
+    /// reachable (their inits were sent here).
+    fn find_child(&self, source: SourceId) -> Option<Arc<dyn ServedSource<S>>> {
+        self.acquired
+            .values()
+            .find_map(|root| root.find_child(source))
     }
 
     /// When the driver must call [`HostSession::handle_timeout`] next, if ever.

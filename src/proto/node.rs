@@ -21,8 +21,8 @@ use crate::error::{Error, Kind, SlotError};
 use crate::lifecycle::{Liveness, Tick};
 use crate::security::{AuthError, Credentials};
 use crate::wire::{
-    Dialect, Encoding, FailureKind, Handshake, HandshakeError, ObjectInfo, Packet, SourceId,
-    NO_REPLY,
+    ChildInit, Dialect, Encoding, FailureKind, Handshake, HandshakeError, ObjectInfo, Packet,
+    SourceId, NO_REPLY,
 };
 
 /// Where a replica's source is: which connection, under which id, and where to send.
@@ -31,6 +31,83 @@ pub(crate) struct Link<S> {
     pub(crate) conn: ConnId,
     pub(crate) source: SourceId,
     pub(crate) sink: S,
+}
+
+/// A child replica linked by an init or a child change: it hangs at member `slot` of
+/// source `parent`, and its source's packets carry `source`.
+pub(crate) struct LinkedChild<S> {
+    pub(crate) parent: SourceId,
+    pub(crate) slot: u16,
+    pub(crate) source: SourceId,
+    pub(crate) entry: Arc<dyn ReplicaEntry<S>>,
+}
+
+/// The sub-objects of one init or child change on their way into replicas: what the host
+/// sent, and which child replicas were linked to them.
+pub(crate) struct ChildTree<'a, S> {
+    inits: &'a [ChildInit],
+    linked: Vec<LinkedChild<S>>,
+}
+
+impl<'a, S> ChildTree<'a, S> {
+    pub(crate) fn new(inits: &'a [ChildInit]) -> Self {
+        ChildTree {
+            inits,
+            linked: Vec::new(),
+        }
+    }
+}
+
+/// Initializes the child replicas of the replica linked by `link` from `tree`: each child
+/// the source holds at a member (all of them, or `only` that one) goes to the replica
+/// `child_of` gives for the member, and its own children to its own. Says which members
+/// hold a child (`slots` of them). A child that cannot be initialized fails alone.
+pub(crate) fn init_children<S: FrameSink>(
+    link: &Link<S>,
+    tree: &mut ChildTree<'_, S>,
+    slots: usize,
+    only: Option<u16>,
+    mut child_of: impl FnMut(u16) -> Option<Arc<dyn ReplicaEntry<S>>>,
+) -> Vec<bool> {
+    let mut present = vec![false; slots];
+    let mine: Vec<&ChildInit> = tree
+        .inits
+        .iter()
+        .filter(|c| c.parent == link.source && only.is_none_or(|s| s == c.slot))
+        .collect();
+    for init in mine {
+        let Some(is_present) = present.get_mut(usize::from(init.slot)) else {
+            warn!(
+                conn = link.conn,
+                slot = init.slot,
+                "a child at a member the API does not have"
+            );
+            continue;
+        };
+        *is_present = true;
+        let Some(entry) = child_of(init.slot) else {
+            continue;
+        };
+        let child_link = Link {
+            conn: link.conn,
+            source: init.source,
+            sink: link.sink.clone(),
+        };
+        match entry.on_init(child_link, init.signature, init.values.clone(), None, tree) {
+            Ok(InitOutcome::Applied) => tree.linked.push(LinkedChild {
+                parent: link.source,
+                slot: init.slot,
+                source: init.source,
+                entry,
+            }),
+            Ok(_) => {}
+            Err(error) if error.is_bad_value() => {
+                warn!(conn = link.conn, %error, "refusing a child's init from the host")
+            }
+            Err(error) => entry.on_failed(&error.to_string()),
+        }
+    }
+    present
 }
 
 /// Whether an init was applied.
@@ -97,13 +174,19 @@ pub(crate) trait ReplicaEntry<S>: Send + Sync {
     /// The host's description of a source whose signature differed at its offer
     /// (bincode-encoded; empty if the host could not describe it): the mismatch is final.
     fn on_description(&self, _schema: &[u8]) {}
+    /// An init of the source, with `children`: its sub-objects (and theirs), which it
+    /// initializes (before it is `Valid` itself) and records as linked.
     fn on_init(
         &self,
         link: Link<S>,
         signature: u64,
         values: Vec<Bytes>,
         schema: Option<&Bytes>,
+        children: &mut ChildTree<'_, S>,
     ) -> Result<InitOutcome, ReplicaProtocolError>;
+    /// Child member `slot` of the source behind `link` holds another source now (its tree
+    /// in `children`), or none.
+    fn on_child_change(&self, _link: Link<S>, _slot: u16, _children: &mut ChildTree<'_, S>) {}
     /// Whether it needs the API's description with its init (a dynamic replica).
     fn wants_schema(&self) -> bool {
         false
@@ -339,8 +422,11 @@ pub(crate) enum NodeSessionError {
 /// The replicas (usually one: a typed and a dynamic replica of one source share it) fed by
 /// one source on one connection.
 struct Linked<S> {
+    /// The name of the source, or of the source the child hangs under.
     name: String,
     entries: Vec<Arc<dyn ReplicaEntry<S>>>,
+    /// For a child: the source it hangs under, and at which member.
+    parent: Option<(SourceId, u16)>,
 }
 
 /// A node's open sessions and its replicas: which replica each source's packets feed, and
@@ -414,6 +500,7 @@ impl<S: FrameSink> NodeProtocol<S> {
             }
             if last {
                 self.links.remove(&(conn, source));
+                self.remove_children(conn, source, None);
                 if let Some(session) = self.sessions.get(&conn) {
                     session.send(&Packet::Release { source });
                 }
@@ -477,14 +564,29 @@ impl<S: FrameSink> NodeProtocol<S> {
                 source,
                 signature,
                 values,
-            } => self.init(conn, name, source, signature, None, values)?,
+                children,
+            } => self.init(conn, name, source, signature, None, values, &children)?,
             Packet::InitDynamic {
                 name,
                 source,
                 signature,
                 schema,
                 values,
-            } => self.init(conn, name, source, signature, Some(schema), values)?,
+                children,
+            } => self.init(
+                conn,
+                name,
+                source,
+                signature,
+                Some(schema),
+                values,
+                &children,
+            )?,
+            Packet::ChildChange {
+                parent,
+                slot,
+                children,
+            } => self.child_change(conn, parent, slot, &children),
             Packet::PropertyChange {
                 source,
                 index,
@@ -682,6 +784,7 @@ impl<S: FrameSink> NodeProtocol<S> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn init(
         &mut self,
         conn: ConnId,
@@ -690,21 +793,24 @@ impl<S: FrameSink> NodeProtocol<S> {
         signature: u64,
         schema: Option<Bytes>,
         values: Vec<Bytes>,
+        children: &[ChildInit],
     ) -> Result<(), NodeSessionError> {
         let Some(session) = self.sessions.get_mut(&conn) else {
             return Ok(());
         };
+        let sink = session.sink.clone();
         let entries = self.replicas.get(&name).cloned().unwrap_or_default();
         let mut applied = Vec::new();
         let mut failed = Vec::new();
         let mut needs_schema = false;
+        let mut tree = ChildTree::new(children);
         for entry in &entries {
             let link = Link {
                 conn,
                 source,
-                sink: session.sink.clone(),
+                sink: sink.clone(),
             };
-            match entry.on_init(link, signature, values.clone(), schema.as_ref()) {
+            match entry.on_init(link, signature, values.clone(), schema.as_ref(), &mut tree) {
                 Ok(InitOutcome::Applied) => applied.push(Arc::clone(entry)),
                 Ok(InitOutcome::NeedsSchema) => needs_schema = true,
                 Ok(InitOutcome::SignatureMismatch) => {}
@@ -727,6 +833,9 @@ impl<S: FrameSink> NodeProtocol<S> {
                 self.links.remove(&(conn, source));
             }
         }
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return Ok(());
+        };
         if needs_schema {
             session.dynamic_acquires.insert(name.clone());
             session.send(&Packet::AcquireDynamic { name: name.clone() });
@@ -739,16 +848,105 @@ impl<S: FrameSink> NodeProtocol<S> {
         if !applied.is_empty() {
             session.initialized = true;
             let linked = self.links.entry((conn, source)).or_insert_with(|| Linked {
-                name,
+                name: name.clone(),
                 entries: Vec::new(),
+                parent: None,
             });
             for entry in applied {
                 if !linked.entries.iter().any(|e| Arc::ptr_eq(e, &entry)) {
                     linked.entries.push(entry);
                 }
             }
+            let before = self.remove_children(conn, source, None);
+            self.link_children(conn, &name, tree.linked, before);
         }
         Ok(())
+    }
+
+    /// Child member `slot` of `parent` holds another source, or none.
+    fn child_change(&mut self, conn: ConnId, parent: SourceId, slot: u16, children: &[ChildInit]) {
+        let (Some(session), Some(linked)) =
+            (self.sessions.get(&conn), self.links.get(&(conn, parent)))
+        else {
+            debug!(conn, parent, "a child change for a source no replica holds");
+            return;
+        };
+        let (name, entries, sink) = (
+            linked.name.clone(),
+            linked.entries.clone(),
+            session.sink.clone(),
+        );
+        let mut tree = ChildTree::new(children);
+        for entry in entries {
+            let link = Link {
+                conn,
+                source: parent,
+                sink: sink.clone(),
+            };
+            entry.on_child_change(link, slot, &mut tree);
+        }
+        let before = self.remove_children(conn, parent, Some(slot));
+        self.link_children(conn, &name, tree.linked, before);
+    }
+
+    /// Unlinks the children under `parent` (at member `slot` only, if given), and theirs;
+    /// returns their replicas.
+    fn remove_children(
+        &mut self,
+        conn: ConnId,
+        parent: SourceId,
+        slot: Option<u16>,
+    ) -> Vec<Arc<dyn ReplicaEntry<S>>> {
+        let mut removed = Vec::new();
+        let mut parents = vec![(parent, slot)];
+        while let Some((parent, slot)) = parents.pop() {
+            let keys: Vec<(ConnId, SourceId)> = self
+                .links
+                .iter()
+                .filter(|((c, _), l)| {
+                    *c == conn
+                        && l.parent
+                            .is_some_and(|(p, s)| p == parent && slot.is_none_or(|slot| s == slot))
+                })
+                .map(|(key, _)| *key)
+                .collect();
+            for key in keys {
+                if let Some(linked) = self.links.remove(&key) {
+                    removed.extend(linked.entries);
+                    parents.push((key.1, None));
+                }
+            }
+        }
+        removed
+    }
+
+    /// Links the children an init or a child change linked; the replicas in `before` that
+    /// are not linked again lost their source.
+    fn link_children(
+        &mut self,
+        conn: ConnId,
+        name: &str,
+        linked: Vec<LinkedChild<S>>,
+        before: Vec<Arc<dyn ReplicaEntry<S>>>,
+    ) {
+        for child in &linked {
+            let entry = self
+                .links
+                .entry((conn, child.source))
+                .or_insert_with(|| Linked {
+                    name: name.to_owned(),
+                    entries: Vec::new(),
+                    parent: Some((child.parent, child.slot)),
+                });
+            if !entry.entries.iter().any(|e| Arc::ptr_eq(e, &child.entry)) {
+                entry.entries.push(Arc::clone(&child.entry));
+            }
+        }
+        for entry in before {
+            if !linked.iter().any(|c| Arc::ptr_eq(&c.entry, &entry)) {
+                entry.on_link_lost();
+            }
+        }
     }
 
     /// Hands a change or signal to every replica the source feeds. A value that does not
@@ -782,8 +980,10 @@ impl<S: FrameSink> NodeProtocol<S> {
         linked
             .entries
             .retain(|e| !failed.iter().any(|f| Arc::ptr_eq(e, f)));
-        if linked.entries.is_empty() {
+        // A child is released with its parent, not on its own.
+        if linked.entries.is_empty() && linked.parent.is_none() {
             self.links.remove(&(conn, source));
+            self.remove_children(conn, source, None);
             if let Some(session) = self.sessions.get(&conn) {
                 session.send(&Packet::Release { source });
             }

@@ -56,7 +56,7 @@ impl RegistryHost {
         let host = Host::listen_with(url, config.without_registry()).await?;
         let hub = Arc::new(RegistryHub::new());
         hub.use_encoding(encoding)?;
-        host.enable_hub(RegistryHub::info(REGISTRY_NAME), Box::new(Arc::clone(&hub)))?;
+        host.enable_hub(RegistryHub::info(REGISTRY_NAME), Arc::new(Arc::clone(&hub)))?;
         host.set_registrar(Arc::new(Registrar::Local(Arc::clone(&hub))));
         Ok(RegistryHost { host, hub })
     }

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, SlotError};
 use crate::outbox::{ConnId, Outbox};
+use crate::proto::node::ChildTree;
 use crate::proto::replica::{InitRefused, Offered, ReplicaCore, Transition};
 use crate::replica::delivery::{Delivered, Delivery, QueueSender};
 use crate::replica::shared::{
@@ -153,6 +154,7 @@ impl ReplicaEntry<Outbox> for DynamicShared {
         signature: u64,
         values: Vec<Bytes>,
         schema: Option<&Bytes>,
+        _children: &mut ChildTree<'_, Outbox>,
     ) -> Result<InitOutcome, ReplicaProtocolError> {
         let mut inner = self.lock();
         let schema = match schema {

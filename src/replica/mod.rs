@@ -98,6 +98,13 @@ pub enum Event<A: RemoteObject> {
     /// this many signals, which it cannot coalesce; property values coalesce instead (the
     /// latest wins), so none is lost for good. Comes just before the next event.
     Lagged(u64),
+    /// A child member now holds another source (its replica re-initialized with that
+    /// source's values) or none (`replica.<child>()` is `None`, and the replica handles
+    /// of the old child are `Suspect`).
+    ChildChanged {
+        /// The member.
+        child: &'static str,
+    },
     /// The host refused this replica's request to set a read-write property (its access
     /// policy, or a value the source cannot take); the property keeps its value.
     WriteRefused {
@@ -211,6 +218,15 @@ impl<A: RemoteObject> Replica<A> {
     /// Runs `read` on the cached property values without copying them.
     pub fn with_properties<R>(&self, read: impl FnOnce(&A::Properties) -> R) -> R {
         self.shared.read(read)
+    }
+
+    /// The replica of child member `index` (generated getters, `replica.tray()`, call
+    /// this): `None` until the replica is initialized and while the source holds none
+    /// there. It shares this replica's subscription and connection, and keeps it.
+    #[doc(hidden)]
+    pub fn child<C: RemoteObject>(&self, index: u16) -> Option<Replica<C>> {
+        let (shared, actor) = self.shared.child::<C>(index)?;
+        Some(Replica::new(shared, actor, Arc::clone(&self._token)))
     }
 
     /// Calls a slot and waits for its result: the same as `send(msg)`, flattened, and one

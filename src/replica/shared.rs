@@ -10,12 +10,12 @@ use tracing::{debug, error, warn};
 use super::delivery::{Delivery, QueueReceiver, QueueSender};
 use super::state_cell::StateCell;
 use super::{Event, ReplicaState, StateChanged};
-use crate::api::{RemoteObject, SignalType};
+use crate::api::{ChildVisitor, RemoteObject, SignalType};
 use crate::error::SlotError;
 use crate::outbox::{ConnId, Outbox};
 use crate::persist::{PersistQueue, PersistedValues};
 pub(crate) use crate::proto::node::{
-    InitOutcome, PendingReply, ReplicaEntry, ReplicaProtocolError,
+    init_children, ChildTree, InitOutcome, PendingReply, ReplicaEntry, ReplicaProtocolError,
 };
 use crate::proto::replica::{InitRefused, Offered, ReplicaCore, Transition};
 use crate::values::diff::first_difference;
@@ -128,6 +128,39 @@ struct Inner<A: RemoteObject> {
     core: ReplicaCore<Link, PendingReply>,
     props: A::Properties,
     subscribers: Subscribers<A>,
+    /// The replica of each child member, made when the source first holds one there.
+    children: Vec<Option<ChildSlot>>,
+}
+
+/// The replica of one child member.
+struct ChildSlot {
+    entry: Arc<dyn ReplicaEntry<Outbox>>,
+    /// `(Arc<ReplicaShared<C>>, Arc<LazyActor<C>>)` for the child's API `C`.
+    handles: Arc<dyn std::any::Any + Send + Sync>,
+    /// Whether the source holds a child there now.
+    present: bool,
+}
+
+/// Makes the replica of a child member, of whichever API the member has.
+struct MakeChild {
+    name: String,
+    encoding: Encoding,
+    persist: Option<Arc<PersistQueue>>,
+    delivery: Delivery,
+}
+
+impl ChildVisitor for MakeChild {
+    type Output = ChildSlot;
+    fn visit<C: RemoteObject>(self) -> ChildSlot {
+        let arbiter = self.delivery.arbiter.clone();
+        let shared = ReplicaShared::<C>::new(self.name, self.encoding, self.persist, self.delivery);
+        let actor = super::LazyActor::new(Arc::clone(&shared), arbiter);
+        ChildSlot {
+            entry: shared.clone(),
+            handles: Arc::new((shared, actor)),
+            present: false,
+        }
+    }
 }
 
 /// Each subscriber reads from a bounded queue of its own (see [`super::delivery`]).
@@ -175,6 +208,7 @@ impl<A: RemoteObject> ReplicaShared<A> {
             core,
             props,
             subscribers,
+            children: (0..A::CHILDREN.len()).map(|_| None).collect(),
         });
         Arc::new(ReplicaShared {
             name,
@@ -244,6 +278,65 @@ impl<A: RemoteObject> ReplicaShared<A> {
 
     pub(crate) fn refusal(&self) -> Option<String> {
         self.lock().core.refusal().map(str::to_owned)
+    }
+
+    /// The replica of child member `index`, if the source holds a child there (and it is
+    /// of API `C`).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn child<C: RemoteObject>(
+        &self,
+        index: u16,
+    ) -> Option<(Arc<ReplicaShared<C>>, Arc<super::LazyActor<C>>)> {
+        let inner = self.lock();
+        let slot = inner.children.get(usize::from(index))?.as_ref()?;
+        if !slot.present {
+            return None;
+        }
+        slot.handles
+            .downcast_ref::<(Arc<ReplicaShared<C>>, Arc<super::LazyActor<C>>)>()
+            .cloned()
+    }
+
+    /// The replica of child member `index`, made now if it was not yet.
+    fn child_entry(
+        &self,
+        inner: &mut Inner<A>,
+        index: u16,
+    ) -> Option<Arc<dyn ReplicaEntry<Outbox>>> {
+        let slot = inner.children.get_mut(usize::from(index))?;
+        if slot.is_none() {
+            let member = A::CHILDREN.get(usize::from(index))?;
+            let make = MakeChild {
+                name: format!("{}.{}", self.name, member.name),
+                encoding: self.encoding,
+                persist: self.persist.clone(),
+                delivery: self.delivery.clone(),
+            };
+            *slot = A::visit_child(index, make);
+        }
+        slot.as_ref().map(|s| Arc::clone(&s.entry))
+    }
+
+    /// Initializes the children `tree` holds for this replica (at member `only`, or all),
+    /// and records which members hold one.
+    fn init_children(
+        &self,
+        inner: &mut Inner<A>,
+        link: &Link,
+        tree: &mut ChildTree<'_, Outbox>,
+        only: Option<u16>,
+    ) {
+        let present = init_children(link, tree, A::CHILDREN.len(), only, |slot| {
+            self.child_entry(inner, slot)
+        });
+        for (index, slot) in inner.children.iter_mut().enumerate() {
+            if only.is_some_and(|only| usize::from(only) != index) {
+                continue;
+            }
+            if let Some(slot) = slot {
+                slot.present = present[index];
+            }
+        }
     }
 
     pub(crate) fn read<R>(&self, read: impl FnOnce(&A::Properties) -> R) -> R {
@@ -393,6 +486,7 @@ impl<A: RemoteObject> ReplicaEntry<Outbox> for ReplicaShared<A> {
         signature: u64,
         values: Vec<Bytes>,
         _schema: Option<&Bytes>,
+        children: &mut ChildTree<'_, Outbox>,
     ) -> Result<InitOutcome, ReplicaProtocolError> {
         let mut inner = self.lock();
         if let Err((refused, transition)) = inner.core.check_init(signature, values.len()) {
@@ -410,6 +504,8 @@ impl<A: RemoteObject> ReplicaEntry<Outbox> for ReplicaShared<A> {
         // Decode everything first: a replica never shows half an init (contract item 2).
         let props = A::decode_properties(&values, self.encoding)
             .map_err(|error| ReplicaProtocolError::bad_value(&self.name, "init", error))?;
+        // The children first: a replica that is `Valid` shows them (contract item 2).
+        self.init_children(&mut inner, &link, children, None);
         let applied = inner.core.commit_init(link, values);
         inner.props = props;
         if applied.changed.iter().any(|&i| is_persisted::<A>(i)) {
@@ -424,6 +520,15 @@ impl<A: RemoteObject> ReplicaEntry<Outbox> for ReplicaShared<A> {
         }
         self.notify_state(&mut inner, applied.transition);
         Ok(InitOutcome::Applied)
+    }
+
+    fn on_child_change(&self, link: Link, slot: u16, children: &mut ChildTree<'_, Outbox>) {
+        let mut inner = self.lock();
+        self.init_children(&mut inner, &link, children, Some(slot));
+        if let Some(member) = A::CHILDREN.get(usize::from(slot)) {
+            let event = || Event::ChildChanged { child: member.name };
+            inner.subscribers.streams.retain(|s| s.push_event(event()));
+        }
     }
 
     fn on_property_change(&self, index: u16, value: Bytes) -> Result<(), ReplicaProtocolError> {

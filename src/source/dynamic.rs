@@ -127,6 +127,14 @@ impl DynamicSource {
     /// structural signature, which is what replicas check.
     pub fn new(mut schema: ApiSchema) -> Result<DynamicSource, DynamicError> {
         schema.check().map_err(DynamicError::InvalidSchema)?;
+        if let Some(child) = schema.children.first() {
+            // Refused rather than served without them: a replica would wait for a child
+            // that never comes.
+            return Err(DynamicError::InvalidSchema(format!(
+                "child `{}`: a dynamic source cannot hold sub-objects",
+                child.name
+            )));
+        }
         schema.signature = schema
             .structural_signature()
             .map_err(DynamicError::InvalidSchema)?;
@@ -313,8 +321,8 @@ impl DynamicSource {
     }
 
     /// The untyped view a host serves.
-    pub(crate) fn hub(&self) -> Box<dyn SourceHub> {
-        Box::new(self.clone())
+    pub(crate) fn hub(&self) -> Arc<dyn SourceHub> {
+        Arc::new(self.clone())
     }
 
     /// A write decided by the write check: its answer applied, or its refusal.
@@ -403,7 +411,9 @@ impl SourceHub for DynamicSource {
             signature: self.shared.schema.signature,
             schema,
         };
-        state.subscribers.subscribe(header, &state.encoded, outbox);
+        state
+            .subscribers
+            .subscribe(header, &state.encoded, &[], outbox);
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use tracing::debug;
 
 use crate::error::Error;
 use crate::outbox::{ConnId, Outbox};
-use crate::wire::{Packet, SourceId};
+use crate::wire::{ChildInit, InitFrame, Packet, SourceId};
 
 /// Values up to this size are copied into an init frame; larger ones are sent from the cache.
 const INLINE_LIMIT: usize = 4096;
@@ -26,6 +26,7 @@ struct Subscriber {
 }
 
 /// What an init carries besides the values.
+#[derive(Clone, Copy)]
 pub(crate) struct InitHeader<'a> {
     pub(crate) name: &'a str,
     pub(crate) source: SourceId,
@@ -43,28 +44,81 @@ impl Subscribers {
         self.list.is_empty()
     }
 
-    /// Queues an init of `values` to `outbox` and subscribes it. The caller holds the lock
-    /// that changes take, so the init and the changes after it are queued in order.
-    pub(crate) fn subscribe(&mut self, header: InitHeader<'_>, values: &[Bytes], outbox: &Outbox) {
+    /// Queues an init of `values` and `children` to `outbox` and subscribes it. The caller
+    /// holds the lock that changes take (and its children's), so the init and the changes
+    /// after it are queued in order.
+    pub(crate) fn subscribe(
+        &mut self,
+        header: InitHeader<'_>,
+        values: &[Bytes],
+        children: &[ChildInit],
+        outbox: &Outbox,
+    ) {
         // Values are shared with the cache, not copied into the frame: a large property
         // costs nothing to send to one more replica.
-        let pieces = Packet::init_frame_segments(
-            header.name,
-            header.source,
-            header.signature,
-            header.schema,
-            values,
-            INLINE_LIMIT,
-        );
+        let frame = InitFrame {
+            name: header.name,
+            source: header.source,
+            signature: header.signature,
+            schema: header.schema,
+        };
+        let pieces = Packet::init_frame_segments(frame, values, children, INLINE_LIMIT);
         if outbox.push_pieces(pieces) {
-            let source = header.source;
-            self.list
-                .retain(|s| !(s.source == source && s.outbox.id() == outbox.id()));
-            self.list.push(Subscriber {
-                source,
-                outbox: outbox.clone(),
-            });
+            self.add(header.source, outbox);
         }
+    }
+
+    /// Subscribes `outbox` under `source` without an init (a child's comes in its
+    /// parent's).
+    pub(crate) fn add(&mut self, source: SourceId, outbox: &Outbox) {
+        self.list
+            .retain(|s| !(s.source == source && s.outbox.id() == outbox.id()));
+        self.list.push(Subscriber {
+            source,
+            outbox: outbox.clone(),
+        });
+    }
+
+    /// Every subscribed outbox, once each.
+    pub(crate) fn outboxes(&self) -> Vec<Outbox> {
+        let mut outboxes: Vec<Outbox> = Vec::with_capacity(self.list.len());
+        for sub in &self.list {
+            if !outboxes.iter().any(|o| o.id() == sub.outbox.id()) {
+                outboxes.push(sub.outbox.clone());
+            }
+        }
+        outboxes
+    }
+
+    /// The connections subscribed under `source`.
+    pub(crate) fn conns_of(&self, source: SourceId) -> Vec<ConnId> {
+        self.list
+            .iter()
+            .filter(|s| s.source == source)
+            .map(|s| s.outbox.id())
+            .collect()
+    }
+
+    /// Removes every subscription.
+    pub(crate) fn clear(&mut self) {
+        self.list.clear();
+    }
+
+    /// Queues the frame `packet` builds for each subscriber's source id (built once per
+    /// id) to every subscriber.
+    pub(crate) fn push_each(&mut self, packet: impl Fn(SourceId) -> Packet) {
+        let mut built: Option<(SourceId, Bytes)> = None;
+        self.list.retain(|sub| {
+            let frame = match &built {
+                Some((source, frame)) if *source == sub.source => frame.clone(),
+                _ => {
+                    let frame = packet(sub.source).to_frame();
+                    built = Some((sub.source, frame.clone()));
+                    frame
+                }
+            };
+            sub.outbox.push(frame)
+        });
     }
 
     /// Removes `conn`'s subscription to `source`, or all of `conn`'s if `source` is `None`.

@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use actix::Addr;
 
+use super::children::{ChildHub, Place};
 use super::{AsSourceState, Hostable, RemoteSource};
 use crate::api::{InvokeError, RemoteObject, SlotFuture};
 use crate::error::Error;
@@ -13,7 +14,7 @@ use crate::outbox::{ConnId, Outbox};
 pub(crate) use crate::proto::host::Caller;
 use crate::proto::host::ServedSource;
 use crate::proto::WriteFuture;
-use crate::wire::{Encoding, ObjectInfo, SourceId};
+use crate::wire::{ChildInit, Encoding, ObjectInfo, SourceId};
 
 /// What a host needs from a source, without its types.
 pub(crate) trait SourceHub: Send + Sync + 'static {
@@ -49,6 +50,10 @@ pub(crate) trait SourceHub: Send + Sync + 'static {
     fn slot_name(&self, index: u16) -> Option<&str>;
     /// The name of property `index`, if it has one.
     fn property_name(&self, index: u16) -> Option<&str>;
+    /// The child with id `id` under this source: its path of member names and its node.
+    fn find_child(&self, _id: SourceId) -> Option<(String, Arc<dyn ChildHub>)> {
+        None
+    }
 }
 
 /// The name of member `index` of a declared API's `members`.
@@ -129,13 +134,65 @@ impl<A: RemoteSource> SourceHub for TypedHub<A> {
     fn property_name(&self, index: u16) -> Option<&str> {
         declared_name(A::Api::PROPERTIES, index, |p| p.name)
     }
+    fn find_child(&self, id: SourceId) -> Option<(String, Arc<dyn ChildHub>)> {
+        self.source.source_state().find_child(id)
+    }
+}
+
+impl<A: RemoteSource> ChildHub for TypedHub<A> {
+    fn lock_tree(
+        &self,
+        place: Place,
+        outboxes: &[Outbox],
+        inits: &mut Vec<ChildInit>,
+        then: &mut dyn FnMut(&mut Vec<ChildInit>),
+    ) {
+        self.source
+            .source_state()
+            .lock_tree(place, outboxes, inits, then)
+    }
+    fn detach_tree(&self) {
+        self.source.source_state().detach_tree()
+    }
+    fn attach(&self) -> bool {
+        self.source.source_state().set_attached(true)
+    }
+    fn release(&self) {
+        self.source.source_state().set_attached(false);
+    }
+    fn contains(&self, state: *const ()) -> bool {
+        self.source.source_state().contains(state)
+    }
+    fn use_encoding(&self, encoding: Encoding) -> Result<(), Error> {
+        self.source.source_state().use_encoding(encoding)
+    }
+    fn api_name(&self) -> &'static str {
+        A::Api::NAME
+    }
+    fn signature(&self) -> u64 {
+        A::Api::signature()
+    }
+}
+
+/// The hub of actor `addr` serving `source`, as a child.
+pub(crate) fn typed_hub<A: RemoteSource>(
+    addr: Addr<A>,
+    source: <A::Api as RemoteObject>::SimpleSource,
+    on_gone: Box<dyn Fn() + Send + Sync>,
+) -> Arc<dyn ChildHub> {
+    Arc::new(TypedHub {
+        source,
+        addr,
+        on_gone,
+        schema: std::sync::OnceLock::new(),
+    })
 }
 
 /// One source remoted under one name on one host.
 pub(crate) struct HostedSource {
     pub(crate) id: SourceId,
     pub(crate) info: ObjectInfo,
-    pub(crate) hub: Box<dyn SourceHub>,
+    pub(crate) hub: Arc<dyn SourceHub>,
     /// Served by the library itself (the registry): never registered anywhere.
     pub(crate) internal: bool,
 }
@@ -156,7 +213,7 @@ impl HostedSource {
         Arc::new(HostedSource {
             id,
             info,
-            hub: Box::new(TypedHub {
+            hub: Arc::new(TypedHub {
                 source,
                 addr,
                 on_gone,
@@ -171,7 +228,7 @@ impl HostedSource {
     pub(crate) fn with_hub(
         id: SourceId,
         info: ObjectInfo,
-        hub: Box<dyn SourceHub>,
+        hub: Arc<dyn SourceHub>,
         internal: bool,
     ) -> Arc<HostedSource> {
         Arc::new(HostedSource {
@@ -206,6 +263,16 @@ impl ServedSource<Outbox> for HostedSource {
     }
     fn unsubscribe(&self, conn: ConnId) {
         self.hub.unsubscribe(conn, Some(self.id));
+    }
+    fn find_child(&self, id: SourceId) -> Option<Arc<dyn ServedSource<Outbox>>> {
+        let (path, node) = self.hub.find_child(id)?;
+        let info = ObjectInfo {
+            name: format!("{}.{path}", self.info.name),
+            api: node.api_name().to_owned(),
+            signature: node.signature(),
+        };
+        // Never in a host's table, so never subscribed to as a source of its own.
+        Some(HostedSource::with_hub(id, info, node, self.internal))
     }
     fn set_from_remote(
         &self,

@@ -1,12 +1,14 @@
 //! The source side: the state a source actor holds ([`SourceState`], wrapped by each API's
 //! generated `SimpleSource`) and the untyped view of it a host serves from.
 
+mod children;
 mod dynamic;
 mod fanout;
 mod hosted;
 mod serving;
 mod state;
 
+pub use children::ChildSource;
 pub use dynamic::{DynamicCall, DynamicSource, DynamicWrite};
 pub(crate) use hosted::{declared_name, encoded_schema, Caller, HostedSource, SourceHub};
 pub use serving::{AsSourceState, Hostable, RemoteSource};

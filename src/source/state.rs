@@ -5,11 +5,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use serde::Serialize;
 
+use super::children::{self, Attached, ChildSource, Place};
 use super::fanout::{InitHeader, Subscribers};
 use crate::api::RemoteObject;
 use crate::error::Error;
 use crate::outbox::{ConnId, Outbox};
-use crate::wire::{Encoding, SourceId};
+use crate::wire::{ChildInit, Encoding, Packet, SourceId};
 
 /// The state behind a generated `SimpleSource`: every property's value, typed and encoded,
 /// and the replicas' connections subscribed to it. Cheap to clone; clones share the state.
@@ -26,6 +27,10 @@ struct Inner<Api: RemoteObject> {
     /// `props` encoded with `encoding`.
     encoded: EncodedCache<Api>,
     subscribers: Subscribers,
+    /// The source held at each child member, with the id its packets carry.
+    children: Vec<Option<Attached>>,
+    /// Whether it hangs under another source's child member.
+    attached: bool,
 }
 
 impl<Api: RemoteObject> Clone for SourceState<Api> {
@@ -61,6 +66,8 @@ impl<Api: RemoteObject> SourceState<Api> {
             encoding: Encoding::default(),
             encoded: EncodedCache::empty(),
             subscribers: Subscribers::default(),
+            children: vec![None; Api::CHILDREN.len()],
+            attached: false,
         };
         SourceState {
             inner: Arc::new(Mutex::new(inner)),
@@ -133,11 +140,16 @@ impl<Api: RemoteObject> SourceState<Api> {
             inner.encoded = EncodedCache::empty();
         }
         let inner = &mut *inner;
-        inner.encoded.fill(&inner.props, inner.encoding).map(|_| ())
+        inner.encoded.fill(&inner.props, inner.encoding)?;
+        for child in inner.children.iter().flatten() {
+            child.node.use_encoding(encoding)?;
+        }
+        Ok(())
     }
 
-    /// Subscribes a connection and queues its init, atomically with respect to changes.
-    /// With `schema`, the init is an `InitDynamic` carrying the API's description.
+    /// Subscribes a connection and queues its init, atomically with respect to changes of
+    /// this source and of every child under it. With `schema`, the init is an
+    /// `InitDynamic` carrying the API's description.
     pub(crate) fn subscribe(
         &self,
         name: &str,
@@ -146,26 +158,252 @@ impl<Api: RemoteObject> SourceState<Api> {
         schema: Option<&Bytes>,
     ) -> Result<(), Error> {
         let mut guard = self.lock();
-        let inner = &mut *guard;
-        let values = inner.encoded.fill(&inner.props, inner.encoding)?;
+        let Inner {
+            props,
+            encoding,
+            encoded,
+            subscribers,
+            children,
+            ..
+        } = &mut *guard;
+        let values = encoded.fill(props, *encoding)?;
         let header = InitHeader {
             name,
             source,
             signature: Api::signature(),
             schema,
         };
-        inner.subscribers.subscribe(header, values, outbox);
+        let outboxes = std::slice::from_ref(outbox);
+        let mut inits = Vec::new();
+        children::lock_children(
+            children,
+            children::ROOT,
+            outboxes,
+            &mut inits,
+            &mut |inits| {
+                let inits = children::for_root(inits, source);
+                subscribers.subscribe(header, values, &inits, outbox);
+            },
+        );
         Ok(())
     }
 
-    /// Removes `conn`'s subscription to `source`, or all of `conn`'s if `source` is `None`.
+    /// Removes `conn`'s subscription to `source`, or all of `conn`'s if `source` is `None`,
+    /// and its subscriptions to every child under it.
     pub(crate) fn unsubscribe(&self, conn: ConnId, source: Option<SourceId>) {
-        self.lock().subscribers.unsubscribe(conn, source);
+        let inner = &mut *self.lock();
+        inner.subscribers.unsubscribe(conn, source);
+        for child in inner.children.iter().flatten() {
+            child.node.unsubscribe(conn, None);
+        }
     }
 
-    /// Removes every subscription made under `source` (the source was disabled there).
+    /// Removes every subscription made under `source` (the source was disabled there), and
+    /// those connections' subscriptions to every child under it.
     pub(crate) fn unsubscribe_all(&self, source: SourceId) {
-        self.lock().subscribers.unsubscribe_all(source);
+        let inner = &mut *self.lock();
+        let conns = inner.subscribers.conns_of(source);
+        inner.subscribers.unsubscribe_all(source);
+        for child in inner.children.iter().flatten() {
+            for &conn in &conns {
+                child.node.unsubscribe(conn, None);
+            }
+        }
+    }
+
+    /// The source held at child member `index`, if any (and if it is of API `C`).
+    pub fn child<C: RemoteObject>(&self, index: u16) -> Option<ChildSource<C>> {
+        let inner = self.lock();
+        let attached = inner.children.get(usize::from(index))?.as_ref()?;
+        ChildSource::of(attached)
+    }
+
+    /// Points child member `index` at `child` (or at none): every subscribed replica gets
+    /// the new child's full state (or hears there is none), in order with this source's
+    /// other changes. Fails if `child` already hangs under a source, would hang under
+    /// itself, or is not of the member's API.
+    pub fn set_child<C: RemoteObject>(
+        &self,
+        index: u16,
+        child: Option<ChildSource<C>>,
+    ) -> Result<(), Error> {
+        let member = Api::CHILDREN
+            .get(usize::from(index))
+            .ok_or_else(|| bad_child(&format!("#{index}"), "the API has no such child member"))?;
+        if member.api != C::NAME {
+            return Err(bad_child(member.name, "it is of another API"));
+        }
+        // Held until the child is in place, so no two changes can build a loop between them.
+        let _attaching = match &child {
+            Some(child) => Some(children::attach(
+                child.node(),
+                self.state_ptr(),
+                member.name,
+            )?),
+            None => None,
+        };
+        let attached = child.as_ref().map(ChildSource::attachment);
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        if let Some(new) = &attached {
+            if let Err(error) = new.node.use_encoding(inner.encoding) {
+                new.node.release();
+                return Err(error);
+            }
+        }
+        let slot = usize::from(index);
+        if let Some(old) = inner.children[slot].take() {
+            old.node.detach_tree();
+            old.node.release();
+        }
+        let subscribers = &mut inner.subscribers;
+        match &attached {
+            Some(new) => {
+                let place = Place {
+                    parent: children::ROOT,
+                    slot: index,
+                    source: new.id,
+                };
+                let outboxes = subscribers.outboxes();
+                let mut inits = Vec::new();
+                new.node
+                    .lock_tree(place, &outboxes, &mut inits, &mut |inits| {
+                        subscribers.push_each(|parent| Packet::ChildChange {
+                            parent,
+                            slot: index,
+                            children: children::for_root(inits, parent),
+                        });
+                    });
+            }
+            None => subscribers.push_each(|parent| Packet::ChildChange {
+                parent,
+                slot: index,
+                children: Vec::new(),
+            }),
+        }
+        inner.children[slot] = attached;
+        Ok(())
+    }
+
+    /// A child member declared without `Option` that holds no source yet: such a source
+    /// cannot be served.
+    pub(crate) fn unset_child(&self) -> Option<&'static str> {
+        let inner = self.lock();
+        Api::CHILDREN
+            .iter()
+            .zip(&inner.children)
+            .find(|(member, child)| !member.optional && child.is_none())
+            .map(|(member, _)| member.name)
+    }
+
+    /// The address of the state, which identifies this source among others.
+    pub(crate) fn state_ptr(&self) -> *const () {
+        Arc::as_ptr(&self.inner).cast()
+    }
+
+    /// See [`children::ChildHub::lock_tree`].
+    pub(crate) fn lock_tree(
+        &self,
+        place: Place,
+        outboxes: &[Outbox],
+        inits: &mut Vec<ChildInit>,
+        then: &mut dyn FnMut(&mut Vec<ChildInit>),
+    ) {
+        let mut guard = self.lock();
+        let Inner {
+            props,
+            encoding,
+            encoded,
+            subscribers,
+            children,
+            ..
+        } = &mut *guard;
+        let values = match encoded.fill(props, *encoding) {
+            Ok(values) => values.clone(),
+            Err(error) => {
+                // Its values could not be encoded at all: replicas see it with none, and
+                // fail it alone (an init of the wrong size).
+                tracing::error!(api = Api::NAME, %error, "cannot encode a child source's values");
+                Vec::new()
+            }
+        };
+        for outbox in outboxes {
+            subscribers.add(place.source, outbox);
+        }
+        inits.push(ChildInit {
+            parent: place.parent,
+            slot: place.slot,
+            source: place.source,
+            signature: Api::signature(),
+            values,
+        });
+        children::lock_children(children, place.source, outboxes, inits, then);
+    }
+
+    /// See [`children::ChildHub::detach_tree`].
+    pub(crate) fn detach_tree(&self) {
+        let inner = &mut *self.lock();
+        inner.subscribers.clear();
+        for child in inner.children.iter().flatten() {
+            child.node.detach_tree();
+        }
+    }
+
+    /// Marks it as hanging under a source (false if it already does), or as not.
+    pub(crate) fn set_attached(&self, attached: bool) -> bool {
+        let mut inner = self.lock();
+        let was = std::mem::replace(&mut inner.attached, attached);
+        !(attached && was)
+    }
+
+    /// Whether the source whose state is at `state` is this one or a child under it.
+    pub(crate) fn contains(&self, state: *const ()) -> bool {
+        if self.state_ptr() == state {
+            return true;
+        }
+        let children: Vec<Attached> = self.lock().children.iter().flatten().cloned().collect();
+        children.iter().any(|c| c.node.contains(state))
+    }
+
+    /// The child with id `id` under this source: its path of member names and its node.
+    pub(crate) fn find_child(
+        &self,
+        id: SourceId,
+    ) -> Option<(String, std::sync::Arc<dyn children::ChildHub>)> {
+        let children: Vec<(usize, Attached)> = self
+            .lock()
+            .children
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((i, c.clone()?)))
+            .collect();
+        for (i, child) in children {
+            let name = Api::CHILDREN.get(i).map_or("?", |c| c.name);
+            if child.id == id {
+                return Some((name.to_owned(), child.node));
+            }
+            if let Some((path, node)) = child.node.find_child(id) {
+                return Some((format!("{name}.{path}"), node));
+            }
+        }
+        None
+    }
+}
+
+fn bad_child(member: &str, reason: &str) -> Error {
+    Error::new(crate::error::Kind::BadChild {
+        member: member.to_owned(),
+        reason: reason.to_owned(),
+    })
+}
+
+impl<Api: RemoteObject> Drop for Inner<Api> {
+    fn drop(&mut self) {
+        // The children outlive their parent's state: free them to hang elsewhere.
+        for child in self.children.iter().flatten() {
+            child.node.detach_tree();
+            child.node.release();
+        }
     }
 }
 

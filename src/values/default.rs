@@ -115,6 +115,7 @@ mod tests {
             signals: vec![],
             slots: vec![],
             types: types.into_iter().map(|(n, d)| (n.to_owned(), d)).collect(),
+            children: Vec::new(),
         }
     }
 

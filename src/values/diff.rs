@@ -278,6 +278,7 @@ mod tests {
             signals: vec![],
             slots: vec![],
             types,
+            children: Vec::new(),
         }
     }
 

@@ -175,6 +175,21 @@ pub struct ApiSchema {
     /// Every named type the members use.
     #[serde(default)]
     pub types: BTreeMap<String, TypeDef>,
+    /// Sub-objects in index order, each with its own API.
+    #[serde(default)]
+    pub children: Vec<ChildSchema>,
+}
+
+/// A sub-object member: a source of another API held by this one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildSchema {
+    /// The member's name.
+    pub name: String,
+    /// Whether the source may hold none.
+    #[serde(default)]
+    pub optional: bool,
+    /// The child's API.
+    pub api: ApiSchema,
 }
 
 fn unit() -> TypeFormat {
@@ -188,6 +203,19 @@ fn unit() -> TypeFormat {
 pub struct SchemaError {
     type_name: &'static str,
     message: String,
+}
+
+impl SchemaError {
+    /// An API whose child member nests the API again, directly or further down: its
+    /// description would never end.
+    pub(crate) fn recursive_child(api: &'static str, child: &'static str) -> SchemaError {
+        SchemaError {
+            type_name: api,
+            message: format!(
+                "child `{child}` nests {api} inside itself; recursive children are not supported"
+            ),
+        }
+    }
 }
 
 /// Traces the types of one API; used by the generated `RemoteObject::schema`.

@@ -18,8 +18,8 @@ pub use codec::{FrameError, PacketCodec, DEFAULT_MAX_FRAME_SIZE};
 pub use dialect::{Dialect, Native};
 pub use encoding::{DecodeError, EncodeError, Encoding};
 pub use packet::{
-    FailureKind, Handshake, HandshakeError, ObjectInfo, Packet, PacketError, RemoteFailure,
-    SourceId, NO_REPLY, PROTOCOL_NAME, PROTOCOL_VERSION,
+    ChildInit, FailureKind, Handshake, HandshakeError, InitFrame, ObjectInfo, Packet, PacketError,
+    RemoteFailure, SourceId, NO_REPLY, PROTOCOL_NAME, PROTOCOL_VERSION,
 };
 
 #[doc(hidden)]

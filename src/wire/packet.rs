@@ -10,7 +10,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 /// The protocol name both peers send in their handshake.
 pub const PROTOCOL_NAME: &str = "actix-remote-objects";
 /// The protocol version this build speaks; peers with another version are refused.
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 /// The serial of a one-way [`Packet::Invoke`]: the host runs it and sends no reply.
 pub const NO_REPLY: u32 = 0;
 
@@ -103,6 +103,37 @@ pub struct ObjectInfo {
     pub signature: u64,
 }
 
+/// One sub-object's full state inside an init or a [`Packet::ChildChange`]: the child
+/// source that hangs at member `slot` of source `parent`. A tree of children travels as a
+/// flat list in which every parent comes before its children.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildInit {
+    /// The source it hangs under (the init's own source, or a child listed before it).
+    pub parent: SourceId,
+    /// Its member's index among the parent API's children.
+    pub slot: u16,
+    /// The id later packets use for it.
+    pub source: SourceId,
+    /// Its API's signature.
+    pub signature: u64,
+    /// Every property value, encoded.
+    pub values: Vec<Bytes>,
+}
+
+/// What an init frame carries besides values and children
+/// ([`Packet::init_frame_segments`]).
+#[derive(Debug, Clone, Copy)]
+pub struct InitFrame<'a> {
+    /// The name the source is remoted under.
+    pub name: &'a str,
+    /// Its id on this host.
+    pub source: SourceId,
+    /// Its API's signature.
+    pub signature: u64,
+    /// The API's description, for a dynamic acquire (an `InitDynamic`).
+    pub schema: Option<&'a Bytes>,
+}
+
 /// Whose fault a failed slot call is, as the host reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
@@ -164,6 +195,8 @@ pub enum Packet {
         signature: u64,
         /// Every property value, encoded.
         values: Vec<Bytes>,
+        /// Every sub-object the source holds, with theirs, in one snapshot with its values.
+        children: Vec<ChildInit>,
     },
     /// Host → node: an `Init` with the API's description (an encoded `ApiSchema`, bincode).
     InitDynamic {
@@ -177,6 +210,8 @@ pub enum Packet {
         schema: Bytes,
         /// Every property value, encoded.
         values: Vec<Bytes>,
+        /// Every sub-object the source holds, with theirs.
+        children: Vec<ChildInit>,
     },
     /// Node → host: call a slot.
     Invoke {
@@ -296,6 +331,17 @@ pub enum Packet {
         /// The encoded description.
         schema: Bytes,
     },
+    /// Host → node: child member `slot` of source `parent` now holds another source (the
+    /// entry of `children` whose parent and slot these are, followed by its own children),
+    /// or none (`children` is empty).
+    ChildChange {
+        /// The source whose member changed.
+        parent: SourceId,
+        /// The member's index among its API's children.
+        slot: u16,
+        /// The new child's tree, or nothing.
+        children: Vec<ChildInit>,
+    },
     /// Either side: are you there?
     Ping(u64),
     /// Either side: the answer to a [`Packet::Ping`] with the same number.
@@ -362,6 +408,7 @@ mod kind {
     pub const DESCRIBE: u8 = 23;
     pub const DESCRIPTION: u8 = 24;
     pub const SET_PROPERTY_DONE: u8 = 25;
+    pub const CHILD_CHANGE: u8 = 26;
 }
 
 impl Packet {
@@ -391,6 +438,7 @@ impl Packet {
             Packet::SetPropertyDone { .. } => "SetPropertyDone",
             Packet::Describe { .. } => "Describe",
             Packet::Description { .. } => "Description",
+            Packet::ChildChange { .. } => "ChildChange",
             Packet::Ping(_) => "Ping",
             Packet::Pong(_) => "Pong",
         }
@@ -440,50 +488,49 @@ impl Packet {
     /// values of `inline_limit` bytes or less are copied into the surrounding segments, larger
     /// ones are shared as they are, so a large property is never copied to be sent.
     pub fn init_frame_segments(
-        name: &str,
-        source: SourceId,
-        signature: u64,
-        schema: Option<&Bytes>,
+        header: InitFrame<'_>,
         values: &[Bytes],
+        children: &[ChildInit],
         inline_limit: usize,
     ) -> Vec<Bytes> {
+        let InitFrame {
+            name,
+            source,
+            signature,
+            schema,
+        } = header;
         let schema_len = schema.map_or(0, |s| 4 + s.len());
-        let payload_len = 1
-            + 4
-            + name.len()
-            + 4
-            + 8
-            + schema_len
-            + 4
-            + values.iter().map(|v| 4 + v.len()).sum::<usize>();
-        let mut segments = Vec::new();
-        let mut current = BytesMut::with_capacity(64 + name.len() + schema_len);
-        current.put_u32(payload_len as u32);
-        current.put_u8(if schema.is_some() {
+        let children_len = 4 + children
+            .iter()
+            .map(|c| 18 + values_len(&c.values))
+            .sum::<usize>();
+        let payload_len =
+            1 + 4 + name.len() + 4 + 8 + schema_len + values_len(values) + children_len;
+        let mut frame = Segments {
+            done: Vec::new(),
+            current: BytesMut::with_capacity(64 + name.len() + schema_len),
+            inline_limit,
+        };
+        let out = &mut frame.current;
+        out.put_u32(payload_len as u32);
+        out.put_u8(if schema.is_some() {
             kind::INIT_DYNAMIC
         } else {
             kind::INIT
         });
-        put_str(&mut current, name);
-        current.put_u32_le(source);
-        current.put_u64_le(signature);
+        put_str(out, name);
+        out.put_u32_le(source);
+        out.put_u64_le(signature);
         if let Some(schema) = schema {
-            put_bytes(&mut current, schema);
+            put_bytes(out, schema);
         }
-        current.put_u32_le(values.len() as u32);
-        for value in values {
-            current.put_u32_le(value.len() as u32);
-            if value.len() <= inline_limit {
-                current.put_slice(value);
-            } else {
-                segments.push(std::mem::take(&mut current).freeze());
-                segments.push(value.clone());
-            }
+        frame.values(values);
+        frame.current.put_u32_le(children.len() as u32);
+        for child in children {
+            put_child_header(&mut frame.current, child);
+            frame.values(&child.values);
         }
-        if !current.is_empty() {
-            segments.push(current.freeze());
-        }
-        segments
+        frame.finish()
     }
 
     fn size_hint(&self) -> usize {
@@ -542,31 +589,39 @@ impl Packet {
                 signature,
                 schema,
                 values,
+                children,
             } => {
                 out.put_u8(kind::INIT_DYNAMIC);
                 put_str(out, name);
                 out.put_u32_le(*source);
                 out.put_u64_le(*signature);
                 put_bytes(out, schema);
-                out.put_u32_le(values.len() as u32);
-                for value in values {
-                    put_bytes(out, value);
-                }
+                put_values(out, values);
+                put_children(out, children);
             }
             Packet::Init {
                 name,
                 source,
                 signature,
                 values,
+                children,
             } => {
                 out.put_u8(kind::INIT);
                 put_str(out, name);
                 out.put_u32_le(*source);
                 out.put_u64_le(*signature);
-                out.put_u32_le(values.len() as u32);
-                for value in values {
-                    put_bytes(out, value);
-                }
+                put_values(out, values);
+                put_children(out, children);
+            }
+            Packet::ChildChange {
+                parent,
+                slot,
+                children,
+            } => {
+                out.put_u8(kind::CHILD_CHANGE);
+                out.put_u32_le(*parent);
+                out.put_u16_le(*slot);
+                put_children(out, children);
             }
             Packet::Invoke {
                 source,
@@ -738,6 +793,7 @@ impl Packet {
                     signature,
                     schema,
                     values,
+                    children: r.children()?,
                 }
             }
             kind::INIT => {
@@ -750,6 +806,7 @@ impl Packet {
                     source,
                     signature,
                     values,
+                    children: r.children()?,
                 }
             }
             kind::INVOKE => Packet::Invoke {
@@ -835,6 +892,11 @@ impl Packet {
                 name: r.string("name")?,
                 schema: r.bytes("schema")?,
             },
+            kind::CHILD_CHANGE => Packet::ChildChange {
+                parent: r.u32("parent")?,
+                slot: r.u16("slot")?,
+                children: r.children()?,
+            },
             kind::PING => Packet::Ping(r.u64("nonce")?),
             kind::PONG => Packet::Pong(r.u64("nonce")?),
             other => return Err(PacketError::UnknownKind(other)),
@@ -853,6 +915,61 @@ fn put_str(out: &mut BytesMut, s: &str) {
 fn put_bytes(out: &mut BytesMut, b: &[u8]) {
     out.put_u32_le(b.len() as u32);
     out.put_slice(b);
+}
+
+fn put_values(out: &mut BytesMut, values: &[Bytes]) {
+    out.put_u32_le(values.len() as u32);
+    for value in values {
+        put_bytes(out, value);
+    }
+}
+
+fn put_children(out: &mut BytesMut, children: &[ChildInit]) {
+    out.put_u32_le(children.len() as u32);
+    for child in children {
+        put_child_header(out, child);
+        put_values(out, &child.values);
+    }
+}
+
+fn put_child_header(out: &mut BytesMut, child: &ChildInit) {
+    out.put_u32_le(child.parent);
+    out.put_u16_le(child.slot);
+    out.put_u32_le(child.source);
+    out.put_u64_le(child.signature);
+}
+
+/// A frame built as segments: small values copied in, large ones shared as they are.
+struct Segments {
+    done: Vec<Bytes>,
+    current: BytesMut,
+    inline_limit: usize,
+}
+
+impl Segments {
+    fn values(&mut self, values: &[Bytes]) {
+        self.current.put_u32_le(values.len() as u32);
+        for value in values {
+            self.current.put_u32_le(value.len() as u32);
+            if value.len() <= self.inline_limit {
+                self.current.put_slice(value);
+            } else {
+                self.done.push(std::mem::take(&mut self.current).freeze());
+                self.done.push(value.clone());
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<Bytes> {
+        if !self.current.is_empty() {
+            self.done.push(self.current.freeze());
+        }
+        self.done
+    }
+}
+
+fn values_len(values: &[Bytes]) -> usize {
+    4 + values.iter().map(|v| 4 + v.len()).sum::<usize>()
 }
 
 fn put_object_info(out: &mut BytesMut, info: &ObjectInfo) {
@@ -926,6 +1043,23 @@ impl Reader {
         Ok(values)
     }
 
+    /// An init's sub-objects.
+    fn children(&mut self) -> Result<Vec<ChildInit>, PacketError> {
+        // parent, slot, source, signature, value count
+        let count = self.count("children", 4 + 2 + 4 + 8 + 4)?;
+        let mut children = Vec::with_capacity(count);
+        for _ in 0..count {
+            children.push(ChildInit {
+                parent: self.u32("parent")?,
+                slot: self.u16("slot")?,
+                source: self.u32("source")?,
+                signature: self.u64("signature")?,
+                values: self.values()?,
+            });
+        }
+        Ok(children)
+    }
+
     fn object_info(&mut self) -> Result<ObjectInfo, PacketError> {
         Ok(ObjectInfo {
             name: self.string("name")?,
@@ -962,12 +1096,14 @@ mod tests {
                 signature: 9,
                 schema: Bytes::from_static(b"s"),
                 values: vec![Bytes::from_static(b"ab")],
+                children: Vec::new(),
             },
             Packet::Init {
                 name: "x".into(),
                 source: 1,
                 signature: 9,
                 values: vec![Bytes::from_static(b"ab"), Bytes::new()],
+                children: Vec::new(),
             },
             Packet::Invoke {
                 source: 1,
@@ -1047,6 +1183,22 @@ mod tests {
                 name: "Printer".into(),
                 schema: Bytes::from_static(b"schema"),
             },
+            Packet::ChildChange {
+                parent: 1,
+                slot: 2,
+                children: vec![ChildInit {
+                    parent: 1,
+                    slot: 2,
+                    source: 0x8000_0003,
+                    signature: 4,
+                    values: vec![Bytes::from_static(b"v"), Bytes::new()],
+                }],
+            },
+            Packet::ChildChange {
+                parent: 1,
+                slot: 0,
+                children: vec![],
+            },
             Packet::Ping(7),
             Packet::Pong(7),
         ]
@@ -1097,34 +1249,60 @@ mod tests {
             Bytes::new(),
             big.clone(),
         ];
-        let frame = Packet::Init {
-            name: "x".into(),
-            source: 4,
-            signature: 5,
-            values: values.clone(),
-        }
-        .to_frame();
-        for limit in [0, 10, 1000] {
-            let segments = Packet::init_frame_segments("x", 4, 5, None, &values, limit);
-            assert_eq!(segments.concat(), frame.to_vec(), "inline limit {limit}");
-        }
+        let children = vec![
+            ChildInit {
+                parent: 4,
+                slot: 1,
+                source: 0x8000_0001,
+                signature: 7,
+                values: vec![big.clone(), Bytes::from_static(b"c")],
+            },
+            ChildInit {
+                parent: 0x8000_0001,
+                slot: 0,
+                source: 0x8000_0002,
+                signature: 8,
+                values: vec![],
+            },
+        ];
         let schema = Bytes::from_static(b"schema");
-        let dynamic = Packet::InitDynamic {
-            name: "x".into(),
+        let header = |schema| InitFrame {
+            name: "x",
             source: 4,
             signature: 5,
-            schema: schema.clone(),
-            values: values.clone(),
+            schema,
         };
-        assert_eq!(
-            Packet::init_frame_segments("x", 4, 5, Some(&schema), &values, 10).concat(),
-            dynamic.to_frame().to_vec()
-        );
-        let segments = Packet::init_frame_segments("x", 4, 5, None, &values, 10);
-        assert!(
-            segments.iter().any(|s| s.as_ptr() == big.as_ptr()),
-            "large values are shared, not copied"
-        );
+        for kids in [Vec::new(), children] {
+            let frame = Packet::Init {
+                name: "x".into(),
+                source: 4,
+                signature: 5,
+                values: values.clone(),
+                children: kids.clone(),
+            }
+            .to_frame();
+            for limit in [0, 10, 1000] {
+                let segments = Packet::init_frame_segments(header(None), &values, &kids, limit);
+                assert_eq!(segments.concat(), frame.to_vec(), "inline limit {limit}");
+            }
+            let dynamic = Packet::InitDynamic {
+                name: "x".into(),
+                source: 4,
+                signature: 5,
+                schema: schema.clone(),
+                values: values.clone(),
+                children: kids.clone(),
+            };
+            assert_eq!(
+                Packet::init_frame_segments(header(Some(&schema)), &values, &kids, 10).concat(),
+                dynamic.to_frame().to_vec()
+            );
+            let segments = Packet::init_frame_segments(header(None), &values, &kids, 10);
+            assert!(
+                segments.iter().any(|s| s.as_ptr() == big.as_ptr()),
+                "large values are shared, not copied"
+            );
+        }
     }
 
     #[test]
