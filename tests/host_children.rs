@@ -210,7 +210,40 @@ async fn a_detached_child_can_hang_elsewhere_but_never_in_two_places(url: &str) 
     other.set_tray(spare).unwrap();
 }
 
+async fn a_dynamic_replica_sees_the_children_and_their_changes(url: &str) {
+    use actix_remote_objects::dynamic::{DynamicEvent, Value};
+    let _guard = init();
+    let (host, office) = office_host(url, 5).await;
+    let node = Node::connect(host.url().unwrap()).await.unwrap();
+    let replica = node.acquire_dynamic("Office");
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    let tray = replica
+        .child("tray")
+        .expect("the tray came with the office");
+    assert_eq!(tray.state(), ReplicaState::Valid);
+    assert_eq!(tray.property("sheets"), Ok(Value::UInt(5)));
+    assert!(replica.child("spare").is_none());
+    assert!(replica.child("nothing").is_none());
+    assert_eq!(
+        tray.call("refill", vec![Value::UInt(2)]).await,
+        Ok(Value::UInt(7))
+    );
+    assert_eq!(tray.property("sheets"), Ok(Value::UInt(7)));
+
+    let mut events = replica.events();
+    office.set_spare(Some(new_tray(3))).unwrap();
+    assert_eq!(
+        next(&mut events).await,
+        DynamicEvent::ChildChanged {
+            child: "spare".into()
+        }
+    );
+    let spare = replica.child("spare").expect("the spare is there");
+    assert_eq!(spare.property("sheets"), Ok(Value::UInt(3)));
+}
+
 over_tcp_and_unix!(
+    a_dynamic_replica_sees_the_children_and_their_changes,
     a_replica_comes_with_its_children_in_one_snapshot,
     a_childs_changes_signals_slots_and_writes_work_in_order,
     a_member_re_pointed_or_emptied_is_seen_whole_by_a_watching_replica,

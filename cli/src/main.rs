@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! aro list URL                               sources a host (or registry) offers, with their APIs
-//! aro get URL SOURCE [PROPERTY]              property values as JSON
+//! aro get URL SOURCE [PROPERTY]              property values (and children's) as JSON
 //! aro watch URL SOURCE                       property changes and signals until interrupted
 //! aro call URL SOURCE SLOT [JSON-ARG]...     call a slot, print its result as JSON
 //! aro set URL SOURCE PROPERTY JSON           set a read-write property
@@ -13,6 +13,7 @@
 //! `aro serve` prints each call and write it receives as one JSON line, answers calls with
 //! their result type's default, applies writes, and reads commands from stdin:
 //! `set PROPERTY JSON` and `emit SIGNAL [JSON-ARG]...`.
+//! A SOURCE may name a sub-object of an offered source: `Office.tray` (and `.member` on).
 //! Exit status: 0 on success, 1 when the operation failed (unreachable host, unknown source
 //! or member, bad JSON, a refused call), 2 for a bad command line.
 
@@ -167,6 +168,7 @@ async fn connect(url: &str, timeout: Duration) -> Result<Node, Failure> {
 }
 
 /// A dynamic replica of `source`, initialized; a clear error if the host does not offer it.
+/// `Parent.member` (and further `.member`s) names a child of an offered source.
 async fn replica(
     node: &Node,
     url: &str,
@@ -174,20 +176,66 @@ async fn replica(
     timeout: Duration,
 ) -> Result<DynamicReplica, Failure> {
     let offered = node.offered_sources().await?;
-    if !offered.iter().any(|o| o.name == source) {
+    let root = std::iter::once(source)
+        .chain(source.rmatch_indices('.').map(|(i, _)| &source[..i]))
+        .find(|name| offered.iter().any(|o| o.name == *name));
+    let Some(root) = root else {
         let names: Vec<&str> = offered.iter().map(|o| o.name.as_str()).collect();
         return fail(format!(
             "{url} offers no source named {source:?} (it offers: {})",
             names.join(", ")
         ));
-    }
-    let replica = node.acquire_dynamic(source);
+    };
+    let mut replica = node.acquire_dynamic(root);
     if let Err(error) = replica.wait_for_source(timeout).await {
         return fail(format!(
-            "source {source:?} did not initialize: {error} (can its host describe it? see its log)"
+            "source {root:?} did not initialize: {error} (can its host describe it? see its log)"
         ));
     }
+    let path = source[root.len()..].trim_start_matches('.');
+    for member in path.split('.').filter(|m| !m.is_empty()) {
+        replica = child_of(&replica, member)?;
+    }
     Ok(replica)
+}
+
+/// The replica of child `member` of `parent`, or why there is none.
+fn child_of(parent: &DynamicReplica, member: &str) -> Result<DynamicReplica, Failure> {
+    if let Some(child) = parent.child(member) {
+        return Ok(child);
+    }
+    let schema = schema_of(parent)?;
+    let name = parent.source_name();
+    if schema.children.iter().any(|c| c.name == member) {
+        return fail(format!("{name}.{member} holds no source now"));
+    }
+    let children: Vec<&str> = schema.children.iter().map(|c| c.name.as_str()).collect();
+    fail(format!(
+        "{name} has no child {member:?} (its children: {})",
+        if children.is_empty() {
+            "none".to_owned()
+        } else {
+            children.join(", ")
+        }
+    ))
+}
+
+/// Every property's value, and every child member's (`null` when it holds none), as one
+/// JSON object.
+fn values_json(replica: &DynamicReplica) -> Result<Json, Failure> {
+    let mut all: serde_json::Map<String, Json> = replica
+        .properties()?
+        .into_iter()
+        .map(|(name, value)| (name, value.to_json()))
+        .collect();
+    for member in &schema_of(replica)?.children {
+        let value = match replica.child(&member.name) {
+            Some(child) => values_json(&child)?,
+            None => Json::Null,
+        };
+        all.insert(member.name.clone(), value);
+    }
+    Ok(Json::Object(all))
 }
 
 fn schema_of(replica: &DynamicReplica) -> Result<std::sync::Arc<ApiSchema>, Failure> {
@@ -225,6 +273,14 @@ fn print_api(name: &str, schema: &ApiSchema) {
             other => format!(" -> {other}"),
         };
         println!("  slot {}({}){returns}", s.name, args(&s.args));
+    }
+    for c in &schema.children {
+        let api = if c.optional {
+            format!("Option<{}>", c.api.api)
+        } else {
+            c.api.api.clone()
+        };
+        println!("  child {}: {api}", c.name);
     }
 }
 
@@ -276,14 +332,7 @@ async fn get(
     let replica = replica(&node, url, source, timeout).await?;
     match property {
         Some(name) => println!("{}", pretty(&replica.property(name)?.to_json())),
-        None => {
-            let all: serde_json::Map<String, Json> = replica
-                .properties()?
-                .into_iter()
-                .map(|(name, value)| (name, value.to_json()))
-                .collect();
-            println!("{}", pretty(&Json::Object(all)));
-        }
+        None => println!("{}", pretty(&values_json(&replica)?)),
     }
     node.shutdown().await;
     Ok(())
@@ -297,6 +346,7 @@ fn print_event(event: &DynamicEvent) {
                 args.iter().map(|(n, v)| (n.clone(), v.to_json())).collect();
             println!("signal {name} {}", Json::Object(args));
         }
+        DynamicEvent::ChildChanged { child } => println!("child {child} changed"),
         DynamicEvent::Lagged { lost } => {
             eprintln!("aro: fell behind the source; {lost} signals were dropped")
         }

@@ -10,23 +10,22 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// The printer example binary, next to this package's binary in the workspace target dir.
 fn printer_example() -> PathBuf {
+    example("printer")
+}
+
+/// An example binary of the library, built if it is not yet.
+fn example(name: &str) -> PathBuf {
     let mut path = PathBuf::from(env!("CARGO_BIN_EXE_aro"));
     path.pop();
     path.push("examples");
-    path.push("printer");
+    path.push(name);
     if !path.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args([
-                "build",
-                "-p",
-                "actix-remote-objects",
-                "--example",
-                "printer",
-            ])
+            .args(["build", "-p", "actix-remote-objects", "--example", name])
             .status()
             .unwrap();
-        assert!(status.success(), "cannot build the printer example");
+        assert!(status.success(), "cannot build the {name} example");
     }
     path
 }
@@ -39,7 +38,12 @@ struct PrinterHost {
 
 impl PrinterHost {
     fn start() -> PrinterHost {
-        let mut child = Command::new(printer_example())
+        PrinterHost::of("printer")
+    }
+
+    /// The host of example `name` (which prints "listening on URL").
+    fn of(name: &str) -> PrinterHost {
+        let mut child = Command::new(example(name))
             .args(["host", "tcp://127.0.0.1:0"])
             .stdout(Stdio::piped())
             .spawn()
@@ -142,6 +146,36 @@ fn get_call_and_set_read_and_change_the_source() {
         "lab"
     );
     assert_eq!(json(&ok(&["get", url, "Printer", "name"])), "lab");
+}
+
+#[test]
+fn sub_objects_are_shown_read_and_called_by_their_path() {
+    let host = PrinterHost::of("office");
+    let url = host.url.as_str();
+    let listed = ok(&["list", url]);
+    assert!(listed.contains("child tray: Tray"), "{listed}");
+    assert!(listed.contains("child spare: Option<Tray>"), "{listed}");
+    assert_eq!(
+        json(&ok(&["get", url, "Office"])),
+        serde_json::json!({
+            "name": "HQ",
+            "tray": {"sheets": 10, "label": "A4"},
+            "spare": {"sheets": 50, "label": "A3"},
+        })
+    );
+    assert_eq!(json(&ok(&["call", url, "Office.tray", "refill", "5"])), 15);
+    assert_eq!(json(&ok(&["get", url, "Office.tray", "sheets"])), 15);
+    ok(&["call", url, "Office", "swap"]);
+    assert_eq!(json(&ok(&["get", url, "Office.tray", "label"])), "A3");
+    assert_eq!(
+        json(&ok(&["set", url, "Office.spare", "label", "\"old\""])),
+        "old"
+    );
+    let error = failing(&["get", url, "Office.drawer"]);
+    assert!(
+        error.contains("no child \"drawer\" (its children: tray, spare)"),
+        "{error}"
+    );
 }
 
 #[test]

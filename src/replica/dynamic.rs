@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, SlotError};
 use crate::outbox::{ConnId, Outbox};
-use crate::proto::node::ChildTree;
+use crate::proto::node::{init_children, ChildTree};
 use crate::proto::replica::{InitRefused, Offered, ReplicaCore, Transition};
 use crate::replica::delivery::{Delivered, Delivery, QueueSender};
 use crate::replica::shared::{
@@ -51,6 +51,12 @@ pub enum DynamicEvent {
         /// How many signals were lost.
         lost: u64,
     },
+    /// A child member now holds another source, or none (see
+    /// [`Event::ChildChanged`](crate::Event::ChildChanged)).
+    ChildChanged {
+        /// The member.
+        child: String,
+    },
     /// The host refused this replica's request to set a property; it keeps its value.
     WriteRefused {
         /// The property.
@@ -75,6 +81,15 @@ struct Inner {
     /// Every subscriber, recipient or stream, reads from a bounded queue of its own.
     subscribers: Vec<QueueSender<DynamicEvent>>,
     state_recipients: Vec<QueueSender<StateChanged>>,
+    /// The replica of each child member the source held so far, by index.
+    children: Vec<Option<DynamicChild>>,
+}
+
+/// The replica of one child member.
+struct DynamicChild {
+    shared: Arc<DynamicShared>,
+    /// Whether the source holds a child there now.
+    present: bool,
 }
 
 impl Inner {
@@ -95,6 +110,7 @@ impl DynamicShared {
             values: Vec::new(),
             subscribers: Vec::new(),
             state_recipients: Vec::new(),
+            children: Vec::new(),
         };
         let state = StateCell::new(ReplicaState::Uninitialized);
         Arc::new(DynamicShared {
@@ -104,6 +120,67 @@ impl DynamicShared {
             inner: Mutex::new(inner),
             state,
         })
+    }
+
+    /// The replica of a child whose API (`schema`) came with its parent's.
+    fn child(name: String, encoding: Encoding, delivery: Delivery, schema: ApiSchema) -> Arc<Self> {
+        let shared = DynamicShared::new(name, encoding, delivery);
+        {
+            let mut inner = shared.lock();
+            let count = schema.properties.len();
+            inner.core = ReplicaCore::new(
+                schema.signature,
+                vec![Bytes::new(); count],
+                ReplicaState::Uninitialized,
+            );
+            inner.schema = Some(Arc::new(schema));
+        }
+        shared
+    }
+
+    /// The replica of child member `index` of `schema`, made now if it was not yet.
+    fn child_entry(
+        &self,
+        inner: &mut Inner,
+        schema: &ApiSchema,
+        index: u16,
+    ) -> Option<Arc<dyn ReplicaEntry<Outbox>>> {
+        let member = schema.children.get(usize::from(index))?;
+        if inner.children.len() < schema.children.len() {
+            inner.children.resize_with(schema.children.len(), || None);
+        }
+        let slot = &mut inner.children[usize::from(index)];
+        let child = slot.get_or_insert_with(|| DynamicChild {
+            shared: DynamicShared::child(
+                format!("{}.{}", self.name, member.name),
+                self.encoding,
+                self.delivery.clone(),
+                member.api.clone(),
+            ),
+            present: false,
+        });
+        Some(child.shared.clone())
+    }
+
+    /// Initializes the children `tree` holds for this replica (at member `only`, or all).
+    fn init_children(
+        &self,
+        inner: &mut Inner,
+        schema: &ApiSchema,
+        link: &Link,
+        tree: &mut ChildTree<'_, Outbox>,
+        only: Option<u16>,
+    ) {
+        let present = init_children(link, tree, schema.children.len(), only, |slot| {
+            self.child_entry(inner, schema, slot)
+        });
+        for (index, child) in inner.children.iter_mut().enumerate() {
+            if only.is_none_or(|only| usize::from(only) == index) {
+                if let Some(child) = child {
+                    child.present = present.get(index).copied().unwrap_or(false);
+                }
+            }
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -154,7 +231,7 @@ impl ReplicaEntry<Outbox> for DynamicShared {
         signature: u64,
         values: Vec<Bytes>,
         schema: Option<&Bytes>,
-        _children: &mut ChildTree<'_, Outbox>,
+        children: &mut ChildTree<'_, Outbox>,
     ) -> Result<InitOutcome, ReplicaProtocolError> {
         let mut inner = self.lock();
         let schema = match schema {
@@ -203,6 +280,8 @@ impl ReplicaEntry<Outbox> for DynamicShared {
                 refused,
             });
         }
+        // The children first: a replica that is `Valid` shows them (contract item 2).
+        self.init_children(&mut inner, &schema, &link, children, None);
         let applied = inner.core.commit_init(link, values);
         inner.values = decoded;
         for index in applied.changed {
@@ -215,6 +294,18 @@ impl ReplicaEntry<Outbox> for DynamicShared {
         }
         self.notify_state(&mut inner, applied.transition);
         Ok(InitOutcome::Applied)
+    }
+
+    fn on_child_change(&self, link: Link, slot: u16, children: &mut ChildTree<'_, Outbox>) {
+        let mut inner = self.lock();
+        let Some(schema) = inner.schema.clone() else {
+            return;
+        };
+        self.init_children(&mut inner, &schema, &link, children, Some(slot));
+        if let Some(member) = schema.children.get(usize::from(slot)) {
+            let child = member.name.clone();
+            inner.deliver(None, DynamicEvent::ChildChanged { child });
+        }
     }
 
     fn on_property_change(&self, index: u16, value: Bytes) -> Result<(), ReplicaProtocolError> {
@@ -385,6 +476,20 @@ impl DynamicReplica {
     /// The source's API, once initialized.
     pub fn schema(&self) -> Option<Arc<ApiSchema>> {
         self.shared.lock().schema.clone()
+    }
+
+    /// The replica of child member `name`: `None` until initialized, for a name the API's
+    /// children do not have, and while the source holds none there. It shares this
+    /// replica's subscription and keeps it.
+    pub fn child(&self, name: &str) -> Option<DynamicReplica> {
+        let inner = self.shared.lock();
+        let schema = inner.schema.as_ref()?;
+        let index = schema.children.iter().position(|c| c.name == name)?;
+        let child = inner.children.get(index)?.as_ref()?;
+        child.present.then(|| DynamicReplica {
+            shared: Arc::clone(&child.shared),
+            _token: Arc::clone(&self._token),
+        })
     }
 
     /// A property's cached value (no round trip).
