@@ -458,3 +458,63 @@ async fn a_dynamic_replica_refuses_hostile_schemas_and_values_alone() {
     replica.wait_for_source(TIMEOUT).await.unwrap();
     assert_eq!(replica.property("text").unwrap(), Value::Str("fine".into()));
 }
+
+remote_object! {
+    /// An API nested in itself: a host can send children as deep as its frame allows.
+    pub Folder {
+        prop title: String;
+        child sub: Option<Folder>;
+    }
+}
+
+#[actix::test]
+async fn children_that_loop_or_nest_without_end_are_cut_off_not_followed() {
+    use actix_remote_objects::wire::ChildInit;
+    use folder::ReplicaExt as _;
+    let _guard = init();
+    let (logs, _log_guard) = Logs::capture();
+    let (url, host) = fake_host_of::<Folder>().await;
+    let node = Node::connect(&url).await.unwrap();
+    let replica = node.acquire::<Folder>();
+    let mut peer = host.await.unwrap();
+    let title = encoded(&"t".to_string());
+    // A chain 100 000 deep under the root (id 1), and an entry that is its own parent.
+    let mut children: Vec<ChildInit> = (0..100_000u32)
+        .map(|i| ChildInit {
+            parent: if i == 0 { 1 } else { 0x8000_0000 + i - 1 },
+            slot: 0,
+            source: 0x8000_0000 + i,
+            signature: Folder::signature(),
+            values: vec![title.clone()],
+        })
+        .collect();
+    children.push(ChildInit {
+        parent: 7,
+        slot: 0,
+        source: 7,
+        signature: Folder::signature(),
+        values: vec![title.clone()],
+    });
+    peer.send(&Packet::Init {
+        name: "Folder".into(),
+        source: 1,
+        signature: Folder::signature(),
+        values: vec![title.clone()],
+        children,
+    })
+    .await;
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    let mut depth = 0;
+    let mut folder = replica.sub();
+    while let Some(sub) = folder {
+        assert_eq!(sub.state(), ReplicaState::Valid);
+        depth += 1;
+        folder = sub.sub();
+    }
+    assert_eq!(depth, 64, "nesting is cut off at a fixed depth");
+    assert!(
+        logs.text().contains("children nested too deep"),
+        "{}",
+        logs.text()
+    );
+}

@@ -46,13 +46,24 @@ pub(crate) struct LinkedChild<S> {
 /// sent, and which child replicas were linked to them.
 pub(crate) struct ChildTree<'a, S> {
     inits: &'a [ChildInit],
+    /// Which inits were applied: each is used once, so a tree whose entries name each
+    /// other as parents (a host's mistake or an attack) cannot loop.
+    used: Vec<bool>,
+    /// How deep the child being initialized is.
+    depth: usize,
     linked: Vec<LinkedChild<S>>,
 }
+
+/// Children nested deeper than this are not initialized: a host cannot make a node
+/// recurse as deep as its frame allows.
+pub(crate) const MAX_CHILD_DEPTH: usize = 64;
 
 impl<'a, S> ChildTree<'a, S> {
     pub(crate) fn new(inits: &'a [ChildInit]) -> Self {
         ChildTree {
             inits,
+            used: vec![false; inits.len()],
+            depth: 0,
             linked: Vec::new(),
         }
     }
@@ -70,12 +81,23 @@ pub(crate) fn init_children<S: FrameSink>(
     mut child_of: impl FnMut(u16) -> Option<Arc<dyn ReplicaEntry<S>>>,
 ) -> Vec<bool> {
     let mut present = vec![false; slots];
-    let mine: Vec<&ChildInit> = tree
-        .inits
-        .iter()
-        .filter(|c| c.parent == link.source && only.is_none_or(|s| s == c.slot))
+    if tree.depth >= MAX_CHILD_DEPTH {
+        warn!(
+            conn = link.conn,
+            "children nested too deep; the deeper ones are ignored"
+        );
+        return present;
+    }
+    let inits = tree.inits;
+    let mine: Vec<usize> = (0..inits.len())
+        .filter(|&i| !tree.used[i])
+        .filter(|&i| inits[i].parent == link.source && only.is_none_or(|s| s == inits[i].slot))
         .collect();
-    for init in mine {
+    for i in mine {
+        if std::mem::replace(&mut tree.used[i], true) {
+            continue; // applied further down already
+        }
+        let init = &inits[i];
         let Some(is_present) = present.get_mut(usize::from(init.slot)) else {
             warn!(
                 conn = link.conn,
@@ -93,7 +115,10 @@ pub(crate) fn init_children<S: FrameSink>(
             source: init.source,
             sink: link.sink.clone(),
         };
-        match entry.on_init(child_link, init.signature, init.values.clone(), None, tree) {
+        tree.depth += 1;
+        let outcome = entry.on_init(child_link, init.signature, init.values.clone(), None, tree);
+        tree.depth -= 1;
+        match outcome {
             Ok(InitOutcome::Applied) => tree.linked.push(LinkedChild {
                 parent: link.source,
                 slot: init.slot,
