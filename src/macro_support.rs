@@ -115,6 +115,19 @@ pub fn apply_write<T>(
     }
 }
 
+/// A push slot's outcome as its reply: `()` once the value was set, or the refusal.
+pub fn pushed(outcome: Result<(), String>, enc: Encoding) -> Result<Bytes, RemoteFailure> {
+    let failure = |message| RemoteFailure {
+        kind: FailureKind::Source,
+        message,
+    };
+    outcome.map_err(failure).and_then(|()| {
+        enc.encode(&())
+            .map(Bytes::from)
+            .map_err(|e| failure(e.to_string()))
+    })
+}
+
 /// Decodes a value of property `index` for the generated `decode_property`.
 pub fn decode<T: serde::de::DeserializeOwned>(
     bytes: &[u8],

@@ -75,6 +75,39 @@ fn method_docs(m: &MethodDef, kind: &str) -> TokenStream {
     }
 }
 
+/// Qt's push slots: `push_<name>(value)` for each `push` property, in property order. They
+/// come before the declared slots (as in Qt, where they fix every slot's wire index).
+fn push_slots(def: &ApiDef) -> Vec<MethodDef> {
+    def.props
+        .iter()
+        .filter(|p| p.push)
+        .map(|p| {
+            let text = format!(
+                "Asks the source to set `{}` (Qt's push slot): applied as it comes, or, for a \
+                 `checked` property, as the source's `Set…` handler decides.",
+                p.name
+            );
+            let doc: syn::Attribute = syn::parse_quote!(#[doc = #text]);
+            MethodDef {
+                docs: vec![doc],
+                name: format_ident!("push_{}", p.name),
+                args: vec![crate::parse::Arg {
+                    name: Ident::new("value", p.name.span()),
+                    ty: p.ty.clone(),
+                }],
+                ret: None,
+            }
+        })
+        .collect()
+}
+
+/// Every slot in index order: the push slots, then the declared ones.
+fn all_slots(def: &ApiDef) -> Vec<MethodDef> {
+    let mut slots = push_slots(def);
+    slots.extend(def.slots.iter().cloned());
+    slots
+}
+
 fn variant(name: &Ident) -> Ident {
     Ident::new(&camel_case(&name.to_string()), name.span())
 }
@@ -200,7 +233,8 @@ fn signal_types(def: &ApiDef, private: &TokenStream) -> TokenStream {
 fn slot_types(def: &ApiDef, private: &TokenStream) -> TokenStream {
     let api = &def.name;
     let derives = serde_derives(private);
-    let items = def.slots.iter().enumerate().map(|(i, s)| {
+    let slots = all_slots(def);
+    let items = slots.iter().enumerate().map(|(i, s)| {
         let (docs, ty, fields) = (method_docs(s, "slot"), variant(&s.name), arg_fields(s));
         let output = s
             .ret
@@ -398,6 +432,29 @@ fn replica_ext(def: &ApiDef) -> TokenStream {
                 self.with_properties(|p| ::core::clone::Clone::clone(&p.#name))
             }
         });
+        if p.push {
+            let push = format_ident!("push_{}", name);
+            let message = format_ident!("Push{}", variant(name));
+            let doc = LitStr::new(
+                &format!(
+                    "Calls the push slot of `{name}`: resolves once the source applied it (the \
+                     change arrives like any other, before this resolves) or refused it."
+                ),
+                name.span(),
+            );
+            decls.push(quote! {
+                #[doc = #doc]
+                fn #push(&self, value: #ty) -> ::actix_remote_objects::PendingWrite<()>;
+            });
+            impls.push(quote! {
+                fn #push(&self, value: #ty) -> ::actix_remote_objects::PendingWrite<()> {
+                    let replica = ::core::clone::Clone::clone(self);
+                    ::actix_remote_objects::PendingWrite::new(async move {
+                        replica.call(#message { value }).await
+                    })
+                }
+            });
+        }
         if p.access == Access::ReadWrite {
             let setter = format_ident!("set_{}", name);
             let doc = LitStr::new(
@@ -493,7 +550,8 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
         let args = arg_infos(s, &private);
         quote!(#private::SignalInfo { name: #name, args: #args })
     });
-    let slot_infos = def.slots.iter().map(|s| {
+    let slots = all_slots(def);
+    let slot_infos = slots.iter().map(|s| {
         let name = LitStr::new(&s.name.to_string(), s.name.span());
         let args = arg_infos(s, &private);
         let returns = s
@@ -552,7 +610,7 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
         quote!(#idx => ::core::option::Option::Some(visitor.visit::<#api>()),)
     });
     let signal_schemas: Vec<TokenStream> = def.signals.iter().map(member_schema).collect();
-    let slot_schemas: Vec<TokenStream> = def.slots.iter().map(member_schema).collect();
+    let slot_schemas: Vec<TokenStream> = slots.iter().map(member_schema).collect();
     let names: Vec<&Ident> = def.props.iter().map(|p| &p.name).collect();
     let variants: Vec<Ident> = def.props.iter().map(|p| variant(&p.name)).collect();
     let indices: Vec<u16> = (0..def.props.len()).map(index).collect();
@@ -741,14 +799,38 @@ fn hostable_impl(def: &ApiDef, module: &Ident) -> TokenStream {
             }
         }
     });
-    let arms = def.slots.iter().enumerate().map(|(i, s)| {
+    let pushed: Vec<&crate::parse::PropDef> = def.props.iter().filter(|p| p.push).collect();
+    let arms = all_slots(def).into_iter().enumerate().map(|(i, s)| {
         let (idx, ty) = (index(i), variant(&s.name));
         let lit = LitStr::new(&s.name.to_string(), s.name.span());
-        quote! {
-            #idx => {
-                let msg: #module::#ty = #private::decode(args, enc)
-                    .map_err(|source| #private::InvokeError::BadArguments { slot: #lit, source })?;
-                ::core::result::Result::Ok(#private::call_slot(addr, msg, enc))
+        let decode = quote! {
+            let msg: #module::#ty = #private::decode(args, enc)
+                .map_err(|source| #private::InvokeError::BadArguments { slot: #lit, source })?;
+        };
+        let Some(prop) = pushed.get(i) else {
+            return quote!(#idx => { #decode ::core::result::Result::Ok(#private::call_slot(addr, msg, enc)) });
+        };
+        let setter = format_ident!("set_{}", prop.name);
+        if prop.checked {
+            let message = format_ident!("Set{}", variant(&prop.name));
+            quote! {
+                #idx => {
+                    #decode
+                    let sent = addr.clone().send(#module::#message { value: msg.value });
+                    let source = ::core::clone::Clone::clone(source);
+                    ::core::result::Result::Ok(::std::boxed::Box::pin(async move {
+                        #private::pushed(#private::apply_write(sent.await, |v| source.#setter(v)), enc)
+                    }))
+                }
+            }
+        } else {
+            quote! {
+                #idx => {
+                    #decode
+                    let applied = source.#setter(msg.value).map(|_| ()).map_err(|e| e.to_string());
+                    let outcome = #private::pushed(applied, enc);
+                    ::core::result::Result::Ok(::std::boxed::Box::pin(async move { outcome }))
+                }
             }
         }
     });
@@ -761,6 +843,7 @@ fn hostable_impl(def: &ApiDef, module: &Ident) -> TokenStream {
         {
             fn invoke(
                 addr: &#private::actix::Addr<__SourceActor>,
+                source: &#module::SimpleSource,
                 slot: u16,
                 args: &[u8],
                 enc: #private::Encoding,

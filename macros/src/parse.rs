@@ -55,14 +55,18 @@ pub struct PropDef {
     pub persisted: bool,
     /// A replica's write goes to the source actor, which applies, adjusts or refuses it.
     pub checked: bool,
+    /// Qt's `READPUSH`: replicas get a `push_<name>` slot that sets it.
+    pub push: bool,
 }
 
+#[derive(Clone)]
 pub struct Arg {
     pub name: Ident,
     pub ty: Type,
 }
 
 /// A signal or a slot.
+#[derive(Clone)]
 pub struct MethodDef {
     pub docs: Vec<Attribute>,
     pub name: Ident,
@@ -155,6 +159,7 @@ fn parse_prop(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<PropDef> 
     let mut access: Option<(Access, Span)> = None;
     let mut persisted = false;
     let mut checked: Option<Span> = None;
+    let mut push: Option<Span> = None;
     while input.peek(Token![,]) {
         input.parse::<Token![,]>()?;
         let flag: Ident = input.parse()?;
@@ -176,11 +181,18 @@ fn parse_prop(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<PropDef> 
                 checked = Some(flag.span());
                 continue;
             }
+            "push" => {
+                if push.is_some() {
+                    return Err(syn::Error::new(flag.span(), "`push` is given twice"));
+                }
+                push = Some(flag.span());
+                continue;
+            }
             other => {
                 return Err(syn::Error::new(
                     flag.span(),
                     format!(
-                        "unknown property flag `{other}`: expected `read_only`, `read_write`, `constant`, `persisted` or `checked`"
+                        "unknown property flag `{other}`: expected `read_only`, `read_write`, `constant`, `persisted`, `checked` or `push`"
                     ),
                 ))
             }
@@ -194,10 +206,16 @@ fn parse_prop(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<PropDef> 
         access = Some((parsed, flag.span()));
     }
     let access = access.map_or(Access::ReadOnly, |(a, _)| a);
-    if let (Some(span), false) = (checked, access == Access::ReadWrite) {
+    if let (Some(span), Access::Constant) = (push, access) {
         return Err(syn::Error::new(
             span,
-            "`checked` is for `read_write` properties: only those can be written by replicas",
+            "`push` is for properties replicas may change: a constant one never changes",
+        ));
+    }
+    if let (Some(span), false) = (checked, access == Access::ReadWrite || push.is_some()) {
+        return Err(syn::Error::new(
+            span,
+            "`checked` is for `read_write` or `push` properties: only those can be written by replicas",
         ));
     }
     Ok(PropDef {
@@ -208,6 +226,7 @@ fn parse_prop(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<PropDef> 
         access,
         persisted,
         checked: checked.is_some(),
+        push: push.is_some(),
     })
 }
 
@@ -333,7 +352,13 @@ impl ApiDef {
             .map(|p| &p.name)
             .chain(self.signals.iter().chain(&self.slots).map(|m| &m.name))
             .chain(self.children.iter().map(|c| &c.name));
-        for name in all {
+        let pushes: Vec<Ident> = self
+            .props
+            .iter()
+            .filter(|p| p.push)
+            .map(|p| Ident::new(&format!("push_{}", p.name), p.name.span()))
+            .collect();
+        for name in all.chain(&pushes) {
             if let Some(first) = members.insert(name.to_string(), name) {
                 let mut error =
                     syn::Error::new(name.span(), format!("duplicate member name `{name}`"));
@@ -356,26 +381,30 @@ impl ApiDef {
                 ));
             }
         }
-        for method in self.signals.iter().chain(&self.slots) {
-            let camel = camel_case(&method.name.to_string());
+        for name in self
+            .signals
+            .iter()
+            .chain(&self.slots)
+            .map(|m| &m.name)
+            .chain(&pushes)
+        {
+            let camel = camel_case(&name.to_string());
             if RESERVED.contains(&camel.as_str()) {
                 return Err(syn::Error::new(
-                    method.name.span(),
+                    name.span(),
                     format!(
-                        "`{}` would generate `{camel}`, a name the generated code reserves",
-                        method.name
+                        "`{name}` would generate `{camel}`, a name the generated code reserves"
                     ),
                 ));
             }
-            if types.insert(camel.clone(), &method.name).is_some() {
+            if types.insert(camel.clone(), name).is_some() {
                 return Err(syn::Error::new(
-                    method.name.span(),
-                    format!(
-                        "`{}` generates the type `{camel}`, like another member",
-                        method.name
-                    ),
+                    name.span(),
+                    format!("`{name}` generates the type `{camel}`, like another member"),
                 ));
             }
+        }
+        for method in self.signals.iter().chain(&self.slots) {
             let mut args: HashMap<String, ()> = HashMap::new();
             for arg in &method.args {
                 if args.insert(arg.name.to_string(), ()).is_some() {

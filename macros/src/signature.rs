@@ -18,8 +18,9 @@ fn canonical(def: &ApiDef) -> String {
     let mut s = format!("api {};", def.wire_name());
     for p in &def.props {
         let persisted = if p.persisted { ":persisted" } else { "" };
+        let push = if p.push { ":push" } else { "" };
         s += &format!(
-            "prop {}:{}:{}{persisted};",
+            "prop {}:{}:{}{persisted}{push};",
             p.name,
             ty(&p.ty),
             p.access.flag()

@@ -123,7 +123,8 @@ impl<A: RemoteSource> SourceHub for TypedHub<A> {
             (self.on_gone)();
             return Err(InvokeError::Stopped.to_string());
         }
-        <A::Api as Hostable<A>>::invoke(&self.addr, slot, args, enc).map_err(|e| e.to_string())
+        <A::Api as Hostable<A>>::invoke(&self.addr, &self.source, slot, args, enc)
+            .map_err(|e| e.to_string())
     }
     fn subscriber_count(&self) -> usize {
         self.source.source_state().subscriber_count()

@@ -18,9 +18,12 @@ pub trait AsSourceState<Api: RemoteObject> {
 /// dispatch invocations. A source actor that lacks a slot handler fails this bound, so
 /// enabling it does not compile.
 pub trait Hostable<A: Actor>: RemoteObject<SimpleSource: AsSourceState<Self>> {
-    /// Decodes the arguments of slot `slot` and sends the message to the actor.
+    /// Decodes the arguments of slot `slot` and sends the message to the actor; a push
+    /// slot (Qt's `READPUSH`) is applied to `source` instead, or, for a `checked` property,
+    /// decided by the actor's `Set…` handler.
     fn invoke(
         addr: &Addr<A>,
+        source: &Self::SimpleSource,
         slot: u16,
         args: &[u8],
         enc: Encoding,
