@@ -452,6 +452,8 @@ struct Linked<S> {
     entries: Vec<Arc<dyn ReplicaEntry<S>>>,
     /// For a child: the source it hangs under, and at which member.
     parent: Option<(SourceId, u16)>,
+    /// The children linked under it, by id.
+    children: Vec<SourceId>,
 }
 
 /// A node's open sessions and its replicas: which replica each source's packets feed, and
@@ -524,8 +526,8 @@ impl<S: FrameSink> NodeProtocol<S> {
                 linked.entries.retain(|e| !Arc::ptr_eq(e, entry));
             }
             if last {
-                self.links.remove(&(conn, source));
                 self.remove_children(conn, source, None);
+                self.links.remove(&(conn, source));
                 if let Some(session) = self.sessions.get(&conn) {
                     session.send(&Packet::Release { source });
                 }
@@ -849,14 +851,18 @@ impl<S: FrameSink> NodeProtocol<S> {
                 }
             }
         }
-        if let Some(linked) = self.links.get_mut(&(conn, source)) {
+        let emptied = self.links.get_mut(&(conn, source)).is_some_and(|linked| {
             // A re-init a linked replica cannot hold: it lets go of the source.
             linked
                 .entries
                 .retain(|e| !failed.iter().any(|f| Arc::ptr_eq(e, f)));
-            if linked.entries.is_empty() {
-                self.links.remove(&(conn, source));
+            linked.entries.is_empty()
+        });
+        if emptied {
+            for entry in self.remove_children(conn, source, None) {
+                entry.on_link_lost();
             }
+            self.links.remove(&(conn, source));
         }
         let Some(session) = self.sessions.get_mut(&conn) else {
             return Ok(());
@@ -876,6 +882,7 @@ impl<S: FrameSink> NodeProtocol<S> {
                 name: name.clone(),
                 entries: Vec::new(),
                 parent: None,
+                children: Vec::new(),
             });
             for entry in applied {
                 if !linked.entries.iter().any(|e| Arc::ptr_eq(e, &entry)) {
@@ -922,24 +929,29 @@ impl<S: FrameSink> NodeProtocol<S> {
         parent: SourceId,
         slot: Option<u16>,
     ) -> Vec<Arc<dyn ReplicaEntry<S>>> {
+        let Some(linked) = self.links.get_mut(&(conn, parent)) else {
+            return Vec::new();
+        };
+        let mut gone = std::mem::take(&mut linked.children);
+        if let Some(slot) = slot {
+            // Keep the children at other members.
+            let links = &self.links;
+            let (at_slot, others): (Vec<SourceId>, Vec<SourceId>) =
+                gone.into_iter().partition(|id| {
+                    links
+                        .get(&(conn, *id))
+                        .is_some_and(|l| l.parent.is_some_and(|(_, s)| s == slot))
+                });
+            if let Some(linked) = self.links.get_mut(&(conn, parent)) {
+                linked.children = others;
+            }
+            gone = at_slot;
+        }
         let mut removed = Vec::new();
-        let mut parents = vec![(parent, slot)];
-        while let Some((parent, slot)) = parents.pop() {
-            let keys: Vec<(ConnId, SourceId)> = self
-                .links
-                .iter()
-                .filter(|((c, _), l)| {
-                    *c == conn
-                        && l.parent
-                            .is_some_and(|(p, s)| p == parent && slot.is_none_or(|slot| s == slot))
-                })
-                .map(|(key, _)| *key)
-                .collect();
-            for key in keys {
-                if let Some(linked) = self.links.remove(&key) {
-                    removed.extend(linked.entries);
-                    parents.push((key.1, None));
-                }
+        while let Some(id) = gone.pop() {
+            if let Some(linked) = self.links.remove(&(conn, id)) {
+                removed.extend(linked.entries);
+                gone.extend(linked.children);
             }
         }
         removed
@@ -962,9 +974,18 @@ impl<S: FrameSink> NodeProtocol<S> {
                     name: name.to_owned(),
                     entries: Vec::new(),
                     parent: Some((child.parent, child.slot)),
+                    children: Vec::new(),
                 });
             if !entry.entries.iter().any(|e| Arc::ptr_eq(e, &child.entry)) {
                 entry.entries.push(Arc::clone(&child.entry));
+            }
+        }
+        // Then each under its parent (a child's own children were linked before it).
+        for child in &linked {
+            if let Some(parent) = self.links.get_mut(&(conn, child.parent)) {
+                if !parent.children.contains(&child.source) {
+                    parent.children.push(child.source);
+                }
             }
         }
         for entry in before {
@@ -1007,8 +1028,8 @@ impl<S: FrameSink> NodeProtocol<S> {
             .retain(|e| !failed.iter().any(|f| Arc::ptr_eq(e, f)));
         // A child is released with its parent, not on its own.
         if linked.entries.is_empty() && linked.parent.is_none() {
-            self.links.remove(&(conn, source));
             self.remove_children(conn, source, None);
+            self.links.remove(&(conn, source));
             if let Some(session) = self.sessions.get(&conn) {
                 session.send(&Packet::Release { source });
             }

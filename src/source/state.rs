@@ -233,6 +233,15 @@ impl<Api: RemoteObject> SourceState<Api> {
         if member.api != C::NAME {
             return Err(bad_child(member.name, "it is of another API"));
         }
+        let current = self.lock().children[usize::from(index)].clone();
+        let same = match (&current, &child) {
+            (Some(current), Some(child)) => Arc::ptr_eq(&current.node, child.node()),
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            return Ok(()); // nothing changes: replicas hear nothing
+        }
         // Held until the child is in place, so no two changes can build a loop between them.
         let _attaching = match &child {
             Some(child) => Some(children::attach(
