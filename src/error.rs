@@ -26,6 +26,9 @@ pub(crate) enum Kind {
     Handshake(#[from] HandshakeError),
     #[error("protocol error: {0}")]
     Protocol(#[from] FrameError),
+    /// The peer's first bytes are not this protocol's framing at all.
+    #[error("the peer is not an actix-remote-objects peer: {0}")]
+    NotAPeer(String),
     #[error("the connection closed {0}")]
     Closed(&'static str),
     #[error("timed out after {0:?}")]
@@ -114,9 +117,15 @@ impl Error {
         matches!(self.kind, Kind::Handshake(_))
     }
 
-    /// The peer sent bytes that break the protocol.
+    /// The peer sent bytes that break the protocol (or does not speak it at all).
     pub fn is_protocol(&self) -> bool {
-        matches!(self.kind, Kind::Protocol(_))
+        matches!(self.kind, Kind::Protocol(_) | Kind::NotAPeer(_))
+    }
+
+    /// The peer does not speak this protocol at all (an HTTP server, say): its first bytes
+    /// are no frame of ours.
+    pub fn is_not_a_peer(&self) -> bool {
+        matches!(self.kind, Kind::NotAPeer(_))
     }
 
     /// The connection closed before the operation finished.

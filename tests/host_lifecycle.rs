@@ -219,3 +219,19 @@ over_tcp_and_unix!(
     dropping_the_last_handle_releases_the_subscription,
     a_host_serves_many_nodes_at_once,
 );
+
+#[actix::test]
+async fn a_host_whose_handles_are_all_dropped_stops_accepting_and_says_so() {
+    let _guard = init();
+    let (logs, _log_guard) = Logs::capture();
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let url = host.url().unwrap().to_owned();
+    drop(host);
+    let error = Node::connect(&url).await.unwrap_err();
+    assert!(error.is_closed() || error.is_io(), "{error}");
+    assert!(
+        logs.text().contains("no longer accepting connections"),
+        "{}",
+        logs.text()
+    );
+}

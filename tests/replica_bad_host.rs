@@ -518,3 +518,27 @@ async fn children_that_loop_or_nest_without_end_are_cut_off_not_followed() {
         logs.text()
     );
 }
+
+/// Regression: an HTTP server read as "frame of 1213486160 bytes exceeds the maximum".
+#[actix::test]
+async fn a_host_that_speaks_http_is_not_a_peer() {
+    use tokio::io::AsyncWriteExt;
+    let _guard = init();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("tcp://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        stream
+            .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        stream
+    });
+    let error = Node::connect(&url).await.unwrap_err();
+    assert!(error.is_not_a_peer() && error.is_protocol(), "{error}");
+    assert_eq!(
+        error.to_string(),
+        "the peer is not an actix-remote-objects peer: it began with \"HTTP\" (an HTTP server)"
+    );
+    drop(server.await.unwrap());
+}

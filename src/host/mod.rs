@@ -42,7 +42,12 @@ const LOCAL_BUFFER: usize = 256 * 1024;
 ///
 /// A host runs on the actix arbiter it was created on. Call [`Host::shutdown`] to close its
 /// connections cleanly and remove its Unix socket file.
+///
+/// Keep a `Host` (or a clone) for as long as it should serve: once every clone is dropped
+/// it stops accepting connections (logged; the next connection attempt is refused), while
+/// the connections already open are served until they close.
 #[derive(Clone)]
+#[must_use = "a Host stops accepting connections once every clone of it is dropped"]
 pub struct Host {
     inner: Arc<HostInner>,
 }
@@ -109,10 +114,14 @@ impl Host {
             host.set_registrar((registry.attach)(&registry.url, &host)?);
         }
         let weak = Arc::downgrade(&host.inner);
+        let bound_url = bound.to_string();
         let acceptor = actix::spawn(async move {
             loop {
                 let accepted = listener.accept().await;
-                let Some(inner) = weak.upgrade() else { break };
+                let Some(inner) = weak.upgrade() else {
+                    info!(url = %bound_url, "every Host handle was dropped: no longer accepting connections");
+                    break;
+                };
                 match accepted {
                     Ok(Incoming::Ready(stream, peer)) => {
                         Host { inner }.serve_from(stream, Peer::new(peer))

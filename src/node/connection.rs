@@ -106,6 +106,26 @@ async fn next_packet(
                 "the host answered with TLS: connect with a tls:// URL".to_owned(),
             )))
         }
+        Ok(Some(Err(FrameError::TooLargeBeforeHandshake { size, .. }))) => {
+            Err(Error::new(Kind::NotAPeer(first_bytes(size))))
+        }
         Ok(Some(Err(e))) => Err(Error::new(Kind::Protocol(e))),
+    }
+}
+
+/// What a peer's first four bytes (read as a frame length, `size`) were, in words: a frame
+/// of ours that large before the handshake means the peer speaks something else.
+fn first_bytes(size: usize) -> String {
+    let bytes = (size as u32).to_be_bytes();
+    let text: String = bytes.iter().map(|&b| char::from(b)).collect();
+    if bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        let guess = if text.starts_with("HTTP") {
+            " (an HTTP server)"
+        } else {
+            ""
+        };
+        format!("it began with {text:?}{guess}")
+    } else {
+        format!("it began with the bytes {bytes:02x?}")
     }
 }
