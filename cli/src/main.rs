@@ -8,6 +8,7 @@
 //! aro call URL SOURCE SLOT [JSON-ARG]...     call a slot, print its result as JSON
 //! aro set URL SOURCE PROPERTY JSON           set a read-write property
 //! aro schema URL SOURCE                      a source's API as JSON (what `serve` reads)
+//! aro wait URL SOURCE                        wait until a source is up (within --timeout)
 //! aro serve URL SCHEMA.json [--name NAME]    serve a mock source of that API
 //! ```
 //! `aro serve` prints each call and write it receives as one JSON line, answers calls with
@@ -86,6 +87,14 @@ enum Command {
         /// Its new value, as JSON.
         value: String,
     },
+    /// Wait until a source is offered and initialized (up to --timeout), then print
+    /// `Valid`; fails if it does not come in time.
+    Wait {
+        /// The host: tcp://HOST:PORT or local:NAME.
+        url: String,
+        /// The name the source is remoted under.
+        source: String,
+    },
     /// Print a source's API as JSON: the schema `aro serve` reads.
     Schema {
         /// The host: tcp://HOST:PORT or local:NAME.
@@ -145,6 +154,7 @@ async fn main() -> ExitCode {
             value,
         } => set(&url, &source, &property, &value, timeout).await,
         Command::Schema { url, source } => schema(&url, &source, timeout).await,
+        Command::Wait { url, source } => wait(&url, &source, timeout).await,
         Command::Serve { url, schema, name } => serve::run(&url, &schema, name.as_deref()).await,
     };
     match result {
@@ -331,8 +341,34 @@ async fn get(
     let node = connect(url, timeout).await?;
     let replica = replica(&node, url, source, timeout).await?;
     match property {
-        Some(name) => println!("{}", pretty(&replica.property(name)?.to_json())),
+        Some(name) => match replica.property(name) {
+            Ok(value) => println!("{}", pretty(&value.to_json())),
+            Err(_) => return unknown_property(source, name, &*schema_of(&replica)?),
+        },
         None => println!("{}", pretty(&values_json(&replica)?)),
+    }
+    node.shutdown().await;
+    Ok(())
+}
+
+/// The failure for a property `source` does not have, naming the ones it has.
+fn unknown_property<T>(source: &str, property: &str, schema: &ApiSchema) -> Result<T, Failure> {
+    let names: Vec<&str> = schema.properties.iter().map(|p| p.name.as_str()).collect();
+    fail(format!(
+        "{source} has no property named {property:?} (its properties: {})",
+        names.join(", ")
+    ))
+}
+
+/// Waits until `source` is initialized, then prints its state: for scripts that must not
+/// go on before a source is up.
+async fn wait(url: &str, source: &str, timeout: Duration) -> Result<(), Failure> {
+    let node = connect(url, timeout).await?;
+    // Not `replica()`: the source may be enabled after we ask.
+    let replica = node.acquire_dynamic(source);
+    match replica.wait_for_source(timeout).await {
+        Ok(()) => println!("{:?}", replica.state()),
+        Err(error) => return fail(format!("source {source:?} did not come up: {error}")),
     }
     node.shutdown().await;
     Ok(())
@@ -436,7 +472,7 @@ async fn set(
     let replica = replica(&node, url, source, timeout).await?;
     let schema = schema_of(&replica)?;
     let Some((_, prop)) = schema.property(property) else {
-        return fail(format!("{source} has no property named {property:?}"));
+        return unknown_property(source, property, &schema);
     };
     let json = parse_json("the value", value)?;
     let value = Value::from_json(&json, &prop.format, &schema.types)

@@ -171,6 +171,17 @@ fn sub_objects_are_shown_read_and_called_by_their_path() {
         json(&ok(&["set", url, "Office.spare", "label", "\"old\""])),
         "old"
     );
+    assert_eq!(ok(&["wait", url, "Office"]).trim(), "Valid");
+    let error = failing(&["--timeout", "0.3", "wait", url, "Nowhere"]);
+    assert!(
+        error.contains("source \"Nowhere\" did not come up"),
+        "{error}"
+    );
+    let error = failing(&["get", url, "Office.tray", "colour"]);
+    assert!(
+        error.contains("has no property named \"colour\" (its properties: sheets, label)"),
+        "{error}"
+    );
     let error = failing(&["get", url, "Office.drawer"]);
     assert!(
         error.contains("no child \"drawer\" (its children: tray, spare)"),
@@ -236,7 +247,7 @@ fn mistakes_are_clear_messages_with_a_failing_exit_status() {
         ),
         (
             vec!["get", url, "Printer", "colour"],
-            "no property named \"colour\"",
+            "no property named \"colour\" (its properties: ink_level, status, name)",
         ),
         (
             vec!["call", url, "Printer", "scan"],
@@ -283,6 +294,7 @@ fn every_subcommand_has_help() {
         &["set"],
         &["schema"],
         &["serve"],
+        &["wait"],
     ] {
         let mut args: Vec<&str> = sub.to_vec();
         args.push("--help");
