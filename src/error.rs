@@ -33,6 +33,13 @@ pub(crate) enum Kind {
     Closed(&'static str),
     #[error("timed out after {0:?}")]
     Timeout(Duration),
+    /// Waited for a source that no connected host offers.
+    #[error("timed out after {timeout:?}: no connected host offers {name:?} ({})", offered_list(.offered))]
+    NotOffered {
+        name: String,
+        timeout: Duration,
+        offered: Vec<String>,
+    },
     #[error("{0}")]
     Encode(#[from] EncodeError),
     #[error("{0}")]
@@ -135,7 +142,13 @@ impl Error {
 
     /// The operation did not finish in the time it was given.
     pub fn is_timeout(&self) -> bool {
-        matches!(self.kind, Kind::Timeout(_))
+        matches!(self.kind, Kind::Timeout(_) | Kind::NotOffered { .. })
+    }
+
+    /// A wait for a source timed out and no connected host offers it (the message lists
+    /// what they offer); also [`Error::is_timeout`].
+    pub fn is_not_offered(&self) -> bool {
+        matches!(self.kind, Kind::NotOffered { .. })
     }
 
     /// A value could not be encoded or decoded.
@@ -274,3 +287,12 @@ impl From<Error> for SlotError {
 
 /// What a slot message resolves to: the slot's return value or why there is none.
 pub type SlotResult<T> = Result<T, SlotError>;
+
+/// What the connected hosts offer, in words, for [`Kind::NotOffered`].
+fn offered_list(offered: &[String]) -> String {
+    if offered.is_empty() {
+        "they offer nothing".to_owned()
+    } else {
+        format!("they offer: {}", offered.join(", "))
+    }
+}

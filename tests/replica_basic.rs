@@ -104,3 +104,23 @@ async fn a_source_running_on_another_arbiter_thread() {
     host.shutdown().await;
     arbiter.stop();
 }
+
+/// Regression: waiting for a name no host offers was a bare "timed out after 300ms".
+#[actix::test]
+async fn waiting_for_a_source_no_host_offers_says_so_and_lists_what_is_offered() {
+    let _guard = init();
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    host.enable_remoting(PrinterService::new()).await.unwrap();
+    let node = Node::connect(host.url().unwrap()).await.unwrap();
+    let wait = std::time::Duration::from_millis(300);
+    let typed = node.acquire_named::<Printer>("Printre");
+    let error = typed.wait_for_source(wait).await.unwrap_err();
+    assert!(error.is_not_offered() && error.is_timeout(), "{error}");
+    assert_eq!(
+        error.to_string(),
+        "timed out after 300ms: no connected host offers \"Printre\" (they offer: Printer)"
+    );
+    let dynamic = node.acquire_dynamic("Printre");
+    let error = dynamic.wait_for_source(wait).await.unwrap_err();
+    assert!(error.is_not_offered(), "{error}");
+}

@@ -22,7 +22,7 @@ use crate::persist::PersistQueue;
 use crate::replica::delivery::Delivery;
 use crate::replica::dynamic::{DynamicReplica, DynamicShared};
 use crate::replica::shared::{ReplicaEntry, ReplicaShared};
-use crate::replica::{HandleToken, LazyActor, ReleaseHook, Replica};
+use crate::replica::{HandleToken, LazyActor, NodeHooks, ReleaseHook, Replica};
 use crate::transport::{Endpoint, Transport, SUPPORTED_SCHEMES};
 use crate::wire::ObjectInfo;
 use actor::{
@@ -47,8 +47,8 @@ struct NodeInner {
     persist: Option<Arc<PersistQueue>>,
     actor: Addr<NodeActor>,
     /// Tells the node actor a replica's last handle dropped (weakly: cloning an actix `Addr`
-    /// allocates, and a node may hold thousands of replicas).
-    release: ReleaseHook,
+    /// allocates, and a node may hold thousands of replicas), and asks it what is offered.
+    hooks: NodeHooks,
     /// Live replicas by name, so every acquire of one name shares one replica.
     replicas: Mutex<HashMap<String, SharedReplica>>,
     /// Live dynamic replicas by name, likewise.
@@ -74,6 +74,14 @@ impl Node {
                 actor.do_send(Detach { name, entry });
             }
         });
+        let weak = actor.downgrade();
+        let offered: crate::replica::OfferedHook = Arc::new(move || {
+            let actor = weak.upgrade();
+            Box::pin(async move {
+                let offered = actor?.send(ListOffered).await.ok()?;
+                Some(offered.into_iter().map(|info| info.name).collect())
+            })
+        });
         let persist = config
             .store
             .as_ref()
@@ -85,7 +93,7 @@ impl Node {
                 locator: std::sync::OnceLock::new(),
                 persist,
                 actor,
-                release,
+                hooks: NodeHooks { release, offered },
                 replicas: Mutex::new(HashMap::new()),
                 dynamic: Mutex::new(HashMap::new()),
             }),
@@ -294,7 +302,7 @@ impl Node {
     /// The token every handle of a replica holds: when the last one drops, the node
     /// releases its source.
     fn handle_token(&self, name: &str, entry: Arc<dyn ReplicaEntry<Outbox>>) -> Arc<HandleToken> {
-        HandleToken::new(name, entry, &self.inner.release)
+        HandleToken::new(name, entry, &self.inner.hooks)
     }
 
     /// Closes every connection and stops reconnecting; replicas become `Suspect` and pending

@@ -463,14 +463,18 @@ impl DynamicReplica {
         let refusal = || self.shared.lock().core.refusal().map(str::to_owned);
         // A dynamic replica takes any signature: it never mismatches.
         let mismatch = || Error::new(crate::error::Kind::NotConnected);
-        wait_until_valid(
+        let waited = wait_until_valid(
             &self.shared.name,
             &self.shared.state,
             timeout,
             refusal,
             mismatch,
         )
-        .await
+        .await;
+        match waited {
+            Err(error) if error.is_timeout() => Err(self._token.timed_out(timeout).await),
+            other => other,
+        }
     }
 
     /// The source's API, once initialized.

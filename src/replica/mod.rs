@@ -200,14 +200,18 @@ impl<A: RemoteObject> Replica<A> {
             })
         };
         let state = self.shared.state_cell();
-        wait_until_valid(
+        let waited = wait_until_valid(
             &self.shared.name,
             state,
             timeout,
             || self.shared.refusal(),
             mismatch,
         )
-        .await
+        .await;
+        match waited {
+            Err(error) if error.is_timeout() => Err(self._token.timed_out(timeout).await),
+            other => other,
+        }
     }
 
     /// A copy of every cached property value (no round trip).
@@ -367,32 +371,56 @@ impl<A: RemoteObject> Replica<A> {
 /// and entry (to release its source). One per node, shared by every token.
 pub(crate) type ReleaseHook = Arc<dyn Fn(String, Arc<dyn ReplicaEntry<Outbox>>) + Send + Sync>;
 
+/// The names of what the node's connected hosts offer (`None` once the node is gone).
+pub(crate) type OfferedHook =
+    Arc<dyn Fn() -> futures::future::BoxFuture<'static, Option<Vec<String>>> + Send + Sync>;
+
+/// The node's hooks every replica handle carries.
+#[derive(Clone)]
+pub(crate) struct NodeHooks {
+    pub(crate) release: ReleaseHook,
+    pub(crate) offered: OfferedHook,
+}
+
 /// Held by every handle of one replica; when the last one drops, the replica saves what it
 /// last saw and `release` is told.
 pub(crate) struct HandleToken {
     name: String,
     entry: Arc<dyn ReplicaEntry<Outbox>>,
-    release: ReleaseHook,
+    hooks: NodeHooks,
 }
 
 impl HandleToken {
     pub(crate) fn new(
         name: &str,
         entry: Arc<dyn ReplicaEntry<Outbox>>,
-        release: &ReleaseHook,
+        hooks: &NodeHooks,
     ) -> Arc<HandleToken> {
         Arc::new(HandleToken {
             name: name.to_owned(),
             entry,
-            release: Arc::clone(release),
+            hooks: hooks.clone(),
         })
+    }
+
+    /// A wait for the source timed out after `timeout`: if no connected host offers it,
+    /// the error says so and lists what they offer.
+    pub(crate) async fn timed_out(&self, timeout: Duration) -> Error {
+        match (self.hooks.offered)().await {
+            Some(offered) if !offered.contains(&self.name) => Error::new(Kind::NotOffered {
+                name: self.name.clone(),
+                timeout,
+                offered,
+            }),
+            _ => Error::new(Kind::Timeout(timeout)),
+        }
     }
 }
 
 impl Drop for HandleToken {
     fn drop(&mut self) {
         self.entry.persist();
-        (self.release)(std::mem::take(&mut self.name), Arc::clone(&self.entry));
+        (self.hooks.release)(std::mem::take(&mut self.name), Arc::clone(&self.entry));
     }
 }
 
