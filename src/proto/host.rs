@@ -5,6 +5,7 @@
 //! answers through its [`FrameSink`] and hands back what only the driver can do: open the
 //! frame limit and announce the sources once the node is admitted, and run slot calls.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -409,23 +410,15 @@ impl<S: FrameSink> HostSession<S> {
             }));
             None
         };
-        let child;
-        let hosted = match self.acquired.get(&source) {
-            Some(hosted) => hosted,
-            None => {
-                child = self.find_child(source);
-                let Some(child) = &child else {
-                    warn!(
-                        conn = self.conn,
-                        source, "slot call on a source this connection has not acquired"
-                    );
-                    return reject(
-                        reply,
-                        format!("source {source} is not acquired on this connection"),
-                    );
-                };
-                child
-            }
+        let Some(hosted) = self.target(source) else {
+            warn!(
+                conn = self.conn,
+                source, "slot call on a source this connection has not acquired"
+            );
+            return reject(
+                reply,
+                format!("source {source} is not acquired on this connection"),
+            );
         };
         let allowed = match (self.policy(), hosted.slot_name(slot)) {
             (Some(policy), Some(slot_name)) => {
@@ -461,23 +454,15 @@ impl<S: FrameSink> HostSession<S> {
             to: self.requester(source, serial),
             index,
         };
-        let child;
-        let hosted = match self.acquired.get(&source) {
-            Some(hosted) => hosted,
-            None => {
-                child = self.find_child(source);
-                let Some(child) = &child else {
-                    warn!(
-                        conn = self.conn,
-                        source, "property set on a source this connection has not acquired"
-                    );
-                    answer.send(Err(format!(
-                        "source {source} is not acquired on this connection"
-                    )));
-                    return Ok(None);
-                };
-                child
-            }
+        let Some(hosted) = self.target(source) else {
+            warn!(
+                conn = self.conn,
+                source, "property set on a source this connection has not acquired"
+            );
+            answer.send(Err(format!(
+                "source {source} is not acquired on this connection"
+            )));
+            return Ok(None);
         };
         let Some(property) = hosted.property_name(index) else {
             return Err(HostSessionError::PropertyOutOfRange {
@@ -503,12 +488,17 @@ impl<S: FrameSink> HostSession<S> {
         Ok(None)
     }
 
-    /// The child with id `source` under a source this connection acquired: only those are
-    /// reachable (their inits were sent here).
-    fn find_child(&self, source: SourceId) -> Option<Arc<dyn ServedSource<S>>> {
+    /// The source `source` names on this connection: one it acquired (borrowed: nothing is
+    /// counted on the hot path), or a child under one of those — only those are reachable
+    /// (their inits were sent here).
+    fn target(&self, source: SourceId) -> Option<Cow<'_, Arc<dyn ServedSource<S>>>> {
+        if let Some(acquired) = self.acquired.get(&source) {
+            return Some(Cow::Borrowed(acquired));
+        }
         self.acquired
             .values()
             .find_map(|root| root.find_child(source))
+            .map(Cow::Owned)
     }
 
     /// When the driver must call [`HostSession::handle_timeout`] next, if ever.
