@@ -33,6 +33,13 @@ pub(crate) enum Kind {
     Closed(&'static str),
     #[error("timed out after {0:?}")]
     Timeout(Duration),
+    /// A host that accepted the connection and then said nothing in time.
+    #[error("no answer from {peer} within {timeout:?} {waiting_for}: is it an actix-remote-objects host?")]
+    HandshakeTimeout {
+        peer: String,
+        timeout: Duration,
+        waiting_for: &'static str,
+    },
     /// Waited for a source that no connected host offers.
     #[error("timed out after {timeout:?}: no connected host offers {name:?} ({})", offered_list(.offered))]
     NotOffered {
@@ -89,6 +96,13 @@ pub(crate) enum Kind {
     NoRegistry,
     #[error("the host or node has shut down")]
     Shutdown,
+    /// A call that starts the caller's own actor, made where no actix arbiter runs.
+    #[error(
+        "{0} starts the actor it is given on the current actix arbiter, and none runs on this \
+         thread: use Host::enable_remoting_with(|| make_actor()), which makes and starts it \
+         on the crate's runtime thread, or run inside an actix System (#[actix::main])"
+    )]
+    NoRuntime(&'static str),
 }
 
 impl From<crate::security::TlsError> for Error {
@@ -142,7 +156,10 @@ impl Error {
 
     /// The operation did not finish in the time it was given.
     pub fn is_timeout(&self) -> bool {
-        matches!(self.kind, Kind::Timeout(_) | Kind::NotOffered { .. })
+        matches!(
+            self.kind,
+            Kind::Timeout(_) | Kind::NotOffered { .. } | Kind::HandshakeTimeout { .. }
+        )
     }
 
     /// A wait for a source timed out and no connected host offers it (the message lists
@@ -216,6 +233,22 @@ impl Error {
     pub fn is_shutdown(&self) -> bool {
         matches!(self.kind, Kind::Shutdown)
     }
+
+    /// A call that starts the caller's actor was made outside an actix arbiter (see
+    /// [`crate::runtime`] for what to do instead).
+    pub fn is_no_runtime(&self) -> bool {
+        matches!(self.kind, Kind::NoRuntime(_))
+    }
+
+    /// The operating system's error kind, for an i/o failure: tells a refused connection
+    /// (`ConnectionRefused`) from an address in use (`AddrInUse`), a missing socket file
+    /// (`NotFound`) or a denied one (`PermissionDenied`).
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match &self.kind {
+            Kind::Io { source, .. } => Some(source.kind()),
+            _ => None,
+        }
+    }
 }
 
 impl<T: Into<Kind>> From<T> for Error {
@@ -236,11 +269,10 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&self.kind)
-    }
-}
+/// No source: every kind's message already includes its cause's text, and an error chain
+/// printed link by link (anyhow's `{:#}`, tracing's error fields) would say it twice. The
+/// cause's details that matter are predicates and [`Error::io_kind`].
+impl std::error::Error for Error {}
 
 /// Why a slot call made through a replica produced no value.
 ///

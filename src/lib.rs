@@ -94,6 +94,7 @@ pub mod persist;
 mod proto;
 pub mod registry;
 mod replica;
+pub mod runtime;
 pub mod security;
 mod source;
 mod transport;

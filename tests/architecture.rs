@@ -14,6 +14,8 @@ const LAYERS: &[(&str, u8)] = &[
     // who a peer is, what it may do
     ("security", 1),
     ("error", 2),
+    // where actors and tasks run: the caller's arbiter or the crate's own
+    ("runtime", 3),
     // sockets and URLs; values without types; the sans-io protocol sessions
     ("transport", 3),
     ("values", 3),

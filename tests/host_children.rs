@@ -326,3 +326,21 @@ fn the_description_and_the_signature_cover_the_children() {
         "the same members without the children are another API"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_made_outside_an_actix_system_serves_its_slots() {
+    let _guard = init();
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let tray = ChildSource::start_with(|| TrayService(tray::SimpleSource::default()));
+    let state = office::SimpleSource::default();
+    state.set_tray(tray).unwrap();
+    host.enable_remoting_with(move || OfficeService(state))
+        .await
+        .unwrap();
+    let node = Node::connect(host.url().unwrap()).await.unwrap();
+    let replica = node.acquire::<Office>();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    let tray = replica.tray().expect("the tray came with the office");
+    assert_eq!(tray.call(tray::Refill { n: 3 }).await, Ok(3));
+    host.shutdown().await;
+}

@@ -24,6 +24,7 @@ use crate::error::{Error, Kind};
 use crate::node::Node;
 use crate::outbox::{next_conn_id, ConnId, Outbox};
 use crate::proto::host::{HostSessionConfig, ServedSource, SourceTable};
+use crate::runtime;
 use crate::security::Peer;
 use crate::source::{AsSourceState, DynamicSource, RemoteSource};
 use crate::source::{HostedSource, SourceHub};
@@ -101,6 +102,12 @@ impl Host {
 
     /// Listens on `url` with `config`.
     pub async fn listen_with(url: &str, config: HostConfig) -> Result<Host, Error> {
+        let url = url.to_owned();
+        runtime::run(move || async move { Host::listen_here(&url, config).await }).await?
+    }
+
+    /// [`Host::listen_with`], on the current arbiter.
+    async fn listen_here(url: &str, config: HostConfig) -> Result<Host, Error> {
         let endpoint = Endpoint::parse(url)?;
         // Check everything that can fail before binding, so that a failed listen leaves no
         // port bound or socket file behind.
@@ -181,17 +188,29 @@ impl Host {
     }
 
     /// Serves one node over an already-open stream (a socket accepted elsewhere, a pipe,
-    /// an in-memory duplex…). Must be called on an actix arbiter. The stream counts against
-    /// [`HostConfig::max_connections`]; past it, it is closed at once (and logged).
+    /// an in-memory duplex…). The stream counts against [`HostConfig::max_connections`];
+    /// past it, it is closed at once (and logged).
     pub fn serve<T: Transport>(&self, stream: T) {
-        self.serve_from(Box::new(stream), Peer::new(PeerAddr::Unknown));
+        let host = self.clone();
+        runtime::run_blocking(move || {
+            host.serve_from(Box::new(stream), Peer::new(PeerAddr::Unknown))
+        });
     }
 
     /// A node in this process connected to this host over an in-memory stream, made on first
     /// use: its replicas work exactly as remote ones do — the same packets, ordering and
     /// states — with no socket. It is not asked to authenticate (it is this process); the
-    /// access policy sees it as [`PeerAddr::InProcess`]. Must be called on an actix arbiter.
+    /// access policy sees it as [`PeerAddr::InProcess`].
     pub fn local_node(&self) -> Node {
+        if let Some(node) = self.inner.local_node.get() {
+            return node.clone();
+        }
+        let host = self.clone();
+        runtime::run_blocking(move || host.local_node_here())
+    }
+
+    /// [`Host::local_node`], on the current arbiter.
+    fn local_node_here(&self) -> Node {
         self.inner
             .local_node
             .get_or_init(|| {
@@ -336,9 +355,25 @@ impl Host {
     }
 
     /// Starts `actor` on the current arbiter and remotes it under its API's name.
+    ///
+    /// Outside an actix arbiter it fails with [`Error::is_no_runtime`] (the actor need not
+    /// be `Send`, so it cannot be moved to the crate's own): use
+    /// [`Host::enable_remoting_with`] there.
     pub async fn enable_remoting<A: RemoteSource>(&self, actor: A) -> Result<Addr<A>, Error> {
         self.enable_remoting_as(actor, <A::Api as RemoteObject>::NAME)
             .await
+    }
+
+    /// Makes the actor with `make` where the host runs its actors, starts it there and
+    /// remotes it under its API's name: [`Host::enable_remoting`] for programs without an
+    /// actix System (see [`crate::runtime`]); inside one, the two are the same.
+    pub async fn enable_remoting_with<A, F>(&self, make: F) -> Result<Addr<A>, Error>
+    where
+        A: RemoteSource,
+        F: FnOnce() -> A + Send + 'static,
+    {
+        let host = self.clone();
+        runtime::run(move || async move { host.enable_remoting(make()).await }).await?
     }
 
     /// Starts `actor` on the current arbiter and remotes it under `name` (so several
@@ -348,6 +383,9 @@ impl Host {
         actor: A,
         name: &str,
     ) -> Result<Addr<A>, Error> {
+        if !runtime::on_arbiter() {
+            return Err(runtime::no_runtime("Host::enable_remoting"));
+        }
         let source = actor.simple_source().clone();
         self.check_name_free(name)?;
         check_children::<A::Api>(&source)?;
@@ -388,7 +426,8 @@ impl Host {
         name: &str,
     ) -> Result<(), Error> {
         let (_, info) = self.insert_hosted(addr, source, name)?;
-        self.register(&info).await
+        let host = self.clone();
+        runtime::run(move || async move { host.register(&info).await }).await?
     }
 
     /// Serves `addr` under `name` at once (registering is the caller's): its id and info.
@@ -439,7 +478,8 @@ impl Host {
             signature: schema.signature,
         };
         self.insert_hub(info.clone(), source.hub(), false)?;
-        self.register(&info).await
+        let host = self.clone();
+        runtime::run(move || async move { host.register(&info).await }).await?
     }
 
     /// Serves a hub of the library's own (the registry) under `info.name`. Such a source is
@@ -543,10 +583,10 @@ impl Host {
     /// Waits until this host's registry connection is up (at once for a registry host);
     /// sources enabled after that are registered before `enable_remoting` returns.
     pub async fn wait_for_registry(&self, timeout: std::time::Duration) -> Result<(), Error> {
-        match self.inner.registrar.get() {
-            Some(registrar) => registrar.wait(timeout).await,
-            None => Err(Error::new(Kind::NoRegistry)),
-        }
+        let Some(registrar) = self.inner.registrar.get().cloned() else {
+            return Err(Error::new(Kind::NoRegistry));
+        };
+        runtime::run(move || async move { registrar.wait(timeout).await }).await?
     }
 
     /// The names of the sources remoted here.
@@ -588,6 +628,13 @@ impl Host {
     /// Stops listening, removes the Unix socket file, tells every node its sources are gone,
     /// flushes and closes every connection, and waits until they are closed.
     pub async fn shutdown(&self) {
+        let host = self.clone();
+        // Only if the crate's runtime thread is gone, and then there is nothing left to stop.
+        let _ = runtime::run(move || async move { host.shutdown_here().await }).await;
+    }
+
+    /// [`Host::shutdown`], on the current arbiter.
+    async fn shutdown_here(&self) {
         let (mut connections, acceptor) = {
             let mut tables = self.tables();
             tables.shut_down = true;

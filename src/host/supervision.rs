@@ -213,6 +213,11 @@ impl Host {
         A: RemoteSource,
         F: Fn() -> A + 'static,
     {
+        if !crate::runtime::on_arbiter() {
+            return Err(crate::runtime::no_runtime(
+                "Host::enable_remoting_supervised",
+            ));
+        }
         self.check_name_free(name)?;
         let supervisor = Rc::new(Supervisor {
             host: Arc::downgrade(&self.inner),

@@ -118,7 +118,7 @@ impl NodeActor {
         let config = self.config.clone();
         let attempt = async move {
             let stream = endpoint.connect(config.tls.as_ref()).await?;
-            establish(stream, &config).await
+            establish(stream, &config, &endpoint.to_string()).await
         };
         ctx.spawn(attempt.into_actor(self).map(move |result, act, ctx| {
             act.hosts.attempt_ended(h);

@@ -29,10 +29,12 @@ pub(crate) struct Established {
 }
 
 /// Greets the host over `stream` (its [`NodeSession`] says what to send and when it is
-/// done) and hands back the open connection.
+/// done) and hands back the open connection. `peer` names the host in errors: its URL, or
+/// what the stream is.
 pub(crate) async fn establish(
     stream: Box<dyn Transport>,
     config: &NodeConfig,
+    peer: &str,
 ) -> Result<Established, Error> {
     let conn = next_conn_id();
     let (read, write) = tokio::io::split(stream);
@@ -42,7 +44,7 @@ pub(crate) async fn establish(
     // Until the host has said who it is, its frames are handshake-sized.
     let (codec, frame_gate) = PacketCodec::new(config.max_frame_size).limited_until_open();
     let mut frames = FramedRead::new(read, codec);
-    let greeted = greet(&mut session, &mut frames, config, &frame_gate).await;
+    let greeted = greet(&mut session, &mut frames, config, &frame_gate, peer).await;
     match greeted {
         Ok(offered) => Ok(Established {
             session,
@@ -65,10 +67,11 @@ async fn greet(
     frames: &mut Frames,
     config: &NodeConfig,
     frame_gate: &HandshakeGate,
+    peer: &str,
 ) -> Result<Vec<ObjectInfo>, Error> {
     let mut waiting_for = "before the host's handshake";
     loop {
-        let packet = next_packet(frames, config, waiting_for).await?;
+        let packet = next_packet(frames, config, waiting_for, peer).await?;
         match session.greet(packet)? {
             Greeted::Handshake => {
                 frame_gate.open();
@@ -85,10 +88,15 @@ async fn next_packet(
     frames: &mut Frames,
     config: &NodeConfig,
     waiting_for: &'static str,
+    peer: &str,
 ) -> Result<Packet, Error> {
     let next = tokio::time::timeout(config.handshake_timeout, frames.next()).await;
     match next {
-        Err(_) => Err(Error::new(Kind::Timeout(config.handshake_timeout))),
+        Err(_) => Err(Error::new(Kind::HandshakeTimeout {
+            peer: peer.to_owned(),
+            timeout: config.handshake_timeout,
+            waiting_for,
+        })),
         Ok(None) => Err(Error::new(Kind::Closed(waiting_for))),
         Ok(Some(Ok(packet))) => Ok(packet),
         Ok(Some(Err(FrameError::Io(e))))

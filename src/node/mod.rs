@@ -23,6 +23,7 @@ use crate::replica::delivery::Delivery;
 use crate::replica::dynamic::{DynamicReplica, DynamicShared};
 use crate::replica::shared::{ReplicaEntry, ReplicaShared};
 use crate::replica::{HandleToken, LazyActor, NodeHooks, ReleaseHook, Replica};
+use crate::runtime;
 use crate::transport::{Endpoint, Transport, SUPPORTED_SCHEMES};
 use crate::wire::ObjectInfo;
 use actor::{
@@ -32,7 +33,8 @@ use connection::establish;
 
 /// A node: holds connections to hosts and the replicas acquired from them. Cheap to clone.
 ///
-/// Must be created and used on an actix arbiter (inside `actix::System` or `#[actix::main]`).
+/// Made inside an actix System, it runs on the arbiter it is made on; anywhere else (plain
+/// tokio, a plain `main`), on the crate's own (see [`crate::runtime`]).
 #[derive(Clone)]
 pub struct Node {
     inner: Arc<NodeInner>,
@@ -67,7 +69,11 @@ type SharedDynamic = (Weak<HandleToken>, Arc<DynamicShared>);
 impl Node {
     /// A node with no connection yet.
     pub fn new(config: NodeConfig) -> Node {
-        let actor = NodeActor::new(config.clone()).start();
+        let arbiter = runtime::arbiter();
+        let actor = {
+            let config = config.clone();
+            runtime::start(move || NodeActor::new(config))
+        };
         let weak = actor.downgrade();
         let release: ReleaseHook = Arc::new(move |name, entry| {
             if let Some(actor) = weak.upgrade() {
@@ -89,7 +95,7 @@ impl Node {
         Node {
             inner: Arc::new(NodeInner {
                 config,
-                arbiter: actix::Arbiter::current(),
+                arbiter,
                 locator: std::sync::OnceLock::new(),
                 persist,
                 actor,
@@ -149,9 +155,16 @@ impl Node {
     /// Fails if this first attempt fails.
     pub async fn connect_to(&self, url: &str) -> Result<(), Error> {
         let endpoint = Endpoint::parse(url)?;
+        let node = self.clone();
+        runtime::run(move || async move { node.connect_here(endpoint).await }).await?
+    }
+
+    /// [`Node::connect_to`], on the current arbiter.
+    async fn connect_here(&self, endpoint: Endpoint) -> Result<(), Error> {
         let config = &self.inner.config;
         let stream = endpoint.connect(config.tls.as_ref()).await?;
-        let established = establish(stream, config).await?;
+        let url = endpoint.to_string();
+        let established = establish(stream, config, &url).await?;
         self.inner
             .actor
             .send(AddConnection {
@@ -177,7 +190,14 @@ impl Node {
     /// opened elsewhere) and completes the handshake on it. Such a connection is not
     /// reopened once lost.
     pub async fn connect_stream<T: Transport>(&self, stream: T) -> Result<(), Error> {
-        let established = establish(Box::new(stream), &self.inner.config).await?;
+        let node = self.clone();
+        runtime::run(move || async move { node.connect_stream_here(Box::new(stream)).await })
+            .await?
+    }
+
+    /// [`Node::connect_stream`], on the current arbiter.
+    async fn connect_stream_here(&self, stream: Box<dyn Transport>) -> Result<(), Error> {
+        let established = establish(stream, &self.inner.config, "a stream").await?;
         self.inner
             .actor
             .send(AddConnection {

@@ -38,7 +38,7 @@ impl Node {
         }
         let tell_node = self.locations_sink();
         let mut changes = replica.property_changes();
-        actix::spawn(async move {
+        crate::runtime::spawn(async move {
             while let Some(registry::PropertyChange::Sources(sources)) = changes.next().await {
                 if !tell_node(host_urls(sources)) {
                     break;

@@ -59,14 +59,14 @@ pub(crate) async fn wait_until_valid(
             ReplicaState::Valid | ReplicaState::SignatureMismatch | ReplicaState::Refused
         )
     };
-    match tokio::time::timeout(timeout, state.wait_for(settled)).await {
-        Err(_) => Err(Error::new(Kind::Timeout(timeout))),
-        Ok(ReplicaState::SignatureMismatch) => Err(mismatch()),
-        Ok(ReplicaState::Refused) => Err(Error::new(Kind::Refused {
+    match crate::runtime::timeout(timeout, state.wait_for(settled)).await {
+        None => Err(Error::new(Kind::Timeout(timeout))),
+        Some(ReplicaState::SignatureMismatch) => Err(mismatch()),
+        Some(ReplicaState::Refused) => Err(Error::new(Kind::Refused {
             name: name.to_owned(),
             reason: refusal().unwrap_or_default(),
         })),
-        Ok(_) => Ok(()),
+        Some(_) => Ok(()),
     }
 }
 

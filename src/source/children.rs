@@ -112,12 +112,37 @@ impl<Api: RemoteObject> std::fmt::Debug for ChildSource<Api> {
 
 impl<Api: RemoteObject> ChildSource<Api> {
     /// Starts `actor` on the current arbiter as a child source.
+    ///
+    /// # Panics
+    ///
+    /// Outside an actix arbiter (the actor need not be `Send`, so it cannot be moved to the
+    /// crate's own): use [`ChildSource::start_with`] there.
     pub fn start<A>(actor: A) -> ChildSource<Api>
     where
         A: RemoteSource<Api = Api> + Actor<Context = actix::Context<A>>,
     {
+        assert!(
+            crate::runtime::on_arbiter(),
+            "ChildSource::start needs an actix arbiter on this thread; \
+             use ChildSource::start_with(|| make_actor()) outside one"
+        );
         let source = actor.simple_source().clone();
         ChildSource::new(actor.start(), source)
+    }
+
+    /// Makes the actor with `make` where the crate runs its actors (this thread's arbiter,
+    /// or the crate's own: see [`crate::runtime`]) and starts it there as a child source.
+    pub fn start_with<A, F>(make: F) -> ChildSource<Api>
+    where
+        A: RemoteSource<Api = Api> + Actor<Context = actix::Context<A>>,
+        F: FnOnce() -> A + Send + 'static,
+    {
+        let (addr, source) = crate::runtime::run_blocking(move || {
+            let actor = make();
+            let source = actor.simple_source().clone();
+            (actor.start(), source)
+        });
+        ChildSource::new(addr, source)
     }
 
     /// A child source of an actor started elsewhere; `source` must be the `SimpleSource`

@@ -27,6 +27,15 @@ thread_local! {
     static PANICS: Cell<usize> = const { Cell::new(0) };
 }
 
+/// Panics on any thread, for code that runs off the test's thread (the crate's runtime
+/// thread).
+static PANICS_IN_PROCESS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many panics have happened on any thread of this test binary since [`init`] ran.
+pub fn panics_in_process() -> usize {
+    PANICS_IN_PROCESS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Fails the test on drop if any code on this thread panicked, such as an actor handler
 /// (actix catches those, so the test would otherwise pass).
 pub struct PanicGuard {
@@ -62,6 +71,7 @@ pub fn init() -> PanicGuard {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             PANICS.with(|p| p.set(p.get() + 1));
+            PANICS_IN_PROCESS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             default(info);
         }));
         let _ = tracing_subscriber::fmt()
