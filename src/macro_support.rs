@@ -5,7 +5,7 @@ pub use crate::api::{
     SlotFuture, SlotInfo,
 };
 pub use crate::proto::WriteFuture;
-pub use crate::source::{AsSourceState, Hostable};
+pub use crate::source::{AsSourceState, Hostable, SourceState};
 pub use crate::values::schema::{
     AccessFlag, ApiSchema, ChildSchema, Field, MemberSchema, PropertySchema, SchemaBuilder,
     SchemaError, TypeFormat,

@@ -39,6 +39,9 @@ const LAYERS: &[(&str, u8)] = &[
     // the contract, checked at session level with every layer in memory
     ("contract_tests", 11),
     ("lib", 11),
+    // documentation only
+    ("guide", 11),
+    ("example_generated", 11),
 ];
 
 fn layer(module: &str) -> Option<u8> {

@@ -130,6 +130,10 @@ fn properties_struct(def: &ApiDef) -> TokenStream {
             None => quote!(#name: ::core::default::Default::default(),),
         }
     });
+    let partial_eq = partial_eq_struct(
+        &format_ident!("Properties"),
+        def.props.iter().map(|p| (&p.name, &p.ty)),
+    );
     quote! {
         /// Every property's value, with the declared defaults.
         #[derive(Debug, Clone)]
@@ -142,6 +146,51 @@ fn properties_struct(def: &ApiDef) -> TokenStream {
                 Properties { #(#defaults)* }
             }
         }
+
+        #partial_eq
+    }
+}
+
+/// `impl PartialEq for #ty`, comparing `fields` (name, type), that holds exactly when every
+/// field's type is `PartialEq`: each type is a bound, and `for<'__eq>` makes rustc check it
+/// where the impl is used rather than reject a false bound on a concrete type, so an API
+/// with a property type lacking `PartialEq` simply has no `==`.
+fn partial_eq_struct<'a>(
+    ty: &Ident,
+    fields: impl Iterator<Item = (&'a Ident, &'a syn::Type)> + Clone,
+) -> TokenStream {
+    let bounds = fields
+        .clone()
+        .map(|(_, t)| quote!(for<'__eq> #t: ::core::cmp::PartialEq,));
+    let compares = fields.map(|(name, _)| quote!(&& self.#name == other.#name));
+    quote! {
+        impl ::core::cmp::PartialEq for #ty where #(#bounds)* {
+            fn eq(&self, other: &Self) -> bool {
+                true #(#compares)*
+            }
+        }
+    }
+}
+
+/// Like [`partial_eq_struct`], for an enum of one-field tuple variants (variant, type).
+fn partial_eq_enum<T: ToTokens>(
+    ty: &Ident,
+    variants: impl Iterator<Item = (Ident, T)> + Clone,
+) -> TokenStream {
+    let bounds = variants
+        .clone()
+        .map(|(_, t)| quote!(for<'__eq> #t: ::core::cmp::PartialEq,));
+    let arms = variants.map(|(v, _)| quote!((#ty::#v(a), #ty::#v(b)) => a == b,));
+    quote! {
+        impl ::core::cmp::PartialEq for #ty where #(#bounds)* {
+            fn eq(&self, other: &Self) -> bool {
+                #[allow(unreachable_patterns)]
+                match (self, other) {
+                    #(#arms)*
+                    _ => false,
+                }
+            }
+        }
     }
 }
 
@@ -150,6 +199,10 @@ fn property_change_enum(def: &ApiDef) -> TokenStream {
         let (docs, v, ty) = (prop_docs(p), variant(&p.name), &p.ty);
         quote!(#docs #v(#ty),)
     });
+    let partial_eq = partial_eq_enum(
+        &format_ident!("PropertyChange"),
+        def.props.iter().map(|p| (variant(&p.name), &p.ty)),
+    );
     quote! {
         /// One property's new value.
         #[derive(Debug, Clone)]
@@ -160,6 +213,8 @@ fn property_change_enum(def: &ApiDef) -> TokenStream {
         impl __actix::Message for PropertyChange {
             type Result = ();
         }
+
+        #partial_eq
     }
 }
 
@@ -190,10 +245,13 @@ fn signal_types(def: &ApiDef, private: &TokenStream) -> TokenStream {
     let derives = serde_derives(private);
     let structs = def.signals.iter().map(|s| {
         let (docs, ty, fields) = (method_docs(s, "signal"), variant(&s.name), arg_fields(s));
+        let partial_eq = partial_eq_struct(&ty, s.args.iter().map(|a| (&a.name, &a.ty)));
         quote! {
             #docs
             #derives
             pub struct #ty { #(#fields)* }
+
+            #partial_eq
 
             impl __actix::Message for #ty {
                 type Result = ();
@@ -215,6 +273,12 @@ fn signal_types(def: &ApiDef, private: &TokenStream) -> TokenStream {
         let (docs, ty) = (method_docs(s, "signal"), variant(&s.name));
         quote!(#docs #ty(#ty),)
     });
+    let signal_eq = partial_eq_enum(
+        &format_ident!("Signal"),
+        def.signals
+            .iter()
+            .map(|s| (variant(&s.name), variant(&s.name))),
+    );
     quote! {
         #(#structs)*
 
@@ -227,6 +291,8 @@ fn signal_types(def: &ApiDef, private: &TokenStream) -> TokenStream {
         impl __actix::Message for Signal {
             type Result = ();
         }
+
+        #signal_eq
     }
 }
 
@@ -341,13 +407,13 @@ fn simple_source(def: &ApiDef) -> TokenStream {
         /// `RemoteSource::simple_source`. Clones share the state.
         #[derive(Debug, Clone, Default)]
         pub struct SimpleSource {
-            state: ::actix_remote_objects::SourceState<super::#api>,
+            state: ::actix_remote_objects::__private::SourceState<super::#api>,
         }
 
         impl SimpleSource {
             /// A source holding `properties` (use this to set constant properties).
             pub fn new(properties: Properties) -> Self {
-                SimpleSource { state: ::actix_remote_objects::SourceState::new(properties) }
+                SimpleSource { state: ::actix_remote_objects::__private::SourceState::new(properties) }
             }
 
             /// A copy of every property value.
@@ -367,7 +433,7 @@ fn simple_source(def: &ApiDef) -> TokenStream {
         }
 
         impl ::actix_remote_objects::__private::AsSourceState<super::#api> for SimpleSource {
-            fn source_state(&self) -> &::actix_remote_objects::SourceState<super::#api> {
+            fn source_state(&self) -> &::actix_remote_objects::__private::SourceState<super::#api> {
                 &self.state
             }
         }

@@ -294,12 +294,14 @@ impl Node {
     }
 
     /// What the connected hosts offer: every source's name, API and signature.
-    pub async fn offered_sources(&self) -> Result<Vec<ObjectInfo>, Error> {
-        self.inner
+    pub async fn offered_sources(&self) -> Result<Vec<OfferedSource>, Error> {
+        let offered = self
+            .inner
             .actor
             .send(ListOffered)
             .await
-            .map_err(|_| Error::new(Kind::Shutdown))
+            .map_err(|_| Error::new(Kind::Shutdown))?;
+        Ok(offered.into_iter().map(OfferedSource::from).collect())
     }
 
     fn detached_mismatch<A: RemoteObject>(&self, name: &str) -> Replica<A> {
@@ -336,6 +338,28 @@ impl Node {
     pub async fn flush_persisted(&self) {
         if let Some(persist) = &self.inner.persist {
             persist.flush().await;
+        }
+    }
+}
+
+/// A source a connected host offers, as [`Node::offered_sources`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct OfferedSource {
+    /// The name it is remoted under (what `acquire_named` takes).
+    pub name: String,
+    /// Its API's name ([`RemoteObject::NAME`]).
+    pub api: String,
+    /// Its API's signature: a replica of another signature does not initialize.
+    pub signature: u64,
+}
+
+impl From<ObjectInfo> for OfferedSource {
+    fn from(info: ObjectInfo) -> OfferedSource {
+        OfferedSource {
+            name: info.name,
+            api: info.api,
+            signature: info.signature,
         }
     }
 }

@@ -7,7 +7,7 @@ pub(crate) mod shared;
 pub(crate) mod state_cell;
 
 pub(crate) use actor::LazyActor;
-pub use actor::{ReplicaActor, SlotCall};
+pub use actor::ReplicaActor;
 
 use std::ops::Deref;
 use std::sync::Arc;

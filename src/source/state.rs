@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::children::{self, Attached, ChildSource, Place};
 use super::fanout::{InitHeader, Subscribers};
 use crate::api::RemoteObject;
-use crate::error::Error;
+use crate::error::{Error, Kind};
 use crate::outbox::{ConnId, Outbox};
 use crate::wire::{ChildInit, Encoding, Packet, SourceId};
 
@@ -99,12 +99,15 @@ impl<Api: RemoteObject> SourceState<Api> {
         let inner = &mut *guard;
         let encoding = inner.encoding;
         let encoded = inner.encoded.fill(&inner.props, encoding)?;
-        let changed =
-            inner
-                .subscribers
-                .publish_property(index, &mut encoded[usize::from(index)], |out| {
-                    encoding.encode_into(&value, out).map_err(Error::from)
-                })?;
+        let Some(current) = encoded.get_mut(usize::from(index)) else {
+            return Err(Error::new(Kind::InvalidValue(format!(
+                "{} has no property {index}",
+                Api::NAME
+            ))));
+        };
+        let changed = inner.subscribers.publish_property(index, current, |out| {
+            encoding.encode_into(&value, out).map_err(Error::from)
+        })?;
         if changed {
             *field(&mut inner.props) = value;
         }
