@@ -9,8 +9,14 @@
 //! aro set URL SOURCE PROPERTY JSON           set a read-write property
 //! aro schema URL SOURCE                      a source's API as JSON (what `serve` reads)
 //! aro wait URL SOURCE                        wait until a source is up (within --timeout)
+//! aro monitor URL                            every source's changes and signals, until interrupted
 //! aro serve URL SCHEMA.json [--name NAME]    serve a mock source of that API
+//! aro completions SHELL                      a completion script for bash, zsh, fish…
 //! ```
+//! `--json` prints JSON for programs: one document per command, and JSON Lines with an RFC 3339
+//! `time` and the `source` for `watch` and `monitor`. URL may be left out when `ARO_URL` is
+//! set. Given a registry's URL, the commands that name a source find its host through the
+//! registry.
 //! `aro serve` prints each call and write it receives as one JSON line, answers calls with
 //! their result type's default, applies writes, and reads commands from stdin:
 //! `set PROPERTY JSON` and `emit SIGNAL [JSON-ARG]...`.
@@ -23,11 +29,15 @@ use std::time::Duration;
 
 use actix_remote_objects::dynamic::{ApiSchema, DynamicEvent, DynamicReplica, Value};
 use actix_remote_objects::prelude::*;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use futures::StreamExt;
-use serde_json::Value as Json;
+use serde_json::{json, Value as Json};
 
+mod args;
+mod output;
 mod serve;
+
+use output::Output;
 
 /// Inspect and drive actix-remote-objects sources: list them, read and watch their
 /// properties, call their slots.
@@ -37,6 +47,10 @@ struct Cli {
     /// How long to wait for a host or a source, in seconds.
     #[arg(long, global = true, default_value_t = 5.0)]
     timeout: f64,
+    /// Print JSON: one document per command, JSON Lines (with timestamps) for watch and
+    /// monitor.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -95,6 +109,17 @@ enum Command {
         /// The name the source is remoted under.
         source: String,
     },
+    /// Print the current values, then every property change and signal of every source a
+    /// host offers, until interrupted.
+    Monitor {
+        /// The host: tcp://HOST:PORT or local:NAME.
+        url: String,
+    },
+    /// Print a completion script for a shell (e.g. `aro completions bash > /etc/bash_completion.d/aro`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Print a source's API as JSON: the schema `aro serve` reads.
     Schema {
         /// The host: tcp://HOST:PORT or local:NAME.
@@ -131,31 +156,44 @@ pub(crate) fn fail<T>(message: impl Into<String>) -> Result<T, Failure> {
 
 #[actix::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let default_url = std::env::var("ARO_URL").ok();
+    let cli = Cli::parse_from(args::with_default_url(
+        std::env::args_os().collect(),
+        default_url.as_deref(),
+    ));
     let timeout = Duration::from_secs_f64(cli.timeout.max(0.0));
+    let out = Output {
+        json: cli.json,
+        name_sources: false,
+    };
     let result = match cli.command {
-        Command::List { url } => list(&url, timeout).await,
+        Command::List { url } => list(&url, timeout, out).await,
         Command::Get {
             url,
             source,
             property,
-        } => get(&url, &source, property.as_deref(), timeout).await,
-        Command::Watch { url, source } => watch(&url, &source, timeout).await,
+        } => get(&url, &source, property.as_deref(), timeout, out).await,
+        Command::Watch { url, source } => watch(&url, &source, timeout, out).await,
+        Command::Monitor { url } => monitor(&url, timeout, out).await,
         Command::Call {
             url,
             source,
             slot,
             args,
-        } => call(&url, &source, &slot, &args, timeout).await,
+        } => call(&url, &source, &slot, &args, timeout, out).await,
         Command::Set {
             url,
             source,
             property,
             value,
-        } => set(&url, &source, &property, &value, timeout).await,
-        Command::Schema { url, source } => schema(&url, &source, timeout).await,
-        Command::Wait { url, source } => wait(&url, &source, timeout).await,
+        } => set(&url, &source, &property, &value, timeout, out).await,
+        Command::Schema { url, source } => schema(&url, &source, timeout, out).await,
+        Command::Wait { url, source } => wait(&url, &source, timeout, out).await,
         Command::Serve { url, schema, name } => serve::run(&url, &schema, name.as_deref()).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "aro", &mut std::io::stdout());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -185,16 +223,23 @@ async fn replica(
     source: &str,
     timeout: Duration,
 ) -> Result<DynamicReplica, Failure> {
-    let offered = node.offered_sources().await?;
-    let root = std::iter::once(source)
-        .chain(source.rmatch_indices('.').map(|(i, _)| &source[..i]))
-        .find(|name| offered.iter().any(|o| o.name == *name));
-    let Some(root) = root else {
-        let names: Vec<&str> = offered.iter().map(|o| o.name.as_str()).collect();
-        return fail(format!(
-            "{url} offers no source named {source:?} (it offers: {})",
-            names.join(", ")
-        ));
+    let offered: Vec<String> = node
+        .offered_sources()
+        .await?
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    let root = match offered_root(&offered, source) {
+        Some(root) => root,
+        None if offered.iter().any(|o| o == "Registry") => {
+            follow_registry(node, url, source, timeout).await?
+        }
+        None => {
+            return fail(format!(
+                "{url} offers no source named {source:?} (it offers: {})",
+                offered.join(", ")
+            ))
+        }
     };
     let mut replica = node.acquire_dynamic(root);
     if let Err(error) = replica.wait_for_source(timeout).await {
@@ -207,6 +252,51 @@ async fn replica(
         replica = child_of(&replica, member)?;
     }
     Ok(replica)
+}
+
+/// The part of `source` (itself, or `Parent` of `Parent.member…`) that is in `offered`.
+fn offered_root<'a>(offered: &[String], source: &'a str) -> Option<&'a str> {
+    std::iter::once(source)
+        .chain(source.rmatch_indices('.').map(|(i, _)| &source[..i]))
+        .find(|name| offered.iter().any(|o| o == name))
+}
+
+/// `url` is a registry that does not serve `source` itself: connects `node` to the host the
+/// registry lists for it, and returns the offered part of `source`.
+async fn follow_registry<'a>(
+    node: &Node,
+    url: &str,
+    source: &'a str,
+    timeout: Duration,
+) -> Result<&'a str, Failure> {
+    let registry = node.acquire_dynamic("Registry");
+    registry.wait_for_source(timeout).await?;
+    let locations: Vec<(String, String)> = match registry.property("sources")? {
+        Value::Map(entries) => entries
+            .into_iter()
+            .filter_map(|(name, location)| {
+                let name = name.to_json().as_str()?.to_owned();
+                let host = location.to_json()["host_url"].as_str()?.to_owned();
+                Some((name, host))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let names: Vec<String> = locations.iter().map(|(name, _)| name.clone()).collect();
+    let Some(root) = offered_root(&names, source) else {
+        return fail(format!(
+            "neither {url} nor the network its registry lists offers a source named {source:?} \
+             (the network offers: {})",
+            names.join(", ")
+        ));
+    };
+    let Some((_, host)) = locations.iter().find(|(name, _)| name == root) else {
+        return fail(format!("the registry lists no host for {root}"));
+    };
+    node.connect_to(host)
+        .await
+        .map_err(|e| Failure(format!("the registry places {root} at {host}, but: {e}")))?;
+    Ok(root)
 }
 
 /// The replica of child `member` of `parent`, or why there is none.
@@ -294,16 +384,25 @@ fn print_api(name: &str, schema: &ApiSchema) {
     }
 }
 
-async fn list(url: &str, timeout: Duration) -> Result<(), Failure> {
+async fn list(url: &str, timeout: Duration, out: Output) -> Result<(), Failure> {
     let node = connect(url, timeout).await?;
     let offered = node.offered_sources().await?;
-    if offered.is_empty() {
+    if offered.is_empty() && !out.json {
         println!("{url} offers no sources");
     }
+    let mut listed = Vec::new();
     for info in &offered {
         let replica = node.acquire_dynamic(&info.name);
-        match replica.wait_for_source(timeout).await {
+        let described = replica.wait_for_source(timeout).await;
+        let mut entry = json!({
+            "name": info.name,
+            "api": info.api,
+            "signature": format!("{:#018x}", info.signature),
+        });
+        match &described {
+            Ok(()) if out.json => entry["schema"] = serde_json::to_value(&*schema_of(&replica)?)?,
             Ok(()) => print_api(&info.name, &*schema_of(&replica)?),
+            Err(error) if out.json => entry["error"] = json!(error.to_string()),
             Err(error) => println!(
                 "{} (API {}, signature {:#018x}): cannot describe: {error}",
                 info.name, info.api, info.signature
@@ -311,25 +410,34 @@ async fn list(url: &str, timeout: Duration) -> Result<(), Failure> {
         }
         if info.name == "Registry" {
             if let Ok(Value::Map(entries)) = replica.property("sources") {
-                println!("  the network offers:");
-                for (name, location) in entries {
-                    let location = location.to_json();
-                    println!(
-                        "    {} (API {}) at {}",
-                        name.to_json().as_str().unwrap_or("?"),
-                        location["api"].as_str().unwrap_or("?"),
-                        location["host_url"].as_str().unwrap_or("?")
-                    );
+                let network: serde_json::Map<String, Json> = entries
+                    .into_iter()
+                    .map(|(name, location)| {
+                        let name = name.to_json().as_str().unwrap_or("?").to_owned();
+                        (name, location.to_json())
+                    })
+                    .collect();
+                if out.json {
+                    entry["network"] = Json::Object(network);
+                } else {
+                    println!("  the network offers:");
+                    for (name, location) in &network {
+                        println!(
+                            "    {name} (API {}) at {}",
+                            location["api"].as_str().unwrap_or("?"),
+                            location["host_url"].as_str().unwrap_or("?")
+                        );
+                    }
                 }
             }
         }
+        listed.push(entry);
+    }
+    if out.json {
+        out.value(&Json::Array(listed));
     }
     node.shutdown().await;
     Ok(())
-}
-
-fn pretty(json: &Json) -> String {
-    serde_json::to_string_pretty(json).unwrap_or_else(|_| json.to_string())
 }
 
 async fn get(
@@ -337,15 +445,16 @@ async fn get(
     source: &str,
     property: Option<&str>,
     timeout: Duration,
+    out: Output,
 ) -> Result<(), Failure> {
     let node = connect(url, timeout).await?;
     let replica = replica(&node, url, source, timeout).await?;
     match property {
         Some(name) => match replica.property(name) {
-            Ok(value) => println!("{}", pretty(&value.to_json())),
+            Ok(value) => out.value(&value.to_json()),
             Err(_) => return unknown_property(source, name, &*schema_of(&replica)?),
         },
-        None => println!("{}", pretty(&values_json(&replica)?)),
+        None => out.value(&values_json(&replica)?),
     }
     node.shutdown().await;
     Ok(())
@@ -362,11 +471,15 @@ fn unknown_property<T>(source: &str, property: &str, schema: &ApiSchema) -> Resu
 
 /// Waits until `source` is initialized, then prints its state: for scripts that must not
 /// go on before a source is up.
-async fn wait(url: &str, source: &str, timeout: Duration) -> Result<(), Failure> {
+async fn wait(url: &str, source: &str, timeout: Duration, out: Output) -> Result<(), Failure> {
     let node = connect(url, timeout).await?;
     // Not `replica()`: the source may be enabled after we ask.
     let replica = node.acquire_dynamic(source);
     match replica.wait_for_source(timeout).await {
+        Ok(()) if out.json => out.value(&json!({
+            "source": source,
+            "state": format!("{:?}", replica.state()),
+        })),
         Ok(()) => println!("{:?}", replica.state()),
         Err(error) => return fail(format!("source {source:?} did not come up: {error}")),
     }
@@ -374,46 +487,68 @@ async fn wait(url: &str, source: &str, timeout: Duration) -> Result<(), Failure>
     Ok(())
 }
 
-fn print_event(event: &DynamicEvent) {
-    match event {
-        DynamicEvent::PropertyChanged { name, value } => println!("{name} = {}", value.to_json()),
-        DynamicEvent::Signal { name, args } => {
-            let args: serde_json::Map<String, Json> =
-                args.iter().map(|(n, v)| (n.clone(), v.to_json())).collect();
-            println!("signal {name} {}", Json::Object(args));
-        }
-        DynamicEvent::ChildChanged { child } => println!("child {child} changed"),
-        DynamicEvent::Lagged { lost } => {
-            eprintln!("aro: fell behind the source; {lost} signals were dropped")
-        }
-        other => eprintln!("aro: {other:?}"),
-    }
-}
-
-async fn watch(url: &str, source: &str, timeout: Duration) -> Result<(), Failure> {
+async fn watch(url: &str, source: &str, timeout: Duration, out: Output) -> Result<(), Failure> {
     let node = connect(url, timeout).await?;
     let replica = replica(&node, url, source, timeout).await?;
-    let mut events = replica.events();
-    let mut states = replica.state_changes();
-    for (name, value) in replica.properties()? {
-        println!("{name} = {}", value.to_json());
+    follow(vec![(source.to_owned(), replica)], out).await?;
+    node.shutdown().await;
+    Ok(())
+}
+
+/// Every source a host offers, followed as `watch` follows one.
+async fn monitor(url: &str, timeout: Duration, out: Output) -> Result<(), Failure> {
+    let node = connect(url, timeout).await?;
+    let mut replicas = Vec::new();
+    for info in node.offered_sources().await? {
+        let replica = node.acquire_dynamic(&info.name);
+        match replica.wait_for_source(timeout).await {
+            Ok(()) => replicas.push((info.name, replica)),
+            Err(error) => eprintln!("aro: cannot monitor {}: {error}", info.name),
+        }
     }
+    if replicas.is_empty() {
+        return fail(format!("{url} offers no source to monitor"));
+    }
+    let out = Output {
+        name_sources: true,
+        ..out
+    };
+    follow(replicas, out).await?;
+    node.shutdown().await;
+    Ok(())
+}
+
+/// What a followed source did: an event, or a new state.
+enum Happened {
+    Event(DynamicEvent),
+    State(ReplicaState),
+}
+
+/// Prints the current values of `replicas` (each with the name it is followed under), then
+/// their events and states as they come, until interrupted.
+async fn follow(replicas: Vec<(String, DynamicReplica)>, out: Output) -> Result<(), Failure> {
+    let mut streams = Vec::new();
+    for (name, replica) in &replicas {
+        // Subscribed before the values are printed, so no change falls between.
+        let events = replica.events().map(Happened::Event);
+        let states = replica.state_changes().skip(1).map(Happened::State);
+        let tag = name.clone();
+        streams.push(futures::stream::select(events, states).map(move |h| (tag.clone(), h)));
+        for (property, value) in replica.properties()? {
+            out.property(name, &property, &value.to_json());
+        }
+    }
+    let mut happenings = futures::stream::select_all(streams);
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
-            event = events.next() => match event {
-                Some(event) => print_event(&event),
-                None => break,
-            },
-            state = states.next() => match state {
-                Some(ReplicaState::Suspect) => eprintln!("aro: connection to the source lost; reconnecting"),
-                Some(ReplicaState::Valid) => {}
-                Some(_) => {}
+            next = happenings.next() => match next {
+                Some((name, Happened::Event(event))) => out.event(&name, &event),
+                Some((name, Happened::State(state))) => out.state(&name, state),
                 None => break,
             },
         }
     }
-    node.shutdown().await;
     Ok(())
 }
 
@@ -428,6 +563,7 @@ async fn call(
     slot: &str,
     args: &[String],
     timeout: Duration,
+    out: Output,
 ) -> Result<(), Failure> {
     let node = connect(url, timeout).await?;
     let replica = replica(&node, url, source, timeout).await?;
@@ -456,7 +592,7 @@ async fn call(
     let result = tokio::time::timeout(timeout, replica.call(slot, values))
         .await
         .map_err(|_| Failure(format!("no reply within {timeout:?}")))??;
-    println!("{}", pretty(&result.to_json()));
+    out.value(&result.to_json());
     node.shutdown().await;
     Ok(())
 }
@@ -467,6 +603,7 @@ async fn set(
     property: &str,
     value: &str,
     timeout: Duration,
+    out: Output,
 ) -> Result<(), Failure> {
     let node = connect(url, timeout).await?;
     let replica = replica(&node, url, source, timeout).await?;
@@ -478,7 +615,7 @@ async fn set(
     let value = Value::from_json(&json, &prop.format, &schema.types)
         .map_err(|e| Failure(format!("the value ({}): {e}", prop.format)))?;
     if replica.property(property)? == value {
-        println!("{}", pretty(&value.to_json()));
+        out.value(&value.to_json());
         return Ok(());
     }
     let mut events = replica.events();
@@ -495,7 +632,7 @@ async fn set(
     })
     .await;
     match applied {
-        Ok(Some(value)) => println!("{}", pretty(&value.to_json())),
+        Ok(Some(value)) => out.value(&value.to_json()),
         _ => {
             return fail(format!(
                 "the source did not apply the new value of {property} within {timeout:?}"
@@ -506,11 +643,11 @@ async fn set(
     Ok(())
 }
 
-async fn schema(url: &str, source: &str, timeout: Duration) -> Result<(), Failure> {
+async fn schema(url: &str, source: &str, timeout: Duration, out: Output) -> Result<(), Failure> {
     let node = connect(url, timeout).await?;
     let replica = replica(&node, url, source, timeout).await?;
     let schema = schema_of(&replica)?;
-    println!("{}", serde_json::to_string_pretty(&*schema)?);
+    out.value(&serde_json::to_value(&*schema)?);
     node.shutdown().await;
     Ok(())
 }

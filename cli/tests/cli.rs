@@ -295,6 +295,8 @@ fn every_subcommand_has_help() {
         &["schema"],
         &["serve"],
         &["wait"],
+        &["monitor"],
+        &["completions"],
     ] {
         let mut args: Vec<&str> = sub.to_vec();
         args.push("--help");
@@ -441,4 +443,114 @@ fn a_mock_served_from_a_schema_works_with_the_typed_example_replica() {
         serde_json::json!({"write": "name", "value": "lab"})
     );
     writeln!(mock.0.stdin.as_mut().unwrap(), "set nothing 1").unwrap();
+}
+
+#[test]
+fn json_output_is_one_document_per_command() {
+    let host = PrinterHost::start();
+    let listed = json(&ok(&["--json", "list", &host.url]));
+    let printer = &listed[0];
+    assert_eq!(printer["name"], "Printer");
+    assert_eq!(printer["api"], "Printer");
+    assert!(printer["signature"].as_str().unwrap().starts_with("0x"));
+    assert_eq!(printer["schema"]["api"], "Printer", "{listed}");
+
+    let values = ok(&["--json", "get", &host.url, "Printer"]);
+    assert_eq!(values.lines().count(), 1, "one line: {values}");
+    assert_eq!(json(&values)["ink_level"], 100);
+    assert_eq!(
+        json(&ok(&[
+            "--json", "call", &host.url, "Printer", "print", "\"a\""
+        ])),
+        1
+    );
+    let waited = json(&ok(&["--json", "wait", &host.url, "Printer"]));
+    assert_eq!(
+        waited,
+        serde_json::json!({"source": "Printer", "state": "Valid"})
+    );
+}
+
+#[test]
+fn json_watch_prints_json_lines_with_time_and_source() {
+    let host = PrinterHost::start();
+    let mut watch = Killed(
+        Command::new(env!("CARGO_BIN_EXE_aro"))
+            .args(["--json", "watch", &host.url, "Printer"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let rx = lines_of(&mut watch.0);
+    let next = || json(&rx.recv_timeout(WAIT).expect("aro watch printed nothing"));
+    let first = next();
+    assert_eq!(first["source"], "Printer");
+    assert_eq!(first["property"], "ink_level");
+    assert_eq!(first["value"], 100);
+    let time = first["time"].as_str().expect("a timestamp");
+    assert!(humantime::parse_rfc3339(time).is_ok(), "{time}");
+    for _ in 0..2 {
+        next();
+    }
+    ok(&["call", &host.url, "Printer", "print", "\"a\""]);
+    let change = next();
+    assert_eq!(change["source"], "Printer");
+    assert!(change["property"].is_string(), "{change}");
+}
+
+#[test]
+fn monitor_follows_every_source_of_a_host() {
+    let host = PrinterHost::start();
+    let mut monitor = Killed(
+        Command::new(env!("CARGO_BIN_EXE_aro"))
+            .args(["monitor", &host.url])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let rx = lines_of(&mut monitor.0);
+    let next = || rx.recv_timeout(WAIT).expect("aro monitor printed nothing");
+    let initial: Vec<String> = (0..3).map(|_| next()).collect();
+    assert_eq!(
+        initial,
+        [
+            "Printer.ink_level = 100",
+            "Printer.status = \"Idle\"",
+            "Printer.name = \"office\""
+        ]
+    );
+    ok(&["set", &host.url, "Printer", "name", "\"lab\""]);
+    assert_eq!(next(), "Printer.name = \"lab\"");
+}
+
+#[test]
+fn a_registry_url_leads_to_the_host_of_the_source() {
+    let (registry, registry_url) = registry_example(&["registry", "tcp://127.0.0.1:0"]);
+    let _registry = Killed(registry);
+    let (printer, _) = registry_example(&["host", &registry_url, "printer"]);
+    let _printer = Killed(printer);
+    let values = json(&ok(&["get", &registry_url, "Printer"]));
+    assert!(values.get("status").is_some(), "{values}");
+    let stderr = failing(&["get", &registry_url, "Scanner"]);
+    assert!(stderr.contains("the network offers: Printer"), "{stderr}");
+}
+
+#[test]
+fn the_url_comes_from_aro_url_when_left_out() {
+    let host = PrinterHost::start();
+    let output = Command::new(env!("CARGO_BIN_EXE_aro"))
+        .args(["get", "Printer", "ink_level"])
+        .env("ARO_URL", &host.url)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "100");
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let script = ok(&["completions", shell]);
+        assert!(script.contains("monitor"), "{shell}: {script}");
+    }
 }
