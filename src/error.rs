@@ -308,6 +308,18 @@ impl SlotError {
     pub fn source(reason: impl fmt::Display) -> SlotError {
         SlotError::Source(reason.to_string())
     }
+
+    /// Its kind in one fixed word, for metrics labels.
+    pub(crate) fn kind_label(&self) -> &'static str {
+        match self {
+            SlotError::NotConnected => "not_connected",
+            SlotError::ConnectionLost => "connection_lost",
+            SlotError::Source(_) => "source",
+            SlotError::Rejected(_) => "rejected",
+            SlotError::Encode(_) => "encode",
+            SlotError::Decode(_) => "decode",
+        }
+    }
 }
 
 impl From<Error> for SlotError {

@@ -25,5 +25,8 @@ pub mod dynamic {}
 #[doc = include_str!("../docs/guide/security.md")]
 pub mod security {}
 
+#[doc = include_str!("../docs/guide/observability.md")]
+pub mod observability {}
+
 #[doc = include_str!("../docs/guide/performance.md")]
 pub mod performance {}

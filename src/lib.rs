@@ -10,6 +10,7 @@
 //! - [`guide::persisted`]: persisted properties and their stores.
 //! - [`guide::dynamic`]: replicas and sources without compile-time types, and `aro`.
 //! - [`guide::security`]: what is protected by default and what to turn on.
+//! - [`guide::observability`]: logs, metrics, and counts to await.
 //! - [`guide::performance`]: what is fast, and how to keep it so.
 //! - [`example_generated`]: what `remote_object!` generates for an example API.
 //!
@@ -44,6 +45,7 @@ mod replica;
 pub mod runtime;
 pub mod security;
 mod source;
+pub mod telemetry;
 mod transport;
 mod values;
 // The packets and framing, for this crate's own tools, tests and benchmarks: not a stable

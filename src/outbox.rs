@@ -208,8 +208,8 @@ impl Outbox {
             return false;
         }
         if let Some(key) = entry.key {
-            if state.queued_bytes > COALESCE_ABOVE {
-                state.drop_queued_value(key);
+            if state.queued_bytes > COALESCE_ABOVE && state.drop_queued_value(key) {
+                crate::telemetry::value_coalesced();
             }
         }
         if state.queued_bytes > self.shared.max_queued {
@@ -221,6 +221,7 @@ impl Outbox {
             state.overflowed = true;
             state.closing = true;
             drop(state);
+            crate::telemetry::slow_peer_dropped();
             self.shared.abort_writer.notify_one();
             return false;
         }
@@ -264,22 +265,24 @@ impl Outbox {
 }
 
 impl State {
-    fn drop_queued_value(&mut self, key: PropertyKey) {
+    /// Drops the queued value of `key`, if one waits; whether one did.
+    fn drop_queued_value(&mut self, key: PropertyKey) -> bool {
         let Some(seq) = self.queued_values.remove(&key) else {
-            return;
+            return false;
         };
         let Some(slot) = self.entries.get_mut((seq - self.front_seq) as usize) else {
-            return;
+            return false;
         };
-        if let Some(old) = slot.take() {
+        let dropped = slot.take().inspect(|old| {
             self.queued_bytes -= old.len();
             self.tombstones += 1;
-        }
+        });
         // A stalled peer's writer pops nothing: without this, dropped values would leave a
         // slot each behind. Compacting once most slots are empty keeps it amortized O(1).
         if self.tombstones > 1024 && self.tombstones * 2 > self.entries.len() {
             self.compact();
         }
+        dropped.is_some()
     }
 
     fn compact(&mut self) {
@@ -398,6 +401,7 @@ async fn write_frames<W: AsyncWrite + Unpin>(
     frames: &mut Vec<Bytes>,
     buffer: &mut BytesMut,
 ) -> std::io::Result<()> {
+    crate::telemetry::write_batch(frames.iter().map(Bytes::len).sum());
     for frame in frames.drain(..) {
         if frame.len() <= COPY_LIMIT {
             buffer.extend_from_slice(&frame);

@@ -11,6 +11,8 @@ const LAYERS: &[(&str, u8)] = &[
     // bytes ↔ packets, and the time-free lifecycle policies
     ("wire", 0),
     ("lifecycle", 0),
+    // the metrics the crate reports
+    ("telemetry", 0),
     // who a peer is, what it may do
     ("security", 1),
     ("error", 2),

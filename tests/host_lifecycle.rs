@@ -235,3 +235,30 @@ async fn a_host_whose_handles_are_all_dropped_stops_accepting_and_says_so() {
         logs.text()
     );
 }
+
+#[actix::test]
+async fn the_subscriber_count_is_told_as_it_changes() {
+    use futures::StreamExt;
+    let _guard = init();
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    host.enable_remoting(PrinterService::new()).await.unwrap();
+    assert!(host.subscriber_counts("Nothing").is_none());
+    let mut counts = host.subscriber_counts("Printer").unwrap();
+    assert_eq!(next(&mut counts).await, 0);
+    let node = Node::connect(host.url().unwrap()).await.unwrap();
+    let replica = node.acquire::<Printer>();
+    assert_eq!(next(&mut counts).await, 1);
+    let other = Node::connect(host.url().unwrap()).await.unwrap();
+    let second = other.acquire::<Printer>();
+    assert_eq!(next(&mut counts).await, 2);
+    drop(replica);
+    assert_eq!(next(&mut counts).await, 1);
+    other.shutdown().await;
+    assert_eq!(next(&mut counts).await, 0);
+    drop(second);
+    assert!(
+        futures::poll!(counts.next()).is_pending(),
+        "no change, nothing told"
+    );
+    host.shutdown().await;
+}

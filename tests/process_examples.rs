@@ -100,6 +100,26 @@ async fn the_printer_demo_runs_and_exits_cleanly() {
 }
 
 #[actix::test]
+async fn the_metrics_example_prints_the_crates_metrics_for_prometheus() {
+    let _guard = init();
+    let output = run("metrics", &[]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    for line in [
+        "aro_calls_total{side=\"host\"} 3",
+        "aro_calls_total{side=\"node\"} 3",
+        "aro_call_errors_total{kind=\"source\"} 1",
+        "aro_connections{side=\"host\"} 1",
+        "aro_call_duration_seconds_count 3",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "no {line:?} in:\n{stdout}"
+        );
+    }
+}
+
+#[actix::test]
 async fn gps_host_and_replica_processes() {
     let _guard = init();
     let (_host, url) = spawn_host("gps", "tcp://127.0.0.1:0");

@@ -29,6 +29,7 @@ pub struct HostConfig {
     pub(crate) policy: Option<Shared<dyn AccessPolicy>>,
     pub(crate) registry_node: Option<crate::NodeConfig>,
     pub(crate) tls: Option<TlsServer>,
+    pub(crate) name: Option<Arc<str>>,
 }
 
 /// A shared trait object, printable for `HostConfig`'s `Debug`.
@@ -87,11 +88,19 @@ impl Default for HostConfig {
             policy: None,
             registry_node: None,
             tls: None,
+            name: None,
         }
     }
 }
 
 impl HostConfig {
+    /// A name for this host in its logs (Qt's `setName`): every connection's tracing span
+    /// carries it as `host`, so the logs of several hosts in one process tell them apart.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(Arc::from(name.into()));
+        self
+    }
+
     /// The largest frame accepted from a node, in bytes (default 64 MiB). A node announcing
     /// a larger one is disconnected.
     pub fn max_frame_size(mut self, bytes: usize) -> Self {

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn, Instrument};
 
 use super::in_flight::CallGate;
 use super::HostInner;
 use crate::outbox::{ConnId, Outbox};
 use crate::proto::host::{HostEvent, HostSession, HostSessionConfig, HostSessionError};
 use crate::security::Peer;
+use crate::telemetry::{self, Side};
 use crate::wire::codec::HandshakeGate;
 use crate::wire::{FrameError, Packet, SourceId};
 
@@ -26,6 +27,12 @@ pub(crate) struct HostConnection {
     calls: CallGate,
     /// The wake-up armed for the session, and when it fires.
     timer: Option<(SpawnHandle, Instant)>,
+    /// The node was admitted (before that, a close is a refused connection).
+    admitted: bool,
+    /// Why it closes, once it does: a fixed word for metrics, and the whole story for logs.
+    closing: (&'static str, String),
+    /// Everything logged for this connection is inside it: its id, its peer, the host's name.
+    span: tracing::Span,
 }
 
 fn now() -> Instant {
@@ -54,6 +61,15 @@ impl HostConnection {
             calls,
             session,
         } = accepted;
+        let span = tracing::info_span!(
+            "connection",
+            conn = id,
+            peer = %peer.addr,
+            host = tracing::field::Empty
+        );
+        if let Some(name) = host.config.name.as_deref() {
+            span.record("host", name);
+        }
         let session = HostSession::new(outbox.clone(), peer, session, now());
         HostConnection {
             id,
@@ -63,6 +79,9 @@ impl HostConnection {
             frame_gate,
             calls,
             timer: None,
+            admitted: false,
+            closing: ("node_closed", "the node closed the connection".to_owned()),
+            span,
         }
     }
 
@@ -73,10 +92,14 @@ impl HostConnection {
     ) -> Result<(), HostSessionError> {
         // The gated reader counted an invocation as running; it ends when `running` drops
         // (at once for a call the session refuses).
-        let running = matches!(packet, Packet::Invoke { .. }).then(|| self.calls.take_slot());
+        let call = match &packet {
+            Packet::Invoke { source, slot, .. } => Some((*source, *slot, self.calls.take_slot())),
+            _ => None,
+        };
         match self.session.handle(packet, &*self.host)? {
             None => {}
             Some(HostEvent::Admitted) => {
+                self.admitted = true;
                 self.frame_gate.open();
                 self.host
                     .announce_to(self.id, Arc::clone(self.session.peer()));
@@ -89,14 +112,20 @@ impl HostConnection {
                 });
             }
             Some(HostEvent::Call(pending)) => {
+                telemetry::call_run(Side::Host);
+                let (source, slot, running) = match call {
+                    Some((source, slot, running)) => (source, slot, Some(running)),
+                    None => (0, 0, None),
+                };
                 // Its own task, not a future parked in this actor: actix polls every future
                 // parked in an actor on each wake-up, which makes many calls in flight
                 // quadratic.
-                actix::spawn(async move {
+                let task = async move {
                     let outcome = pending.call.await;
                     drop(running);
                     pending.reply.send(outcome);
-                });
+                };
+                actix::spawn(task.instrument(tracing::debug_span!("call", source, slot)));
             }
         }
         Ok(())
@@ -118,6 +147,7 @@ impl HostConnection {
         }
         let delay = due.saturating_duration_since(now());
         let handle = ctx.run_later(delay, |act, ctx| {
+            let _span = act.span.clone().entered();
             act.timer = None;
             if let Err(error) = act.session.handle_timeout(now()) {
                 act.close(error, ctx);
@@ -129,7 +159,16 @@ impl HostConnection {
     }
 
     fn close(&mut self, error: HostSessionError, ctx: &mut Context<Self>) {
-        warn!(conn = self.id, peer = %self.session.peer(), %error, "closing the connection");
+        self.stop_for(error.reason(), error.to_string(), ctx);
+    }
+
+    /// Stops the connection for `reason`, said at length in `detail` (logged as it stops).
+    /// The host stopping a node it has not admitted is refusing it.
+    fn stop_for(&mut self, reason: &'static str, detail: String, ctx: &mut Context<Self>) {
+        if !self.admitted && reason != "host_closed" {
+            telemetry::connection_refused(reason);
+        }
+        self.closing = (reason, detail);
         ctx.stop();
     }
 }
@@ -138,28 +177,40 @@ impl Actor for HostConnection {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        debug!(conn = self.id, peer = %self.session.peer(), "node connected");
+        let _span = self.span.clone().entered();
+        debug!("node connected");
         self.arm_timer(ctx);
     }
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         self.session.close();
         self.outbox.close();
         self.host.forget_connection(self.id);
-        debug!(conn = self.id, "connection closed");
+        let (reason, detail) = &self.closing;
+        telemetry::connection_closed(Side::Host, reason);
+        if *reason == "node_closed" || *reason == "host_closed" {
+            info!(reason, "connection closed: {detail}");
+        } else {
+            warn!(reason, "connection closed: {detail}");
+        }
     }
 }
 
 /// The packets (or a read error) a connection had ready.
 impl StreamHandler<Vec<Result<Packet, FrameError>>> for HostConnection {
     fn handle(&mut self, batch: Vec<Result<Packet, FrameError>>, ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         self.session.heard(now());
         for item in batch {
             let result = match item {
                 Ok(packet) => self.handle_packet(packet, ctx),
                 Err(error) => {
-                    warn!(conn = self.id, peer = %self.session.peer(), %error, "closing the connection");
-                    ctx.stop();
+                    let reason = match error {
+                        FrameError::Io(_) => "io_error",
+                        _ => "protocol_error",
+                    };
+                    self.stop_for(reason, error.to_string(), ctx);
                     return;
                 }
             };
@@ -175,15 +226,28 @@ impl StreamHandler<Vec<Result<Packet, FrameError>>> for HostConnection {
     }
 }
 
-/// Stops the connection (the host is shutting down or disabling everything).
+/// Stops the connection, for a reason of the host's.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Close;
+pub(crate) struct Close(pub(crate) CloseReason);
+
+/// Why the host closes a connection.
+pub(crate) enum CloseReason {
+    /// The host is shutting down.
+    Shutdown,
+    /// The write side ended: the socket failed, or (`slow`) the node fell too far behind.
+    WriterEnded { slow: bool },
+}
 
 impl Handler<Close> for HostConnection {
     type Result = ();
-    fn handle(&mut self, _: Close, ctx: &mut Context<Self>) {
-        ctx.stop();
+    fn handle(&mut self, Close(why): Close, ctx: &mut Context<Self>) {
+        let (reason, detail) = match why {
+            CloseReason::Shutdown => ("host_closed", "the host shut down"),
+            CloseReason::WriterEnded { slow: true } => ("slow_peer", "the node read too slowly"),
+            CloseReason::WriterEnded { slow: false } => ("write_ended", "its write side ended"),
+        };
+        self.stop_for(reason, detail.to_owned(), ctx);
     }
 }
 

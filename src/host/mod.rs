@@ -32,7 +32,7 @@ use crate::transport::{Endpoint, Incoming, Listener, PeerAddr, PeerKey, Transpor
 use crate::wire::codec::InputBudget;
 use crate::wire::{ObjectInfo, Packet, PacketCodec, SourceId};
 use config::Limits;
-use connection::{Accepted, Close, HostConnection, SourceRemoved};
+use connection::{Accepted, Close, CloseReason, HostConnection, SourceRemoved};
 use in_flight::CallGate;
 
 /// The in-memory stream between a host and its in-process node holds this much each way.
@@ -262,6 +262,7 @@ impl Host {
         if pending + self.connection_count() >= limits.max_connections {
             self.inner.pending_tls.fetch_sub(1, Ordering::AcqRel);
             warn!(peer = %addr, "refusing a connection: too many connections and TLS handshakes (max_connections)");
+            crate::telemetry::connection_refused("limits");
             return;
         }
         let timeout = limits.handshake_timeout;
@@ -273,10 +274,12 @@ impl Host {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(error)) => {
                     warn!(peer = %addr, %error, "TLS handshake failed; closing the connection");
+                    crate::telemetry::connection_refused("tls");
                     return;
                 }
                 Err(_) => {
-                    warn!(peer = %addr, ?timeout, "no TLS handshake in time; closing the connection");
+                    warn!(peer = %addr, timeout_ms = timeout.as_millis() as u64, "no TLS handshake in time; closing the connection");
+                    crate::telemetry::connection_refused("tls");
                     return;
                 }
             };
@@ -308,8 +311,10 @@ impl Host {
         let key = peer.addr.key();
         if let Err(refusal) = tables.admit(key, &self.inner.config.limits) {
             warn!(peer = %peer.addr, %refusal, "refusing a connection");
+            crate::telemetry::connection_refused("limits");
             return;
         }
+        crate::telemetry::connection_opened(crate::telemetry::Side::Host);
         let id = next_conn_id();
         let inner = Arc::clone(&self.inner);
         let (read, write) = tokio::io::split(stream);
@@ -335,8 +340,8 @@ impl Host {
         // connection ends with it.
         let conn = addr.clone();
         let writer = actix::spawn(async move {
-            writer.await;
-            conn.do_send(Close);
+            let slow = matches!(writer.await, crate::outbox::WriterEnd::Overflowed);
+            conn.do_send(Close(CloseReason::WriterEnded { slow }));
         });
         tables.connections.insert(
             id,
@@ -604,6 +609,18 @@ impl Host {
             .map(|s| s.hub.subscriber_count())
     }
 
+    /// How many replica connections are subscribed to the source named `name`, now and
+    /// every time it changes (fast changes may be coalesced); `None` if nothing is served
+    /// under `name`. A source served on several hosts counts its subscribers on all of them,
+    /// and the stream lasts as long as the source's state.
+    pub fn subscriber_counts(
+        &self,
+        name: &str,
+    ) -> Option<impl futures::Stream<Item = usize> + Unpin + Send + 'static> {
+        let hub = Arc::clone(&self.tables().sources.get(name)?.hub);
+        Some(crate::replica::watch_stream(hub.subscriber_counts()))
+    }
+
     /// The peers connected and admitted now: their addresses or Unix credentials, their
     /// TLS certificates, and who they authenticated as.
     pub fn peers(&self) -> Vec<Peer> {
@@ -664,7 +681,7 @@ impl Host {
         }
         for conn in connections.values() {
             conn.outbox.close();
-            conn.addr.do_send(Close);
+            conn.addr.do_send(Close(CloseReason::Shutdown));
         }
         // Flushing waits on each peer; one that stops reading must not hold the shutdown.
         let mut writers: Vec<_> = connections.values_mut().map(|c| &mut c.writer).collect();
@@ -681,7 +698,10 @@ impl Host {
                 }
             }
         }
-        info!(url = ?self.inner.url, "host shut down");
+        match self.url() {
+            Some(url) => info!(%url, "host shut down"),
+            None => info!("host shut down"),
+        }
     }
 
     fn tables(&self) -> MutexGuard<'_, Tables> {

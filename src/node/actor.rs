@@ -15,8 +15,9 @@ use super::locating::Locations;
 use super::reconnect::{HostId, KnownHosts};
 use super::NodeConfig;
 use crate::batch::Batched;
-use crate::outbox::{ConnId, Outbox};
+use crate::outbox::{ConnId, Outbox, WriterEnd};
 use crate::proto::node::{NodeProtocol, ReplicaEntry};
+use crate::telemetry::{self, Side};
 use crate::transport::Endpoint;
 use crate::wire::{FrameError, ObjectInfo, Packet};
 
@@ -26,6 +27,9 @@ struct ConnectionIo {
     reader: SpawnHandle,
     /// The host to reconnect to when this connection is lost, if any.
     host: Option<HostId>,
+    /// Everything logged for this connection is inside it: its id, the host's URL (when
+    /// known), the node's name.
+    span: tracing::Span,
 }
 
 pub(crate) struct NodeActor {
@@ -87,13 +91,31 @@ impl NodeActor {
         let reader = ctx.add_stream(events);
         // When the write side ends (the host fell too far behind, or the socket failed),
         // the connection ends with it.
-        ctx.spawn(
-            writer
-                .into_actor(self)
-                .map(move |_, act, ctx| act.close_connection(conn, ctx)),
+        ctx.spawn(writer.into_actor(self).map(move |end, act, ctx| {
+            let reason = match end {
+                Ok(WriterEnd::Overflowed) => "slow_peer",
+                Ok(WriterEnd::Failed(_)) => "io_error",
+                _ => "closed",
+            };
+            act.close_connection(conn, reason, ctx)
+        }));
+        telemetry::connection_opened(Side::Node);
+        if let Some(h) = host {
+            if self.hosts.connected(h, conn, now()) {
+                telemetry::reconnected();
+            }
+        }
+        let span = tracing::info_span!(
+            "connection",
+            conn,
+            url = tracing::field::Empty,
+            node = tracing::field::Empty
         );
         if let Some(h) = host {
-            self.hosts.connected(h, conn, now());
+            span.record("url", tracing::field::display(self.hosts.endpoint(h)));
+        }
+        if let Some(name) = self.config.name.as_deref() {
+            span.record("node", name);
         }
         self.connections.insert(
             conn,
@@ -101,6 +123,7 @@ impl NodeActor {
                 outbox,
                 reader,
                 host,
+                span,
             },
         );
         self.protocol.open(session, offered, now());
@@ -150,13 +173,15 @@ impl NodeActor {
         ctx.run_later(delay, move |act, ctx| act.connect_host(h, ctx));
     }
 
-    fn close_connection(&mut self, conn: ConnId, ctx: &mut Context<Self>) {
+    /// Closes connection `conn` for `reason` (a short word, for logs and metrics).
+    fn close_connection(&mut self, conn: ConnId, reason: &'static str, ctx: &mut Context<Self>) {
         let Some(io) = self.connections.remove(&conn) else {
             return;
         };
         ctx.cancel_future(io.reader);
         io.outbox.close();
-        info!(conn, "connection to host closed");
+        telemetry::connection_closed(Side::Node, reason);
+        info!(parent: &io.span, reason, "connection to host closed");
         let initialized = self.protocol.close(conn).unwrap_or(false);
         if let Some(h) = io.host {
             self.hosts.lost(h, now(), initialized);
@@ -183,7 +208,7 @@ impl NodeActor {
                     conn,
                     "the host stopped answering heartbeats; dropping the connection"
                 );
-                act.close_connection(conn, ctx);
+                act.close_connection(conn, "heartbeat_timeout", ctx);
             }
             act.arm_timer(ctx);
         });
@@ -228,8 +253,13 @@ pub(crate) struct ConnectionEvent {
 impl StreamHandler<ConnectionEvent> for NodeActor {
     fn handle(&mut self, event: ConnectionEvent, ctx: &mut Context<Self>) {
         let conn = event.conn;
+        let span = match self.connections.get(&conn) {
+            Some(io) => io.span.clone(),
+            None => tracing::Span::none(),
+        };
+        let _span = span.entered();
         let Some(batch) = event.batch else {
-            self.close_connection(conn, ctx);
+            self.close_connection(conn, "host_closed", ctx);
             return;
         };
         self.protocol.heard(conn, now());
@@ -242,8 +272,8 @@ impl StreamHandler<ConnectionEvent> for NodeActor {
                 Err(error) => Err(error.to_string()),
             };
             if let Err(error) = result {
-                warn!(conn, %error, "closing the connection to the host");
-                self.close_connection(conn, ctx);
+                warn!(%error, "closing the connection to the host");
+                self.close_connection(conn, "protocol_error", ctx);
                 return;
             }
         }
@@ -352,7 +382,7 @@ impl Handler<Shutdown> for NodeActor {
         self.shut_down = true;
         let conns: Vec<ConnId> = self.connections.keys().copied().collect();
         for conn in conns {
-            self.close_connection(conn, ctx);
+            self.close_connection(conn, "shutdown", ctx);
         }
     }
 }

@@ -31,6 +31,7 @@ pub struct NodeConfig {
     pub(crate) event_buffer: usize,
     pub(crate) credentials: Option<CredentialsHandle>,
     pub(crate) tls: Option<TlsClient>,
+    pub(crate) name: Option<Arc<str>>,
 }
 
 /// Shared credentials, printable for `NodeConfig`'s `Debug` (without the secret).
@@ -67,11 +68,19 @@ impl Default for NodeConfig {
             event_buffer: crate::replica::delivery::DEFAULT_CAPACITY,
             credentials: None,
             tls: None,
+            name: None,
         }
     }
 }
 
 impl NodeConfig {
+    /// A name for this node in its logs (Qt's `setName`): every connection's tracing span
+    /// carries it as `node`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(Arc::from(name.into()));
+        self
+    }
+
     /// How many events each event stream and each recipient subscription of a replica holds
     /// for a consumer that reads slower than the source produces (default 16 384). Past it,
     /// property values coalesce (the latest wins) and the oldest signals are dropped and

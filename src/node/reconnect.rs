@@ -23,6 +23,8 @@ struct KnownHost {
     conn: Option<ConnId>,
     /// When the current connection opened.
     connected_at: Option<Instant>,
+    /// It was connected once: the next connection is a reconnect.
+    ever_connected: bool,
     backoff: Backoff,
     connecting: bool,
     /// Found through the locator (not named by the user): given up on once the locator no
@@ -53,6 +55,7 @@ impl KnownHosts {
             endpoint,
             conn: None,
             connected_at: None,
+            ever_connected: false,
             backoff: Backoff::new(self.initial, self.max),
             connecting: false,
             via_locator,
@@ -85,11 +88,13 @@ impl KnownHosts {
         self.hosts[h].connecting = false;
     }
 
-    /// `h` is connected as `conn`, since `now`.
-    pub(crate) fn connected(&mut self, h: HostId, conn: ConnId, now: Instant) {
+    /// `h` is connected as `conn`, since `now`; true if it had been connected before (this
+    /// is a reconnect).
+    pub(crate) fn connected(&mut self, h: HostId, conn: ConnId, now: Instant) -> bool {
         let host = &mut self.hosts[h];
         host.conn = Some(conn);
         host.connected_at = Some(now);
+        std::mem::replace(&mut host.ever_connected, true)
     }
 
     /// The connection to `h` was lost at `now`; `initialized`: a replica was initialized

@@ -42,6 +42,22 @@ pub(crate) enum HostSessionError {
     HeartbeatLost,
 }
 
+impl HostSessionError {
+    /// Why the connection closed, in one fixed word (for logs and metrics labels).
+    pub(crate) fn reason(&self) -> &'static str {
+        match self {
+            HostSessionError::Handshake(_) => "handshake_refused",
+            HostSessionError::UnexpectedPacket(_) | HostSessionError::PropertyOutOfRange { .. } => {
+                "protocol_error"
+            }
+            HostSessionError::Refused(_) => "refused",
+            HostSessionError::HandshakeTimeout(_) => "handshake_timeout",
+            HostSessionError::Idle(_) => "idle_timeout",
+            HostSessionError::HeartbeatLost => "heartbeat_timeout",
+        }
+    }
+}
+
 /// Who a slot call comes from: its connection and the peer on it.
 pub(crate) struct Caller<'a> {
     pub(crate) conn: ConnId,

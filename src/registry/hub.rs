@@ -268,6 +268,10 @@ impl SourceHub for std::sync::Arc<RegistryHub> {
         self.source.subscriber_count()
     }
 
+    fn subscriber_counts(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.source.source_state().subscriber_counts()
+    }
+
     fn slot_name(&self, index: u16) -> Option<&str> {
         use crate::RemoteObject;
         crate::source::declared_name(Registry::SLOTS, index, |s| s.name)

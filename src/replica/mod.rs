@@ -237,6 +237,15 @@ impl<A: RemoteObject> Replica<A> {
     /// hand-off shorter (the call goes straight to the connection, not through the replica
     /// actor's mailbox).
     pub async fn call<M: Slot<Api = A>>(&self, msg: M) -> SlotResult<M::Output> {
+        let started = std::time::Instant::now();
+        crate::telemetry::call_run(crate::telemetry::Side::Node);
+        let result = self.call_untimed(msg).await;
+        crate::telemetry::call_done(started, result.as_ref().err().map(SlotError::kind_label));
+        result
+    }
+
+    /// [`Replica::call`], without the metrics.
+    async fn call_untimed<M: Slot<Api = A>>(&self, msg: M) -> SlotResult<M::Output> {
         let encoding = self.shared.encoding;
         let args = encoding
             .encode(&msg)

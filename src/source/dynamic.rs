@@ -493,6 +493,10 @@ impl SourceHub for DynamicSource {
         DynamicSource::subscriber_count(self)
     }
 
+    fn subscriber_counts(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.state().subscribers.counts()
+    }
+
     fn slot_name(&self, index: u16) -> Option<&str> {
         let slot = self.shared.schema.slots.get(usize::from(index));
         slot.map(|s| s.name.as_str())

@@ -18,6 +18,8 @@ const INLINE_LIMIT: usize = 4096;
 #[derive(Default)]
 pub(crate) struct Subscribers {
     list: Vec<Subscriber>,
+    /// The number of subscribers, for whoever watches it (made on the first ask).
+    count: Option<tokio::sync::watch::Sender<usize>>,
 }
 
 struct Subscriber {
@@ -42,6 +44,31 @@ impl Subscribers {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.list.is_empty()
+    }
+
+    /// The number of subscribers now and after every change.
+    pub(crate) fn counts(&mut self) -> tokio::sync::watch::Receiver<usize> {
+        let len = self.list.len();
+        self.count
+            .get_or_insert_with(|| tokio::sync::watch::Sender::new(len))
+            .subscribe()
+    }
+
+    /// Tells the watchers of the count, if any, that it may have changed.
+    fn counted(&self) {
+        if let Some(count) = &self.count {
+            let len = self.list.len();
+            count.send_if_modified(|n| std::mem::replace(n, len) != len);
+        }
+    }
+
+    /// Runs `change` on the list, and tells the count's watchers if its length changed.
+    fn changing(&mut self, change: impl FnOnce(&mut Vec<Subscriber>)) {
+        let before = self.list.len();
+        change(&mut self.list);
+        if self.list.len() != before {
+            self.counted();
+        }
     }
 
     /// Queues an init of `values` and `children` to `outbox` and subscribes it. The caller
@@ -71,11 +98,12 @@ impl Subscribers {
     /// Subscribes `outbox` under `source` without an init (a child's comes in its
     /// parent's).
     pub(crate) fn add(&mut self, source: SourceId, outbox: &Outbox) {
-        self.list
-            .retain(|s| !(s.source == source && s.outbox.id() == outbox.id()));
-        self.list.push(Subscriber {
-            source,
-            outbox: outbox.clone(),
+        self.changing(|list| {
+            list.retain(|s| !(s.source == source && s.outbox.id() == outbox.id()));
+            list.push(Subscriber {
+                source,
+                outbox: outbox.clone(),
+            });
         });
     }
 
@@ -101,35 +129,38 @@ impl Subscribers {
 
     /// Removes every subscription.
     pub(crate) fn clear(&mut self) {
-        self.list.clear();
+        self.changing(Vec::clear);
     }
 
     /// Queues the frame `packet` builds for each subscriber's source id (built once per
     /// id) to every subscriber.
     pub(crate) fn push_each(&mut self, packet: impl Fn(SourceId) -> Packet) {
         let mut built: Option<(SourceId, Bytes)> = None;
-        self.list.retain(|sub| {
-            let frame = match &built {
-                Some((source, frame)) if *source == sub.source => frame.clone(),
-                _ => {
-                    let frame = packet(sub.source).to_frame();
-                    built = Some((sub.source, frame.clone()));
-                    frame
-                }
-            };
-            sub.outbox.push(frame)
+        self.changing(|list| {
+            list.retain(|sub| {
+                let frame = match &built {
+                    Some((source, frame)) if *source == sub.source => frame.clone(),
+                    _ => {
+                        let frame = packet(sub.source).to_frame();
+                        built = Some((sub.source, frame.clone()));
+                        frame
+                    }
+                };
+                sub.outbox.push(frame)
+            })
         });
     }
 
     /// Removes `conn`'s subscription to `source`, or all of `conn`'s if `source` is `None`.
     pub(crate) fn unsubscribe(&mut self, conn: ConnId, source: Option<SourceId>) {
-        self.list
-            .retain(|s| s.outbox.id() != conn || source.is_some_and(|id| id != s.source));
+        self.changing(|list| {
+            list.retain(|s| s.outbox.id() != conn || source.is_some_and(|id| id != s.source))
+        });
     }
 
     /// Removes every subscription made under `source` (the source was disabled there).
     pub(crate) fn unsubscribe_all(&mut self, source: SourceId) {
-        self.list.retain(|s| s.source != source);
+        self.changing(|list| list.retain(|s| s.source != source));
     }
 
     /// Publishes property `index`, whose cached encoding is `cached`, as the bytes `encode`
@@ -192,25 +223,27 @@ impl Subscribers {
         packet: impl Fn(SourceId) -> Packet,
     ) {
         let mut cached = ready;
-        self.list.retain(|sub| {
-            let frame = if cached.0 == sub.source {
-                cached.1.clone()
-            } else {
-                let frame = packet(sub.source).to_frame();
-                cached = (sub.source, frame.clone());
-                frame
-            };
-            let alive = match property {
-                Some(index) => sub.outbox.push_property(sub.source, index, frame),
-                None => sub.outbox.push(frame),
-            };
-            if !alive {
-                debug!(
-                    conn = sub.outbox.id(),
-                    "dropping the subscriber of a closed connection"
-                );
-            }
-            alive
+        self.changing(|list| {
+            list.retain(|sub| {
+                let frame = if cached.0 == sub.source {
+                    cached.1.clone()
+                } else {
+                    let frame = packet(sub.source).to_frame();
+                    cached = (sub.source, frame.clone());
+                    frame
+                };
+                let alive = match property {
+                    Some(index) => sub.outbox.push_property(sub.source, index, frame),
+                    None => sub.outbox.push(frame),
+                };
+                if !alive {
+                    debug!(
+                        conn = sub.outbox.id(),
+                        "dropping the subscriber of a closed connection"
+                    );
+                }
+                alive
+            })
         });
     }
 }

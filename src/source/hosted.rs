@@ -46,6 +46,8 @@ pub(crate) trait SourceHub: Send + Sync + 'static {
         caller: &Caller<'_>,
     ) -> Result<SlotFuture, String>;
     fn subscriber_count(&self) -> usize;
+    /// The subscriber count now and after every change.
+    fn subscriber_counts(&self) -> tokio::sync::watch::Receiver<usize>;
     /// The name of slot `index`, if it has one (for access policies and logs).
     fn slot_name(&self, index: u16) -> Option<&str>;
     /// The name of property `index`, if it has one.
@@ -128,6 +130,9 @@ impl<A: RemoteSource> SourceHub for TypedHub<A> {
     }
     fn subscriber_count(&self) -> usize {
         self.source.source_state().subscriber_count()
+    }
+    fn subscriber_counts(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.source.source_state().subscriber_counts()
     }
     fn slot_name(&self, index: u16) -> Option<&str> {
         declared_name(A::Api::SLOTS, index, |s| s.name)

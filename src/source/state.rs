@@ -128,6 +128,11 @@ impl<Api: RemoteObject> SourceState<Api> {
         self.lock().subscribers.len()
     }
 
+    /// The subscriber count now and after every change.
+    pub(crate) fn subscriber_counts(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.lock().subscribers.counts()
+    }
+
     /// Switches the value encoding, re-encoding the values. Refused while replicas are
     /// subscribed with the current one.
     pub(crate) fn use_encoding(&self, encoding: Encoding) -> Result<(), Error> {
