@@ -140,3 +140,30 @@ pub fn decode<T: serde::de::DeserializeOwned>(
 pub fn encode<T: serde::Serialize>(value: &T, enc: Encoding) -> Result<Bytes, EncodeError> {
     enc.encode(value).map(Bytes::from)
 }
+
+/// A source actor that handles slot message `M`: the bound the generated code puts on a
+/// source, so that a missing handler is reported in these words rather than as a bound of
+/// the crate's private traits.
+#[diagnostic::on_unimplemented(
+    message = "the source actor `{Self}` has no handler for the slot message `{M}`",
+    label = "`{Self}` does not implement `Handler<{M}>`",
+    note = "a source handles every slot of its API: add `impl Handler<{M}> for {Self}` with \
+            `type Result = SlotResult<R>`, R being the slot's return type (`()` for none)"
+)]
+pub trait HandlesSlot<M: actix::Message>: Handler<M> {}
+
+#[diagnostic::do_not_recommend]
+impl<A: Actor + Handler<M>, M: actix::Message> HandlesSlot<M> for A {}
+
+/// A source actor that handles write message `M` of a `checked` property.
+#[diagnostic::on_unimplemented(
+    message = "the source actor `{Self}` has no handler for `{M}`, the writes of a checked property",
+    label = "`{Self}` does not implement `Handler<{M}>`",
+    note = "a `checked` property's writes reach the source as messages: add `impl Handler<{M}> \
+            for {Self}` with `type Result = SlotResult<T>` (T the property's type), returning \
+            the value to set, or an error to refuse the write"
+)]
+pub trait HandlesWrite<M: actix::Message>: Handler<M> {}
+
+#[diagnostic::do_not_recommend]
+impl<A: Actor + Handler<M>, M: actix::Message> HandlesWrite<M> for A {}

@@ -849,8 +849,12 @@ fn hostable_impl(def: &ApiDef, module: &Ident) -> TokenStream {
         .collect();
     let bounds = slot_types
         .iter()
-        .chain(&write_types)
-        .map(|t| quote!(+ #private::actix::Handler<#module::#t>));
+        .map(|t| quote!(+ #private::HandlesSlot<#module::#t>))
+        .chain(
+            write_types
+                .iter()
+                .map(|t| quote!(+ #private::HandlesWrite<#module::#t>)),
+        );
     let write_arms = checked.iter().zip(&write_types).map(|((i, p), message)| {
         let idx = index(*i);
         let setter = format_ident!("set_{}", p.name);

@@ -301,6 +301,7 @@ mod tests {
     /// The temporary name used to be `<path>.tmp<pid>`: a symlink planted there made the
     /// next save overwrite whatever it pointed to.
     #[test]
+    #[cfg(unix)]
     fn a_symlink_planted_beside_the_store_redirects_nothing() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();

@@ -7,6 +7,8 @@
 //! Any other `AsyncRead + AsyncWrite + Unpin + Send` stream can be used directly.
 
 mod listener;
+#[cfg(unix)]
+mod unix;
 
 pub(crate) use listener::{Incoming, Listener};
 
@@ -24,8 +26,21 @@ use crate::security::TlsClient;
 pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Transport for T {}
 
-/// The URL schemes this build can listen on and connect to.
+/// The URL schemes this build can listen on and connect to (`local:` only on Unix).
+#[cfg(unix)]
 pub const SUPPORTED_SCHEMES: &[&str] = &["tcp", "tls", "local"];
+/// The URL schemes this build can listen on and connect to (`local:` only on Unix).
+#[cfg(not(unix))]
+pub const SUPPORTED_SCHEMES: &[&str] = &["tcp", "tls"];
+
+/// The error for a `local:` URL on a system without Unix sockets.
+#[cfg(not(unix))]
+pub(crate) fn local_unsupported(endpoint: &Endpoint) -> Error {
+    Error::new(Kind::InvalidUrl {
+        url: endpoint.to_string(),
+        reason: "local: sockets are Unix domain sockets, which this build's system lacks",
+    })
+}
 
 /// A parsed listen or connect address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,12 +109,10 @@ impl Endpoint {
                 let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
                 Ok(Box::new(tls.connect(host, tcp).await?))
             }
-            Endpoint::Local(path) => {
-                let stream = tokio::net::UnixStream::connect(path)
-                    .await
-                    .map_err(|e| Error::io(format!("connect to local:{}", path.display()), e))?;
-                Ok(Box::new(stream))
-            }
+            #[cfg(unix)]
+            Endpoint::Local(path) => unix::connect(path).await,
+            #[cfg(not(unix))]
+            Endpoint::Local(_) => Err(local_unsupported(self)),
         }
     }
 }
@@ -117,9 +130,11 @@ pub(crate) fn runtime_dir() -> PathBuf {
 
 /// `$TMPDIR/actix-remote-objects-<uid>`.
 pub(crate) fn private_temp_dir() -> PathBuf {
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::getuid() };
-    std::env::temp_dir().join(format!("actix-remote-objects-{uid}"))
+    #[cfg(unix)]
+    let user = unix::user_id();
+    #[cfg(not(unix))]
+    let user = std::env::var("USERNAME").unwrap_or_else(|_| "user".to_owned());
+    std::env::temp_dir().join(format!("actix-remote-objects-{user}"))
 }
 
 async fn tcp_connect(addr: &str, endpoint: &Endpoint) -> Result<tokio::net::TcpStream, Error> {
