@@ -14,10 +14,12 @@
 //! | `aro_call_errors_total` | counter | `kind` | failed replica calls, by [`crate::SlotError`] kind |
 //! | `aro_values_coalesced_total` | counter | | property values replaced in a slow peer's queue by newer ones |
 //! | `aro_slow_peers_dropped_total` | counter | | connections closed for reading too slowly |
-//! | `aro_write_batch_bytes` | histogram | | bytes per socket write (how much was queued) |
+//! | `aro_write_batch_bytes` | histogram | | the bytes queued for a connection when its writer takes them: one sample per socket write |
+//! | `aro_subscribers` | gauge | `source` | replica connections subscribed to a source, as of its last subscribe or release |
 //!
-//! `side` is `host` or `node`. A host's subscribers per source are
-//! [`crate::Host::subscriber_counts`], a stream, rather than a metric labelled by name.
+//! `side` is `host` or `node`. Labels never carry what a peer chose (addresses, names it
+//! sent); `source` is a name the host serves. [`crate::Host::subscriber_counts`] is the
+//! same count as a stream, told at every change.
 
 use metrics::{counter, gauge, histogram};
 
@@ -75,6 +77,12 @@ pub(crate) fn value_coalesced() {
 
 pub(crate) fn slow_peer_dropped() {
     counter!("aro_slow_peers_dropped_total").increment(1);
+}
+
+/// Source `name` has `count` subscribers. Source names are the host's own (never a
+/// peer's), so they are a bounded label.
+pub(crate) fn subscribers(name: &str, count: usize) {
+    gauge!("aro_subscribers", "source" => name.to_owned()).set(count as f64);
 }
 
 pub(crate) fn write_batch(bytes: usize) {

@@ -29,6 +29,15 @@ impl Reported {
         }
     }
 
+    /// A gauge's last value since the last look (the recorder resets it to 0 on each).
+    fn gauge(&self, name: &str, labels: &[&str]) -> f64 {
+        match self.0.get(&key(name, labels)) {
+            Some(DebugValue::Gauge(value)) => value.into_inner(),
+            None => panic!("no gauge {name} {labels:?}"),
+            Some(other) => panic!("{name} is not a gauge: {other:?}"),
+        }
+    }
+
     fn samples(&self, name: &str) -> usize {
         match self.0.get(&key(name, &[])) {
             Some(DebugValue::Histogram(values)) => values.len(),
@@ -101,6 +110,26 @@ async fn connections_calls_errors_and_slow_peers_are_counted() {
     assert_eq!(seen.samples("aro_call_duration_seconds"), 2);
     assert_eq!(seen.counter("aro_call_errors_total", &["kind=source"]), 1);
     assert!(seen.samples("aro_write_batch_bytes") > 0);
+    assert_eq!(seen.gauge("aro_subscribers", &["source=Printer"]), 1.0);
+
+    // Subscribers per source, up with a second replica and down when it goes.
+    let second = Node::connect(host.url().unwrap()).await.unwrap();
+    second
+        .acquire::<Printer>()
+        .wait_for_source(TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(
+        look(&snapshotter).gauge("aro_subscribers", &["source=Printer"]),
+        2.0
+    );
+    second.shutdown().await;
+    let mut connections = host.connection_counts();
+    while next(&mut connections).await != 1 {}
+    assert_eq!(
+        look(&snapshotter).gauge("aro_subscribers", &["source=Printer"]),
+        1.0
+    );
 
     // A peer that does not speak the protocol is refused; a node's shutdown closes both ends.
     let mut garbage = RawClient::connect(host.url().unwrap()).await;

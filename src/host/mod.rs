@@ -558,6 +558,7 @@ impl HostInner {
             return false;
         };
         hosted.hub.unsubscribe_all(hosted.id);
+        hosted.report_subscribers();
         let frame = Packet::RemoveObject {
             name: name.to_owned(),
         }
@@ -659,6 +660,7 @@ impl Host {
             for name in names {
                 if let Some(hosted) = tables.sources.remove(&name) {
                     hosted.hub.unsubscribe_all(hosted.id);
+                    hosted.report_subscribers();
                 }
             }
             self.inner.connection_count.send_replace(0);

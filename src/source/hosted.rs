@@ -204,6 +204,11 @@ pub(crate) struct HostedSource {
 }
 
 impl HostedSource {
+    /// Reports the source's subscriber count (over every host that serves it).
+    pub(crate) fn report_subscribers(&self) {
+        crate::telemetry::subscribers(&self.info.name, self.hub.subscriber_count());
+    }
+
     pub(crate) fn new<A: RemoteSource>(
         id: SourceId,
         name: String,
@@ -263,12 +268,16 @@ impl ServedSource<Outbox> for HostedSource {
         self.hub.schema()
     }
     fn subscribe(&self, sink: &Outbox, schema: Option<&Bytes>) -> Result<(), String> {
-        self.hub
+        let subscribed = self
+            .hub
             .subscribe(&self.info.name, self.id, sink, schema)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string());
+        self.report_subscribers();
+        subscribed
     }
     fn unsubscribe(&self, conn: ConnId) {
         self.hub.unsubscribe(conn, Some(self.id));
+        self.report_subscribers();
     }
     fn find_child(&self, id: SourceId) -> Option<Arc<dyn ServedSource<Outbox>>> {
         let (path, node) = self.hub.find_child(id)?;
