@@ -167,3 +167,82 @@ pub trait HandlesWrite<M: actix::Message>: Handler<M> {}
 
 #[diagnostic::do_not_recommend]
 impl<A: Actor + Handler<M>, M: actix::Message> HandlesWrite<M> for A {}
+
+/// What a property's type must be, as one trait: the generated code reaches a property's
+/// value only through these methods, so a type that lacks a bound is one error, at the
+/// type, in these words (rustc reports the identical obligation once), instead of one per
+/// derive and helper, spanning the whole macro call.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the type of a property",
+    label = "a property's type needs `Serialize`, `DeserializeOwned`, `Clone`, `Debug`, `Default`, `Send` and `Sync`",
+    note = "for a type of your own: `#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]`"
+)]
+pub trait PropertyType: Sized {
+    /// A copy of the value.
+    fn clone_value(&self) -> Self;
+    /// The value before the source sets one, when the API declares no default.
+    fn default_value() -> Self;
+    /// The value, for `Debug`.
+    fn fmt_value(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result;
+    /// The value, encoded.
+    fn encode_value(&self, enc: Encoding) -> Result<Bytes, EncodeError>;
+    /// The value, encoded onto `out`.
+    fn encode_value_into(
+        &self,
+        enc: Encoding,
+        out: &mut bytes::BytesMut,
+    ) -> Result<(), EncodeError>;
+    /// A value from its encoding.
+    fn decode_value(bytes: &[u8], enc: Encoding) -> Result<Self, DecodeError>;
+    /// The type's structural description.
+    fn trace_value(builder: &mut SchemaBuilder) -> Result<TypeFormat, SchemaError>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T> PropertyType for T
+where
+    T: serde::Serialize
+        + serde::de::DeserializeOwned
+        + Clone
+        + std::fmt::Debug
+        + Default
+        + Send
+        + Sync
+        + 'static,
+{
+    fn clone_value(&self) -> Self {
+        self.clone()
+    }
+    fn default_value() -> Self {
+        T::default()
+    }
+    fn fmt_value(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+    fn encode_value(&self, enc: Encoding) -> Result<Bytes, EncodeError> {
+        encode(self, enc)
+    }
+    fn encode_value_into(
+        &self,
+        enc: Encoding,
+        out: &mut bytes::BytesMut,
+    ) -> Result<(), EncodeError> {
+        enc.encode_into(self, out)
+    }
+    fn decode_value(bytes: &[u8], enc: Encoding) -> Result<Self, DecodeError> {
+        decode(bytes, enc)
+    }
+    fn trace_value(builder: &mut SchemaBuilder) -> Result<TypeFormat, SchemaError> {
+        builder.trace::<T>()
+    }
+}
+
+/// `Debug` by a function: for the generated `Debug` impls, which format each property
+/// through [`PropertyType::fmt_value`].
+pub struct DebugWith<F: Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result>(pub F);
+
+impl<F: Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result> std::fmt::Debug for DebugWith<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (self.0)(f)
+    }
+}

@@ -117,6 +117,40 @@ fn index(i: usize) -> u16 {
     u16::try_from(i).unwrap_or(u16::MAX)
 }
 
+/// `<#ty as PropertyType>`, spanned at the type. Every use of a property's value goes
+/// through its methods, so a type lacking a bound is one identical obligation everywhere,
+/// which rustc reports once, at the type, in the trait's words.
+fn property_type(ty: &syn::Type) -> TokenStream {
+    quote_spanned!(ty.span()=> <#ty as ::actix_remote_objects::__private::PropertyType>)
+}
+
+/// `Clone` and `Debug` for the generated struct `ty` whose fields are properties.
+fn property_struct_impls(ty: &Ident, props: &[PropDef]) -> TokenStream {
+    let clones = props.iter().map(|p| {
+        let (name, pt) = (&p.name, property_type(&p.ty));
+        quote!(#name: #pt::clone_value(&self.#name),)
+    });
+    let fields = props.iter().map(|p| {
+        let (name, pt) = (&p.name, property_type(&p.ty));
+        let lit = LitStr::new(&name.to_string(), name.span());
+        quote!(.field(#lit, &::actix_remote_objects::__private::DebugWith(|f| #pt::fmt_value(&self.#name, f))))
+    });
+    let lit = LitStr::new(&ty.to_string(), ty.span());
+    quote! {
+        impl ::core::clone::Clone for #ty {
+            fn clone(&self) -> Self {
+                #ty { #(#clones)* }
+            }
+        }
+
+        impl ::core::fmt::Debug for #ty {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#lit) #(#fields)* .finish()
+            }
+        }
+    }
+}
+
 fn properties_struct(def: &ApiDef) -> TokenStream {
     let fields = def.props.iter().map(|p| {
         let (docs, name, ty) = (prop_docs(p), &p.name, &p.ty);
@@ -127,19 +161,24 @@ fn properties_struct(def: &ApiDef) -> TokenStream {
         match &p.default {
             // The annotated binding makes a default of the wrong type an error at the default.
             Some(expr) => quote_spanned!(expr.span()=> #name: { let value: #ty = #expr; value },),
-            None => quote!(#name: ::core::default::Default::default(),),
+            None => {
+                let pt = property_type(ty);
+                quote!(#name: #pt::default_value(),)
+            }
         }
     });
     let partial_eq = partial_eq_struct(
         &format_ident!("Properties"),
         def.props.iter().map(|p| (&p.name, &p.ty)),
     );
+    let impls = property_struct_impls(&format_ident!("Properties"), &def.props);
     quote! {
         /// Every property's value, with the declared defaults.
-        #[derive(Debug, Clone)]
         pub struct Properties {
             #(#fields)*
         }
+
+        #impls
 
         impl ::core::default::Default for Properties {
             fn default() -> Self {
@@ -203,11 +242,41 @@ fn property_change_enum(def: &ApiDef) -> TokenStream {
         &format_ident!("PropertyChange"),
         def.props.iter().map(|p| (variant(&p.name), &p.ty)),
     );
+    let clones = def.props.iter().map(|p| {
+        let (v, pt) = (variant(&p.name), property_type(&p.ty));
+        quote!(PropertyChange::#v(ref value) => PropertyChange::#v(#pt::clone_value(value)),)
+    });
+    let debugs = def.props.iter().map(|p| {
+        let (v, pt) = (variant(&p.name), property_type(&p.ty));
+        let lit = LitStr::new(&v.to_string(), v.span());
+        quote! {
+            PropertyChange::#v(ref value) => f
+                .debug_tuple(#lit)
+                .field(&::actix_remote_objects::__private::DebugWith(|f| #pt::fmt_value(value, f)))
+                .finish(),
+        }
+    });
     quote! {
         /// One property's new value.
-        #[derive(Debug, Clone)]
         pub enum PropertyChange {
             #(#variants)*
+        }
+
+        // `*self`: an API without properties has an empty enum, matched by no arm.
+        impl ::core::clone::Clone for PropertyChange {
+            fn clone(&self) -> Self {
+                match *self {
+                    #(#clones)*
+                }
+            }
+        }
+
+        impl ::core::fmt::Debug for PropertyChange {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                match *self {
+                    #(#debugs)*
+                }
+            }
         }
 
         impl __actix::Message for PropertyChange {
@@ -339,12 +408,27 @@ fn write_messages(def: &ApiDef) -> TokenStream {
             ),
             name.span(),
         );
+        let pt = property_type(ty);
+        let lit = LitStr::new(&message.to_string(), message.span());
         quote! {
             #[doc = #doc]
-            #[derive(Debug, Clone)]
             pub struct #message {
                 /// The value the replica asks for.
                 pub value: #ty,
+            }
+
+            impl ::core::clone::Clone for #message {
+                fn clone(&self) -> Self {
+                    #message { value: #pt::clone_value(&self.value) }
+                }
+            }
+
+            impl ::core::fmt::Debug for #message {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    f.debug_struct(#lit)
+                        .field("value", &::actix_remote_objects::__private::DebugWith(|f| #pt::fmt_value(&self.value, f)))
+                        .finish()
+                }
             }
 
             impl __actix::Message for #message {
@@ -359,15 +443,17 @@ fn simple_source(def: &ApiDef) -> TokenStream {
     let api = &def.name;
     let getters = def.props.iter().map(|p| {
         let (docs, name, ty) = (prop_docs(p), &p.name, &p.ty);
+        let pt = property_type(ty);
         quote! {
             #docs
             pub fn #name(&self) -> #ty {
-                self.state.read(|p| ::core::clone::Clone::clone(&p.#name))
+                self.state.read(|p| #pt::clone_value(&p.#name))
             }
         }
     });
     let setters = def.props.iter().enumerate().filter(|(_, p)| p.access != Access::Constant).map(|(i, p)| {
         let (name, ty, idx) = (&p.name, &p.ty, index(i));
+        let pt = property_type(ty);
         let setter = format_ident!("set_{}", name);
         let doc = LitStr::new(
             &format!("Sets `{name}`; replicas are told only if the value changed. Returns whether it did."),
@@ -376,7 +462,7 @@ fn simple_source(def: &ApiDef) -> TokenStream {
         quote! {
             #[doc = #doc]
             pub fn #setter(&self, value: #ty) -> ::core::result::Result<bool, ::actix_remote_objects::Error> {
-                self.state.set(#idx, value, |p| &mut p.#name)
+                self.state.set(#idx, value, |p| &mut p.#name, |v, enc, out| #pt::encode_value_into(v, enc, out))
             }
         }
     });
@@ -492,10 +578,11 @@ fn replica_ext(def: &ApiDef) -> TokenStream {
     let mut impls = Vec::new();
     for (i, p) in def.props.iter().enumerate() {
         let (docs, name, ty, idx) = (prop_docs(p), &p.name, &p.ty, index(i));
+        let pt = property_type(ty);
         decls.push(quote!(#docs fn #name(&self) -> #ty;));
         impls.push(quote! {
             fn #name(&self) -> #ty {
-                self.with_properties(|p| ::core::clone::Clone::clone(&p.#name))
+                self.with_properties(|p| #pt::clone_value(&p.#name))
             }
         });
         if p.push {
@@ -536,12 +623,12 @@ fn replica_ext(def: &ApiDef) -> TokenStream {
             });
             impls.push(quote! {
                 fn #setter(&self, value: #ty) -> ::actix_remote_objects::PendingWrite<#ty> {
-                    let written = self.write_property(#idx, &value);
+                    let written = self.write_property_with(#idx, |enc| #pt::encode_value(&value, enc));
                     let replica = ::core::clone::Clone::clone(self);
                     ::actix_remote_objects::PendingWrite::new(async move {
                         written.await?;
                         ::core::result::Result::Ok(
-                            replica.with_properties(|p| ::core::clone::Clone::clone(&p.#name)),
+                            replica.with_properties(|p| #pt::clone_value(&p.#name)),
                         )
                     })
                 }
@@ -629,7 +716,7 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
 
     let prop_schemas = def.props.iter().map(|p| {
         let name = LitStr::new(&p.name.to_string(), p.name.span());
-        let (ty, type_name, persisted) = (&p.ty, type_name(&p.ty), p.persisted);
+        let (pt, type_name, persisted) = (property_type(&p.ty), type_name(&p.ty), p.persisted);
         let access = match p.access {
             Access::ReadOnly => quote!(ReadOnly),
             Access::ReadWrite => quote!(ReadWrite),
@@ -638,7 +725,7 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
         quote!(#private::PropertySchema {
             name: ::std::string::String::from(#name),
             type_name: ::std::string::String::from(#type_name),
-            format: b.trace::<#ty>()?,
+            format: #pt::trace_value(&mut b)?,
             access: #private::AccessFlag::#access,
             persisted: #persisted,
         })
@@ -678,6 +765,7 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
     let signal_schemas: Vec<TokenStream> = def.signals.iter().map(member_schema).collect();
     let slot_schemas: Vec<TokenStream> = slots.iter().map(member_schema).collect();
     let names: Vec<&Ident> = def.props.iter().map(|p| &p.name).collect();
+    let pts: Vec<TokenStream> = def.props.iter().map(|p| property_type(&p.ty)).collect();
     let variants: Vec<Ident> = def.props.iter().map(|p| variant(&p.name)).collect();
     let indices: Vec<u16> = (0..def.props.len()).map(index).collect();
     let positions: Vec<usize> = (0..def.props.len()).collect();
@@ -691,9 +779,10 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
             quote!(#idx => ::core::result::Result::Err(#private::SetPropertyError::Checked(#lit)),)
         } else if p.access == Access::ReadWrite {
             let setter = format_ident!("set_{}", name);
+            let pt = property_type(&p.ty);
             quote! {
                 #idx => {
-                    let value = #private::decode(value, enc)?;
+                    let value = #pt::decode_value(value, enc)?;
                     source.#setter(value).map(|_| ()).map_err(|e| #private::SetPropertyError::Source(e.to_string()))
                 }
             }
@@ -743,7 +832,7 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
                 props: &#module::Properties,
                 enc: #private::Encoding,
             ) -> ::core::result::Result<::std::vec::Vec<#private::Bytes>, #private::EncodeError> {
-                ::core::result::Result::Ok(::std::vec![#(#private::encode(&props.#names, enc)?),*])
+                ::core::result::Result::Ok(::std::vec![#(#pts::encode_value(&props.#names, enc)?),*])
             }
 
             fn decode_properties(
@@ -751,7 +840,7 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
                 enc: #private::Encoding,
             ) -> ::core::result::Result<#module::Properties, #private::DecodeError> {
                 ::core::result::Result::Ok(#module::Properties {
-                    #(#names: #private::decode(values.get(#positions).map_or(&[][..], |b| &b[..]), enc)?,)*
+                    #(#names: #pts::decode_value(values.get(#positions).map_or(&[][..], |b| &b[..]), enc)?,)*
                 })
             }
 
@@ -762,7 +851,7 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
             ) -> ::core::option::Option<::core::result::Result<#module::PropertyChange, #private::DecodeError>> {
                 match index {
                     #(#indices => ::core::option::Option::Some(
-                        #private::decode(value, enc).map(#module::PropertyChange::#variants)
+                        #pts::decode_value(value, enc).map(#module::PropertyChange::#variants)
                     ),)*
                     _ => ::core::option::Option::None,
                 }
@@ -777,7 +866,7 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
             fn property_change(props: &#module::Properties, index: u16) -> ::core::option::Option<#module::PropertyChange> {
                 match index {
                     #(#indices => ::core::option::Option::Some(
-                        #module::PropertyChange::#variants(::core::clone::Clone::clone(&props.#names))
+                        #module::PropertyChange::#variants(#pts::clone_value(&props.#names))
                     ),)*
                     _ => ::core::option::Option::None,
                 }
@@ -858,9 +947,10 @@ fn hostable_impl(def: &ApiDef, module: &Ident) -> TokenStream {
     let write_arms = checked.iter().zip(&write_types).map(|((i, p), message)| {
         let idx = index(*i);
         let setter = format_ident!("set_{}", p.name);
+        let pt = property_type(&p.ty);
         quote! {
             #idx => {
-                let value = #private::decode(value, enc)?;
+                let value = #pt::decode_value(value, enc)?;
                 let sent = addr.clone().send(#module::#message { value });
                 let source = ::core::clone::Clone::clone(source);
                 ::core::result::Result::Ok(::core::option::Option::Some(::std::boxed::Box::pin(async move {

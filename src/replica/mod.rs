@@ -287,6 +287,17 @@ impl<A: RemoteObject> Replica<A> {
     /// Generated setters (`set_<name>`) call this and resolve to the applied value.
     #[doc(hidden)]
     pub fn write_property<T: Serialize>(&self, index: u16, value: &T) -> PendingWrite<()> {
+        self.write_property_with(index, |enc| enc.encode(value).map(Bytes::from))
+    }
+
+    /// [`Replica::write_property`], the value encoded by `encode` (the generated setters
+    /// encode through the property's type).
+    #[doc(hidden)]
+    pub fn write_property_with(
+        &self,
+        index: u16,
+        encode: impl FnOnce(crate::wire::Encoding) -> Result<Bytes, crate::wire::EncodeError>,
+    ) -> PendingWrite<()> {
         let writable = A::PROPERTIES
             .get(usize::from(index))
             .filter(|p| p.access == Access::ReadWrite);
@@ -297,8 +308,8 @@ impl<A: RemoteObject> Replica<A> {
             let refused = SlotError::Rejected(format!("property {name:?} is not read_write"));
             return PendingWrite::ready(Err(refused));
         };
-        let bytes = match self.shared.encoding.encode(value) {
-            Ok(bytes) => Bytes::from(bytes),
+        let bytes = match encode(self.shared.encoding) {
+            Ok(bytes) => bytes,
             Err(error) => return PendingWrite::ready(Err(SlotError::Encode(error.to_string()))),
         };
         let (tx, rx) = tokio::sync::oneshot::channel();

@@ -10,7 +10,7 @@ use super::fanout::{InitHeader, Subscribers};
 use crate::api::RemoteObject;
 use crate::error::{Error, Kind};
 use crate::outbox::{ConnId, Outbox};
-use crate::wire::{ChildInit, Encoding, Packet, SourceId};
+use crate::wire::{ChildInit, EncodeError, Encoding, Packet, SourceId};
 
 /// The state behind a generated `SimpleSource`: every property's value, typed and encoded,
 /// and the replicas' connections subscribed to it. Cheap to clone; clones share the state.
@@ -87,13 +87,15 @@ impl<Api: RemoteObject> SourceState<Api> {
         read(&self.lock().props)
     }
 
-    /// Sets property `index` (whose storage `field` returns) to `value`. Replicas are told
-    /// only if the encoded value differs from the current one. Returns whether it changed.
-    pub fn set<T: Serialize>(
+    /// Sets property `index` (whose storage `field` returns) to `value`, which `encode`
+    /// encodes. Replicas are told only if the encoded value differs from the current one.
+    /// Returns whether it changed.
+    pub fn set<T>(
         &self,
         index: u16,
         value: T,
         field: impl FnOnce(&mut Api::Properties) -> &mut T,
+        encode: impl FnOnce(&T, Encoding, &mut bytes::BytesMut) -> Result<(), EncodeError>,
     ) -> Result<bool, Error> {
         let mut guard = self.lock();
         let inner = &mut *guard;
@@ -106,7 +108,7 @@ impl<Api: RemoteObject> SourceState<Api> {
             ))));
         };
         let changed = inner.subscribers.publish_property(index, current, |out| {
-            encoding.encode_into(&value, out).map_err(Error::from)
+            encode(&value, encoding, out).map_err(Error::from)
         })?;
         if changed {
             *field(&mut inner.props) = value;
