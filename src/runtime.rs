@@ -81,9 +81,9 @@ pub fn arbiter() -> ArbiterHandle {
     Arbiter::try_current().unwrap_or_else(|| own().clone())
 }
 
-/// Starts the actor `make` returns on [`arbiter`]; `make` runs there. For serving an actor
-/// from a program without an actix System:
-/// `host.enable_remoting_addr(runtime::start(|| MyService::default())).await`.
+/// Starts the actor `make` returns on [`arbiter`]; `make` runs there. For actors of your own
+/// in a program without an actix System (to serve one as a source,
+/// [`crate::Host::enable_remoting_with`] does this and more).
 pub fn start<A, F>(make: F) -> Addr<A>
 where
     A: Actor<Context = Context<A>>,
