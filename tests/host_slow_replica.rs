@@ -30,17 +30,7 @@ async fn stalled_replica(
     Node,
     Replica<Counter>,
 ) {
-    let host = Host::listen_with("tcp://127.0.0.1:0", config)
-        .await
-        .unwrap();
-    let source = counter::SimpleSource::default();
-    host.enable_remoting(CounterService(source.clone()))
-        .await
-        .unwrap();
-    let proxy = FaultProxy::start(host.url().unwrap()).await;
-    let node = Node::connect(proxy.url()).await.unwrap();
-    let replica = node.acquire::<Counter>();
-    replica.wait_for_source(TIMEOUT).await.unwrap();
+    let (host, source, proxy, node, replica) = counter_behind_proxy(config).await;
     proxy.stall();
     (host, source, proxy, node, replica)
 }

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use actix_remote_objects::prelude::*;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use support::counter_api::*;
-use support::proxy::FaultProxy;
 use support::raw::RawClient;
 use support::*;
 
@@ -161,17 +160,7 @@ async fn connections_calls_errors_and_slow_peers_are_counted() {
 
     // A connection cut under a replica is a reconnect.
     let config = HostConfig::default().max_queued_bytes(256 * 1024);
-    let host = Host::listen_with("tcp://127.0.0.1:0", config)
-        .await
-        .unwrap();
-    let source = counter::SimpleSource::default();
-    host.enable_remoting(CounterService(source.clone()))
-        .await
-        .unwrap();
-    let proxy = FaultProxy::start(host.url().unwrap()).await;
-    let node = Node::connect(proxy.url()).await.unwrap();
-    let replica = node.acquire::<Counter>();
-    replica.wait_for_source(TIMEOUT).await.unwrap();
+    let (host, source, proxy, node, replica) = counter_behind_proxy(config).await;
     let mut states = replica.state_changes();
     proxy.sever();
     while next(&mut states).await != ReplicaState::Suspect {}
