@@ -72,6 +72,8 @@ pub struct ChildInfo {
     pub api: &'static str,
     /// Declared `Option<…>`: the source may hold none.
     pub optional: bool,
+    /// A model (`model playlist: ListModel<Track>`): `api` is the model adapter's.
+    pub model: bool,
 }
 
 /// Something done with the API of one child member, whose type only the generated code
@@ -81,6 +83,8 @@ pub trait ChildVisitor {
     type Output;
     /// Called with the child's API.
     fn visit<C: RemoteObject>(self) -> Self::Output;
+    /// Called for a model member, with its row type.
+    fn visit_model<R: crate::adapter::ModelRow>(self) -> Self::Output;
 }
 
 /// An API: the marker type `remote_object!` generates. It knows the API's wire identity,

@@ -327,6 +327,7 @@ impl Link {
         let delivery = Delivery {
             capacity: 1024,
             arbiter: actix::Arbiter::current(),
+            models: Default::default(),
         };
         let replica = ReplicaShared::<Meter>::new(name.to_owned(), ENC, None, delivery);
         self.node

@@ -82,6 +82,9 @@ pub(crate) enum Kind {
     BadChild { member: String, reason: String },
     #[error("the replica is not connected to its source")]
     NotConnected,
+    /// A model operation named a row the model does not have.
+    #[error("row {row} is out of range: the model has {rows} rows")]
+    NoSuchRow { row: usize, rows: usize },
     #[error("the host refused to serve {name:?}: {reason}")]
     Refused { name: String, reason: String },
     #[error("authentication: {0}")]
@@ -227,6 +230,11 @@ impl Error {
     /// The replica has no live source to send to.
     pub fn is_not_connected(&self) -> bool {
         matches!(self.kind, Kind::NotConnected)
+    }
+
+    /// A model operation named a row (or range) the model does not have.
+    pub fn is_out_of_range(&self) -> bool {
+        matches!(self.kind, Kind::NoSuchRow { .. })
     }
 
     /// The host or node was shut down.

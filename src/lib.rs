@@ -24,6 +24,7 @@
 // Lets the generated code name `::actix_remote_objects` inside this crate's own tests too.
 extern crate self as actix_remote_objects;
 
+mod adapter;
 pub mod api;
 mod batch;
 #[cfg(test)]
@@ -85,6 +86,75 @@ pub mod dynamic {
         codec, schema, value, ApiSchema, MemberSchema, PropertySchema, SchemaError, ShapeError,
         TypeDef, TypeFormat, Value, ValueError,
     };
+}
+
+pub mod model {
+    //! Replicated models (Qt's `MODEL`): a list of rows a source holds and changes, which
+    //! replicas page through — holding only the rows they fetched — while rows arrive, move and
+    //! change.
+    //!
+    //! Declare one as a member of an API, `model playlist: ListModel<Track>`. The source's
+    //! `SimpleSource` then holds a [`ListModel`] (`source.playlist()`), changed like a `Vec`:
+    //! every operation is one diff on the wire, in order with the source's other changes and
+    //! signals. A replica of the API has a [`ModelReplica`] (`replica.playlist()`), which knows
+    //! the row count as soon as it is initialized and holds a window of rows: `get(row)` reads
+    //! it (and asks for the rows around a miss), `fetch(range)` awaits rows, `changes()`
+    //! streams what changed.
+    //!
+    //! ```
+    //! use actix_remote_objects::prelude::*;
+    //! use actix_remote_objects::model::ListModel;
+    //!
+    //! #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    //! pub struct Track {
+    //!     pub title: String,
+    //!     pub plays: u32,
+    //! }
+    //!
+    //! remote_object! {
+    //!     pub Player {
+    //!         prop volume: u8;
+    //!         model playlist: ListModel<Track>;
+    //!     }
+    //! }
+    //! use player::ReplicaExt as _;
+    //!
+    //! struct PlayerService(player::SimpleSource);
+    //! impl actix::Actor for PlayerService {
+    //!     type Context = actix::Context<Self>;
+    //! }
+    //! impl RemoteSource for PlayerService {
+    //!     type Api = Player;
+    //!     fn simple_source(&self) -> &player::SimpleSource {
+    //!         &self.0
+    //!     }
+    //! }
+    //!
+    //! # #[actix::main]
+    //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    //! let state = player::SimpleSource::default();
+    //! let playlist = state.playlist();
+    //! for n in 0..1000 {
+    //!     playlist.push(Track { title: format!("track {n}"), plays: 0 })?;
+    //! }
+    //! let host = Host::listen("tcp://127.0.0.1:0").await?;
+    //! host.enable_remoting(PlayerService(state)).await?;
+    //!
+    //! let node = Node::connect(host.url().unwrap()).await?;
+    //! let replica = node.acquire::<Player>();
+    //! replica.wait_for_source(std::time::Duration::from_secs(5)).await?;
+    //! let model = replica.playlist().expect("initialized");
+    //! assert_eq!(model.row_count(), 1000);
+    //! let rows = model.fetch(500..510).await?;
+    //! assert_eq!(rows[0].title, "track 500");
+    //! assert_eq!(model.get(505).map(|t| t.title), Some("track 505".to_owned()));
+    //! # Ok(())
+    //! # }
+    //! ```
+
+    pub use crate::adapter::ModelRow;
+    pub use crate::replica::{ModelChange, ModelReplica};
+    pub use crate::source::ListModel;
 }
 
 /// Items the generated code uses; not part of the public API.

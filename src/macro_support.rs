@@ -98,8 +98,25 @@ pub fn child_schema<C: crate::RemoteObject>(
         name: name.to_owned(),
         optional,
         api: api?,
+        model: false,
     })
 }
+
+/// The description of model member `name`, whose rows are `R`: the model adapter's API
+/// with the row type filled in.
+pub fn model_schema<R: crate::adapter::ModelRow>(
+    name: &'static str,
+) -> Result<ChildSchema, SchemaError> {
+    Ok(ChildSchema {
+        name: name.to_owned(),
+        optional: false,
+        api: crate::adapter::described::<R>()?,
+        model: true,
+    })
+}
+
+/// The model adapter's wire name, for a model member's [`ChildInfo`].
+pub const MODEL_API: &str = crate::adapter::API_NAME;
 
 /// What a source actor answered to a `checked` write: the value to set (through `set`, so
 /// every replica sees it in order) or its refusal, as the replica will read it.

@@ -57,13 +57,20 @@ struct Entry {
 enum Pieces {
     One(Bytes),
     Many(Vec<Bytes>),
+    /// Nothing to write: run once everything queued before it is written.
+    Marker(Marker),
 }
+
+/// What a marker runs: a subscriber that stopped sending because the peer fell behind
+/// learns the peer caught up (see [`Outbox::push_marker`]).
+pub(crate) type Marker = Box<dyn FnOnce() + Send>;
 
 impl Entry {
     fn len(&self) -> usize {
         match &self.pieces {
             Pieces::One(frame) => frame.len(),
             Pieces::Many(pieces) => pieces.iter().map(Bytes::len).sum(),
+            Pieces::Marker(_) => 0,
         }
     }
 }
@@ -160,9 +167,16 @@ impl Outbox {
     #[cfg(test)]
     pub(crate) fn drain(&self) -> bytes::BytesMut {
         let mut pieces = Vec::new();
-        let mut state = self.lock();
-        while !state.entries.is_empty() {
-            state.take_batch(&mut pieces);
+        loop {
+            let mut state = self.lock();
+            if state.entries.is_empty() {
+                break;
+            }
+            let marker = state.take_batch(&mut pieces);
+            drop(state);
+            if let Some(marker) = marker {
+                marker();
+            }
         }
         let mut bytes = bytes::BytesMut::new();
         for piece in pieces {
@@ -194,6 +208,15 @@ impl Outbox {
         self.enqueue(Entry {
             pieces: Pieces::One(frame),
             key: Some((source, index)),
+        })
+    }
+
+    /// Queues `marker`, which the writer runs once every frame queued before it is written
+    /// (never, if the connection ends first); false if the connection is gone.
+    pub(crate) fn push_marker(&self, marker: Marker) -> bool {
+        self.enqueue(Entry {
+            pieces: Pieces::Marker(marker),
+            key: None,
         })
     }
 
@@ -257,6 +280,13 @@ impl Outbox {
         self.shared.abort_writer.notify_one();
     }
 
+    /// Whether the peer is behind: more is queued than the point where property values
+    /// start to coalesce (or half the limit, if that is lower). Frames that cannot coalesce
+    /// but can be replaced by a summary (a model's diffs) stop there.
+    pub(crate) fn is_lagging(&self) -> bool {
+        self.lock().queued_bytes > COALESCE_ABOVE.min(self.shared.max_queued / 2)
+    }
+
     /// Bytes waiting to be written (for tests and diagnostics).
     #[cfg(test)]
     pub(crate) fn queued_bytes(&self) -> usize {
@@ -295,8 +325,9 @@ impl State {
         }
     }
 
-    /// Takes queued frames, up to about [`BATCH_LIMIT`] bytes.
-    fn take_batch(&mut self, into: &mut Vec<Bytes>) {
+    /// Takes queued frames, up to about [`BATCH_LIMIT`] bytes, and stops at a marker, which
+    /// it hands back to run once those frames are written.
+    fn take_batch(&mut self, into: &mut Vec<Bytes>) -> Option<Marker> {
         let mut taken = 0;
         while taken < BATCH_LIMIT {
             let Some(slot) = self.entries.pop_front() else {
@@ -319,8 +350,10 @@ impl State {
             match entry.pieces {
                 Pieces::One(frame) => into.push(frame),
                 Pieces::Many(pieces) => into.extend(pieces),
+                Pieces::Marker(marker) => return Some(marker),
             }
         }
+        None
     }
 }
 
@@ -356,10 +389,10 @@ async fn drain<W: AsyncWrite + Unpin>(shared: &Shared, writer: &mut W) -> Writer
     let mut frames = Vec::new();
     let mut buffer = BytesMut::with_capacity(8 * 1024);
     loop {
-        let (closing, overflowed) = {
+        let (closing, overflowed, marker) = {
             let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
-            state.take_batch(&mut frames);
-            (state.closing, state.overflowed)
+            let marker = state.take_batch(&mut frames);
+            (state.closing, state.overflowed, marker)
         };
         if overflowed {
             return WriterEnd::Overflowed;
@@ -368,10 +401,17 @@ async fn drain<W: AsyncWrite + Unpin>(shared: &Shared, writer: &mut W) -> Writer
         // the writer (and with it the connection and its queue) forever.
         let step = async {
             if !frames.is_empty() {
-                return match write_frames(writer, &mut frames, &mut buffer).await {
-                    Ok(()) => None,
-                    Err(e) => Some(WriterEnd::Failed(e)),
-                };
+                if let Err(e) = write_frames(writer, &mut frames, &mut buffer).await {
+                    return Some(WriterEnd::Failed(e));
+                }
+                if let Some(marker) = marker {
+                    marker();
+                }
+                return None;
+            }
+            if let Some(marker) = marker {
+                marker();
+                return None;
             }
             if closing {
                 return Some(match writer.shutdown().await {
@@ -446,6 +486,36 @@ mod tests {
             !outbox.push(Bytes::from_static(b"late")),
             "nothing is accepted after close"
         );
+    }
+
+    #[tokio::test]
+    async fn a_marker_runs_once_what_was_queued_before_it_is_written_and_not_before() {
+        let (a, mut b) = tokio::io::duplex(64);
+        let (outbox, writer) = Outbox::new(1, a, DEFAULT_MAX_QUEUED);
+        let writer = tokio::spawn(writer);
+        let (ran_tx, mut ran_rx) = tokio::sync::oneshot::channel();
+        outbox.push(frame(1, 1000));
+        let after = outbox.clone();
+        assert!(outbox.push_marker(Box::new(move || {
+            // What a marker queues goes after everything before it.
+            after.push(Bytes::from_static(b"after"));
+            let _ = ran_tx.send(());
+        })));
+        // The peer has read nothing: the writer is stuck in the first frame.
+        tokio::task::yield_now().await;
+        assert!(
+            ran_rx.try_recv().is_err(),
+            "the marker waits for the frame before it"
+        );
+        let mut got = vec![0; 1000];
+        b.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, vec![1; 1000]);
+        ran_rx.await.unwrap();
+        let mut tail = vec![0; 5];
+        b.read_exact(&mut tail).await.unwrap();
+        assert_eq!(&tail, b"after");
+        outbox.close();
+        assert!(matches!(writer.await.unwrap(), WriterEnd::Closed));
     }
 
     #[tokio::test]

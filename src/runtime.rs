@@ -210,3 +210,19 @@ fn start_own() -> std::io::Result<ArbiterHandle> {
     rx.recv()
         .map_err(|_| std::io::Error::other("the runtime thread ended before it started"))?
 }
+
+/// A watch channel's value now and after every change, as a stream.
+pub(crate) fn watch_stream<T: Clone + Send + Sync + 'static>(
+    rx: tokio::sync::watch::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Unpin + Send + 'static {
+    Box::pin(futures::stream::unfold(
+        (rx, true),
+        |(mut rx, first)| async move {
+            if !first && rx.changed().await.is_err() {
+                return None;
+            }
+            let value = rx.borrow_and_update().clone();
+            Some((value, (rx, false)))
+        },
+    ))
+}

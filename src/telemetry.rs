@@ -14,6 +14,7 @@
 //! | `aro_call_errors_total` | counter | `kind` | failed replica calls, by [`crate::SlotError`] kind |
 //! | `aro_values_coalesced_total` | counter | | property values replaced in a slow peer's queue by newer ones |
 //! | `aro_slow_peers_dropped_total` | counter | | connections closed for reading too slowly |
+//! | `aro_model_resets_total` | counter | | model replicas sent a reset instead of the diffs they fell behind on |
 //! | `aro_write_batch_bytes` | histogram | | the bytes queued for a connection when its writer takes them: one sample per socket write |
 //! | `aro_subscribers` | gauge | `source` | replica connections subscribed to a source, as of its last subscribe or release |
 //!
@@ -77,6 +78,10 @@ pub(crate) fn value_coalesced() {
 
 pub(crate) fn slow_peer_dropped() {
     counter!("aro_slow_peers_dropped_total").increment(1);
+}
+
+pub(crate) fn model_reset() {
+    counter!("aro_model_resets_total").increment(1);
 }
 
 /// Source `name` has `count` subscribers. Source names are the host's own (never a

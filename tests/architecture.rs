@@ -26,24 +26,26 @@ const LAYERS: &[(&str, u8)] = &[
     ("outbox", 4),
     ("batch", 4),
     ("persist", 4),
+    // the model adapter: the API every model is served as
+    ("adapter", 5),
     // an API's description
-    ("api", 5),
+    ("api", 6),
     // source and replica state
-    ("source", 6),
-    ("replica", 6),
+    ("source", 7),
+    ("replica", 7),
     // the drivers
-    ("node", 7),
-    ("host", 8),
+    ("node", 8),
+    ("host", 9),
     // built on hosts and nodes
-    ("registry", 9),
-    ("macro_support", 10),
-    ("fuzzing", 10),
+    ("registry", 10),
+    ("macro_support", 11),
+    ("fuzzing", 11),
     // the contract, checked at session level with every layer in memory
-    ("contract_tests", 11),
-    ("lib", 11),
+    ("contract_tests", 12),
+    ("lib", 12),
     // documentation only
-    ("guide", 11),
-    ("example_generated", 11),
+    ("guide", 12),
+    ("example_generated", 12),
 ];
 
 fn layer(module: &str) -> Option<u8> {

@@ -35,6 +35,14 @@ async fn mutated_sessions_never_hurt_a_live_host() {
     .await
     .unwrap();
     host.enable_remoting(PrinterService::new()).await.unwrap();
+    let queue = print_queue::SimpleSource::default();
+    queue
+        .jobs()
+        .extend((0..100).map(|n| n.to_string()))
+        .unwrap();
+    host.enable_remoting(PrintQueueService(queue))
+        .await
+        .unwrap();
     let url = host.url().unwrap().to_owned();
     let node = Node::connect(&url).await.unwrap();
     let good = node.acquire::<Printer>();

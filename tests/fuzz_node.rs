@@ -1,6 +1,7 @@
 //! Fuzzing a node from a hostile host: a real session is recorded, then tens of thousands of
 //! mutated copies of the host's side of it (handshakes, object lists, inits with schemas,
-//! changes, signals, replies) are fed to a node holding a typed and a dynamic replica, one
+//! changes, signals, replies, model diffs and fetched rows) are fed to a node holding a
+//! typed and a dynamic replica of a printer and of a print queue (a model), one
 //! Unix socket pair each. No input may panic or abort the node, and afterwards it still
 //! connects to a real host and initializes a replica.
 //!
@@ -31,14 +32,22 @@ async fn mutated_sessions_never_hurt_a_node() {
     let mut mutator = Mutator::new(seed);
     let started = Instant::now();
     let mut node = Node::new(NodeConfig::default());
-    let mut replicas = (node.acquire::<Printer>(), node.acquire_dynamic("Printer"));
+    let acquire = |node: &Node| {
+        (
+            node.acquire::<Printer>(),
+            node.acquire_dynamic("Printer"),
+            node.acquire::<PrintQueue>(),
+            node.acquire_dynamic("PrintQueue"),
+        )
+    };
+    let mut replicas = acquire(&node);
     let mut established = 0;
     for i in 0..inputs {
         if i % 500 == 0 {
             // A replica may rightly end in SignatureMismatch: start over now and then.
             node.shutdown().await;
             node = Node::new(NodeConfig::default());
-            replicas = (node.acquire::<Printer>(), node.acquire_dynamic("Printer"));
+            replicas = acquire(&node);
         }
         let mutate_handshake = mutator.chance(5);
         let bytes = mutator.session(&to_node, mutate_handshake);
@@ -59,6 +68,7 @@ async fn mutated_sessions_never_hurt_a_node() {
     );
     let _ = replicas.0.state();
     let _ = replicas.1.state();
+    let _ = (replicas.2.state(), replicas.3.state());
 
     // The node still works with a real host.
     let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();

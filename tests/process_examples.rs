@@ -100,6 +100,23 @@ async fn the_printer_demo_runs_and_exits_cleanly() {
 }
 
 #[actix::test]
+async fn the_playlist_demo_pages_through_a_model_and_exits_cleanly() {
+    let _guard = init();
+    let output = run("playlist", &[]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    for line in [
+        "replica: 100000 tracks, roles [\"title\", \"plays\"], none held yet",
+        "replica: fetched the first screen: \"track 0\" … \"track 19\" (20 rows held)",
+        "replica: shuffled; first is now Some(\"track 1\"); diffs Some(Moved { first: 0, count: 1, to: 99999 }), Some(Changed { first: 99999, count: 1, roles: [\"plays\"] })",
+        "replica: the source confirmed the change of row 0",
+    ] {
+        assert!(stdout.lines().any(|l| l == line), "no {line:?} in:\n{stdout}");
+    }
+    assert!(stdout.trim_end().ends_with("done"), "{stdout}");
+}
+
+#[actix::test]
 async fn the_metrics_example_prints_the_crates_metrics_for_prometheus() {
     let _guard = init();
     let output = run("metrics", &[]).await;

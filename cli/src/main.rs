@@ -9,6 +9,7 @@
 //! aro set URL SOURCE PROPERTY JSON           set a read-write property
 //! aro schema URL SOURCE                      a source's API as JSON (what `serve` reads)
 //! aro wait URL SOURCE                        wait until a source is up (within --timeout)
+//! aro model URL SOURCE.MODEL size|rows|watch  a model's row count, rows (--first, --count) or diffs
 //! aro monitor URL                            every source's changes and signals, until interrupted
 //! aro serve URL SCHEMA.json [--name NAME]    serve a mock source of that API
 //! aro completions SHELL                      a completion script for bash, zsh, fish…
@@ -120,6 +121,22 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// A model member of a source: its row count (`size`), rows as a JSON array (`rows`,
+    /// from --first, --count of them), or its diffs until interrupted (`watch`).
+    Model {
+        /// The host: tcp://HOST:PORT or local:NAME.
+        url: String,
+        /// The model: the source's name and the member's, `Player.playlist`.
+        model: String,
+        /// What to print.
+        action: ModelAction,
+        /// The first row `rows` prints.
+        #[arg(long, default_value_t = 0)]
+        first: u64,
+        /// How many rows `rows` prints (at most).
+        #[arg(long, default_value_t = 100)]
+        count: u64,
+    },
     /// Print a source's API as JSON: the schema `aro serve` reads.
     Schema {
         /// The host: tcp://HOST:PORT or local:NAME.
@@ -139,6 +156,17 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+}
+
+/// What `aro model` prints.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ModelAction {
+    /// The row count.
+    Size,
+    /// Rows, as a JSON array.
+    Rows,
+    /// The row count, then every diff.
+    Watch,
 }
 
 /// A failure to report: the message goes to stderr and the exit status is 1.
@@ -188,6 +216,23 @@ async fn main() -> ExitCode {
             value,
         } => set(&url, &source, &property, &value, timeout, out).await,
         Command::Schema { url, source } => schema(&url, &source, timeout, out).await,
+        Command::Model {
+            url,
+            model: name,
+            action,
+            first,
+            count,
+        } => {
+            model(
+                &url,
+                &name,
+                action,
+                first..first.saturating_add(count),
+                timeout,
+                out,
+            )
+            .await
+        }
         Command::Wait { url, source } => wait(&url, &source, timeout, out).await,
         Command::Serve { url, schema, name } => serve::run(&url, &schema, name.as_deref()).await,
         Command::Completions { shell } => {
@@ -650,4 +695,70 @@ async fn schema(url: &str, source: &str, timeout: Duration, out: Output) -> Resu
     out.value(&serde_json::to_value(&*schema)?);
     node.shutdown().await;
     Ok(())
+}
+
+/// The most rows one fetch asks for (the model's own limit).
+const FETCH_ROWS: u64 = 4096;
+
+async fn model(
+    url: &str,
+    name: &str,
+    action: ModelAction,
+    rows: std::ops::Range<u64>,
+    timeout: Duration,
+    out: Output,
+) -> Result<(), Failure> {
+    let node = connect(url, timeout).await?;
+    let replica = replica(&node, url, name, timeout).await?;
+    // A model is served as the model adapter's API.
+    if schema_of(&replica)?.api != "ItemModel" {
+        return fail(format!("{name} is not a model"));
+    }
+    match action {
+        ModelAction::Size => out.value(&replica.property("rows")?.to_json()),
+        ModelAction::Rows => out.value(&Json::Array(fetch_rows(&replica, rows).await?)),
+        ModelAction::Watch => follow(vec![(name.to_owned(), replica)], out).await?,
+    }
+    node.shutdown().await;
+    Ok(())
+}
+
+/// The model's rows in `rows` (clipped to the model), fetched in parts: each answer comes
+/// as a `rows` signal to this connection, before the call's reply.
+async fn fetch_rows(
+    replica: &DynamicReplica,
+    rows: std::ops::Range<u64>,
+) -> Result<Vec<Json>, Failure> {
+    let mut events = replica.events();
+    let mut fetched = Vec::new();
+    let mut at = rows.start;
+    for request in 1u64.. {
+        if at >= rows.end {
+            break;
+        }
+        let count = (rows.end - at).min(FETCH_ROWS);
+        let args = vec![Value::UInt(request), Value::UInt(at), Value::UInt(count)];
+        replica.call("fetch", args).await?;
+        let part = loop {
+            match events.next().await {
+                Some(DynamicEvent::Signal { name, args }) if name == "rows" => {
+                    if args.first().map(|(_, v)| v.to_json()) == Some(json!(request)) {
+                        break args.get(2).map(|(_, v)| v.to_json());
+                    }
+                }
+                Some(_) => {}
+                None => return fail("the model replica went away"),
+            }
+        };
+        let Some(Json::Array(part)) = part else {
+            return fail("the source answered a fetch with no rows");
+        };
+        let got = part.len() as u64;
+        fetched.extend(part);
+        if got < count {
+            break; // past the end of the model
+        }
+        at += got;
+    }
+    Ok(fetched)
 }

@@ -190,6 +190,61 @@ fn sub_objects_are_shown_read_and_called_by_their_path() {
 }
 
 #[test]
+fn a_model_is_read_by_size_and_rows() {
+    let host = PrinterHost::of("playlist");
+    let url = host.url.as_str();
+    assert_eq!(
+        json(&ok(&["model", url, "Player.playlist", "size"])),
+        100_000
+    );
+    assert_eq!(
+        json(&ok(&[
+            "model",
+            url,
+            "Player.playlist",
+            "rows",
+            "--first",
+            "500",
+            "--count",
+            "2"
+        ])),
+        serde_json::json!([
+            {"title": "track 500", "plays": 0},
+            {"title": "track 501", "plays": 0},
+        ])
+    );
+    // More than one fetch's worth, clipped at the end of the model.
+    let tail = json(&ok(&[
+        "model",
+        url,
+        "Player.playlist",
+        "rows",
+        "--first",
+        "95000",
+        "--count",
+        "9000",
+    ]));
+    assert_eq!(tail.as_array().map(Vec::len), Some(5000));
+    assert_eq!(tail[4999]["title"], "track 99999");
+    ok(&["call", url, "Player", "shuffle"]);
+    assert_eq!(
+        json(&ok(&[
+            "model",
+            url,
+            "Player.playlist",
+            "rows",
+            "--first",
+            "99999",
+            "--count",
+            "5"
+        ])),
+        serde_json::json!([{"title": "track 0", "plays": 1}])
+    );
+    let error = failing(&["model", url, "Player", "size"]);
+    assert!(error.contains("Player is not a model"), "{error}");
+}
+
+#[test]
 fn watch_prints_changes_and_signals_as_they_happen() {
     let host = PrinterHost::start();
     let mut watch = Command::new(env!("CARGO_BIN_EXE_aro"))

@@ -540,6 +540,15 @@ fn child_docs(c: &ChildDef) -> TokenStream {
 fn source_child_methods(c: &ChildDef, idx: u16) -> TokenStream {
     let lib = quote!(::actix_remote_objects);
     let (docs, name, api) = (child_docs(c), &c.name, &c.api);
+    if let Some(row) = &c.model {
+        let get = quote_spanned!(api.span()=> self.state.model::<#row>(#idx));
+        return quote! {
+            #docs
+            pub fn #name(&self) -> #api {
+                #get
+            }
+        };
+    }
     let setter = format_ident!("set_{}", name);
     let (param, value) = if c.optional {
         (
@@ -637,6 +646,24 @@ fn replica_ext(def: &ApiDef) -> TokenStream {
     }
     for (i, c) in def.children.iter().enumerate() {
         let (docs, name, api, idx) = (child_docs(c), &c.name, &c.api, index(i));
+        if let Some(row) = &c.model {
+            // Every use of the row type at the member's type: a row type that lacks a
+            // bound is one error there.
+            let replica = quote_spanned!(api.span()=> ::core::option::Option<::actix_remote_objects::model::ModelReplica<#row>>);
+            let get = quote_spanned!(api.span()=> self.child_model::<#row>(#idx));
+            decls.push(quote! {
+                #docs
+                ///
+                /// `None` until the replica is initialized.
+                fn #name(&self) -> #replica;
+            });
+            impls.push(quote! {
+                fn #name(&self) -> #replica {
+                    #get
+                }
+            });
+            continue;
+        }
         decls.push(quote! {
             #docs
             ///
@@ -748,7 +775,10 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
     };
     let child_infos = def.children.iter().map(|c| {
         let (name, api, optional) = (LitStr::new(&c.name.to_string(), c.name.span()), &c.api, c.optional);
-        quote!(#private::ChildInfo { name: #name, api: <#api as #lib::RemoteObject>::NAME, optional: #optional })
+        if c.model.is_some() {
+            return quote!(#private::ChildInfo { name: #name, api: #private::MODEL_API, optional: false, model: true });
+        }
+        quote!(#private::ChildInfo { name: #name, api: <#api as #lib::RemoteObject>::NAME, optional: #optional, model: false })
     });
     let child_schemas = def.children.iter().map(|c| {
         let (name, api, optional) = (
@@ -756,10 +786,17 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
             &c.api,
             c.optional,
         );
+        if let Some(row) = &c.model {
+            return quote_spanned!(api.span()=> #private::model_schema::<#row>(#name)?);
+        }
         quote!(#private::child_schema::<#api>(#wire_name, #name, #optional)?)
     });
     let child_arms = def.children.iter().enumerate().map(|(i, c)| {
         let (idx, api) = (index(i), &c.api);
+        if let Some(row) = &c.model {
+            let visit = quote_spanned!(api.span()=> visitor.visit_model::<#row>());
+            return quote!(#idx => ::core::option::Option::Some(#visit),);
+        }
         quote!(#idx => ::core::option::Option::Some(visitor.visit::<#api>()),)
     });
     let signal_schemas: Vec<TokenStream> = def.signals.iter().map(member_schema).collect();

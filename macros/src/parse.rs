@@ -26,6 +26,8 @@ pub struct ChildDef {
     pub api: syn::Path,
     /// Declared `Option<Api>`: the source may hold none.
     pub optional: bool,
+    /// A model member (`model playlist: ListModel<Track>`): its row type.
+    pub model: Option<Type>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -115,10 +117,11 @@ impl Parse for ApiDef {
                 }
                 "slot" => def.slots.push(parse_method(&body, docs, true)?),
                 "child" => def.children.push(parse_child(&body, docs)?),
+                "model" => def.children.push(parse_model(&body, docs)?),
                 _ => {
                     return Err(syn::Error::new(
                         keyword.span(),
-                        "expected `prop`, `signal`, `slot` or `child`",
+                        "expected `prop`, `signal`, `slot`, `child` or `model`",
                     ))
                 }
             }
@@ -262,6 +265,36 @@ fn parse_child(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<ChildDef
         name,
         api,
         optional,
+        model: None,
+    })
+}
+
+/// `model playlist: ListModel<Track>`.
+fn parse_model(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<ChildDef> {
+    let name: Ident = input.parse()?;
+    input.parse::<Token![:]>()?;
+    let ty: syn::TypePath = input.parse()?;
+    let not_a_model =
+        || syn::Error::new_spanned(&ty, "a model is a `ListModel<Row>`, `Row` a serde type");
+    let last = ty.path.segments.last().ok_or_else(not_a_model)?;
+    let row = match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) if last.ident == "ListModel" => {
+            match args.args.iter().collect::<Vec<_>>().as_slice() {
+                [syn::GenericArgument::Type(row)] => row.clone(),
+                _ => return Err(not_a_model()),
+            }
+        }
+        _ => return Err(not_a_model()),
+    };
+    if ty.qself.is_some() {
+        return Err(not_a_model());
+    }
+    Ok(ChildDef {
+        docs,
+        name,
+        api: ty.path.clone(),
+        optional: false,
+        model: Some(row),
     })
 }
 
@@ -322,6 +355,7 @@ const RESERVED_PROPERTIES: &[&str] = &[
     "addr",
     "call",
     "child",
+    "child_model",
     "events",
     "new",
     "properties",

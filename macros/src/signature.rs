@@ -38,6 +38,10 @@ fn canonical(def: &ApiDef) -> String {
         }
     }
     for c in &def.children {
+        if let Some(row) = &c.model {
+            s += &format!("model {}:{};", c.name, ty(row));
+            continue;
+        }
         let optional = if c.optional { "?" } else { "" };
         s += &format!("child {}:{}{optional};", c.name, ty(&c.api));
     }

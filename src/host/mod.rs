@@ -619,7 +619,7 @@ impl Host {
         name: &str,
     ) -> Option<impl futures::Stream<Item = usize> + Unpin + Send + 'static> {
         let hub = Arc::clone(&self.tables().sources.get(name)?.hub);
-        Some(crate::replica::watch_stream(hub.subscriber_counts()))
+        Some(crate::runtime::watch_stream(hub.subscriber_counts()))
     }
 
     /// The peers connected and admitted now: their addresses or Unix credentials, their
@@ -640,7 +640,7 @@ impl Host {
     /// The number of connected nodes, now and every time it changes (fast changes may be
     /// coalesced).
     pub fn connection_counts(&self) -> impl futures::Stream<Item = usize> + Unpin + Send + 'static {
-        crate::replica::watch_stream(self.inner.connection_count.subscribe())
+        crate::runtime::watch_stream(self.inner.connection_count.subscribe())
     }
 
     /// Stops listening, removes the Unix socket file, tells every node its sources are gone,

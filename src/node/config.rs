@@ -32,6 +32,7 @@ pub struct NodeConfig {
     pub(crate) credentials: Option<CredentialsHandle>,
     pub(crate) tls: Option<TlsClient>,
     pub(crate) name: Option<Arc<str>>,
+    pub(crate) models: crate::replica::model::ModelSettings,
 }
 
 /// Shared credentials, printable for `NodeConfig`'s `Debug` (without the secret).
@@ -69,6 +70,7 @@ impl Default for NodeConfig {
             credentials: None,
             tls: None,
             name: None,
+            models: Default::default(),
         }
     }
 }
@@ -88,6 +90,24 @@ impl NodeConfig {
     /// cannot grow the node's memory.
     pub fn event_buffer(mut self, events: usize) -> Self {
         self.event_buffer = events.max(1);
+        self
+    }
+
+    /// The most rows each model replica holds (default 1 000, Qt's): past it, the rows
+    /// farthest from the last one read are dropped. A replica's memory is bounded by this,
+    /// not by its model's size. [`ModelReplica::set_cache_rows`] changes one replica's.
+    ///
+    /// [`ModelReplica::set_cache_rows`]: crate::model::ModelReplica::set_cache_rows
+    pub fn model_cache_rows(mut self, rows: usize) -> Self {
+        self.models.cache_rows = rows;
+        self
+    }
+
+    /// How many rows from the top a model replica fetches as soon as it is initialized
+    /// (and after every reset), before anyone asks (default 0: like Qt, only the row count
+    /// comes with the init).
+    pub fn model_prefetch_rows(mut self, rows: usize) -> Self {
+        self.models.prefetch_rows = rows;
         self
     }
 

@@ -219,6 +219,7 @@ impl Node {
         Delivery {
             capacity: self.inner.config.event_buffer,
             arbiter: self.inner.arbiter.clone(),
+            models: self.inner.config.models,
         }
     }
 

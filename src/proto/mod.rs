@@ -20,6 +20,7 @@
 
 pub(crate) mod admission;
 pub(crate) mod host;
+pub(crate) mod model;
 pub(crate) mod node;
 pub(crate) mod replica;
 

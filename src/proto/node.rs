@@ -164,6 +164,10 @@ pub(crate) enum ReplicaProtocolError {
     },
     #[error("dynamic replica {name:?}: {message}")]
     Dynamic { name: String, message: String },
+    /// A model diff that does not decode or does not fit the rows: the replica's window
+    /// could not be kept right after it.
+    #[error("model replica {name:?}: {message}")]
+    Model { name: String, message: String },
 }
 
 impl ReplicaProtocolError {

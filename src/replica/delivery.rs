@@ -298,6 +298,8 @@ where
 pub(crate) struct Delivery {
     pub(crate) capacity: usize,
     pub(crate) arbiter: ArbiterHandle,
+    /// How model replicas hold rows.
+    pub(crate) models: super::model::ModelSettings,
 }
 
 impl Delivery {

@@ -3,11 +3,13 @@
 mod actor;
 pub(crate) mod delivery;
 pub(crate) mod dynamic;
+pub(crate) mod model;
 pub(crate) mod shared;
 pub(crate) mod state_cell;
 
 pub(crate) use actor::LazyActor;
 pub use actor::ReplicaActor;
+pub use model::{ModelChange, ModelReplica};
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -68,22 +70,6 @@ pub(crate) async fn wait_until_valid(
         })),
         Some(_) => Ok(()),
     }
-}
-
-/// A watch channel's value now and after every change, as a stream.
-pub(crate) fn watch_stream<T: Clone + Send + Sync + 'static>(
-    rx: tokio::sync::watch::Receiver<T>,
-) -> impl Stream<Item = T> + Unpin + Send + 'static {
-    Box::pin(futures::stream::unfold(
-        (rx, true),
-        |(mut rx, first)| async move {
-            if !first && rx.changed().await.is_err() {
-                return None;
-            }
-            let value = rx.borrow_and_update().clone();
-            Some((value, (rx, false)))
-        },
-    ))
 }
 
 /// Everything a replica observes from its source, in the order the source produced it.
@@ -231,6 +217,16 @@ impl<A: RemoteObject> Replica<A> {
     pub fn child<C: RemoteObject>(&self, index: u16) -> Option<Replica<C>> {
         let (shared, actor) = self.shared.child::<C>(index)?;
         Some(Replica::new(shared, actor, Arc::clone(&self._token)))
+    }
+
+    /// The replica of model member `index` (generated getters, `replica.playlist()`, call
+    /// this): `None` until the replica is initialized. It shares this replica's
+    /// subscription and connection, and keeps it.
+    #[doc(hidden)]
+    pub fn child_model<R: crate::adapter::ModelRow>(&self, index: u16) -> Option<ModelReplica<R>> {
+        let shared = self.shared.model::<R>(index)?;
+        let parent: Arc<dyn std::any::Any + Send + Sync> = self._token.clone();
+        Some(ModelReplica::new(shared, parent))
     }
 
     /// Calls a slot and waits for its result: the same as `send(msg)`, flattened, and one

@@ -161,6 +161,14 @@ impl ChildVisitor for MakeChild {
             present: false,
         }
     }
+    fn visit_model<R: crate::adapter::ModelRow>(self) -> ChildSlot {
+        let shared = super::model::ModelShared::<R>::new(self.name, self.encoding, self.delivery);
+        ChildSlot {
+            entry: shared.clone(),
+            handles: Arc::new(shared),
+            present: false,
+        }
+    }
 }
 
 /// Each subscriber reads from a bounded queue of its own (see [`super::delivery`]).
@@ -294,6 +302,22 @@ impl<A: RemoteObject> ReplicaShared<A> {
         }
         slot.handles
             .downcast_ref::<(Arc<ReplicaShared<C>>, Arc<super::LazyActor<C>>)>()
+            .cloned()
+    }
+
+    /// The replica of model member `index`, if the source's init brought it (and its rows
+    /// are `R`).
+    pub(crate) fn model<R: crate::adapter::ModelRow>(
+        &self,
+        index: u16,
+    ) -> Option<Arc<super::model::ModelShared<R>>> {
+        let inner = self.lock();
+        let slot = inner.children.get(usize::from(index))?.as_ref()?;
+        if !slot.present {
+            return None;
+        }
+        slot.handles
+            .downcast_ref::<Arc<super::model::ModelShared<R>>>()
             .cloned()
     }
 

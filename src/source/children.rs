@@ -36,7 +36,7 @@ pub(crate) struct Place {
 
 /// A fresh id for a child just attached. Children's ids are unique in the process and
 /// have the high bit set, so they never meet a host's own ids (counted from 1).
-fn next_child_id() -> SourceId {
+pub(crate) fn next_child_id() -> SourceId {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed) % (ROOT - 0x8000_0000);
     0x8000_0000 | n

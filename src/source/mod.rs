@@ -5,11 +5,13 @@ mod children;
 mod dynamic;
 mod fanout;
 mod hosted;
+mod list_model;
 mod serving;
 mod state;
 
 pub use children::ChildSource;
 pub use dynamic::{DynamicCall, DynamicSource, DynamicWrite};
 pub(crate) use hosted::{declared_name, encoded_schema, Caller, HostedSource, SourceHub};
+pub use list_model::ListModel;
 pub use serving::{AsSourceState, Hostable, RemoteSource};
 pub use state::SourceState;

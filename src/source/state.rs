@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use super::children::{self, Attached, ChildSource, Place};
 use super::fanout::{InitHeader, Subscribers};
-use crate::api::RemoteObject;
+use super::list_model::ListModel;
+use crate::adapter::ModelRow;
+use crate::api::{ChildVisitor, RemoteObject};
 use crate::error::{Error, Kind};
 use crate::outbox::{ConnId, Outbox};
 use crate::wire::{ChildInit, EncodeError, Encoding, Packet, SourceId};
@@ -66,7 +68,7 @@ impl<Api: RemoteObject> SourceState<Api> {
             encoding: Encoding::default(),
             encoded: EncodedCache::empty(),
             subscribers: Subscribers::default(),
-            children: vec![None; Api::CHILDREN.len()],
+            children: new_models::<Api>(),
             attached: false,
         };
         SourceState {
@@ -226,6 +228,28 @@ impl<Api: RemoteObject> SourceState<Api> {
         let inner = self.lock();
         let attached = inner.children.get(usize::from(index))?.as_ref()?;
         ChildSource::of(attached)
+    }
+
+    /// The model held at model member `index` (if it is of rows `R`; a new, empty one
+    /// that no replica sees otherwise, which the generated code never asks for).
+    pub fn model<R: ModelRow>(&self, index: u16) -> ListModel<R> {
+        let inner = self.lock();
+        let model = inner
+            .children
+            .get(usize::from(index))
+            .and_then(Option::as_ref)
+            .and_then(|attached| attached.source.downcast_ref::<ListModel<R>>());
+        match model {
+            Some(model) => model.clone(),
+            None => {
+                tracing::error!(
+                    api = Api::NAME,
+                    index,
+                    "no model of these rows at this member"
+                );
+                ListModel::default()
+            }
+        }
     }
 
     /// Points child member `index` at `child` (or at none): every subscribed replica gets
@@ -407,6 +431,28 @@ impl<Api: RemoteObject> SourceState<Api> {
         }
         None
     }
+}
+
+/// The children of a new source: an empty model at each model member, none elsewhere.
+fn new_models<Api: RemoteObject>() -> Vec<Option<Attached>> {
+    struct NewModel;
+    impl ChildVisitor for NewModel {
+        type Output = Option<Attached>;
+        fn visit<C: RemoteObject>(self) -> Option<Attached> {
+            None
+        }
+        fn visit_model<R: ModelRow>(self) -> Option<Attached> {
+            Some(ListModel::<R>::default().attachment())
+        }
+    }
+    (0..Api::CHILDREN.len())
+        .map(|i| {
+            let model = Api::CHILDREN[i].model;
+            model
+                .then(|| Api::visit_child(i as u16, NewModel).flatten())
+                .flatten()
+        })
+        .collect()
 }
 
 fn bad_child(member: &str, reason: &str) -> Error {

@@ -190,6 +190,9 @@ pub struct ChildSchema {
     pub optional: bool,
     /// The child's API.
     pub api: ApiSchema,
+    /// A model: `api` is the model adapter's, with the row type filled in.
+    #[serde(default)]
+    pub model: bool,
 }
 
 fn unit() -> TypeFormat {

@@ -1,6 +1,7 @@
 //! The printer API of the tests, and its source actor.
 
 use actix::prelude::*;
+use actix_remote_objects::model::ListModel;
 use actix_remote_objects::prelude::*;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
@@ -40,6 +41,26 @@ remote_object! {
         slot jam(tray: u32);
         /// Sets the ink level, from an async handler.
         slot refill(level: u8) -> u8;
+    }
+}
+
+remote_object! {
+    /// The documents waiting to print: a model, for sessions that carry model traffic.
+    pub PrintQueue {
+        model jobs: ListModel<String>;
+    }
+}
+
+pub struct PrintQueueService(pub print_queue::SimpleSource);
+
+impl Actor for PrintQueueService {
+    type Context = Context<Self>;
+}
+
+impl RemoteSource for PrintQueueService {
+    type Api = PrintQueue;
+    fn simple_source(&self) -> &print_queue::SimpleSource {
+        &self.0
     }
 }
 

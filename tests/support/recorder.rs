@@ -81,16 +81,26 @@ async fn pump(
 
 /// A real session of the printer API, recorded: a node acquires a typed and a dynamic
 /// replica through the recorder, calls slots (one fails, one emits a signal), sets a
-/// read-write property and watches the changes. Returns the frames each way.
+/// read-write property and watches the changes; and a model replica fetches rows, sees
+/// every kind of diff, sets the current row and has a write refused. Returns the frames each
+/// way.
 pub async fn record_printer_session() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     use actix_remote_objects::dynamic::Value;
     use actix_remote_objects::prelude::*;
 
-    use super::printer_api::{printer, Printer, PrinterService};
+    use super::printer_api::{
+        print_queue, printer, PrintQueue, PrintQueueService, Printer, PrinterService,
+    };
     use super::TIMEOUT;
 
     let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
     host.enable_remoting(PrinterService::new()).await.unwrap();
+    let queue_state = print_queue::SimpleSource::default();
+    let queue = queue_state.jobs();
+    queue.extend(["a".to_owned(), "b".to_owned()]).unwrap();
+    host.enable_remoting(PrintQueueService(queue_state))
+        .await
+        .unwrap();
     let recorder = Recorder::start(host.url().unwrap()).await;
     let node = Node::connect(recorder.url()).await.unwrap();
     let typed = node.acquire::<Printer>();
@@ -120,6 +130,25 @@ pub async fn record_printer_session() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         .call("print", vec![Value::Str("from a dynamic replica".into())])
         .await
         .unwrap();
+    // The model: a fetch, every kind of diff, the current row, a refused write.
+    let queue_replica = node.acquire::<PrintQueue>();
+    queue_replica.wait_for_source(TIMEOUT).await.unwrap();
+    let model = print_queue::ReplicaExt::jobs(&queue_replica).expect("initialized");
+    let mut model_changes = model.changes();
+    assert_eq!(model.fetch(0..2).await.unwrap().len(), 2);
+    queue.push("c".to_owned()).unwrap();
+    queue.move_rows(0..1, 2).unwrap();
+    queue.set(0, "B".to_owned()).unwrap();
+    queue.remove(1).unwrap();
+    model.set_current(Some(0)).await.unwrap();
+    assert!(model.write(0, "x".to_owned()).await.is_err());
+    queue.reset(["z".to_owned()]);
+    loop {
+        use actix_remote_objects::model::ModelChange;
+        if let ModelChange::Reset { rows: 1 } = super::next(&mut model_changes).await {
+            break;
+        }
+    }
     let (to_host, to_node) = recorder.take();
     node.shutdown().await;
     host.shutdown().await;

@@ -1,0 +1,239 @@
+//! The model adapter: the fixed API every model is served as, a child source of the source
+//! that holds it (as Qt serves a model as a `QAbstractItemModelAdapter` sub-object).
+//!
+//! Its members, by wire index:
+//! - properties: `rows: u64` (the row count at init; diffs carry it after), `roles:
+//!   Vec<String>` (constant), `current: Option<u64>` (read-write: the shared current row);
+//! - signals: `inserted(first, count, rows, total)`, `removed(first, count, total)`,
+//!   `moved(first, count, to, total)`, `changed(first, rows, roles)`, `reset(total)`, and
+//!   `rows(request, first, rows)` — a fetch's answer, sent to the connection that asked
+//!   only;
+//! - slots: `fetch(request, first, count)` (one-way: answered by `rows`, in order with the
+//!   diffs), `write(row, value)` (the source accepts or refuses it).
+//!
+//! Rows travel as the row type itself, so the schema is the adapter's with the row type
+//! filled in, and dynamic replicas decode rows like any value.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::values::schema::{
+    AccessFlag, ApiSchema, Field, MemberSchema, PropertySchema, SchemaBuilder, SchemaError,
+    TypeDef, TypeFormat,
+};
+
+use serde::{de::DeserializeOwned, Serialize};
+
+/// What a model's rows must be: a serde type, cloned into replicas' windows.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the row type of a model",
+    label = "a model's rows need `Serialize`, `DeserializeOwned`, `Clone`, `Debug`, `Send` and `Sync`",
+    note = "for a type of your own: `#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]`"
+)]
+pub trait ModelRow:
+    Serialize + DeserializeOwned + Clone + std::fmt::Debug + Send + Sync + 'static
+{
+}
+
+#[diagnostic::do_not_recommend]
+impl<T> ModelRow for T where
+    T: Serialize + DeserializeOwned + Clone + std::fmt::Debug + Send + Sync + 'static
+{
+}
+
+/// A row index from the wire as a `usize` (saturating where `usize` is smaller).
+pub(crate) fn index(row: u64) -> usize {
+    usize::try_from(row).unwrap_or(usize::MAX)
+}
+
+/// The adapter's wire name.
+pub(crate) const API_NAME: &str = "ItemModel";
+
+/// Property indices.
+pub(crate) const PROP_ROWS: u16 = 0;
+pub(crate) const PROP_ROLES: u16 = 1;
+pub(crate) const PROP_CURRENT: u16 = 2;
+/// The number of properties.
+pub(crate) const PROPERTIES: usize = 3;
+
+/// Signal indices.
+pub(crate) const SIG_INSERTED: u16 = 0;
+pub(crate) const SIG_REMOVED: u16 = 1;
+pub(crate) const SIG_MOVED: u16 = 2;
+pub(crate) const SIG_CHANGED: u16 = 3;
+pub(crate) const SIG_RESET: u16 = 4;
+pub(crate) const SIG_ROWS: u16 = 5;
+
+/// Slot indices.
+pub(crate) const SLOT_FETCH: u16 = 0;
+pub(crate) const SLOT_WRITE: u16 = 1;
+
+/// The names of the properties and slots, by index (for access policies and logs).
+pub(crate) const PROPERTY_NAMES: [&str; PROPERTIES] = ["rows", "roles", "current"];
+pub(crate) const SLOT_NAMES: [&str; 2] = ["fetch", "write"];
+
+/// The role a row that is not a struct has: itself.
+const WHOLE_ROW_ROLE: &str = "display";
+
+/// The adapter's description with rows of type `R`.
+pub(crate) fn schema<R: ModelRow>() -> Result<ApiSchema, SchemaError> {
+    let mut b = SchemaBuilder::default();
+    let u64_ = b.trace::<u64>()?;
+    let rows = b.trace::<Vec<R>>()?;
+    let row = b.trace::<R>()?;
+    let field = |name: &str, format: &TypeFormat| Field {
+        name: name.to_owned(),
+        format: format.clone(),
+    };
+    let property = |name: &str, type_name: &str, format, access| PropertySchema {
+        name: name.to_owned(),
+        type_name: type_name.to_owned(),
+        format,
+        access,
+        persisted: false,
+    };
+    let member = |name: &str, args: Vec<Field>| MemberSchema {
+        name: name.to_owned(),
+        args,
+        returns: TypeFormat::Unit,
+    };
+    let properties = vec![
+        property("rows", "u64", u64_.clone(), AccessFlag::ReadOnly),
+        property(
+            "roles",
+            "Vec<String>",
+            b.trace::<Vec<String>>()?,
+            AccessFlag::Constant,
+        ),
+        property(
+            "current",
+            "Option<u64>",
+            b.trace::<Option<u64>>()?,
+            AccessFlag::ReadWrite,
+        ),
+    ];
+    let (first, count, total) = (
+        field("first", &u64_),
+        field("count", &u64_),
+        field("total", &u64_),
+    );
+    let request = field("request", &b.trace::<u32>()?);
+    let signals = vec![
+        member(
+            "inserted",
+            vec![
+                first.clone(),
+                count.clone(),
+                field("rows", &rows),
+                total.clone(),
+            ],
+        ),
+        member("removed", vec![first.clone(), count.clone(), total.clone()]),
+        member(
+            "moved",
+            vec![
+                first.clone(),
+                count.clone(),
+                field("to", &u64_),
+                total.clone(),
+            ],
+        ),
+        member(
+            "changed",
+            vec![
+                first.clone(),
+                field("rows", &rows),
+                field("roles", &b.trace::<Vec<u16>>()?),
+            ],
+        ),
+        member("reset", vec![total]),
+        member(
+            "rows",
+            vec![request.clone(), first.clone(), field("rows", &rows)],
+        ),
+    ];
+    let slots = vec![
+        member("fetch", vec![request, first, count]),
+        member("write", vec![field("row", &u64_), field("value", &row)]),
+    ];
+    Ok(ApiSchema {
+        api: API_NAME.to_owned(),
+        signature: 0,
+        properties,
+        signals,
+        slots,
+        types: b.types()?,
+        children: Vec::new(),
+    })
+}
+
+/// The adapter's signature with rows of type `R`: its schema's structural hash, computed
+/// once per row type.
+pub(crate) fn signature<R: ModelRow>() -> u64 {
+    static SIGNATURES: Mutex<Option<HashMap<TypeId, u64>>> = Mutex::new(None);
+    let mut cache = SIGNATURES.lock().unwrap_or_else(|p| p.into_inner());
+    let cache = cache.get_or_insert_with(HashMap::new);
+    *cache.entry(TypeId::of::<R>()).or_insert_with(|| {
+        let hashed = schema::<R>()
+            .map_err(|e| e.to_string())
+            .and_then(|schema| schema.structural_signature());
+        hashed.unwrap_or_else(|error| {
+            // Like an API whose types cannot be described: the signature covers the name.
+            tracing::warn!(%error, "cannot describe a model's row type");
+            crate::wire::fnv1a(std::any::type_name::<R>().as_bytes())
+        })
+    })
+}
+
+/// The adapter's description with rows of type `R`, carrying its signature.
+pub(crate) fn described<R: ModelRow>() -> Result<ApiSchema, SchemaError> {
+    let mut schema = schema::<R>()?;
+    schema.signature = signature::<R>();
+    Ok(schema)
+}
+
+/// The roles of rows of type `R`: a struct's field names, in order; one role for any
+/// other type.
+pub(crate) fn roles<R: ModelRow>() -> Vec<String> {
+    let mut b = SchemaBuilder::default();
+    let fields = b.trace::<R>().ok().and_then(|format| {
+        let TypeFormat::Named(name) = format else {
+            return None;
+        };
+        match b.types().ok()?.remove(&name)? {
+            TypeDef::Struct(fields) => Some(fields.into_iter().map(|f| f.name).collect()),
+            _ => None,
+        }
+    });
+    fields.unwrap_or_else(|| vec![WHOLE_ROW_ROLE.to_owned()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+    struct Track {
+        title: String,
+        plays: u32,
+    }
+
+    #[test]
+    fn a_structs_fields_are_its_roles_and_anything_else_has_one() {
+        assert_eq!(roles::<Track>(), ["title", "plays"]);
+        assert_eq!(roles::<String>(), ["display"]);
+    }
+
+    #[test]
+    fn the_schema_names_every_member_at_its_index_and_the_row_type() {
+        let schema = described::<Track>().unwrap();
+        assert_eq!(schema.property("current").map(|p| p.0), Some(PROP_CURRENT));
+        assert_eq!(schema.signal("rows").map(|s| s.0), Some(SIG_ROWS));
+        assert_eq!(schema.signal("reset").map(|s| s.0), Some(SIG_RESET));
+        assert_eq!(schema.slot("write").map(|s| s.0), Some(SLOT_WRITE));
+        assert!(schema.types.keys().any(|name| name.ends_with("Track")));
+        assert_ne!(signature::<Track>(), signature::<String>());
+        assert_eq!(signature::<Track>(), schema.signature);
+    }
+}

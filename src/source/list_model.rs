@@ -1,0 +1,726 @@
+//! [`ListModel`]: the rows a source holds, and the replicas' connections subscribed to them.
+//!
+//! One lock covers the rows and the subscribers: each operation changes the rows and queues
+//! its diff to every subscriber before the next can, and a fetch is answered from the rows
+//! and queued under the same lock, so every replica applies diffs and answers to the rows
+//! exactly as they stood (see `proto::model`).
+//!
+//! A slow replica: diffs cannot be coalesced like property values, and dropping one would
+//! leave the replica's window wrong. So once a subscriber's connection lags (more is queued
+//! than the point where property values start to coalesce, 256 KiB), the model stops
+//! sending it diffs and queues a marker; when the
+//! connection's writer reaches the marker (the peer read everything before it), the model
+//! sends that subscriber one reset, and diffs again from there. Its connection stays open.
+
+use std::ops::Range;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+
+use bytes::{Bytes, BytesMut};
+use futures::Stream;
+use serde::Serialize;
+use tracing::{debug, warn};
+
+use super::children::{next_child_id, Attached, ChildHub, Place};
+use super::hosted::SourceHub;
+use crate::adapter::{self, ModelRow, PROP_CURRENT, SIG_CHANGED, SIG_INSERTED, SIG_MOVED};
+use crate::adapter::{SIG_REMOVED, SIG_RESET, SIG_ROWS, SLOT_FETCH, SLOT_WRITE};
+use crate::error::{Error, Kind};
+use crate::outbox::{ConnId, Outbox};
+use crate::proto::host::Caller;
+use crate::proto::model::MAX_FETCH_ROWS;
+use crate::proto::{SlotFuture, WriteFuture};
+use crate::wire::{ChildInit, Encoding, FailureKind, Packet, RemoteFailure, SourceId};
+
+/// Inserts of up to this many rows carry their values; larger ones leave replicas to fetch
+/// the rows they show.
+const INLINE_INSERT_ROWS: usize = 256;
+
+/// Decides on a replica's write of a row: `Ok` to apply it, or the refusal.
+type WritePolicy<T> = dyn Fn(usize, &T) -> Result<(), String> + Send + Sync;
+
+/// A list of rows that replicas page through: the `model` member of a source (declared
+/// `model playlist: ListModel<Track>`, reached as `source.playlist()`).
+///
+/// Change it like a `Vec`; every operation is sent to every replica as one diff, in order
+/// with the source's other changes and signals. Rows a replica never fetched cost it
+/// nothing: it holds a window (see [`ModelReplica`](crate::model::ModelReplica)). Handles are
+/// cheap to clone and share the rows.
+///
+/// Replicas may write rows only if the source says how it decides on them
+/// ([`ListModel::accept_writes`]); until then every write is refused.
+pub struct ListModel<T: ModelRow> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T: ModelRow> Clone for ListModel<T> {
+    fn clone(&self) -> Self {
+        ListModel {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T: ModelRow> std::fmt::Debug for ListModel<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.shared.lock();
+        f.debug_struct("ListModel")
+            .field("rows", &state.rows.len())
+            .field("subscribers", &state.subscribers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: ModelRow> Default for ListModel<T> {
+    fn default() -> Self {
+        ListModel::new(Vec::new())
+    }
+}
+
+struct Shared<T: ModelRow> {
+    state: Mutex<State<T>>,
+    /// Told the current row at every change.
+    current: tokio::sync::watch::Sender<Option<usize>>,
+    schema: OnceLock<Result<Bytes, String>>,
+    /// Itself, for the markers of lagging subscribers.
+    this: Weak<Shared<T>>,
+}
+
+struct State<T> {
+    rows: Vec<T>,
+    current: Option<u64>,
+    encoding: Encoding,
+    subscribers: Vec<Subscriber>,
+    /// The number of subscribers, for whoever watches it (made on the first ask).
+    count: Option<tokio::sync::watch::Sender<usize>>,
+    attached: bool,
+    accept_writes: Option<Arc<WritePolicy<T>>>,
+}
+
+/// A replica connection subscribed to the model, under the id the model has there.
+struct Subscriber {
+    source: SourceId,
+    outbox: Outbox,
+    /// Fell behind: gets no diffs until its connection drains to the marker queued then.
+    lagging: bool,
+}
+
+fn out_of_range(row: usize, rows: usize) -> Error {
+    Error::new(Kind::NoSuchRow { row, rows })
+}
+
+impl<T: ModelRow> ListModel<T> {
+    /// A model holding `rows`.
+    pub fn new(rows: Vec<T>) -> ListModel<T> {
+        let shared = Arc::new_cyclic(|this| Shared {
+            state: Mutex::new(State {
+                rows,
+                current: None,
+                encoding: Encoding::default(),
+                subscribers: Vec::new(),
+                count: None,
+                attached: false,
+                accept_writes: None,
+            }),
+            current: tokio::sync::watch::Sender::new(None),
+            schema: OnceLock::new(),
+            this: this.clone(),
+        });
+        ListModel { shared }
+    }
+
+    /// It, attached at a member of a new source.
+    pub(crate) fn attachment(&self) -> Attached {
+        self.shared.lock().attached = true;
+        Attached {
+            id: next_child_id(),
+            node: Arc::clone(&self.shared) as Arc<dyn ChildHub>,
+            source: Arc::new(self.clone()),
+        }
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.shared.lock().rows.len()
+    }
+
+    /// Whether it has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A copy of row `row`, if there is one.
+    pub fn get(&self, row: usize) -> Option<T> {
+        self.shared.lock().rows.get(row).cloned()
+    }
+
+    /// Runs `read` on the rows.
+    pub fn read<R>(&self, read: impl FnOnce(&[T]) -> R) -> R {
+        read(&self.shared.lock().rows)
+    }
+
+    /// The roles of a row: its fields' names if it is a struct, else one, `display`.
+    pub fn roles(&self) -> Vec<String> {
+        adapter::roles::<T>()
+    }
+
+    /// Appends a row.
+    pub fn push(&self, row: T) -> Result<(), Error> {
+        self.insert_many(usize::MAX, [row])
+    }
+
+    /// Appends rows.
+    pub fn extend(&self, rows: impl IntoIterator<Item = T>) -> Result<(), Error> {
+        self.insert_many(usize::MAX, rows)
+    }
+
+    /// Inserts a row at `at` (at most the row count).
+    pub fn insert(&self, at: usize, row: T) -> Result<(), Error> {
+        self.insert_many(at, [row])
+    }
+
+    /// Inserts rows at `at` (at most the row count; `usize::MAX` appends), as one diff.
+    pub fn insert_many(&self, at: usize, rows: impl IntoIterator<Item = T>) -> Result<(), Error> {
+        let new: Vec<T> = rows.into_iter().collect();
+        let mut state = self.shared.lock();
+        let len = state.rows.len();
+        let at = if at == usize::MAX { len } else { at };
+        if at > len {
+            return Err(out_of_range(at, len));
+        }
+        if new.is_empty() {
+            return Ok(());
+        }
+        let (first, count, total) = (at as u64, new.len() as u64, (len + new.len()) as u64);
+        let inline: &[T] = if new.len() <= INLINE_INSERT_ROWS {
+            &new
+        } else {
+            &[]
+        };
+        let frame = state.frame(SIG_INSERTED, &(first, count, inline, total))?;
+        state.rows.splice(at..at, new);
+        state.fan_out(frame, &self.shared.this);
+        Ok(())
+    }
+
+    /// Removes row `row` and returns it.
+    pub fn remove(&self, row: usize) -> Result<T, Error> {
+        let mut removed = self.remove_range(row..row.saturating_add(1))?;
+        removed.pop().ok_or_else(|| out_of_range(row, self.len()))
+    }
+
+    /// Removes the rows in `range`, as one diff, and returns them.
+    pub fn remove_range(&self, range: Range<usize>) -> Result<Vec<T>, Error> {
+        let mut state = self.shared.lock();
+        let len = state.rows.len();
+        if range.start > range.end || range.end > len {
+            return Err(out_of_range(range.end.max(range.start), len));
+        }
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (first, count) = (range.start as u64, range.len() as u64);
+        let total = (len - range.len()) as u64;
+        let frame = state.frame(SIG_REMOVED, &(first, count, total))?;
+        let removed = state.rows.drain(range).collect();
+        state.fan_out(frame, &self.shared.this);
+        Ok(removed)
+    }
+
+    /// Moves the rows in `range` so that they start at `to` — an index in the rows as they
+    /// are after the move (so `to + range.len()` is at most the row count) — as one diff.
+    pub fn move_rows(&self, range: Range<usize>, to: usize) -> Result<(), Error> {
+        let mut state = self.shared.lock();
+        let len = state.rows.len();
+        if range.start > range.end || range.end > len {
+            return Err(out_of_range(range.end.max(range.start), len));
+        }
+        if to.saturating_add(range.len()) > len {
+            return Err(out_of_range(to, len));
+        }
+        if range.is_empty() || range.start == to {
+            return Ok(());
+        }
+        let (first, count) = (range.start as u64, range.len() as u64);
+        let frame = state.frame(SIG_MOVED, &(first, count, to as u64, len as u64))?;
+        let block: Vec<T> = state.rows.drain(range).collect();
+        state.rows.splice(to..to, block);
+        state.fan_out(frame, &self.shared.this);
+        Ok(())
+    }
+
+    /// Replaces row `row` with `value` and returns the old row.
+    pub fn set(&self, row: usize, value: T) -> Result<T, Error> {
+        self.replace(row, value, &[])
+    }
+
+    /// Changes row `row` with `change`, and sends the whole new row.
+    pub fn update<R>(&self, row: usize, change: impl FnOnce(&mut T) -> R) -> Result<R, Error> {
+        self.update_roles(row, &[], change)
+    }
+
+    /// Changes row `row` with `change`, telling replicas that only `roles` (names from
+    /// [`ListModel::roles`]) changed; an empty list means the whole row.
+    pub fn update_roles<R>(
+        &self,
+        row: usize,
+        roles: &[&str],
+        change: impl FnOnce(&mut T) -> R,
+    ) -> Result<R, Error> {
+        let mut value = self.get(row).ok_or_else(|| out_of_range(row, self.len()))?;
+        let out = change(&mut value);
+        self.replace(row, value, roles)?;
+        Ok(out)
+    }
+
+    fn replace(&self, row: usize, value: T, roles: &[&str]) -> Result<T, Error> {
+        let known = adapter::roles::<T>();
+        let mut indices = Vec::with_capacity(roles.len());
+        for role in roles {
+            let index = known.iter().position(|k| k == role).ok_or_else(|| {
+                Error::new(Kind::InvalidValue(format!(
+                    "a row has no role {role:?} (its roles: {})",
+                    known.join(", ")
+                )))
+            })?;
+            indices.push(index as u16);
+        }
+        let mut state = self.shared.lock();
+        let len = state.rows.len();
+        if row >= len {
+            return Err(out_of_range(row, len));
+        }
+        let rows = std::slice::from_ref(&value);
+        let frame = state.frame(SIG_CHANGED, &(row as u64, rows, &indices))?;
+        let old = std::mem::replace(&mut state.rows[row], value);
+        state.fan_out(frame, &self.shared.this);
+        Ok(old)
+    }
+
+    /// Replaces every row: replicas drop their windows and fetch again.
+    pub fn reset(&self, rows: impl IntoIterator<Item = T>) {
+        let rows: Vec<T> = rows.into_iter().collect();
+        let mut state = self.shared.lock();
+        state.rows = rows;
+        state.send_reset(&self.shared.this);
+    }
+
+    /// Removes every row.
+    pub fn clear(&self) {
+        self.reset([]);
+    }
+
+    /// The current row (Qt's current index), shared with every replica: set here or by a
+    /// replica.
+    pub fn current(&self) -> Option<usize> {
+        self.shared.lock().current.map(adapter::index)
+    }
+
+    /// Sets the current row (`None` for none); every replica is told.
+    pub fn set_current(&self, row: Option<usize>) -> Result<(), Error> {
+        self.shared.set_current(row.map(|r| r as u64))
+    }
+
+    /// The current row now and after every change (by the source or a replica).
+    pub fn current_changes(&self) -> impl Stream<Item = Option<usize>> + Unpin + Send + 'static {
+        crate::runtime::watch_stream(self.shared.current.subscribe())
+    }
+
+    /// Lets replicas write rows: `decide(row, &value)` is called for each write (outside
+    /// the model's lock, so it may read the model) and returns `Ok` to apply it — every
+    /// replica then sees the change, the writer before its reply — or the reason to refuse
+    /// it, which the writer gets as `SlotError::Rejected`.
+    pub fn accept_writes(
+        &self,
+        decide: impl Fn(usize, &T) -> Result<(), String> + Send + Sync + 'static,
+    ) {
+        self.shared.lock().accept_writes = Some(Arc::new(decide));
+    }
+
+    /// How many replica connections are subscribed.
+    pub fn subscriber_count(&self) -> usize {
+        self.shared.lock().subscribers.len()
+    }
+}
+
+impl<T: ModelRow> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // Every change is checked before it is made, and made in one step: a poisoned
+        // lock still holds consistent rows.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_current(&self, row: Option<u64>) -> Result<(), Error> {
+        let mut state = self.lock();
+        let len = state.rows.len();
+        if let Some(row) = row.filter(|&r| r >= len as u64) {
+            return Err(out_of_range(adapter::index(row), len));
+        }
+        if state.current == row {
+            return Ok(());
+        }
+        if !state.subscribers.is_empty() {
+            let source = state.subscribers[0].source;
+            let encoding = state.encoding;
+            let (frame, _) = Packet::value_frame(false, source, PROP_CURRENT, |out| {
+                encoding.encode_into(&row, out)
+            })?;
+            // The latest current row wins in a slow peer's queue, like any property.
+            state.subscribers.retain(|sub| {
+                sub.outbox
+                    .push_property(sub.source, PROP_CURRENT, with_source(&frame, sub.source))
+            });
+            state.counted();
+        }
+        state.current = row;
+        drop(state);
+        self.current.send_replace(row.map(adapter::index));
+        Ok(())
+    }
+
+    /// The subscriber on `conn` under `source` caught up with what was queued when it fell
+    /// behind: it gets one reset, and every diff from here on.
+    fn caught_up(&self, conn: ConnId, source: SourceId) {
+        let mut state = self.lock();
+        let total = state.rows.len() as u64;
+        let encoding = state.encoding;
+        let Some(sub) = state
+            .subscribers
+            .iter_mut()
+            .find(|s| s.source == source && s.outbox.id() == conn && s.lagging)
+        else {
+            return;
+        };
+        sub.lagging = false;
+        debug!(conn, "a model replica caught up; sending it a reset");
+        crate::telemetry::model_reset();
+        match Packet::value_frame(true, source, SIG_RESET, |out| {
+            encoding.encode_into(&total, out)
+        }) {
+            Ok((frame, _)) => {
+                if !sub.outbox.push(frame) {
+                    state.subscribers.retain(|s| s.outbox.id() != conn);
+                    state.counted();
+                }
+            }
+            Err(error) => warn!(%error, "cannot encode a model reset"),
+        }
+    }
+
+    /// Answers fetch `request` of the connection `conn`: the rows from `first` on, as they
+    /// are now, queued to that connection only.
+    fn answer_fetch(
+        &self,
+        conn: ConnId,
+        request: u32,
+        first: u64,
+        count: u64,
+    ) -> Result<(), String> {
+        let state = self.lock();
+        let Some(sub) = state.subscribers.iter().find(|s| s.outbox.id() == conn) else {
+            return Err("the connection has not acquired this model".to_owned());
+        };
+        if sub.lagging {
+            // It will get a reset, after which it asks again.
+            return Ok(());
+        }
+        let len = state.rows.len();
+        let start = usize::try_from(first).unwrap_or(len).min(len);
+        let count = usize::try_from(count.min(MAX_FETCH_ROWS)).unwrap_or(0);
+        let end = start.saturating_add(count).min(len);
+        let rows = &state.rows[start..end];
+        let encoding = state.encoding;
+        let (frame, _) = Packet::value_frame(true, sub.source, SIG_ROWS, |out| {
+            encoding.encode_into(&(request, start as u64, rows), out)
+        })
+        .map_err(|e| e.to_string())?;
+        sub.outbox.push(frame);
+        Ok(())
+    }
+
+    /// Applies a replica's write of row `row`, if the source accepts it.
+    fn write(&self, row: u64, value: T) -> Result<(), String> {
+        let decide = self.lock().accept_writes.clone();
+        let Some(decide) = decide else {
+            return Err("the model does not accept writes".to_owned());
+        };
+        let row = usize::try_from(row).map_err(|_| format!("no row {row}"))?;
+        decide(row, &value)?;
+        let model = ListModel {
+            shared: self.this.upgrade().ok_or("the model is gone")?,
+        };
+        model.set(row, value).map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+/// `frame` (a signal or change frame built for some source id) for `source`.
+fn with_source(frame: &Bytes, source: SourceId) -> Bytes {
+    const SOURCE_AT: usize = 4 + 1;
+    if frame.get(SOURCE_AT..SOURCE_AT + 4) == Some(&source.to_le_bytes()[..]) {
+        return frame.clone();
+    }
+    let mut copy = BytesMut::from(&frame[..]);
+    copy[SOURCE_AT..SOURCE_AT + 4].copy_from_slice(&source.to_le_bytes());
+    copy.freeze()
+}
+
+impl<T: ModelRow> State<T> {
+    /// Signal `index` with `args`, if anyone listens (empty otherwise).
+    fn frame<A: Serialize>(&self, index: u16, args: &A) -> Result<Bytes, Error> {
+        let Some(first) = self.subscribers.first() else {
+            return Ok(Bytes::new());
+        };
+        let encoding = self.encoding;
+        let (frame, _) = Packet::value_frame(true, first.source, index, |out| {
+            encoding.encode_into(args, out)
+        })?;
+        Ok(frame)
+    }
+
+    /// Queues `frame` to every subscriber that keeps up; one that fell behind gets a marker
+    /// instead, and a reset once its connection drains to it.
+    fn fan_out(&mut self, frame: Bytes, this: &Weak<Shared<T>>) {
+        if frame.is_empty() {
+            return;
+        }
+        let before = self.subscribers.len();
+        self.subscribers.retain_mut(|sub| {
+            if sub.lagging {
+                return true;
+            }
+            if sub.outbox.is_lagging() {
+                warn!(
+                    conn = sub.outbox.id(),
+                    "a model replica reads too slowly; it gets a reset once it catches up"
+                );
+                sub.lagging = true;
+                let (this, conn, source) = (this.clone(), sub.outbox.id(), sub.source);
+                return sub.outbox.push_marker(Box::new(move || {
+                    if let Some(model) = this.upgrade() {
+                        model.caught_up(conn, source);
+                    }
+                }));
+            }
+            sub.outbox.push(with_source(&frame, sub.source))
+        });
+        if self.subscribers.len() != before {
+            self.counted();
+        }
+    }
+
+    /// Tells every subscriber the rows were replaced.
+    fn send_reset(&mut self, this: &Weak<Shared<T>>) {
+        let total = self.rows.len() as u64;
+        match self.frame(SIG_RESET, &total) {
+            Ok(frame) => self.fan_out(frame, this),
+            Err(error) => warn!(%error, "cannot encode a model reset"),
+        }
+    }
+
+    /// Tells the watchers of the subscriber count, if any, that it may have changed.
+    fn counted(&self) {
+        if let Some(count) = &self.count {
+            let len = self.subscribers.len();
+            count.send_if_modified(|n| std::mem::replace(n, len) != len);
+        }
+    }
+
+    /// The values of the adapter's properties, for an init.
+    fn init_values(&self) -> Result<Vec<Bytes>, Error> {
+        let enc = self.encoding;
+        Ok(vec![
+            Bytes::from(enc.encode(&(self.rows.len() as u64))?),
+            Bytes::from(enc.encode(&adapter::roles::<T>())?),
+            Bytes::from(enc.encode(&self.current)?),
+        ])
+    }
+}
+
+fn ready(outcome: Result<(), String>, enc: Encoding) -> SlotFuture {
+    let outcome = outcome
+        .map_err(|message| RemoteFailure {
+            kind: FailureKind::Source,
+            message,
+        })
+        .and_then(|()| {
+            enc.encode(&()).map(Bytes::from).map_err(|e| RemoteFailure {
+                kind: FailureKind::Source,
+                message: e.to_string(),
+            })
+        });
+    Box::pin(futures::future::ready(outcome))
+}
+
+impl<T: ModelRow> SourceHub for Shared<T> {
+    fn subscribe(
+        &self,
+        _name: &str,
+        _source: SourceId,
+        _outbox: &Outbox,
+        _schema: Option<&Bytes>,
+    ) -> Result<(), Error> {
+        Err(Error::new(Kind::InvalidValue(
+            "a model is served as a member of a source, not on its own".to_owned(),
+        )))
+    }
+
+    fn schema(&self) -> Result<Bytes, String> {
+        self.schema
+            .get_or_init(|| {
+                let schema = adapter::described::<T>().map_err(|e| e.to_string())?;
+                Encoding::Bincode
+                    .encode(&schema)
+                    .map(Bytes::from)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
+
+    fn unsubscribe(&self, conn: ConnId, source: Option<SourceId>) {
+        let mut state = self.lock();
+        state
+            .subscribers
+            .retain(|s| s.outbox.id() != conn || source.is_some_and(|id| id != s.source));
+        state.counted();
+    }
+
+    fn unsubscribe_all(&self, source: SourceId) {
+        let mut state = self.lock();
+        state.subscribers.retain(|s| s.source != source);
+        state.counted();
+    }
+
+    fn set_from_remote(
+        &self,
+        index: u16,
+        value: &[u8],
+        enc: Encoding,
+    ) -> Result<Option<WriteFuture>, String> {
+        if index != PROP_CURRENT {
+            let name = adapter::PROPERTY_NAMES.get(usize::from(index));
+            return Err(match name {
+                Some(name) => format!("property {name:?} is not read-write"),
+                None => format!("no property has index {index}"),
+            });
+        }
+        let row: Option<u64> = enc.decode(value).map_err(|e| e.to_string())?;
+        self.set_current(row).map_err(|e| e.to_string())?;
+        Ok(None)
+    }
+
+    fn invoke(
+        &self,
+        slot: u16,
+        args: &[u8],
+        enc: Encoding,
+        caller: &Caller<'_>,
+    ) -> Result<SlotFuture, String> {
+        match slot {
+            SLOT_FETCH => {
+                let (request, first, count): (u32, u64, u64) =
+                    enc.decode(args).map_err(|e| e.to_string())?;
+                let answered = self.answer_fetch(caller.conn, request, first, count);
+                Ok(ready(answered, enc))
+            }
+            SLOT_WRITE => {
+                let (row, value): (u64, T) = enc.decode(args).map_err(|e| e.to_string())?;
+                Ok(ready(self.write(row, value), enc))
+            }
+            _ => Err(format!("no slot has index {slot}")),
+        }
+    }
+
+    fn subscriber_count(&self) -> usize {
+        self.lock().subscribers.len()
+    }
+
+    fn subscriber_counts(&self) -> tokio::sync::watch::Receiver<usize> {
+        let mut state = self.lock();
+        let len = state.subscribers.len();
+        state
+            .count
+            .get_or_insert_with(|| tokio::sync::watch::Sender::new(len))
+            .subscribe()
+    }
+
+    fn slot_name(&self, index: u16) -> Option<&str> {
+        adapter::SLOT_NAMES.get(usize::from(index)).copied()
+    }
+
+    fn property_name(&self, index: u16) -> Option<&str> {
+        adapter::PROPERTY_NAMES.get(usize::from(index)).copied()
+    }
+}
+
+impl<T: ModelRow> ChildHub for Shared<T> {
+    fn lock_tree(
+        &self,
+        place: Place,
+        outboxes: &[Outbox],
+        inits: &mut Vec<ChildInit>,
+        then: &mut dyn FnMut(&mut Vec<ChildInit>),
+    ) {
+        let mut state = self.lock();
+        let values = state.init_values().unwrap_or_else(|error| {
+            // Replicas see it with no values and fail it alone (an init of the wrong size).
+            tracing::error!(%error, "cannot encode a model's init");
+            Vec::new()
+        });
+        for outbox in outboxes {
+            state
+                .subscribers
+                .retain(|s| !(s.source == place.source && s.outbox.id() == outbox.id()));
+            state.subscribers.push(Subscriber {
+                source: place.source,
+                outbox: outbox.clone(),
+                lagging: false,
+            });
+        }
+        state.counted();
+        inits.push(ChildInit {
+            parent: place.parent,
+            slot: place.slot,
+            source: place.source,
+            signature: adapter::signature::<T>(),
+            values,
+        });
+        then(inits);
+    }
+
+    fn detach_tree(&self) {
+        let mut state = self.lock();
+        state.subscribers.clear();
+        state.counted();
+    }
+
+    fn attach(&self) -> bool {
+        !std::mem::replace(&mut self.lock().attached, true)
+    }
+
+    fn release(&self) {
+        self.lock().attached = false;
+    }
+
+    fn contains(&self, state: *const ()) -> bool {
+        std::ptr::eq(self as *const Self as *const (), state)
+    }
+
+    fn use_encoding(&self, encoding: Encoding) -> Result<(), Error> {
+        let mut state = self.lock();
+        if state.encoding != encoding && !state.subscribers.is_empty() {
+            return Err(Error::new(Kind::EncodingInUse {
+                api: adapter::API_NAME.to_owned(),
+                current: state.encoding,
+            }));
+        }
+        state.encoding = encoding;
+        Ok(())
+    }
+
+    fn api_name(&self) -> &'static str {
+        adapter::API_NAME
+    }
+
+    fn signature(&self) -> u64 {
+        adapter::signature::<T>()
+    }
+}
