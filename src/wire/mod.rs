@@ -12,6 +12,7 @@ pub mod codec;
 pub mod dialect;
 pub mod encoding;
 pub mod packet;
+pub mod qt;
 
 pub use bounded::Limit;
 pub use codec::{FrameError, PacketCodec, DEFAULT_MAX_FRAME_SIZE};
