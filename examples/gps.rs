@@ -17,6 +17,8 @@ use actix_remote_objects::prelude::*;
 use futures::StreamExt;
 use gps::ReplicaExt;
 
+#[path = "common/logging.rs"]
+mod logging;
 #[path = "common/shutdown.rs"]
 mod shutdown;
 use shutdown::wait_for_termination;
@@ -77,12 +79,7 @@ async fn run_replica(
 #[actix::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Warnings (an unreachable host, a corrupt store file…) go to stderr; RUST_LOG for more.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init_logging();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args
         .iter()

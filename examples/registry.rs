@@ -14,6 +14,8 @@ use std::time::Duration;
 use actix_remote_objects::prelude::*;
 use futures::StreamExt;
 
+#[path = "common/logging.rs"]
+mod logging;
 #[path = "common/shutdown.rs"]
 mod shutdown;
 use shutdown::wait_for_termination;
@@ -115,12 +117,7 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 
 #[actix::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init_logging();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args
         .iter()

@@ -106,6 +106,9 @@ pub(crate) enum Kind {
          on the crate's runtime thread, or run inside an actix System (#[actix::main])"
     )]
     NoRuntime(&'static str),
+    /// Something Qt Remote Objects' dialect cannot carry (authentication, TLS, a type).
+    #[error("Qt dialect: {0}")]
+    QtDialect(String),
 }
 
 impl From<crate::security::TlsError> for Error {
@@ -235,6 +238,12 @@ impl Error {
     /// A model operation named a row (or range) the model does not have.
     pub fn is_out_of_range(&self) -> bool {
         matches!(self.kind, Kind::NoSuchRow { .. })
+    }
+
+    /// Qt Remote Objects' dialect cannot carry what was asked (Qt nodes have no
+    /// authentication and no built-in TLS; some types have no Qt counterpart).
+    pub fn is_qt_dialect(&self) -> bool {
+        matches!(self.kind, Kind::QtDialect(_))
     }
 
     /// The host or node was shut down.

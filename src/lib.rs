@@ -41,6 +41,9 @@ mod node;
 mod outbox;
 pub mod persist;
 mod proto;
+// Qt Remote Objects' dialect: public for tests and tools while it is being built.
+#[doc(hidden)]
+pub mod qt;
 pub mod registry;
 mod replica;
 pub mod runtime;

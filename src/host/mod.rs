@@ -78,6 +78,8 @@ struct Tables {
     /// Connections per peer, for `max_connections_per_peer`.
     per_peer: HashMap<PeerKey, usize>,
     acceptor: Option<JoinHandle<()>>,
+    /// Listeners for Qt nodes ([`Host::listen_qt`]).
+    qt_acceptors: Vec<JoinHandle<()>>,
     shut_down: bool,
 }
 
@@ -148,6 +150,90 @@ impl Host {
         host.tables().acceptor = Some(acceptor);
         info!(url = %bound, "host listening");
         Ok(host)
+    }
+
+    /// Also listens on `url` (`tcp://…` or `local:…`) for Qt Remote Objects nodes (Qt 6.2 and
+    /// later: C++, QML or PyQt replicas), which speak Qt's own dialect, QtRO 2.0. Every
+    /// source this host serves is offered to them too, with repc's signature for its API, and
+    /// each Qt connection is served as a native one behind a translator, so this host's
+    /// limits and access policy apply to it (with its real peer address). Returns the URL
+    /// it listens on (the real port when asked for port 0).
+    ///
+    /// Qt nodes cannot authenticate and Qt has no built-in TLS: a host with an
+    /// [`authenticator`](HostConfig::authenticator), or a `tls://` URL, is refused
+    /// ([`Error::is_qt_dialect`]).
+    pub async fn listen_qt(&self, url: &str) -> Result<String, Error> {
+        let host = self.clone();
+        let url = url.to_owned();
+        runtime::run(move || async move { host.listen_qt_here(&url).await }).await?
+    }
+
+    async fn listen_qt_here(&self, url: &str) -> Result<String, Error> {
+        self.check_qt()?;
+        let endpoint = Endpoint::parse(url)?;
+        if matches!(endpoint, Endpoint::Tls { .. }) {
+            return Err(Error::new(crate::error::Kind::QtDialect(
+                "Qt has no built-in TLS: listen for Qt nodes on tcp:// or local:".into(),
+            )));
+        }
+        let (listener, bound) =
+            Listener::bind(&endpoint, self.inner.config.socket_mode, None).await?;
+        let weak = Arc::downgrade(&self.inner);
+        let bound_url = bound.to_string();
+        let acceptor = actix::spawn(async move {
+            loop {
+                let accepted = listener.accept().await;
+                let Some(inner) = weak.upgrade() else {
+                    break;
+                };
+                match accepted {
+                    Ok(Incoming::Ready(stream, peer)) => {
+                        Host { inner }.serve_qt_from(stream, Peer::new(peer))
+                    }
+                    Ok(Incoming::Tls(..)) => {}
+                    Err(error) => {
+                        warn!(%error, "accept failed");
+                        drop(inner);
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        });
+        self.tables().qt_acceptors.push(acceptor);
+        info!(url = %bound_url, "host listening for Qt nodes");
+        Ok(bound_url)
+    }
+
+    fn check_qt(&self) -> Result<(), Error> {
+        if self.inner.config.authenticator.is_some() {
+            return Err(Error::new(crate::error::Kind::QtDialect(
+                "this host authenticates its nodes, and Qt nodes cannot authenticate".into(),
+            )));
+        }
+        Ok(())
+    }
+
+    /// Serves one Qt Remote Objects node over an already-open stream (see
+    /// [`Host::listen_qt`]).
+    pub fn serve_qt<T: Transport>(&self, stream: T) -> Result<(), Error> {
+        self.check_qt()?;
+        let host = self.clone();
+        runtime::run_blocking(move || {
+            host.serve_qt_from(Box::new(stream), Peer::new(PeerAddr::Unknown))
+        });
+        Ok(())
+    }
+
+    /// A Qt connection is a native connection from an in-memory stream whose other end a
+    /// translator drives.
+    fn serve_qt_from(&self, stream: Box<dyn Transport>, peer: Peer) {
+        let (ours, theirs) = tokio::io::duplex(LOCAL_BUFFER);
+        self.serve_from(Box::new(ours), peer);
+        let encoding = self.inner.config.encoding;
+        let max_frame = self.inner.config.max_frame_size;
+        actix::spawn(crate::qt::driver::run_host_gateway(
+            stream, theirs, encoding, max_frame,
+        ));
     }
 
     /// A host with no listener: it serves only the streams given to [`Host::serve`].
@@ -665,6 +751,9 @@ impl Host {
             }
             self.inner.connection_count.send_replace(0);
             tables.per_peer.clear();
+            for qt in tables.qt_acceptors.drain(..) {
+                qt.abort();
+            }
             (
                 std::mem::take(&mut tables.connections),
                 tables.acceptor.take(),

@@ -1,0 +1,611 @@
+//! An API as Qt sees it: the Qt type of every member, the wire positions Qt numbers them by
+//! (QTRO.md §2.4), the class definition a dynamic Qt replica is sent, and repc's signature.
+//!
+//! Derived from an [`ApiSchema`]: each Rust type maps to the Qt type a `.rep` file would
+//! declare for it (`i32` → `int`, `String` → `QString`, `Vec<T>` → `QList<T>`, a struct →
+//! a `POD` gadget, an enum of unit variants → an `ENUM` of the class), so a Qt replica
+//! generated from the equivalent `.rep` file has the same signature.
+
+use std::collections::BTreeMap;
+
+use actix_remote_objects_rep as rep;
+
+use crate::values::schema::{AccessFlag, Field, VariantShape};
+use crate::values::{ApiSchema, TypeDef, TypeFormat};
+use crate::wire::qt::{
+    Builtin, QtDefinition, QtEnumDef, QtGadgetDef, QtMethodDef, QtPropertyDef, QtSignalDef, QtType,
+    TypeRegistry,
+};
+
+/// Why an API cannot be served to (or read from) Qt nodes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QtApiError {
+    /// A type with no Qt counterpart.
+    #[error("{member}: the type {ty} has no Qt counterpart")]
+    Unsupported {
+        /// The member that uses it.
+        member: String,
+        /// The type, as this crate describes it.
+        ty: String,
+    },
+    /// A member Qt's dialect does not carry yet.
+    #[error("{0}")]
+    NotCarried(String),
+}
+
+/// How one Rust type travels as a Qt value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QtFormat {
+    /// Its shape on this crate's side.
+    pub format: TypeFormat,
+    /// Its Qt type.
+    pub qt: QtType,
+}
+
+/// A property.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QtProperty {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub ty: QtFormat,
+    /// repc's modifier.
+    pub access: rep::Access,
+}
+
+/// A signal or a slot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QtFunction {
+    /// Its name.
+    pub name: String,
+    /// Its parameters.
+    pub params: Vec<(String, QtFormat)>,
+    /// What it returns (`None`: `void`).
+    pub ret: Option<QtFormat>,
+}
+
+/// An enum of the API, as Qt numbers its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QtEnum {
+    /// Its Rust type's name, the enum's name inside the class.
+    pub name: String,
+    /// Its keys with their values, by variant index.
+    pub keys: Vec<(String, i32)>,
+}
+
+/// A gadget (a `POD`) of the API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QtGadget {
+    /// Its name.
+    pub name: String,
+    /// Its fields with their types.
+    pub fields: Vec<(String, QtFormat)>,
+}
+
+/// An API as Qt sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QtApi {
+    /// The type name on the wire.
+    pub type_name: String,
+    /// repc's signature (40 hex digits).
+    pub signature: String,
+    /// Properties in API order.
+    pub properties: Vec<QtProperty>,
+    /// The declared signals, in order (this crate's signal indices).
+    pub signals: Vec<QtFunction>,
+    /// The declared slots, in order, after the push slots.
+    pub slots: Vec<QtFunction>,
+    /// The enums its types use.
+    pub enums: Vec<QtEnum>,
+    /// The gadgets its types use.
+    pub gadgets: Vec<QtGadget>,
+    /// The schema it was derived from.
+    pub schema: ApiSchema,
+}
+
+/// Where a Qt signal position points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QtSignal {
+    /// The notify signal of this property.
+    Notify(u16),
+    /// This declared signal.
+    Declared(u16),
+}
+
+fn builtin(b: Builtin) -> QtType {
+    QtType::Builtin(b)
+}
+
+/// The names of the Qt value types this crate's `qt` module defines as serde structs.
+const QT_VALUE_TYPES: &[(&str, Builtin)] = &[
+    ("QPoint", Builtin::Point),
+    ("QPointF", Builtin::PointF),
+    ("QSize", Builtin::Size),
+    ("QSizeF", Builtin::SizeF),
+    ("QRect", Builtin::Rect),
+    ("QRectF", Builtin::RectF),
+    ("QLine", Builtin::Line),
+    ("QLineF", Builtin::LineF),
+    ("QColor", Builtin::Color),
+    ("QDateTime", Builtin::DateTime),
+    ("QDate", Builtin::Date),
+    ("QTime", Builtin::Time),
+    ("QUrl", Builtin::Url),
+    ("QUuid", Builtin::Uuid),
+];
+
+/// The built-in Qt value type a named Rust type stands for, if it is one of `qt`'s.
+pub(crate) fn qt_value_type(name: &str) -> Option<Builtin> {
+    QT_VALUE_TYPES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, b)| *b)
+}
+
+struct Mapper<'a> {
+    api: &'a str,
+    types: &'a BTreeMap<String, TypeDef>,
+    enums: Vec<QtEnum>,
+    gadgets: Vec<QtGadget>,
+}
+
+impl Mapper<'_> {
+    fn map(&mut self, format: &TypeFormat, member: &str) -> Result<QtFormat, QtApiError> {
+        let qt = self.qt_type(format, member, 0)?;
+        Ok(QtFormat {
+            format: format.clone(),
+            qt,
+        })
+    }
+
+    fn unsupported(&self, format: &TypeFormat, member: &str) -> QtApiError {
+        QtApiError::Unsupported {
+            member: member.to_owned(),
+            ty: format!("{format:?}"),
+        }
+    }
+
+    fn qt_type(
+        &mut self,
+        format: &TypeFormat,
+        member: &str,
+        depth: usize,
+    ) -> Result<QtType, QtApiError> {
+        use Builtin as B;
+        if depth > 32 {
+            return Err(self.unsupported(format, member));
+        }
+        Ok(match format {
+            TypeFormat::Bool => builtin(B::Bool),
+            TypeFormat::I8 => builtin(B::SChar),
+            TypeFormat::I16 => builtin(B::Short),
+            TypeFormat::I32 => builtin(B::Int),
+            TypeFormat::I64 => builtin(B::LongLong),
+            TypeFormat::U8 => builtin(B::UChar),
+            TypeFormat::U16 => builtin(B::UShort),
+            TypeFormat::U32 => builtin(B::UInt),
+            TypeFormat::U64 => builtin(B::ULongLong),
+            TypeFormat::F32 => builtin(B::Float),
+            TypeFormat::F64 => builtin(B::Double),
+            TypeFormat::Char => builtin(B::QChar),
+            TypeFormat::Str => builtin(B::String),
+            TypeFormat::Bytes => builtin(B::ByteArray),
+            // Qt has no optional values: `None` travels as an invalid QVariant.
+            TypeFormat::Option(inner) => self.qt_type(inner, member, depth + 1)?,
+            TypeFormat::Seq(item) => match item.as_ref() {
+                TypeFormat::Str => builtin(B::StringList),
+                TypeFormat::Bytes => builtin(B::ByteArrayList),
+                item => QtType::List(Box::new(self.qt_type(item, member, depth + 1)?)),
+            },
+            TypeFormat::Map(key, value) => QtType::Map {
+                hash: false,
+                key: Box::new(self.qt_type(key, member, depth + 1)?),
+                value: Box::new(self.qt_type(value, member, depth + 1)?),
+            },
+            TypeFormat::Tuple(items) if items.len() == 2 => QtType::Pair(
+                Box::new(self.qt_type(&items[0], member, depth + 1)?),
+                Box::new(self.qt_type(&items[1], member, depth + 1)?),
+            ),
+            TypeFormat::Named(name) => self.named(name, format, member, depth)?,
+            _ => return Err(self.unsupported(format, member)),
+        })
+    }
+
+    fn named(
+        &mut self,
+        name: &str,
+        format: &TypeFormat,
+        member: &str,
+        depth: usize,
+    ) -> Result<QtType, QtApiError> {
+        if let Some(b) = qt_value_type(name) {
+            return Ok(builtin(b));
+        }
+        let def = self
+            .types
+            .get(name)
+            .ok_or_else(|| self.unsupported(format, member))?;
+        match def {
+            TypeDef::NewtypeStruct(inner) => self.qt_type(inner, member, depth + 1),
+            TypeDef::Struct(fields) => {
+                if !self.gadgets.iter().any(|g| g.name == name) {
+                    // Registered before its fields, so a recursive struct ends here.
+                    self.gadgets.push(QtGadget {
+                        name: name.to_owned(),
+                        fields: Vec::new(),
+                    });
+                    let mut mapped = Vec::with_capacity(fields.len());
+                    for Field {
+                        name: field,
+                        format,
+                    } in fields
+                    {
+                        let qt = self.qt_type(format, member, depth + 1)?;
+                        mapped.push((
+                            field.clone(),
+                            QtFormat {
+                                format: format.clone(),
+                                qt,
+                            },
+                        ));
+                    }
+                    if let Some(g) = self.gadgets.iter_mut().find(|g| g.name == name) {
+                        g.fields = mapped;
+                    }
+                }
+                Ok(QtType::Named(name.to_owned()))
+            }
+            TypeDef::Enum(variants) if variants.iter().all(|v| v.shape == VariantShape::Unit) => {
+                if !self.enums.iter().any(|e| e.name == name) {
+                    let keys = variants
+                        .iter()
+                        .map(|v| (v.name.clone(), v.index as i32))
+                        .collect();
+                    self.enums.push(QtEnum {
+                        name: name.to_owned(),
+                        keys,
+                    });
+                }
+                Ok(QtType::Named(format!("{}::{name}", self.api)))
+            }
+            _ => Err(self.unsupported(format, member)),
+        }
+    }
+}
+
+/// The Qt type a gadget field of shape `format` travels as.
+pub(crate) fn field_type(format: &TypeFormat, types: &BTreeMap<String, TypeDef>) -> QtType {
+    let mut mapper = Mapper {
+        api: "",
+        types,
+        enums: Vec::new(),
+        gadgets: Vec::new(),
+    };
+    // The API was mapped whole before any value is converted, so this cannot fail; an
+    // unmappable field would have refused the API.
+    mapper
+        .qt_type(format, "", 0)
+        .unwrap_or(QtType::Builtin(Builtin::Variant))
+}
+
+/// `push` + the name with its first letter in upper case: repc's push method.
+fn push_name(property: &str) -> String {
+    let mut chars = property.chars();
+    match chars.next() {
+        Some(first) => format!("push{}{}", first.to_uppercase(), chars.as_str()),
+        None => "push".to_owned(),
+    }
+}
+
+impl QtApi {
+    /// The Qt view of `schema`.
+    pub fn from_schema(schema: &ApiSchema) -> Result<QtApi, QtApiError> {
+        if let Some(child) = schema.children.first() {
+            return Err(QtApiError::NotCarried(format!(
+                "{}: sub-objects and models ({}) are not served to Qt nodes yet",
+                schema.api, child.name
+            )));
+        }
+        let mut mapper = Mapper {
+            api: &schema.api,
+            types: &schema.types,
+            enums: Vec::new(),
+            gadgets: Vec::new(),
+        };
+        // Push slots come first among the slots, one per READPUSH property, named after it.
+        let pushed: Vec<&str> = schema
+            .slots
+            .iter()
+            .map_while(|s| s.name.strip_prefix("push_"))
+            .collect();
+        let mut properties = Vec::with_capacity(schema.properties.len());
+        for p in &schema.properties {
+            let access = match p.access {
+                AccessFlag::Constant => rep::Access::Constant,
+                AccessFlag::ReadWrite => rep::Access::ReadWrite,
+                AccessFlag::ReadOnly if pushed.contains(&p.name.as_str()) => rep::Access::ReadPush,
+                AccessFlag::ReadOnly => rep::Access::ReadOnly,
+            };
+            properties.push(QtProperty {
+                name: p.name.clone(),
+                ty: mapper.map(&p.format, &p.name)?,
+                access,
+            });
+        }
+        let mut function = |m: &crate::values::MemberSchema| -> Result<QtFunction, QtApiError> {
+            let mut params = Vec::with_capacity(m.args.len());
+            for a in &m.args {
+                params.push((a.name.clone(), mapper.map(&a.format, &m.name)?));
+            }
+            let ret = match &m.returns {
+                TypeFormat::Unit => None,
+                format => Some(mapper.map(format, &m.name)?),
+            };
+            Ok(QtFunction {
+                name: m.name.clone(),
+                params,
+                ret,
+            })
+        };
+        let signals = schema
+            .signals
+            .iter()
+            .map(&mut function)
+            .collect::<Result<Vec<_>, _>>()?;
+        let slots = schema.slots[pushed.len()..]
+            .iter()
+            .map(&mut function)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut api = QtApi {
+            type_name: schema.api.clone(),
+            signature: String::new(),
+            properties,
+            signals,
+            slots,
+            enums: mapper.enums,
+            gadgets: mapper.gadgets,
+            schema: schema.clone(),
+        };
+        api.signature = api.repc_signature();
+        Ok(api)
+    }
+
+    /// The push slots' count: the READPUSH properties, which come first among the methods.
+    fn push_count(&self) -> usize {
+        self.pushed().count()
+    }
+
+    fn pushed(&self) -> impl Iterator<Item = (u16, &QtProperty)> {
+        self.properties
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.access == rep::Access::ReadPush)
+            .map(|(i, p)| (i as u16, p))
+    }
+
+    fn notifying(&self) -> impl Iterator<Item = (u16, &QtProperty)> {
+        self.properties
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.access != rep::Access::Constant)
+            .map(|(i, p)| (i as u16, p))
+    }
+
+    /// The Qt signal position of property `index`'s notify signal (none for a constant).
+    pub fn notify_position(&self, index: u16) -> Option<i32> {
+        self.notifying()
+            .position(|(i, _)| i == index)
+            .map(|p| p as i32)
+    }
+
+    /// The Qt signal position of declared signal `index`.
+    pub fn signal_position(&self, index: u16) -> i32 {
+        (self.notifying().count() + index as usize) as i32
+    }
+
+    /// What Qt signal position `position` is.
+    pub fn signal_at(&self, position: i32) -> Option<QtSignal> {
+        let position = usize::try_from(position).ok()?;
+        let notify = self.notifying().count();
+        if position < notify {
+            return self
+                .notifying()
+                .nth(position)
+                .map(|(i, _)| QtSignal::Notify(i));
+        }
+        let declared = position - notify;
+        (declared < self.signals.len()).then_some(QtSignal::Declared(declared as u16))
+    }
+
+    /// This crate's slot index of Qt method position `position` (push methods first, as
+    /// this crate's push slots come first), with the method's parameters.
+    pub fn method_at(&self, position: i32) -> Option<(u16, Vec<&QtFormat>, Option<&QtFormat>)> {
+        let position = usize::try_from(position).ok()?;
+        let pushes = self.push_count();
+        if position < pushes {
+            let (_, p) = self.pushed().nth(position)?;
+            return Some((position as u16, vec![&p.ty], None));
+        }
+        let slot = self.slots.get(position - pushes)?;
+        Some((
+            position as u16,
+            slot.params.iter().map(|(_, f)| f).collect(),
+            slot.ret.as_ref(),
+        ))
+    }
+
+    /// The named types its values use, for reading and writing them.
+    pub fn registry(&self) -> TypeRegistry {
+        let mut types = TypeRegistry::new();
+        for g in &self.gadgets {
+            types.add_gadget(&g.name, g.fields.iter().map(|(n, _)| n.clone()).collect());
+        }
+        for e in &self.enums {
+            types.add_enum(&format!("{}::{}", self.type_name, e.name), 4);
+        }
+        types
+    }
+
+    /// The class definition a dynamic Qt replica is sent.
+    pub fn definition(&self) -> QtDefinition {
+        let type_list = |params: &[(String, QtFormat)]| {
+            params
+                .iter()
+                .map(|(_, f)| f.qt.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let names = |params: &[(String, QtFormat)]| params.iter().map(|(n, _)| n.clone()).collect();
+        let mut signals = Vec::new();
+        for (_, p) in self.notifying() {
+            signals.push(QtSignalDef {
+                signature: format!("{}Changed({})", p.name, p.ty.qt.name()),
+                parameters: vec![p.name.clone()],
+            });
+        }
+        for s in &self.signals {
+            signals.push(QtSignalDef {
+                signature: format!("{}({})", s.name, type_list(&s.params)),
+                parameters: names(&s.params),
+            });
+        }
+        let mut methods = Vec::new();
+        for (_, p) in self.pushed() {
+            methods.push(QtMethodDef {
+                signature: format!("{}({})", push_name(&p.name), p.ty.qt.name()),
+                return_type: "void".to_owned(),
+                parameters: vec![p.name.clone()],
+            });
+        }
+        for s in &self.slots {
+            methods.push(QtMethodDef {
+                signature: format!("{}({})", s.name, type_list(&s.params)),
+                return_type: s.ret.as_ref().map_or("void".to_owned(), |r| r.qt.name()),
+                parameters: names(&s.params),
+            });
+        }
+        let properties = self
+            .properties
+            .iter()
+            .map(|p| QtPropertyDef {
+                name: p.name.clone(),
+                type_name: p.ty.qt.name(),
+                notify: (p.access != rep::Access::Constant)
+                    .then(|| format!("{}Changed({})", p.name, p.ty.qt.name())),
+            })
+            .collect();
+        QtDefinition {
+            type_name: self.type_name.clone(),
+            enums: self
+                .enums
+                .iter()
+                .map(|e| QtEnumDef {
+                    name: e.name.clone(),
+                    is_flag: false,
+                    is_scoped: false,
+                    size: 4,
+                    keys: e.keys.clone(),
+                })
+                .collect(),
+            qt_enums: Vec::new(),
+            gadgets: self
+                .gadgets
+                .iter()
+                .map(|g| QtGadgetDef {
+                    name: g.name.clone(),
+                    properties: g
+                        .fields
+                        .iter()
+                        .map(|(n, f)| (n.clone(), f.qt.name()))
+                        .collect(),
+                    enums: Vec::new(),
+                })
+                .collect(),
+            signals,
+            methods,
+            properties,
+        }
+    }
+
+    /// The `.rep` file this API is equivalent to.
+    pub fn to_rep(&self) -> rep::RepFile {
+        let short = |qt: &QtType| {
+            // Inside its class, an enum is named without the class.
+            let name = qt.name();
+            name.strip_prefix(&format!("{}::", self.type_name))
+                .map_or(name.clone(), str::to_owned)
+        };
+        let param = |(name, f): &(String, QtFormat)| rep::Param {
+            ty: short(&f.qt),
+            name: name.clone(),
+            is_const: false,
+            is_ref: false,
+        };
+        let function = |f: &QtFunction| rep::Function {
+            name: f.name.clone(),
+            params: f.params.iter().map(param).collect(),
+            ret: f.ret.as_ref().map_or("void".to_owned(), |r| short(&r.qt)),
+            line: 0,
+        };
+        let properties: Vec<rep::Property> = self
+            .properties
+            .iter()
+            .map(|p| rep::Property {
+                ty: short(&p.ty.qt),
+                name: p.name.clone(),
+                default: None,
+                access: p.access,
+                persisted: false,
+                line: 0,
+            })
+            .collect();
+        rep::RepFile {
+            pods: self
+                .gadgets
+                .iter()
+                .map(|g| rep::Pod {
+                    name: g.name.clone(),
+                    members: g.fields.iter().map(param).collect(),
+                    enums: Vec::new(),
+                    flags: Vec::new(),
+                    line: 0,
+                })
+                .collect(),
+            classes: vec![rep::Class {
+                name: self.type_name.clone(),
+                members: properties
+                    .iter()
+                    .cloned()
+                    .map(rep::ClassMember::Property)
+                    .collect(),
+                properties,
+                signals: self.signals.iter().map(function).collect(),
+                slots: self.slots.iter().map(function).collect(),
+                enums: self
+                    .enums
+                    .iter()
+                    .map(|e| rep::Enum {
+                        name: e.name.clone(),
+                        scoped: false,
+                        underlying: None,
+                        values: e
+                            .keys
+                            .iter()
+                            .map(|(k, v)| (k.clone(), i64::from(*v)))
+                            .collect(),
+                        line: 0,
+                    })
+                    .collect(),
+                flags: Vec::new(),
+                line: 1,
+            }],
+            ..rep::RepFile::default()
+        }
+    }
+
+    fn repc_signature(&self) -> String {
+        rep::signatures(&self.to_rep())
+            .remove(&self.type_name)
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,519 @@
+//! The translator between one Qt replica node's connection and one native session with a
+//! host, with no I/O: it is fed the packets each side sends and says what to send to each.
+//!
+//! The host side is an ordinary native connection (so admission, limits, access policies and
+//! fan-out apply to Qt nodes as to native ones); this side speaks QtRO 2.0. Qt's sequence
+//! (QTRO.md §3.5): the host greets first (Handshake, ObjectList); the replica sends AddObject
+//! and gets an InitPacket (or, dynamic, an InitDynamicPacket with the class definition);
+//! then a property change is a PropertyChangePacket followed by an InvokePacket of its
+//! notify signal, a signal an InvokePacket, and the replica's calls and writes are
+//! InvokePackets. Every source is described (`Describe`) before it is offered, so the
+//! object list carries repc's signature and every value its Qt type.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tracing::{debug, warn};
+
+use super::api::QtApi;
+use super::convert::{from_qvariant, to_qvariant};
+use crate::values::{codec, ApiSchema, Value};
+use crate::wire::qt::{
+    QVariant, QtObject, QtPacket, TypeRegistry, CALL_INVOKE, CALL_WRITE_PROPERTY, NO_SERIAL,
+    QT_PROTOCOL,
+};
+use crate::wire::{Encoding, Handshake, ObjectInfo, Packet, SourceId, NO_REPLY};
+
+/// Why the gateway gave up on the connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    /// The host refused the gateway's handshake, or sent another.
+    #[error("the host's handshake: {0}")]
+    Handshake(String),
+    /// The host asks for authentication, which Qt nodes cannot give.
+    #[error("the host requires authentication, which Qt nodes cannot give")]
+    Authentication,
+    /// The host closed the session.
+    #[error("the host refused the connection: {0}")]
+    Refused(String),
+}
+
+/// A source the Qt node acquired.
+struct Acquired {
+    name: String,
+    api: Arc<QtApi>,
+}
+
+/// A call the Qt node made that waits for its reply.
+struct PendingCall {
+    source: SourceId,
+    qt_serial: i32,
+    /// The slot called (its index is also its Qt method position).
+    slot: u16,
+}
+
+/// The translator. Feed it with [`HostGateway::from_host`] and [`HostGateway::from_qt`];
+/// take what to send with [`HostGateway::take_to_host`] and [`HostGateway::take_to_qt`].
+pub struct HostGateway {
+    encoding: Encoding,
+    greeted: bool,
+    /// Offered sources not described yet.
+    describing: HashMap<String, ObjectInfo>,
+    /// The object list after the handshake goes out once every source in it is described.
+    first_list: Option<Vec<QtObject>>,
+    offered: HashMap<String, (ObjectInfo, Arc<QtApi>)>,
+    /// Acquires sent, by name: whether the Qt replica wants the definition.
+    acquiring: HashMap<String, bool>,
+    acquired: HashMap<SourceId, Acquired>,
+    by_name: HashMap<String, SourceId>,
+    calls: HashMap<u32, PendingCall>,
+    next_serial: u32,
+    types: TypeRegistry,
+    to_host: Vec<Packet>,
+    to_qt: Vec<QtPacket>,
+}
+
+impl HostGateway {
+    /// A gateway whose host encodes values with `encoding`. It greets both sides at once.
+    pub fn new(encoding: Encoding) -> HostGateway {
+        HostGateway {
+            encoding,
+            greeted: false,
+            describing: HashMap::new(),
+            first_list: None,
+            offered: HashMap::new(),
+            acquiring: HashMap::new(),
+            acquired: HashMap::new(),
+            by_name: HashMap::new(),
+            calls: HashMap::new(),
+            next_serial: 1,
+            types: TypeRegistry::new(),
+            to_host: vec![Packet::Handshake(Handshake::ours(encoding))],
+            to_qt: vec![QtPacket::Handshake {
+                protocol: QT_PROTOCOL.to_owned(),
+            }],
+        }
+    }
+
+    /// What to send the host, in order.
+    pub fn take_to_host(&mut self) -> Vec<Packet> {
+        std::mem::take(&mut self.to_host)
+    }
+
+    /// What to send the Qt node, in order.
+    pub fn take_to_qt(&mut self) -> Vec<QtPacket> {
+        std::mem::take(&mut self.to_qt)
+    }
+
+    /// The named types of every source offered, to read the Qt node's frames with.
+    pub fn types(&self) -> &TypeRegistry {
+        &self.types
+    }
+
+    /// A packet from the host.
+    pub fn from_host(&mut self, packet: Packet) -> Result<(), GatewayError> {
+        match packet {
+            Packet::Handshake(handshake) => {
+                handshake
+                    .check(self.encoding)
+                    .map_err(|e| GatewayError::Handshake(e.to_string()))?;
+                self.greeted = true;
+            }
+            Packet::AuthChallenge { .. } => return Err(GatewayError::Authentication),
+            Packet::AuthRefused { reason } => return Err(GatewayError::Refused(reason)),
+            Packet::ObjectList(objects) => {
+                self.first_list = Some(Vec::new());
+                for info in objects {
+                    self.describe(info);
+                }
+                self.release_first_list();
+            }
+            Packet::AddObject(info) => self.describe(info),
+            Packet::Description { name, schema } => self.on_description(name, &schema),
+            Packet::RemoveObject { name } => self.on_removed(&name),
+            Packet::Init {
+                name,
+                source,
+                values,
+                ..
+            } => self.on_init(name, source, &values),
+            Packet::InitDynamic {
+                name,
+                source,
+                values,
+                ..
+            } => self.on_init(name, source, &values),
+            Packet::AcquireRefused { name, reason } => {
+                // Qt has no refusal: its replica waits, as for a source it is never offered.
+                warn!(%name, %reason, "the host refused a Qt replica");
+                self.acquiring.remove(&name);
+            }
+            Packet::PropertyChange {
+                source,
+                index,
+                value,
+            } => self.on_change(source, index, &value),
+            Packet::Signal {
+                source,
+                index,
+                args,
+            } => self.on_signal(source, index, &args),
+            Packet::InvokeReply {
+                serial, outcome, ..
+            } => self.on_reply(serial, outcome.ok()),
+            Packet::SetPropertyRefused { index, reason, .. } => {
+                // Qt's writes are fire-and-forget: its replica keeps the value it had.
+                debug!(index, %reason, "a Qt replica's write was refused");
+            }
+            Packet::Ping(n) => self.to_host.push(Packet::Pong(n)),
+            Packet::SetPropertyDone { .. } | Packet::Pong(_) | Packet::ChildChange { .. } => {}
+            other => debug!(kind = other.kind_name(), "ignored from the host"),
+        }
+        Ok(())
+    }
+
+    fn describe(&mut self, info: ObjectInfo) {
+        self.to_host.push(Packet::Describe {
+            name: info.name.clone(),
+        });
+        self.describing.insert(info.name.clone(), info);
+    }
+
+    fn release_first_list(&mut self) {
+        if !self.describing.is_empty() {
+            return;
+        }
+        if let Some(objects) = self.first_list.take() {
+            self.to_qt.push(QtPacket::ObjectList { objects });
+        }
+    }
+
+    fn on_description(&mut self, name: String, schema: &[u8]) {
+        let Some(info) = self.describing.remove(&name) else {
+            return;
+        };
+        let api = Encoding::Bincode
+            .decode::<ApiSchema>(schema)
+            .map_err(|e| e.to_string())
+            .and_then(|schema| QtApi::from_schema(&schema).map_err(|e| e.to_string()));
+        match api {
+            Ok(api) => {
+                for g in &api.gadgets {
+                    self.types
+                        .add_gadget(&g.name, g.fields.iter().map(|(n, _)| n.clone()).collect());
+                }
+                let object = QtObject {
+                    name: name.clone(),
+                    type_name: api.type_name.clone(),
+                    signature: api.signature.clone(),
+                };
+                match &mut self.first_list {
+                    Some(list) => list.push(object),
+                    None => self.to_qt.push(QtPacket::ObjectList {
+                        objects: vec![object],
+                    }),
+                }
+                self.offered.insert(name, (info, Arc::new(api)));
+            }
+            Err(reason) => {
+                warn!(%name, %reason, "a source Qt nodes cannot use: not offered to them")
+            }
+        }
+        self.release_first_list();
+    }
+
+    fn on_removed(&mut self, name: &str) {
+        self.offered.remove(name);
+        self.describing.remove(name);
+        if let Some(source) = self.by_name.remove(name) {
+            self.acquired.remove(&source);
+            self.to_qt.push(QtPacket::RemoveObject {
+                name: name.to_owned(),
+            });
+        }
+        self.release_first_list();
+    }
+
+    fn qt_values(&self, api: &QtApi, values: &[bytes::Bytes]) -> Vec<QVariant> {
+        api.properties
+            .iter()
+            .zip(values)
+            .map(|(p, bytes)| self.to_qt_value(api, &p.ty, bytes, &p.name))
+            .collect()
+    }
+
+    fn to_qt_value(
+        &self,
+        api: &QtApi,
+        ty: &super::api::QtFormat,
+        bytes: &[u8],
+        member: &str,
+    ) -> QVariant {
+        let converted = codec::decode(bytes, &ty.format, &api.schema.types, self.encoding)
+            .map_err(|e| e.to_string())
+            .and_then(|value| {
+                to_qvariant(&value, &ty.format, &ty.qt, &api.schema.types)
+                    .map_err(|e| e.to_string())
+            });
+        converted.unwrap_or_else(|reason| {
+            warn!(api = %api.type_name, member, %reason, "a value Qt cannot take: sent as invalid");
+            QVariant::Invalid
+        })
+    }
+
+    fn on_init(&mut self, name: String, source: SourceId, values: &[bytes::Bytes]) {
+        let Some(wants_definition) = self.acquiring.remove(&name) else {
+            debug!(%name, "an init nobody asked for");
+            return;
+        };
+        let Some((_, api)) = self.offered.get(&name) else {
+            return;
+        };
+        let api = Arc::clone(api);
+        let values = self.qt_values(&api, values);
+        self.to_qt.push(match wants_definition {
+            true => QtPacket::InitDynamic {
+                name: name.clone(),
+                definition: api.definition(),
+                values,
+            },
+            false => QtPacket::Init {
+                name: name.clone(),
+                values,
+            },
+        });
+        self.by_name.insert(name.clone(), source);
+        self.acquired.insert(source, Acquired { name, api });
+    }
+
+    fn on_change(&mut self, source: SourceId, index: u16, value: &[u8]) {
+        let Some(acquired) = self.acquired.get(&source) else {
+            return;
+        };
+        let Some(property) = acquired.api.properties.get(index as usize) else {
+            return;
+        };
+        let value = self.to_qt_value(&acquired.api, &property.ty, value, &property.name);
+        let name = acquired.name.clone();
+        let notify = acquired.api.notify_position(index);
+        self.to_qt.push(QtPacket::PropertyChange {
+            name: name.clone(),
+            index: i32::from(index),
+            value: value.clone(),
+        });
+        if let Some(position) = notify {
+            self.to_qt.push(QtPacket::Invoke {
+                name,
+                call: CALL_INVOKE,
+                index: position,
+                args: vec![value],
+                serial: NO_SERIAL,
+                property_index: i32::from(index),
+            });
+        }
+    }
+
+    fn on_signal(&mut self, source: SourceId, index: u16, args: &[u8]) {
+        let Some(acquired) = self.acquired.get(&source) else {
+            return;
+        };
+        let api = &acquired.api;
+        let Some(signal) = api.schema.signals.get(index as usize) else {
+            return;
+        };
+        let decoded = codec::decode_args(args, &signal.args, &api.schema.types, self.encoding);
+        let Ok(decoded) = decoded else {
+            warn!(api = %api.type_name, signal = %signal.name, "a signal's arguments did not decode");
+            return;
+        };
+        let qt_signal = &api.signals[index as usize];
+        let args = decoded
+            .iter()
+            .zip(&qt_signal.params)
+            .map(|((_, value), (_, ty))| {
+                to_qvariant(value, &ty.format, &ty.qt, &api.schema.types).unwrap_or_else(|e| {
+                    warn!(signal = %signal.name, reason = %e, "an argument Qt cannot take");
+                    QVariant::Invalid
+                })
+            })
+            .collect();
+        self.to_qt.push(QtPacket::Invoke {
+            name: acquired.name.clone(),
+            call: CALL_INVOKE,
+            index: api.signal_position(index),
+            args,
+            serial: NO_SERIAL,
+            property_index: -1,
+        });
+    }
+
+    fn on_reply(&mut self, serial: u32, value: Option<bytes::Bytes>) {
+        let Some(call) = self.calls.remove(&serial) else {
+            return;
+        };
+        let Some(acquired) = self.acquired.get(&call.source) else {
+            return;
+        };
+        let api = &acquired.api;
+        let ret = api
+            .method_at(i32::from(call.slot))
+            .and_then(|(_, _, ret)| ret);
+        // A void slot's reply, and a failed call's (Qt has no errors), is an invalid QVariant.
+        let value = match (ret, value) {
+            (Some(ret), Some(bytes)) => self.to_qt_value(api, ret, &bytes, "a slot's result"),
+            _ => QVariant::Invalid,
+        };
+        self.to_qt.push(QtPacket::InvokeReply {
+            name: acquired.name.clone(),
+            serial: call.qt_serial,
+            value,
+        });
+    }
+
+    /// A packet from the Qt node. Returns an error only for what ends the connection; a bad
+    /// call is dropped alone (logged), as Qt's host drops one it cannot place.
+    pub fn from_qt(&mut self, packet: QtPacket) -> Result<(), GatewayError> {
+        match packet {
+            QtPacket::AddObject { name, is_dynamic } => match self.offered.get(&name) {
+                Some((info, _)) => {
+                    self.acquiring.insert(name.clone(), is_dynamic);
+                    self.to_host.push(Packet::Acquire {
+                        name,
+                        signature: info.signature,
+                    });
+                }
+                None => warn!(%name, "a Qt node asked for a source this host does not offer it"),
+            },
+            QtPacket::RemoveObject { name } => {
+                if let Some(source) = self.by_name.remove(&name) {
+                    self.acquired.remove(&source);
+                    self.to_host.push(Packet::Release { source });
+                }
+            }
+            QtPacket::Invoke {
+                name,
+                call,
+                index,
+                args,
+                serial,
+                ..
+            } => self.on_invoke(&name, call, index, &args, serial),
+            QtPacket::Ping { name } => self.to_qt.push(QtPacket::Pong { name }),
+            other => debug!(kind = other.kind(), "ignored from a Qt node"),
+        }
+        Ok(())
+    }
+
+    fn on_invoke(&mut self, name: &str, call: i32, index: i32, args: &[QVariant], serial: i32) {
+        let Some(&source) = self.by_name.get(name) else {
+            warn!(%name, "a Qt node called a source it did not acquire");
+            return;
+        };
+        let Some(acquired) = self.acquired.get(&source) else {
+            return;
+        };
+        let api = Arc::clone(&acquired.api);
+        match call {
+            CALL_INVOKE => self.call_slot(&api, source, index, args, serial),
+            CALL_WRITE_PROPERTY => self.write_property(&api, source, index, args),
+            other => warn!(%name, call = other, "a Qt call of an unknown kind"),
+        }
+    }
+
+    fn call_slot(
+        &mut self,
+        api: &QtApi,
+        source: SourceId,
+        index: i32,
+        args: &[QVariant],
+        serial: i32,
+    ) {
+        let Some((slot, _, _)) = api.method_at(index) else {
+            warn!(api = %api.type_name, index, "a Qt node called a method that does not exist");
+            return self.reply_invalid(source, serial);
+        };
+        let member = &api.schema.slots[slot as usize];
+        if args.len() != member.args.len() {
+            warn!(api = %api.type_name, slot = %member.name, given = args.len(),
+                expected = member.args.len(), "a Qt call with the wrong number of arguments");
+            return self.reply_invalid(source, serial);
+        }
+        let values: Result<Vec<Value>, _> = args
+            .iter()
+            .zip(&member.args)
+            .map(|(q, field)| from_qvariant(q, &field.format, &api.schema.types))
+            .collect();
+        let encoded = values.map_err(|e| e.to_string()).and_then(|values| {
+            codec::encode_args(&values, &member.args, &api.schema.types, self.encoding)
+                .map_err(|e| e.to_string())
+        });
+        let args = match encoded {
+            Ok(args) => args,
+            Err(reason) => {
+                warn!(api = %api.type_name, slot = %member.name, %reason, "a Qt call's arguments do not fit");
+                return self.reply_invalid(source, serial);
+            }
+        };
+        let native_serial = if serial < 0 {
+            NO_REPLY
+        } else {
+            let s = self.next_serial;
+            self.next_serial = self.next_serial.wrapping_add(1).max(1);
+            self.calls.insert(
+                s,
+                PendingCall {
+                    source,
+                    qt_serial: serial,
+                    slot,
+                },
+            );
+            s
+        };
+        self.to_host.push(Packet::Invoke {
+            source,
+            slot,
+            serial: native_serial,
+            args: args.into(),
+        });
+    }
+
+    fn reply_invalid(&mut self, source: SourceId, serial: i32) {
+        if serial < 0 {
+            return;
+        }
+        if let Some(acquired) = self.acquired.get(&source) {
+            self.to_qt.push(QtPacket::InvokeReply {
+                name: acquired.name.clone(),
+                serial,
+                value: QVariant::Invalid,
+            });
+        }
+    }
+
+    fn write_property(&mut self, api: &QtApi, source: SourceId, index: i32, args: &[QVariant]) {
+        let property = u16::try_from(index)
+            .ok()
+            .and_then(|i| api.properties.get(i as usize).map(|p| (i, p)));
+        let (Some((index, property)), [value]) = (property, args) else {
+            warn!(api = %api.type_name, index, "a Qt write of a property that does not exist");
+            return;
+        };
+        let encoded = from_qvariant(value, &property.ty.format, &api.schema.types)
+            .map_err(|e| e.to_string())
+            .and_then(|v| {
+                codec::encode(&v, &property.ty.format, &api.schema.types, self.encoding)
+                    .map_err(|e| e.to_string())
+            });
+        match encoded {
+            Ok(value) => self.to_host.push(Packet::SetProperty {
+                source,
+                index,
+                serial: NO_REPLY,
+                value: value.into(),
+            }),
+            Err(reason) => {
+                warn!(api = %api.type_name, property = %property.name, %reason, "a Qt write that does not fit")
+            }
+        }
+    }
+}

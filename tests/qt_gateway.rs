@@ -1,0 +1,380 @@
+//! The Qt face of an API and the gateway, deterministically, with no sockets: a Rust API
+//! against the `.rep` file it is equivalent to, and a whole Qt session through the
+//! translator.
+
+use bytes::Bytes;
+
+use actix_remote_objects::qt::api::{QtApi, QtSignal};
+use actix_remote_objects::qt::gateway::HostGateway;
+use actix_remote_objects::wire::qt::{
+    QVariant, QtPacket, QtType, UserValue, CALL_INVOKE, CALL_WRITE_PROPERTY,
+};
+use actix_remote_objects::wire::{Encoding, Handshake, ObjectInfo, Packet, NO_REPLY};
+use actix_remote_objects::{remote_object, RemoteObject};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Mode {
+    #[default]
+    Off,
+    On,
+    Auto,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MyPod {
+    x: i32,
+    name: String,
+}
+
+remote_object! {
+    pub Demo {
+        prop count: i32 = 5, push;
+        prop label: String, read_write;
+        prop ratio: f64;
+        prop flag: bool = true, constant;
+        prop mode: Mode, push;
+        prop pod: MyPod, push;
+        signal pinged(n: i32, msg: String);
+        slot add(a: i32, b: i32) -> i32;
+        slot reset();
+        slot echo(s: String) -> String;
+    }
+}
+
+fn demo() -> QtApi {
+    QtApi::from_schema(&Demo::schema().unwrap()).unwrap()
+}
+
+#[test]
+fn an_api_has_the_signature_repc_gives_its_rep_file() {
+    let rep = actix_remote_objects_rep::parse(include_str!("qt/demo.rep")).unwrap();
+    let repc = actix_remote_objects_rep::signatures(&rep);
+    assert_eq!(demo().signature, repc["Demo"]);
+}
+
+#[test]
+fn wire_positions_follow_qt_ordering_rules() {
+    let api = demo();
+    // Notify signals for every non-constant property, then the declared ones.
+    assert_eq!(api.notify_position(0), Some(0));
+    assert_eq!(api.notify_position(3), None, "flag is constant");
+    assert_eq!(api.notify_position(4), Some(3));
+    assert_eq!(api.signal_position(0), 5);
+    assert_eq!(api.signal_at(5), Some(QtSignal::Declared(0)));
+    assert_eq!(api.signal_at(3), Some(QtSignal::Notify(4)));
+    assert_eq!(api.signal_at(6), None);
+    // Push methods (count, mode, pod), then the slots.
+    assert_eq!(api.method_at(0).map(|m| m.0), Some(0));
+    assert_eq!(api.method_at(3).map(|m| m.0), Some(3), "add");
+    assert!(api.method_at(6).is_none());
+    assert!(api.method_at(-1).is_none());
+    let definition = api.definition();
+    assert_eq!(definition.signals[3].signature, "modeChanged(Demo::Mode)");
+    assert_eq!(definition.methods[2].signature, "pushPod(MyPod)");
+    assert_eq!(definition.methods[3].return_type, "int");
+    assert_eq!(definition.properties[3].notify, None);
+    assert_eq!(
+        definition.gadgets[0].properties[1],
+        ("name".into(), "QString".into())
+    );
+    assert_eq!(definition.enums[0].keys[2], ("Auto".into(), 2));
+}
+
+fn described(gateway: &mut HostGateway) -> Vec<QtPacket> {
+    let schema = Encoding::Bincode.encode(&Demo::schema().unwrap()).unwrap();
+    gateway
+        .from_host(Packet::Handshake(Handshake::ours(Encoding::Bincode)))
+        .unwrap();
+    gateway
+        .from_host(Packet::ObjectList(vec![ObjectInfo {
+            name: "Demo".into(),
+            api: "Demo".into(),
+            signature: Demo::signature(),
+        }]))
+        .unwrap();
+    assert_eq!(
+        gateway.take_to_host()[1..],
+        [Packet::Describe {
+            name: "Demo".into()
+        }],
+        "every offered source is described first"
+    );
+    gateway
+        .from_host(Packet::Description {
+            name: "Demo".into(),
+            schema: schema.into(),
+        })
+        .unwrap();
+    gateway.take_to_qt()
+}
+
+fn bincode<T: serde::Serialize>(value: &T) -> Bytes {
+    Encoding::Bincode.encode(value).unwrap().into()
+}
+
+#[test]
+fn a_qt_session_translates_both_ways() {
+    let mut gateway = HostGateway::new(Encoding::Bincode);
+    let greeting = described(&mut gateway);
+    assert!(matches!(&greeting[0], QtPacket::Handshake { protocol } if protocol == "QtRO 2.0"));
+    let QtPacket::ObjectList { objects } = &greeting[1] else {
+        panic!("{greeting:?}")
+    };
+    assert_eq!(objects[0].signature, demo().signature);
+
+    gateway
+        .from_qt(QtPacket::AddObject {
+            name: "Demo".into(),
+            is_dynamic: true,
+        })
+        .unwrap();
+    assert_eq!(
+        gateway.take_to_host(),
+        [Packet::Acquire {
+            name: "Demo".into(),
+            signature: Demo::signature()
+        }]
+    );
+    let pod = MyPod {
+        x: 7,
+        name: "p".into(),
+    };
+    let values = vec![
+        bincode(&5i32),
+        bincode(&"init"),
+        bincode(&1.0f64),
+        bincode(&true),
+        bincode(&Mode::Auto),
+        bincode(&pod),
+    ];
+    gateway
+        .from_host(Packet::Init {
+            name: "Demo".into(),
+            source: 9,
+            signature: Demo::signature(),
+            values,
+            children: Vec::new(),
+        })
+        .unwrap();
+    let init = gateway.take_to_qt();
+    let QtPacket::InitDynamic {
+        definition, values, ..
+    } = &init[0]
+    else {
+        panic!("{init:?}")
+    };
+    assert_eq!(definition.type_name, "Demo");
+    assert_eq!(values[1], QVariant::String("init".into()));
+    assert_eq!(
+        values[4],
+        QVariant::Int(2),
+        "an enum travels as its integer"
+    );
+    assert_eq!(
+        values[5],
+        QVariant::User {
+            ty: QtType::Named("MyPod".into()),
+            value: UserValue::Fields(vec![QVariant::Int(7), QVariant::String("p".into())]),
+        }
+    );
+
+    // A change: PropertyChange, then the notify signal carrying the value.
+    gateway
+        .from_host(Packet::PropertyChange {
+            source: 9,
+            index: 4,
+            value: bincode(&Mode::On),
+        })
+        .unwrap();
+    let change = gateway.take_to_qt();
+    assert_eq!(
+        change,
+        [
+            QtPacket::PropertyChange {
+                name: "Demo".into(),
+                index: 4,
+                value: QVariant::Int(1)
+            },
+            QtPacket::Invoke {
+                name: "Demo".into(),
+                call: CALL_INVOKE,
+                index: 3,
+                args: vec![QVariant::Int(1)],
+                serial: -1,
+                property_index: 4
+            }
+        ]
+    );
+
+    // A call with a reply: the Qt serial comes back on the reply.
+    gateway
+        .from_qt(QtPacket::Invoke {
+            name: "Demo".into(),
+            call: CALL_INVOKE,
+            index: 3,
+            args: vec![QVariant::Int(2), QVariant::Int(3)],
+            serial: 17,
+            property_index: -1,
+        })
+        .unwrap();
+    let Packet::Invoke {
+        slot, serial, args, ..
+    } = &gateway.take_to_host()[0]
+    else {
+        panic!()
+    };
+    assert_eq!((*slot, &args[..]), (3, &bincode(&(2i32, 3i32))[..]));
+    gateway
+        .from_host(Packet::InvokeReply {
+            source: 9,
+            serial: *serial,
+            outcome: Ok(bincode(&5i32)),
+        })
+        .unwrap();
+    assert_eq!(
+        gateway.take_to_qt(),
+        [QtPacket::InvokeReply {
+            name: "Demo".into(),
+            serial: 17,
+            value: QVariant::Int(5)
+        }]
+    );
+
+    // A write of a READWRITE property.
+    gateway
+        .from_qt(QtPacket::Invoke {
+            name: "Demo".into(),
+            call: CALL_WRITE_PROPERTY,
+            index: 1,
+            args: vec![QVariant::String("hi".into())],
+            serial: -1,
+            property_index: -1,
+        })
+        .unwrap();
+    assert_eq!(
+        gateway.take_to_host(),
+        [Packet::SetProperty {
+            source: 9,
+            index: 1,
+            serial: NO_REPLY,
+            value: bincode(&"hi")
+        }]
+    );
+}
+
+#[test]
+fn bad_qt_calls_are_dropped_alone_and_answered_when_a_reply_is_awaited() {
+    let mut gateway = HostGateway::new(Encoding::Bincode);
+    described(&mut gateway);
+    gateway
+        .from_qt(QtPacket::AddObject {
+            name: "Demo".into(),
+            is_dynamic: false,
+        })
+        .unwrap();
+    gateway.take_to_host();
+    let values = vec![
+        bincode(&5i32),
+        bincode(&""),
+        bincode(&1.0f64),
+        bincode(&true),
+        bincode(&Mode::Off),
+        bincode(&MyPod::default()),
+    ];
+    gateway
+        .from_host(Packet::Init {
+            name: "Demo".into(),
+            source: 1,
+            signature: 0,
+            values,
+            children: Vec::new(),
+        })
+        .unwrap();
+    assert!(matches!(gateway.take_to_qt()[0], QtPacket::Init { .. }));
+    let call = |index, args: Vec<QVariant>, serial| QtPacket::Invoke {
+        name: "Demo".into(),
+        call: CALL_INVOKE,
+        index,
+        args,
+        serial,
+        property_index: -1,
+    };
+    for bad in [
+        // Too few arguments, a wrong type, an out-of-range integer, a method that is not.
+        call(3, vec![QVariant::Int(1)], 4),
+        call(3, vec![QVariant::Int(1), QVariant::String("x".into())], 4),
+        call(3, vec![QVariant::Int(1), QVariant::LongLong(1 << 40)], 4),
+        call(99, vec![], 4),
+    ] {
+        gateway.from_qt(bad).unwrap();
+        assert!(
+            gateway.take_to_host().is_empty(),
+            "nothing reaches the host"
+        );
+        assert_eq!(
+            gateway.take_to_qt(),
+            [QtPacket::InvokeReply {
+                name: "Demo".into(),
+                serial: 4,
+                value: QVariant::Invalid
+            }],
+            "the caller is not left waiting"
+        );
+    }
+    // A call on a source it never acquired, and a write of a property that does not exist.
+    gateway
+        .from_qt(QtPacket::Invoke {
+            name: "Other".into(),
+            call: CALL_INVOKE,
+            index: 0,
+            args: vec![],
+            serial: 1,
+            property_index: -1,
+        })
+        .unwrap();
+    gateway
+        .from_qt(QtPacket::Invoke {
+            name: "Demo".into(),
+            call: CALL_WRITE_PROPERTY,
+            index: 40,
+            args: vec![QVariant::Int(1)],
+            serial: -1,
+            property_index: -1,
+        })
+        .unwrap();
+    assert!(gateway.take_to_host().is_empty());
+}
+
+#[test]
+fn a_source_qt_cannot_carry_is_not_offered() {
+    let mut gateway = HostGateway::new(Encoding::Bincode);
+    gateway
+        .from_host(Packet::Handshake(Handshake::ours(Encoding::Bincode)))
+        .unwrap();
+    gateway
+        .from_host(Packet::ObjectList(vec![ObjectInfo {
+            name: "Wide".into(),
+            api: "Wide".into(),
+            signature: 1,
+        }]))
+        .unwrap();
+    let mut schema = Demo::schema().unwrap();
+    schema.properties[0].format = actix_remote_objects::dynamic::TypeFormat::I128;
+    gateway
+        .from_host(Packet::Description {
+            name: "Wide".into(),
+            schema: Encoding::Bincode.encode(&schema).unwrap().into(),
+        })
+        .unwrap();
+    let qt = gateway.take_to_qt();
+    assert!(
+        matches!(&qt[1], QtPacket::ObjectList { objects } if objects.is_empty()),
+        "{qt:?}"
+    );
+    assert!(gateway
+        .from_host(Packet::AuthChallenge {
+            method: "hmac".into(),
+            challenge: Bytes::new()
+        })
+        .is_err());
+}

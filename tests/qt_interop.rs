@@ -1,0 +1,251 @@
+//! Real Qt 6 nodes against a Rust host: a repc-generated C++ replica (built here with CMake
+//! from `tests/qt/demo.rep`) and a PyQt6 dynamic replica (`examples/qt/dynamic_replica.py`)
+//! of the Rust `Demo` source of `examples/qt_interop.rs`, each in its own process, over TCP
+//! and Unix sockets.
+//!
+//! Needs Qt 6 (`qt6-remoteobjects-dev qt6-base-dev cmake g++ python3-pyqt6
+//! python3-pyqt6.qtremoteobjects`): without it each test says so and passes, except under
+//! `CI=true`, where `.ci/run` installs it and a missing piece fails.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use actix_remote_objects::dynamic::Value;
+use actix_remote_objects::Node;
+use support::processes::{example, Process};
+use support::*;
+
+/// Why Qt cannot be used here, if it cannot.
+fn qt_missing() -> Option<String> {
+    let python = Command::new("/usr/bin/python3")
+        .args(["-c", "import PyQt6.QtRemoteObjects"])
+        .output();
+    if !python.is_ok_and(|o| o.status.success()) {
+        return Some("PyQt6's QtRemoteObjects is not installed".into());
+    }
+    let cmake = Command::new("cmake").arg("--version").output();
+    if !cmake.is_ok_and(|o| o.status.success()) {
+        return Some("cmake is not installed".into());
+    }
+    if !Path::new("/usr/lib/qt6/libexec/repc").exists() {
+        return Some("Qt's repc is not installed (qt6-remoteobjects-dev)".into());
+    }
+    None
+}
+
+/// Whether to run: false (after saying why) when Qt is missing, outside CI.
+fn with_qt() -> bool {
+    match qt_missing() {
+        None => true,
+        Some(reason) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true, but {reason}: .ci/run installs Qt 6")
+        }
+        Some(reason) => {
+            eprintln!("skipped: {reason}");
+            false
+        }
+    }
+}
+
+/// The C++ replica programs, built once per test run.
+fn cpp_programs() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qt/demo_replica");
+        let build = Path::new(env!("CARGO_TARGET_TMPDIR")).join("qt-demo-replica");
+        let run = |cmd: &mut Command| {
+            let out = cmd.output().expect("cmake runs");
+            assert!(
+                out.status.success(),
+                "{cmd:?} failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(Command::new("cmake")
+            .arg("-S")
+            .arg(&source)
+            .arg("-B")
+            .arg(&build)
+            .arg("-DCMAKE_BUILD_TYPE=Release"));
+        run(Command::new("cmake").arg("--build").arg(&build).arg("-j2"));
+        build
+    })
+}
+
+/// The Rust demo host, with its native and Qt URLs.
+fn start_demo(qt_url: &str) -> (Process, String, String) {
+    let mut child = Command::new(example("qt_interop"))
+        .arg(qt_url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = |prefix: &str| {
+        let line = lines.next().expect("the host prints its URLs").unwrap();
+        line.strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("expected {prefix:?}, got {line:?}"))
+            .to_owned()
+    };
+    let native = next("native: ");
+    let qt = next("qt: ");
+    (Process(child), native, qt)
+}
+
+fn run_to_end(cmd: &mut Command) -> String {
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("the Qt program runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{cmd:?} ended with {}:\n{stdout}",
+        out.status
+    );
+    stdout
+}
+
+/// The demo's values as a native dynamic replica sees them.
+async fn native_values(url: &str) -> (Value, Value, Value) {
+    let node = Node::connect(url).await.unwrap();
+    let replica = node.acquire_dynamic("Demo");
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    let values = (
+        replica.property("count").unwrap(),
+        replica.property("label").unwrap(),
+        replica.property("mode").unwrap(),
+    );
+    node.shutdown().await;
+    values
+}
+
+async fn cpp_replica_session(qt_url: &str) {
+    let (_host, native, qt) = start_demo(qt_url);
+    let out = run_to_end(Command::new(cpp_programs().join("demo_replica")).arg(&qt));
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "state 2",
+            "init count=5 label=init ratio=1 flag=1 mode=0 pod=7,p",
+            "add 5",
+            "echo yo!",
+            "count 42",
+            "mode 2",
+            "pod 9,nine",
+            "label hi",
+            "pinged 99 reset count=0 ratio=1.5",
+            "done",
+        ],
+        "the C++ replica's session"
+    );
+    // What the Qt replica did reached the source: a native replica sees it too.
+    let (count, label, mode) = native_values(&native).await;
+    assert_eq!(count, Value::Int(0));
+    assert_eq!(label, Value::Str("hi".into()));
+    assert_eq!(
+        mode,
+        Value::Variant {
+            name: "Auto".into(),
+            value: Box::new(Value::Unit)
+        }
+    );
+}
+
+#[actix::test]
+async fn a_repc_cpp_replica_uses_a_rust_source_over_tcp() {
+    let _guard = init();
+    if with_qt() {
+        cpp_replica_session("tcp://127.0.0.1:0").await;
+    }
+}
+
+fn socket_url(tag: &str) -> String {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let path = dir.join(format!("qt-{tag}-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    format!("local:{}", path.display())
+}
+
+#[actix::test]
+async fn a_repc_cpp_replica_uses_a_rust_source_over_a_unix_socket() {
+    let _guard = init();
+    if with_qt() {
+        cpp_replica_session(&socket_url("cpp")).await;
+    }
+}
+
+async fn pyqt_replica_session(qt_url: &str) {
+    let (_host, native, qt) = start_demo(qt_url);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/qt/dynamic_replica.py");
+    let steps = r#"[["push","count",42],["wait","countChanged",42],
+        ["write","label","hi"],["wait","labelChanged","hi"],
+        ["call","reset"],["wait","pinged",99,"reset"]]"#;
+    let out = run_to_end(
+        Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(&qt)
+            .arg("Demo")
+            .arg(steps),
+    );
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    let init = events
+        .iter()
+        .find_map(|e| e.get("init"))
+        .expect("the replica initialized");
+    assert_eq!(init["count"], 5);
+    assert_eq!(init["label"], "init");
+    assert_eq!(init["ratio"], 1.0);
+    assert_eq!(init["flag"], true);
+    assert_eq!(
+        init["mode"]["type"], "Demo::Mode",
+        "the enum is typed by its class"
+    );
+    assert_eq!(init["pod"]["type"], "MyPod", "the struct is a gadget");
+    let signals: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e.get("signal").is_some())
+        .collect();
+    let saw = |name: &str, args: serde_json::Value| {
+        signals
+            .iter()
+            .any(|s| s["signal"] == name && s["args"] == args)
+    };
+    assert!(saw("countChanged", serde_json::json!([42])), "{signals:?}");
+    assert!(
+        saw("labelChanged", serde_json::json!(["hi"])),
+        "{signals:?}"
+    );
+    assert!(saw("ratioChanged", serde_json::json!([1.5])), "{signals:?}");
+    assert!(
+        saw("pinged", serde_json::json!([99, "reset"])),
+        "{signals:?}"
+    );
+    assert!(events.last().is_some_and(|e| e["done"] == true));
+    let (count, label, _) = native_values(&native).await;
+    assert_eq!((count, label), (Value::Int(0), Value::Str("hi".into())));
+}
+
+#[actix::test]
+async fn a_pyqt_dynamic_replica_uses_a_rust_source_over_tcp() {
+    let _guard = init();
+    if with_qt() {
+        pyqt_replica_session("tcp://127.0.0.1:0").await;
+    }
+}
+
+#[actix::test]
+async fn a_pyqt_dynamic_replica_uses_a_rust_source_over_a_unix_socket() {
+    let _guard = init();
+    if with_qt() {
+        pyqt_replica_session(&socket_url("py")).await;
+    }
+}
