@@ -10,36 +10,12 @@ use actix_remote_objects::wire::qt::{
     QVariant, QtPacket, QtType, UserValue, CALL_INVOKE, CALL_WRITE_PROPERTY,
 };
 use actix_remote_objects::wire::{Encoding, Handshake, ObjectInfo, Packet, NO_REPLY};
-use actix_remote_objects::{remote_object, RemoteObject};
+use actix_remote_objects::RemoteObject;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Mode {
-    #[default]
-    Off,
-    On,
-    Auto,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct MyPod {
-    x: i32,
-    name: String,
-}
-
-remote_object! {
-    pub Demo {
-        prop count: i32 = 5, push;
-        prop label: String, read_write;
-        prop ratio: f64;
-        prop flag: bool = true, constant;
-        prop mode: Mode, push;
-        prop pod: MyPod, push;
-        signal pinged(n: i32, msg: String);
-        slot add(a: i32, b: i32) -> i32;
-        slot reset();
-        slot echo(s: String) -> String;
-    }
-}
+#[path = "support/qt_demo.rs"]
+#[allow(dead_code)]
+mod qt_demo;
+use qt_demo::{Demo, Mode, MyPod};
 
 fn demo() -> QtApi {
     QtApi::from_schema(&Demo::schema().unwrap()).unwrap()
@@ -377,4 +353,125 @@ fn a_source_qt_cannot_carry_is_not_offered() {
             challenge: Bytes::new()
         })
         .is_err());
+}
+
+#[path = "support/mutate.rs"]
+#[allow(dead_code)]
+mod mutate;
+
+/// Every frame of the four real Qt captures.
+fn captured_frames() -> Vec<Vec<u8>> {
+    let mut frames = Vec::new();
+    for capture in [
+        "capture-static.json",
+        "capture-dynamic.json",
+        "capture-registry.json",
+        "capture-subobject-model.json",
+    ] {
+        let path = format!("{}/tests/data/qt/{capture}", env!("CARGO_MANIFEST_DIR"));
+        let log: Vec<(f64, String, String)> =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        for dir in ["S>C", "C>S"] {
+            let hex: String = log
+                .iter()
+                .filter(|(_, d, _)| d == dir)
+                .map(|(_, _, h)| h.as_str())
+                .collect();
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            let mut at = 0;
+            while at < bytes.len() {
+                let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+                frames.push(bytes[at + 4..at + 4 + len].to_vec());
+                at += 4 + len;
+            }
+        }
+    }
+    frames
+}
+
+/// A node gateway that has greeted a Qt host offering Demo and holds a typed replica of it.
+fn node_gateway_with_demo() -> actix_remote_objects::qt::node_gateway::NodeGateway {
+    use actix_remote_objects::qt::node_gateway::{NodeGateway, TypedApi};
+    let api = std::sync::Arc::new(demo());
+    let lookup = std::sync::Arc::new(move |name: &str| {
+        (name == "Demo").then(|| TypedApi {
+            signature: Demo::signature(),
+            qt: std::sync::Arc::clone(&api),
+        })
+    });
+    let mut gateway = NodeGateway::new(Encoding::Bincode, lookup);
+    gateway
+        .from_qt(QtPacket::Handshake {
+            protocol: "QtRO 2.0".into(),
+        })
+        .unwrap();
+    gateway
+        .from_qt(QtPacket::ObjectList {
+            objects: vec![actix_remote_objects::wire::qt::QtObject {
+                name: "Demo".into(),
+                type_name: "Demo".into(),
+                signature: demo().signature,
+            }],
+        })
+        .unwrap();
+    gateway
+        .from_node(Packet::Acquire {
+            name: "Demo".into(),
+            signature: Demo::signature(),
+        })
+        .unwrap();
+    gateway
+}
+
+/// Both gateways take mutations of real Qt traffic — unknown names, wrong types, counts and
+/// indices out of range — without a panic: each bad packet is dropped or answered alone.
+#[test]
+fn the_gateways_survive_mutated_qt_sessions() {
+    let inputs = mutate::setting("FUZZ_INPUTS", 20_000);
+    let mut mutator = mutate::Mutator::new(mutate::setting("FUZZ_SEED", 0x6a7e));
+    let seeds = captured_frames();
+    let mut host = HostGateway::new(Encoding::Bincode);
+    described(&mut host);
+    host.from_qt(QtPacket::AddObject {
+        name: "Demo".into(),
+        is_dynamic: false,
+    })
+    .unwrap();
+    let mut node = node_gateway_with_demo();
+    let mut decoded = 0;
+    for i in 0..inputs {
+        let seed = &seeds[i as usize % seeds.len()];
+        let input = if i < seeds.len() as u64 {
+            seed.clone()
+        } else {
+            mutator.mutate(seed)
+        };
+        let types = {
+            let mut types = demo().registry();
+            types.add_gadget("MyPod", vec!["x".into(), "name".into()]);
+            types
+        };
+        let Ok(packet) = QtPacket::decode(&input, &types) else {
+            continue;
+        };
+        decoded += 1;
+        if let QtPacket::InitDynamic { definition, .. } = &packet {
+            // A hostile class definition is refused or used, never a panic.
+            let _ = QtApi::from_definition(definition);
+        }
+        // Whatever a peer sends, errors end only that connection, never the process.
+        let _ = host.from_qt(packet.clone());
+        let _ = node.from_qt(packet);
+        host.take_to_host();
+        host.take_to_qt();
+        node.take_to_node();
+        node.take_to_qt();
+    }
+    assert!(
+        decoded > seeds.len(),
+        "mutations reached the gateways ({decoded})"
+    );
 }

@@ -7,6 +7,8 @@
 //! python3-pyqt6.qtremoteobjects`): without it each test says so and passes, except under
 //! `CI=true`, where `.ci/run` installs it and a missing piece fails.
 
+#[path = "support/qt_demo.rs"]
+mod qt_demo;
 mod support;
 
 use std::io::{BufRead, BufReader};
@@ -15,8 +17,11 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use actix_remote_objects::dynamic::Value;
-use actix_remote_objects::Node;
-use support::processes::{example, Process};
+use actix_remote_objects::{Node, ReplicaState};
+use demo::ReplicaExt as _;
+use futures::StreamExt;
+use qt_demo::{demo, Demo, Mode, MyPod, OtherDemo};
+use support::processes::{example, spawn_listening_program, Process};
 use support::*;
 
 /// Why Qt cannot be used here, if it cannot.
@@ -55,8 +60,8 @@ fn with_qt() -> bool {
 fn cpp_programs() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qt/demo_replica");
-        let build = Path::new(env!("CARGO_TARGET_TMPDIR")).join("qt-demo-replica");
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qt");
+        let build = Path::new(env!("CARGO_TARGET_TMPDIR")).join("qt-programs");
         let run = |cmd: &mut Command| {
             let out = cmd.output().expect("cmake runs");
             assert!(
@@ -248,4 +253,159 @@ async fn a_pyqt_dynamic_replica_uses_a_rust_source_over_a_unix_socket() {
     if with_qt() {
         pyqt_replica_session(&socket_url("py")).await;
     }
+}
+
+/// A Qt host (`tests/qt/demo_host.cpp`) serving the repc-generated Demo source at `url`,
+/// with the URL it listens on.
+fn start_qt_host(url: &str) -> (Process, String) {
+    spawn_listening_program(&cpp_programs().join("demo_host"), &[url])
+}
+
+async fn rust_replica_of_a_qt_source(listen: &str) {
+    let (mut qt_host, url) = start_qt_host(listen);
+    let node = Node::connect(&format!("qt+{url}")).await.unwrap();
+    let replica = node.acquire::<Demo>();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(
+        replica.state(),
+        ReplicaState::Valid,
+        "repc's signature matched"
+    );
+    assert_eq!(
+        (
+            replica.count(),
+            replica.label(),
+            replica.ratio(),
+            replica.flag()
+        ),
+        (5, "init".to_owned(), 1.0, true)
+    );
+    assert_eq!(replica.mode(), Mode::Off);
+    assert_eq!(
+        replica.pod(),
+        MyPod {
+            x: 7,
+            name: "p".into()
+        }
+    );
+    assert_eq!(replica.call(demo::Add { a: 2, b: 3 }).await, Ok(5));
+    assert_eq!(
+        replica.call(demo::Echo { s: "yo".into() }).await,
+        Ok("yo!".to_owned())
+    );
+    // Push slots and writes resolve once the Qt source applied them.
+    assert_eq!(replica.push_count(42).await, Ok(()));
+    assert_eq!(replica.count(), 42);
+    assert_eq!(replica.push_mode(Mode::Auto).await, Ok(()));
+    assert_eq!(replica.mode(), Mode::Auto);
+    let nine = MyPod {
+        x: 9,
+        name: "nine".into(),
+    };
+    assert_eq!(replica.push_pod(nine.clone()).await, Ok(()));
+    assert_eq!(replica.pod(), nine);
+    assert_eq!(replica.set_label("hi".into()).await, Ok("hi".to_owned()));
+    let mut signals = replica.signals();
+    assert_eq!(replica.call(demo::Reset {}).await, Ok(()));
+    let demo::Signal::Pinged(ping) = next(&mut signals).await;
+    assert_eq!((ping.n, ping.msg.as_str()), (99, "reset"));
+    assert_eq!((replica.count(), replica.ratio()), (0, 1.5));
+
+    // The Qt host dies: Suspect, values kept; it comes back: Valid with its new values.
+    let mut states = replica.state_changes();
+    let _ = qt_host.0.kill();
+    let _ = qt_host.0.wait();
+    while next(&mut states).await != ReplicaState::Suspect {}
+    assert_eq!(replica.count(), 0, "values are kept while Suspect");
+    let (_again, _) = start_qt_host(&url);
+    while next(&mut states).await != ReplicaState::Valid {}
+    assert_eq!(replica.count(), 5, "re-initialized from the restarted host");
+    node.shutdown().await;
+}
+
+#[actix::test]
+async fn a_rust_typed_replica_uses_a_qt_source_over_tcp() {
+    let _guard = init();
+    if with_qt() {
+        rust_replica_of_a_qt_source("tcp://127.0.0.1:0").await;
+    }
+}
+
+#[actix::test]
+async fn a_rust_typed_replica_uses_a_qt_source_over_a_unix_socket() {
+    let _guard = init();
+    if with_qt() {
+        rust_replica_of_a_qt_source(&socket_url("qt-host")).await;
+    }
+}
+
+#[actix::test]
+async fn a_rust_dynamic_replica_uses_a_qt_source_from_its_definition() {
+    let _guard = init();
+    if !with_qt() {
+        return;
+    }
+    let (_qt_host, url) = start_qt_host("tcp://127.0.0.1:0");
+    let node = Node::connect(&format!("qt+{url}")).await.unwrap();
+    let replica = node.acquire_dynamic("Demo");
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    let schema = replica.schema().expect("the definition became a schema");
+    let slots: Vec<&str> = schema.slots.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        slots,
+        [
+            "push_count",
+            "push_mode",
+            "push_pod",
+            "add",
+            "reset",
+            "echo"
+        ]
+    );
+    assert_eq!(replica.property("count").unwrap(), Value::Int(5));
+    assert_eq!(
+        replica.property("pod").unwrap(),
+        Value::Struct(vec![
+            ("x".into(), Value::Int(7)),
+            ("name".into(), Value::Str("p".into()))
+        ])
+    );
+    assert_eq!(
+        replica
+            .call("add", vec![Value::Int(2), Value::Int(3)])
+            .await
+            .unwrap(),
+        Value::Int(5)
+    );
+    let mut events = replica.events();
+    replica.call("reset", vec![]).await.unwrap();
+    let mut saw_ping = false;
+    while !saw_ping {
+        let event = tokio::time::timeout(TIMEOUT, events.next())
+            .await
+            .expect("events come")
+            .expect("the stream goes on");
+        saw_ping = format!("{event:?}").contains("pinged");
+    }
+    assert_eq!(replica.property("count").unwrap(), Value::Int(0));
+    node.shutdown().await;
+}
+
+#[actix::test]
+async fn signatures_that_differ_are_a_mismatch_each_way() {
+    let _guard = init();
+    if !with_qt() {
+        return;
+    }
+    // A Rust replica of another API against the Qt source.
+    let (_qt_host, url) = start_qt_host("tcp://127.0.0.1:0");
+    let node = Node::connect(&format!("qt+{url}")).await.unwrap();
+    let other = node.acquire::<OtherDemo>();
+    let mut states = other.state_changes();
+    while next(&mut states).await != ReplicaState::SignatureMismatch {}
+    node.shutdown().await;
+    // A Qt replica of another API against the Rust source, and of its own API.
+    let (_host, _native, qt) = start_demo("tcp://127.0.0.1:0");
+    let out = run_to_end(Command::new(cpp_programs().join("other_replica")).arg(&qt));
+    assert_eq!(out.trim(), "state 4", "Qt's SignatureMismatch");
 }

@@ -231,8 +231,9 @@ impl Host {
         self.serve_from(Box::new(ours), peer);
         let encoding = self.inner.config.encoding;
         let max_frame = self.inner.config.max_frame_size;
-        actix::spawn(crate::qt::driver::run_host_gateway(
-            stream, theirs, encoding, max_frame,
+        let gateway = crate::qt::gateway::HostGateway::new(encoding);
+        actix::spawn(crate::qt::driver::run_gateway(
+            gateway, stream, theirs, max_frame,
         ));
     }
 

@@ -33,6 +33,8 @@ pub struct NodeConfig {
     pub(crate) tls: Option<TlsClient>,
     pub(crate) name: Option<Arc<str>>,
     pub(crate) models: crate::replica::model::ModelSettings,
+    /// Its typed replicas' APIs, for its connections to Qt hosts (one table per node).
+    pub(crate) qt_apis: crate::qt::TypedApis,
 }
 
 /// Shared credentials, printable for `NodeConfig`'s `Debug` (without the secret).
@@ -71,6 +73,7 @@ impl Default for NodeConfig {
             tls: None,
             name: None,
             models: Default::default(),
+            qt_apis: Default::default(),
         }
     }
 }

@@ -28,6 +28,31 @@ pub(crate) struct Established {
     pub(crate) writer: JoinHandle<WriterEnd>,
 }
 
+/// The stream to speak this crate's protocol over, for a connection just opened to
+/// `endpoint`: the stream itself, or, for a Qt host (`qt+tcp://…`), one end of an
+/// in-memory pipe whose other end a gateway translates to and from Qt's dialect.
+pub(crate) fn dialect_stream(
+    endpoint: &crate::transport::Endpoint,
+    stream: Box<dyn Transport>,
+    config: &NodeConfig,
+) -> Box<dyn Transport> {
+    if !endpoint.is_qt() {
+        return stream;
+    }
+    let (ours, theirs) = tokio::io::duplex(256 * 1024);
+    let apis = config.qt_apis.clone();
+    let lookup: crate::qt::node_gateway::ApiLookup =
+        std::sync::Arc::new(move |name| apis.lookup(name));
+    let gateway = crate::qt::node_gateway::NodeGateway::new(config.encoding, lookup);
+    actix::spawn(crate::qt::driver::run_gateway(
+        gateway,
+        stream,
+        theirs,
+        config.max_frame_size,
+    ));
+    Box::new(ours)
+}
+
 /// Greets the host over `stream` (its [`NodeSession`] says what to send and when it is
 /// done) and hands back the open connection. `peer` names the host in errors: its URL, or
 /// what the stream is.

@@ -68,7 +68,9 @@ type SharedDynamic = (Weak<HandleToken>, Arc<DynamicShared>);
 
 impl Node {
     /// A node with no connection yet.
-    pub fn new(config: NodeConfig) -> Node {
+    pub fn new(mut config: NodeConfig) -> Node {
+        // Each node keeps its own table of typed APIs, whatever config it was cloned from.
+        config.qt_apis = Default::default();
         let arbiter = runtime::arbiter();
         let actor = {
             let config = config.clone();
@@ -163,6 +165,7 @@ impl Node {
     async fn connect_here(&self, endpoint: Endpoint) -> Result<(), Error> {
         let config = &self.inner.config;
         let stream = endpoint.connect(config.tls.as_ref()).await?;
+        let stream = connection::dialect_stream(&endpoint, stream, config);
         let url = endpoint.to_string();
         let established = establish(stream, config, &url).await?;
         self.inner
@@ -246,6 +249,10 @@ impl Node {
                 return self.detached_mismatch(name);
             }
         }
+        self.inner
+            .config
+            .qt_apis
+            .register(name, A::signature(), A::schema);
         let shared = ReplicaShared::<A>::new(
             name.to_owned(),
             self.inner.config.encoding,
@@ -306,6 +313,10 @@ impl Node {
     }
 
     fn detached_mismatch<A: RemoteObject>(&self, name: &str) -> Replica<A> {
+        self.inner
+            .config
+            .qt_apis
+            .register(name, A::signature(), A::schema);
         let shared = ReplicaShared::<A>::new(
             name.to_owned(),
             self.inner.config.encoding,

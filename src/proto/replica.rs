@@ -71,6 +71,9 @@ impl PartialEq for StoredValue {
     }
 }
 
+/// The signature in an offer whose host does not know this crate's signatures.
+pub(crate) const UNKNOWN_SIGNATURE: u64 = 0;
+
 /// What a replica makes of a source offered with some signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Offered {
@@ -179,7 +182,9 @@ impl<L, P> ReplicaCore<L, P> {
         if self.state == ReplicaState::SignatureMismatch || self.link.is_some() {
             return Offered::Skip;
         }
-        if signature != self.signature {
+        // A host that cannot say (a Qt host, whose signatures are repc's: the Qt gateway
+        // checks those when the replica acquires) offers signature 0.
+        if signature != UNKNOWN_SIGNATURE && signature != self.signature {
             // Not final yet: the node asks the host what differs, then calls `mismatch`.
             self.remote_signature = Some(signature);
             return Offered::Mismatch;

@@ -134,6 +134,9 @@ const QT_VALUE_TYPES: &[(&str, Builtin)] = &[
     ("QUuid", Builtin::Uuid),
 ];
 
+/// The serde name of [`crate::qt::values::Variant`], Qt's `QVariant`.
+pub(crate) const VARIANT: &str = "QVariant";
+
 /// The built-in Qt value type a named Rust type stands for, if it is one of `qt`'s.
 pub(crate) fn qt_value_type(name: &str) -> Option<Builtin> {
     QT_VALUE_TYPES
@@ -195,8 +198,15 @@ impl Mapper<'_> {
             TypeFormat::Seq(item) => match item.as_ref() {
                 TypeFormat::Str => builtin(B::StringList),
                 TypeFormat::Bytes => builtin(B::ByteArrayList),
+                TypeFormat::Named(name) if name == VARIANT => builtin(B::VariantList),
                 item => QtType::List(Box::new(self.qt_type(item, member, depth + 1)?)),
             },
+            TypeFormat::Map(key, value)
+                if **key == TypeFormat::Str
+                    && matches!(value.as_ref(), TypeFormat::Named(n) if n == VARIANT) =>
+            {
+                builtin(B::VariantMap)
+            }
             TypeFormat::Map(key, value) => QtType::Map {
                 hash: false,
                 key: Box::new(self.qt_type(key, member, depth + 1)?),
@@ -220,6 +230,9 @@ impl Mapper<'_> {
     ) -> Result<QtType, QtApiError> {
         if let Some(b) = qt_value_type(name) {
             return Ok(builtin(b));
+        }
+        if name == VARIANT {
+            return Ok(builtin(Builtin::Variant));
         }
         let def = self
             .types
@@ -608,4 +621,418 @@ impl QtApi {
             .remove(&self.type_name)
             .unwrap_or_default()
     }
+}
+
+/// This crate's shape of a Qt type named in a class definition, with the named types it
+/// needs added to `types`.
+fn format_of(
+    qt: &QtType,
+    types: &mut BTreeMap<String, TypeDef>,
+    enums: &BTreeMap<String, String>,
+    depth: usize,
+) -> Result<TypeFormat, QtApiError> {
+    use Builtin as B;
+    let unsupported = || QtApiError::Unsupported {
+        member: "a member".into(),
+        ty: qt.name(),
+    };
+    if depth > 32 {
+        return Err(unsupported());
+    }
+    let value_type = |types: &mut BTreeMap<String, TypeDef>, name: &str| {
+        types
+            .entry(name.to_owned())
+            .or_insert_with(|| qt_value_def(name));
+        TypeFormat::Named(name.to_owned())
+    };
+    Ok(match qt {
+        QtType::Builtin(b) => match b {
+            B::Bool => TypeFormat::Bool,
+            B::Int => TypeFormat::I32,
+            B::UInt => TypeFormat::U32,
+            B::LongLong | B::Long => TypeFormat::I64,
+            B::ULongLong | B::ULong => TypeFormat::U64,
+            B::Double => TypeFormat::F64,
+            B::Float => TypeFormat::F32,
+            B::Short => TypeFormat::I16,
+            B::UShort => TypeFormat::U16,
+            B::SChar | B::Char => TypeFormat::I8,
+            B::UChar => TypeFormat::U8,
+            B::QChar => TypeFormat::Char,
+            B::String => TypeFormat::Str,
+            B::ByteArray => TypeFormat::Bytes,
+            B::StringList => TypeFormat::Seq(Box::new(TypeFormat::Str)),
+            B::ByteArrayList => TypeFormat::Seq(Box::new(TypeFormat::Bytes)),
+            B::Variant | B::VariantList | B::VariantMap | B::VariantHash => {
+                let variant = value_type(types, VARIANT);
+                match b {
+                    B::Variant => variant,
+                    B::VariantList => TypeFormat::Seq(Box::new(variant)),
+                    _ => TypeFormat::Map(Box::new(TypeFormat::Str), Box::new(variant)),
+                }
+            }
+            other => match QT_VALUE_TYPES.iter().find(|(_, v)| v == other) {
+                Some((name, _)) => value_type(types, name),
+                None => return Err(unsupported()),
+            },
+        },
+        QtType::List(item) => TypeFormat::Seq(Box::new(format_of(item, types, enums, depth + 1)?)),
+        QtType::Map { key, value, .. } => TypeFormat::Map(
+            Box::new(format_of(key, types, enums, depth + 1)?),
+            Box::new(format_of(value, types, enums, depth + 1)?),
+        ),
+        QtType::Pair(a, b) => TypeFormat::Tuple(vec![
+            format_of(a, types, enums, depth + 1)?,
+            format_of(b, types, enums, depth + 1)?,
+        ]),
+        QtType::Named(name) => {
+            // `Demo::Mode`, `DemoSource::Mode` and `Mode` all name the class's enum `Mode`.
+            let short = name.rsplit("::").next().unwrap_or(name);
+            if let Some(enum_name) = enums.get(short) {
+                TypeFormat::Named(enum_name.clone())
+            } else if types.contains_key(short) {
+                TypeFormat::Named(short.to_owned())
+            } else {
+                return Err(unsupported());
+            }
+        }
+    })
+}
+
+/// The schema of one of `values`' Qt value types, as its Rust struct serializes.
+fn qt_value_def(name: &str) -> TypeDef {
+    use crate::values::schema::Variant as V;
+    let field = |name: &str, format: TypeFormat| Field {
+        name: name.to_owned(),
+        format,
+    };
+    let fields = |names: &[&str], format: TypeFormat| {
+        TypeDef::Struct(names.iter().map(|n| field(n, format.clone())).collect())
+    };
+    match name {
+        "QPoint" => fields(&["x", "y"], TypeFormat::I32),
+        "QPointF" => fields(&["x", "y"], TypeFormat::F64),
+        "QSize" => fields(&["width", "height"], TypeFormat::I32),
+        "QSizeF" => fields(&["width", "height"], TypeFormat::F64),
+        "QRect" => fields(&["left", "top", "right", "bottom"], TypeFormat::I32),
+        "QRectF" => fields(&["x", "y", "width", "height"], TypeFormat::F64),
+        "QLine" => fields(&["x1", "y1", "x2", "y2"], TypeFormat::I32),
+        "QLineF" => fields(&["x1", "y1", "x2", "y2"], TypeFormat::F64),
+        "QColor" => fields(&["alpha", "red", "green", "blue"], TypeFormat::U16),
+        "QDateTime" => fields(&["unix_ms"], TypeFormat::I64),
+        "QDate" => fields(&["julian_day"], TypeFormat::I64),
+        "QTime" => fields(&["ms"], TypeFormat::I64),
+        "QUrl" => fields(&["url"], TypeFormat::Str),
+        "QUuid" => TypeDef::Struct(vec![field(
+            "bytes",
+            TypeFormat::Array(Box::new(TypeFormat::U8), 16),
+        )]),
+        _ => {
+            let variant = |index: u32, name: &str, shape| V {
+                index,
+                name: name.to_owned(),
+                shape,
+            };
+            let me = || TypeFormat::Named(VARIANT.to_owned());
+            TypeDef::Enum(vec![
+                variant(0, "Invalid", VariantShape::Unit),
+                variant(1, "Bool", VariantShape::Newtype(TypeFormat::Bool)),
+                variant(2, "Int", VariantShape::Newtype(TypeFormat::I64)),
+                variant(3, "Double", VariantShape::Newtype(TypeFormat::F64)),
+                variant(4, "String", VariantShape::Newtype(TypeFormat::Str)),
+                variant(
+                    5,
+                    "Bytes",
+                    VariantShape::Newtype(TypeFormat::Seq(Box::new(TypeFormat::U8))),
+                ),
+                variant(
+                    6,
+                    "List",
+                    VariantShape::Newtype(TypeFormat::Seq(Box::new(me()))),
+                ),
+                variant(
+                    7,
+                    "Map",
+                    VariantShape::Newtype(TypeFormat::Map(
+                        Box::new(TypeFormat::Str),
+                        Box::new(me()),
+                    )),
+                ),
+            ])
+        }
+    }
+}
+
+/// `name(type,type)` → (`name`, [`type`, `type`]).
+fn split_signature(signature: &str) -> Option<(&str, Vec<&str>)> {
+    let (name, rest) = signature.split_once('(')?;
+    let inner = rest.strip_suffix(')')?;
+    let mut params = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth -= 1,
+            ',' if depth == 0 => {
+                params.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if !inner.is_empty() {
+        params.push(&inner[start..]);
+    }
+    Some((name, params))
+}
+
+impl QtApi {
+    /// The API a Qt host describes in a class definition (for a dynamic replica of a Qt
+    /// source), with a schema of this crate's own derived from it: gadgets as structs,
+    /// enums as enums (by their keys' values where those are distinct and not negative),
+    /// `QVariant` as [`Variant`](crate::qt::values::Variant), push methods as `push_<name>`
+    /// slots. A property with neither a push method nor constancy is taken as writable; a
+    /// Qt source refuses writes to the others without a word, as Qt does.
+    pub fn from_definition(def: &QtDefinition) -> Result<QtApi, QtApiError> {
+        use crate::values::schema::{MemberSchema, PropertySchema, Variant as V};
+        let mut types = BTreeMap::new();
+        let mut enum_names = BTreeMap::new();
+        let mut enums = Vec::new();
+        let all_enums = def
+            .enums
+            .iter()
+            .chain(def.gadgets.iter().flat_map(|g| g.enums.iter()));
+        for e in all_enums {
+            let values: Vec<i32> = e.keys.iter().map(|(_, v)| *v).collect();
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            let by_value = sorted.len() == values.len() && values.iter().all(|v| *v >= 0);
+            let variants = e
+                .keys
+                .iter()
+                .enumerate()
+                .map(|(i, (key, value))| V {
+                    index: if by_value { *value as u32 } else { i as u32 },
+                    name: key.clone(),
+                    shape: VariantShape::Unit,
+                })
+                .collect::<Vec<_>>();
+            let mut ordered = variants.clone();
+            ordered.sort_by_key(|v| v.index);
+            types.insert(e.name.clone(), TypeDef::Enum(ordered));
+            enum_names.insert(e.name.clone(), e.name.clone());
+            enums.push(QtEnum {
+                name: e.name.clone(),
+                keys: e.keys.clone(),
+            });
+        }
+        // Gadgets may use each other: declare them all before mapping their fields.
+        for g in &def.gadgets {
+            types.insert(g.name.clone(), TypeDef::Struct(Vec::new()));
+        }
+        let mut gadgets = Vec::new();
+        for g in &def.gadgets {
+            let mut fields = Vec::new();
+            let mut qt_fields = Vec::new();
+            for (name, ty) in &g.properties {
+                let qt = parse_type(ty)?;
+                let format = format_of(&qt, &mut types, &enum_names, 0)?;
+                fields.push(Field {
+                    name: name.clone(),
+                    format: format.clone(),
+                });
+                qt_fields.push((name.clone(), QtFormat { format, qt }));
+            }
+            types.insert(g.name.clone(), TypeDef::Struct(fields));
+            gadgets.push(QtGadget {
+                name: g.name.clone(),
+                fields: qt_fields,
+            });
+        }
+        let mut map = |ty: &str| -> Result<QtFormat, QtApiError> {
+            let qt = parse_type(ty)?;
+            // A property's enum type may be written with the source's C++ class
+            // (`DemoSource::Mode`): it travels under the API's type name.
+            let qt = match &qt {
+                QtType::Named(n) if enum_names.contains_key(n.rsplit("::").next().unwrap_or(n)) => {
+                    QtType::Named(format!(
+                        "{}::{}",
+                        def.type_name,
+                        n.rsplit("::").next().unwrap_or(n)
+                    ))
+                }
+                _ => qt,
+            };
+            let format = format_of(&qt, &mut types, &enum_names, 0)?;
+            Ok(QtFormat { format, qt })
+        };
+        let mut properties = Vec::new();
+        for p in &def.properties {
+            let ty = map(&p.type_name)?;
+            let push = push_name(&p.name);
+            let pushed = def
+                .methods
+                .iter()
+                .any(|m| split_signature(&m.signature).is_some_and(|(n, _)| n == push));
+            let access = match (&p.notify, pushed) {
+                (None, _) => rep::Access::Constant,
+                (Some(_), true) => rep::Access::ReadPush,
+                (Some(_), false) => rep::Access::ReadWrite,
+            };
+            properties.push(QtProperty {
+                name: p.name.clone(),
+                ty,
+                access,
+            });
+        }
+        let notifies: Vec<&str> = def
+            .properties
+            .iter()
+            .filter_map(|p| p.notify.as_deref())
+            .collect();
+        let mut signals = Vec::new();
+        for s in &def.signals {
+            if notifies.contains(&s.signature.as_str()) {
+                continue;
+            }
+            let (name, types_) = split_signature(&s.signature)
+                .ok_or_else(|| QtApiError::NotCarried(format!("signal {}", s.signature)))?;
+            let mut params = Vec::new();
+            for (i, ty) in types_.iter().enumerate() {
+                let pname = s
+                    .parameters
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("arg{i}"));
+                params.push((pname, map(ty)?));
+            }
+            signals.push(QtFunction {
+                name: name.to_owned(),
+                params,
+                ret: None,
+            });
+        }
+        // Push methods first (one per READPUSH property, in property order), then slots.
+        let push_methods: Vec<String> = properties
+            .iter()
+            .filter(|p| p.access == rep::Access::ReadPush)
+            .map(|p| push_name(&p.name))
+            .collect();
+        let leading_pushes = def
+            .methods
+            .iter()
+            .zip(&push_methods)
+            .take_while(|(m, push)| {
+                split_signature(&m.signature).is_some_and(|(n, _)| n == push.as_str())
+            })
+            .count();
+        if leading_pushes < push_methods.len() {
+            // Push methods elsewhere: take them as ordinary slots and the properties as
+            // writable, so positions stay as the host numbers them.
+            for p in properties.iter_mut() {
+                if p.access == rep::Access::ReadPush {
+                    p.access = rep::Access::ReadWrite;
+                }
+            }
+        }
+        let first_slot = if leading_pushes == push_methods.len() {
+            leading_pushes
+        } else {
+            0
+        };
+        let mut slots = Vec::new();
+        for m in &def.methods[first_slot..] {
+            let (name, types_) = split_signature(&m.signature)
+                .ok_or_else(|| QtApiError::NotCarried(format!("method {}", m.signature)))?;
+            let mut params = Vec::new();
+            for (i, ty) in types_.iter().enumerate() {
+                let pname = m
+                    .parameters
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("arg{i}"));
+                params.push((pname, map(ty)?));
+            }
+            let ret = match m.return_type.as_str() {
+                "void" | "" => None,
+                ty => Some(map(ty)?),
+            };
+            slots.push(QtFunction {
+                name: name.to_owned(),
+                params,
+                ret,
+            });
+        }
+        let member = |f: &QtFunction| MemberSchema {
+            name: f.name.clone(),
+            args: f
+                .params
+                .iter()
+                .map(|(n, t)| Field {
+                    name: n.clone(),
+                    format: t.format.clone(),
+                })
+                .collect(),
+            returns: f
+                .ret
+                .as_ref()
+                .map_or(TypeFormat::Unit, |r| r.format.clone()),
+        };
+        let mut schema_slots: Vec<MemberSchema> = properties
+            .iter()
+            .filter(|p| p.access == rep::Access::ReadPush)
+            .map(|p| MemberSchema {
+                name: format!("push_{}", p.name),
+                args: vec![Field {
+                    name: p.name.clone(),
+                    format: p.ty.format.clone(),
+                }],
+                returns: TypeFormat::Unit,
+            })
+            .collect();
+        schema_slots.extend(slots.iter().map(member));
+        let mut schema = ApiSchema {
+            api: def.type_name.clone(),
+            signature: 0,
+            properties: properties
+                .iter()
+                .map(|p| PropertySchema {
+                    name: p.name.clone(),
+                    type_name: p.ty.qt.name(),
+                    format: p.ty.format.clone(),
+                    access: match p.access {
+                        rep::Access::Constant => AccessFlag::Constant,
+                        rep::Access::ReadWrite => AccessFlag::ReadWrite,
+                        _ => AccessFlag::ReadOnly,
+                    },
+                    persisted: false,
+                })
+                .collect(),
+            signals: signals.iter().map(member).collect(),
+            slots: schema_slots,
+            types,
+            children: Vec::new(),
+        };
+        schema.signature = schema.structural_signature().unwrap_or_default();
+        let mut api = QtApi {
+            type_name: def.type_name.clone(),
+            signature: String::new(),
+            properties,
+            signals,
+            slots,
+            enums,
+            gadgets,
+            schema,
+        };
+        api.signature = api.repc_signature();
+        Ok(api)
+    }
+}
+
+fn parse_type(name: &str) -> Result<QtType, QtApiError> {
+    QtType::parse(name).map_err(|_| QtApiError::Unsupported {
+        member: "a member".into(),
+        ty: name.to_owned(),
+    })
 }

@@ -7,7 +7,7 @@ use crate::values::schema::VariantShape;
 use crate::values::{TypeDef, TypeFormat, Value};
 use crate::wire::qt::{Builtin, QVariant, QtType, TimeSpec, UserValue};
 
-use super::api::qt_value_type;
+use super::api::{qt_value_type, VARIANT};
 
 /// A value that does not fit the type it is converted to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,6 +92,22 @@ pub fn to_qvariant(
         (F::Option(_), Value::Option(None)) => QVariant::Invalid,
         (F::Option(inner), Value::Option(Some(v))) => to_qvariant(v, inner, qt, types)?,
         (F::Seq(item), Value::Seq(items)) => seq_to_qt(item, items, qt, types)?,
+        (F::Map(_, vf), Value::Map(entries)) if *qt == QtType::Builtin(Builtin::VariantMap) => {
+            let mut out = Vec::with_capacity(entries.len());
+            for (k, v) in entries {
+                let Value::Str(key) = k else {
+                    return Err(fail());
+                };
+                out.push((
+                    key.clone(),
+                    to_qvariant(v, vf, &QtType::Builtin(Builtin::Variant), types)?,
+                ));
+            }
+            QVariant::Map {
+                hash: false,
+                entries: out,
+            }
+        }
         (F::Map(kf, vf), Value::Map(entries)) => {
             let QtType::Map { key, value: vt, .. } = qt else {
                 return Err(fail());
@@ -141,6 +157,12 @@ fn seq_to_qt(
             .collect::<Result<Vec<_>, _>>()
     };
     match qt {
+        QtType::Builtin(Builtin::VariantList) => Ok(QVariant::List(
+            items
+                .iter()
+                .map(|v| to_qvariant(v, item, &QtType::Builtin(Builtin::Variant), types))
+                .collect::<Result<_, _>>()?,
+        )),
         QtType::Builtin(Builtin::StringList) => Ok(QVariant::StringList(strings()?)),
         QtType::Builtin(Builtin::ByteArrayList) => Ok(QVariant::ByteArrayList(
             items
@@ -170,6 +192,9 @@ fn named_to_qt(
 ) -> Result<QVariant, ConvertError> {
     if let Some(b) = qt_value_type(name) {
         return value_type_to_qt(b, value);
+    }
+    if name == VARIANT {
+        return variant_to_qt(value);
     }
     let def = types
         .get(name)
@@ -486,6 +511,9 @@ fn named_from_qt(name: &str, q: &QVariant, types: &Types) -> Result<Value, Conve
     if let Some(b) = qt_value_type(name) {
         return value_type_from_qt(b, q, name, types);
     }
+    if name == VARIANT {
+        return Ok(variant_from_qt(q));
+    }
     let def = types
         .get(name)
         .ok_or_else(|| error(name, "an unknown type"))?;
@@ -594,6 +622,101 @@ fn value_type_from_qt(
         (Builtin::Uuid, QVariant::Uuid(uuid)) => one(Value::Bytes(uuid.to_vec())),
         _ => return Err(error(b, q)),
     })
+}
+
+/// A [`Variant`](crate::qt::values::Variant) value as the `QVariant` it stands for.
+fn variant_to_qt(value: &Value) -> Result<QVariant, ConvertError> {
+    let Value::Variant { name, value } = value else {
+        return Err(error(VARIANT, value));
+    };
+    Ok(match (name.as_str(), value.as_ref()) {
+        ("Invalid", _) => QVariant::Invalid,
+        ("Bool", Value::Bool(b)) => QVariant::Bool(*b),
+        ("Int", Value::Int(i)) => match i32::try_from(*i) {
+            Ok(i) => QVariant::Int(i),
+            Err(_) => QVariant::LongLong(*i),
+        },
+        ("Double", Value::Float(f)) => QVariant::Double(*f),
+        ("String", Value::Str(s)) => QVariant::String(s.clone()),
+        ("Bytes", Value::Bytes(b)) => QVariant::ByteArray(b.clone()),
+        ("Bytes", Value::Seq(items)) => QVariant::ByteArray(
+            items
+                .iter()
+                .map(|v| match v {
+                    Value::UInt(u) => u8::try_from(*u).map_err(|_| error("a byte", u)),
+                    other => Err(error("a byte", other)),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        ("List", Value::Seq(items)) => {
+            QVariant::List(items.iter().map(variant_to_qt).collect::<Result<_, _>>()?)
+        }
+        ("Map", Value::Map(entries)) => QVariant::Map {
+            hash: false,
+            entries: entries
+                .iter()
+                .map(|(k, v)| match k {
+                    Value::Str(k) => Ok((k.clone(), variant_to_qt(v)?)),
+                    other => Err(error("a string key", other)),
+                })
+                .collect::<Result<_, _>>()?,
+        },
+        _ => return Err(error(VARIANT, value)),
+    })
+}
+
+/// Any `QVariant` as a [`Variant`](crate::qt::values::Variant) value: numbers, strings, byte
+/// arrays, lists and maps as themselves, a URL as its text; anything else (a point, a
+/// gadget) as `Invalid`.
+fn variant_from_qt(q: &QVariant) -> Value {
+    let variant = |name: &str, value: Value| Value::Variant {
+        name: name.to_owned(),
+        value: Box::new(value),
+    };
+    let int = |i: i64| variant("Int", Value::Int(i));
+    match q {
+        QVariant::Bool(b) => variant("Bool", Value::Bool(*b)),
+        QVariant::Int(i) => int(i64::from(*i)),
+        QVariant::UInt(i) => int(i64::from(*i)),
+        QVariant::LongLong(i) | QVariant::Long(i) => int(*i),
+        QVariant::ULongLong(u) | QVariant::ULong(u) => match i64::try_from(*u) {
+            Ok(i) => int(i),
+            Err(_) => variant("Double", Value::Float(*u as f64)),
+        },
+        QVariant::Short(i) => int(i64::from(*i)),
+        QVariant::UShort(i) => int(i64::from(*i)),
+        QVariant::SChar(i) | QVariant::Char(i) => int(i64::from(*i)),
+        QVariant::UChar(i) => int(i64::from(*i)),
+        QVariant::Double(f) => variant("Double", Value::Float(*f)),
+        QVariant::Float(f) => variant("Double", Value::Float(f64::from(*f))),
+        QVariant::String(s) | QVariant::Url(s) => variant("String", Value::Str(s.clone())),
+        QVariant::Null(Builtin::String) => variant("String", Value::Str(String::new())),
+        QVariant::ByteArray(b) => variant("Bytes", Value::Bytes(b.clone())),
+        QVariant::StringList(items) => variant(
+            "List",
+            Value::Seq(
+                items
+                    .iter()
+                    .map(|s| variant("String", Value::Str(s.clone())))
+                    .collect(),
+            ),
+        ),
+        QVariant::List(items) => variant(
+            "List",
+            Value::Seq(items.iter().map(variant_from_qt).collect()),
+        ),
+        QVariant::Map { entries, .. } => variant(
+            "Map",
+            Value::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| (Value::Str(k.clone()), variant_from_qt(v)))
+                    .collect(),
+            ),
+        ),
+        QVariant::Variant(inner) => variant_from_qt(inner),
+        _ => variant("Invalid", Value::Unit),
+    }
 }
 
 #[cfg(test)]

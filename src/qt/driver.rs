@@ -1,4 +1,5 @@
-//! Runs a [`HostGateway`] between a Qt node's stream and a native session with the host.
+//! Runs a gateway ([`HostGateway`] or [`NodeGateway`]) between a Qt peer's stream and a
+//! native session.
 
 use bytes::BytesMut;
 use futures::StreamExt;
@@ -7,9 +8,10 @@ use tokio_util::codec::{Decoder, FramedRead};
 use tracing::{debug, info, warn};
 
 use super::gateway::HostGateway;
+use super::node_gateway::NodeGateway;
 use crate::transport::Transport;
-use crate::wire::qt::QtPacket;
-use crate::wire::{Encoding, PacketCodec};
+use crate::wire::qt::{QtPacket, TypeRegistry};
+use crate::wire::{Packet, PacketCodec};
 
 /// Qt's frames: a little-endian `u32` length, then that many bytes (QTRO.md §3.1), at most
 /// `max` of them. A forged length reserves nothing before its bytes arrive.
@@ -59,44 +61,97 @@ async fn send_all<W: AsyncWrite + Unpin>(out: &mut W, frames: Vec<bytes::Bytes>)
     out.flush().await.is_ok()
 }
 
-/// Translates between `qt` (a Qt node) and `host` (a native connection to the host) until
-/// either side closes or breaks the protocol.
-pub(crate) async fn run_host_gateway(
+/// One side of a translation: a gateway between a Qt peer and a native session.
+pub(crate) trait Translator {
+    /// What ends the connection.
+    type Error: std::fmt::Display;
+    /// A packet from the Qt peer.
+    fn on_qt(&mut self, packet: QtPacket) -> Result<(), Self::Error>;
+    /// A packet from the native session.
+    fn on_native(&mut self, packet: Packet) -> Result<(), Self::Error>;
+    /// What to send the native session.
+    fn take_to_native(&mut self) -> Vec<Packet>;
+    /// What to send the Qt peer.
+    fn take_to_qt(&mut self) -> Vec<QtPacket>;
+    /// The named types to read the Qt peer's frames with.
+    fn types(&self) -> &TypeRegistry;
+}
+
+impl Translator for HostGateway {
+    type Error = super::gateway::GatewayError;
+    fn on_qt(&mut self, packet: QtPacket) -> Result<(), Self::Error> {
+        HostGateway::from_qt(self, packet)
+    }
+    fn on_native(&mut self, packet: Packet) -> Result<(), Self::Error> {
+        self.from_host(packet)
+    }
+    fn take_to_native(&mut self) -> Vec<Packet> {
+        self.take_to_host()
+    }
+    fn take_to_qt(&mut self) -> Vec<QtPacket> {
+        HostGateway::take_to_qt(self)
+    }
+    fn types(&self) -> &TypeRegistry {
+        HostGateway::types(self)
+    }
+}
+
+impl Translator for NodeGateway {
+    type Error = super::node_gateway::NodeGatewayError;
+    fn on_qt(&mut self, packet: QtPacket) -> Result<(), Self::Error> {
+        NodeGateway::from_qt(self, packet)
+    }
+    fn on_native(&mut self, packet: Packet) -> Result<(), Self::Error> {
+        self.from_node(packet)
+    }
+    fn take_to_native(&mut self) -> Vec<Packet> {
+        self.take_to_node()
+    }
+    fn take_to_qt(&mut self) -> Vec<QtPacket> {
+        NodeGateway::take_to_qt(self)
+    }
+    fn types(&self) -> &TypeRegistry {
+        NodeGateway::types(self)
+    }
+}
+
+/// Translates between `qt` (a Qt peer) and `native` (a native session) until either side
+/// closes or breaks the protocol.
+pub(crate) async fn run_gateway<G: Translator>(
+    mut gateway: G,
     qt: Box<dyn Transport>,
-    host: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    encoding: Encoding,
+    native: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
     max_frame_size: usize,
 ) {
     let (qt_read, mut qt_write) = tokio::io::split(qt);
-    let (host_read, mut host_write) = tokio::io::split(host);
+    let (native_read, mut native_write) = tokio::io::split(native);
     let mut qt_frames = FramedRead::new(
         qt_read,
         QtFrames {
             max: max_frame_size,
         },
     );
-    let mut host_packets = FramedRead::new(host_read, PacketCodec::new(max_frame_size));
-    let mut gateway = HostGateway::new(encoding);
+    let mut native_packets = FramedRead::new(native_read, PacketCodec::new(max_frame_size));
     loop {
-        if !flush(&mut gateway, &mut qt_write, &mut host_write).await {
+        if !flush(&mut gateway, &mut qt_write, &mut native_write).await {
             break;
         }
         tokio::select! {
             frame = qt_frames.next() => match frame {
                 Some(Ok(frame)) => match QtPacket::decode(&frame, gateway.types()) {
                     Ok(packet) => {
-                        if let Err(error) = gateway.from_qt(packet) {
+                        if let Err(error) = gateway.on_qt(packet) {
                             warn!(%error, "closing a Qt connection");
                             break;
                         }
                     }
                     Err(error) => {
-                        warn!(%error, "a Qt node sent a frame that does not decode: closing its connection");
+                        warn!(%error, "a Qt peer sent a frame that does not decode: closing its connection");
                         break;
                     }
                 },
                 Some(Err(QtFrameError::Io(error))) => {
-                    debug!(%error, "a Qt node's connection ended");
+                    debug!(%error, "a Qt connection ended");
                     break;
                 }
                 Some(Err(error)) => {
@@ -104,43 +159,45 @@ pub(crate) async fn run_host_gateway(
                     break;
                 }
                 None => {
-                    debug!("the Qt node closed its connection");
+                    debug!("the Qt peer closed its connection");
                     break;
                 }
             },
-            packet = host_packets.next() => match packet {
+            packet = native_packets.next() => match packet {
                 Some(Ok(packet)) => {
-                    if let Err(error) = gateway.from_host(packet) {
-                        warn!(%error, "the host ended a Qt connection");
+                    if let Err(error) = gateway.on_native(packet) {
+                        warn!(%error, "closing a Qt connection");
                         break;
                     }
                 }
                 Some(Err(error)) => {
-                    warn!(%error, "the host's side of a Qt connection failed");
+                    warn!(%error, "the native side of a Qt connection failed");
                     break;
                 }
                 None => {
-                    info!("the host closed a Qt connection");
+                    info!("the native side closed a Qt connection");
                     break;
                 }
             },
         }
     }
+    // Whatever was decided last still goes out (a Pong, a RemoveObject).
+    let _ = flush(&mut gateway, &mut qt_write, &mut native_write).await;
     let _ = qt_write.shutdown().await;
-    let _ = host_write.shutdown().await;
+    let _ = native_write.shutdown().await;
 }
 
-async fn flush<Q: AsyncWrite + Unpin, H: AsyncWrite + Unpin>(
-    gateway: &mut HostGateway,
+async fn flush<G: Translator, Q: AsyncWrite + Unpin, N: AsyncWrite + Unpin>(
+    gateway: &mut G,
     qt: &mut Q,
-    host: &mut H,
+    native: &mut N,
 ) -> bool {
-    let to_host: Vec<_> = gateway
-        .take_to_host()
+    let to_native: Vec<_> = gateway
+        .take_to_native()
         .iter()
         .map(|p| p.to_frame())
         .collect();
-    if !to_host.is_empty() && !send_all(host, to_host).await {
+    if !to_native.is_empty() && !send_all(native, to_native).await {
         return false;
     }
     let mut frames = Vec::new();

@@ -9,3 +9,72 @@ pub mod api;
 pub mod convert;
 pub(crate) mod driver;
 pub mod gateway;
+pub mod node_gateway;
+pub mod values;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::values::{ApiSchema, SchemaError};
+
+/// The typed replicas' APIs a node holds, by source name, for the gateways of its Qt
+/// connections (their Qt faces are computed when a Qt host first needs one).
+#[derive(Clone, Default)]
+pub(crate) struct TypedApis {
+    apis: Arc<Mutex<HashMap<String, TypedEntry>>>,
+}
+
+struct TypedEntry {
+    signature: u64,
+    schema: fn() -> Result<ApiSchema, SchemaError>,
+    qt: Option<Arc<api::QtApi>>,
+}
+
+impl std::fmt::Debug for TypedApis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TypedApis")
+    }
+}
+
+impl TypedApis {
+    /// A typed replica of the API with `signature` and `schema` is held under `name`.
+    pub(crate) fn register(
+        &self,
+        name: &str,
+        signature: u64,
+        schema: fn() -> Result<ApiSchema, SchemaError>,
+    ) {
+        let mut apis = self.apis.lock().unwrap_or_else(|p| p.into_inner());
+        if apis.get(name).is_some_and(|e| e.signature == signature) {
+            return;
+        }
+        apis.insert(
+            name.to_owned(),
+            TypedEntry {
+                signature,
+                schema,
+                qt: None,
+            },
+        );
+    }
+
+    /// The API of the typed replica held under `name`, if it has a Qt face.
+    pub(crate) fn lookup(&self, name: &str) -> Option<node_gateway::TypedApi> {
+        let mut apis = self.apis.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = apis.get_mut(name)?;
+        if entry.qt.is_none() {
+            let schema = (entry.schema)().ok()?;
+            match api::QtApi::from_schema(&schema) {
+                Ok(qt) => entry.qt = Some(Arc::new(qt)),
+                Err(error) => {
+                    tracing::warn!(%name, %error, "a replica's API Qt hosts cannot serve");
+                    return None;
+                }
+            }
+        }
+        Some(node_gateway::TypedApi {
+            signature: entry.signature,
+            qt: Arc::clone(entry.qt.as_ref()?),
+        })
+    }
+}

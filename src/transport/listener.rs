@@ -63,6 +63,11 @@ impl Listener {
                 let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls.config));
                 Ok((Listener::Tls(listener, acceptor), Endpoint::Tls(local)))
             }
+            Endpoint::Qt(_) => Err(Error::new(Kind::InvalidUrl {
+                url: endpoint.to_string(),
+                reason:
+                    "a host listens for Qt nodes with Host::listen_qt and a tcp:// or local: URL",
+            })),
             #[cfg(unix)]
             Endpoint::Local(path) => {
                 let (listener, file) = super::unix::bind(endpoint, path, socket_mode).await?;

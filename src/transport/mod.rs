@@ -49,9 +49,17 @@ pub(crate) enum Endpoint {
     /// TCP with TLS, by `host:port`.
     Tls(String),
     Local(PathBuf),
+    /// A Qt Remote Objects host at the inner endpoint, spoken to in Qt's dialect
+    /// (`qt+tcp://host:port`, `qt+local:name`).
+    Qt(Box<Endpoint>),
 }
 
 impl Endpoint {
+    /// Whether it is a Qt host, spoken to in Qt's dialect.
+    pub(crate) fn is_qt(&self) -> bool {
+        matches!(self, Endpoint::Qt(_))
+    }
+
     pub(crate) fn parse(url: &str) -> Result<Endpoint, Error> {
         let invalid = |reason| {
             Error::new(Kind::InvalidUrl {
@@ -71,6 +79,14 @@ impl Endpoint {
                 .map_err(|_| invalid("the port is not a number from 0 to 65535"))?;
             Ok(rest.to_owned())
         };
+        if let Some(inner) = url.strip_prefix("qt+") {
+            return match Endpoint::parse(inner)? {
+                Endpoint::Tls(_) => Err(invalid(
+                    "Qt has no built-in TLS: use qt+tcp:// or qt+local:",
+                )),
+                inner => Ok(Endpoint::Qt(Box::new(inner))),
+            };
+        }
         if let Some(rest) = url.strip_prefix("tcp://") {
             Ok(Endpoint::Tcp(host_port(rest)?))
         } else if let Some(rest) = url.strip_prefix("tls://") {
@@ -109,6 +125,7 @@ impl Endpoint {
                 let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
                 Ok(Box::new(tls.connect(host, tcp).await?))
             }
+            Endpoint::Qt(inner) => Box::pin(inner.connect(tls)).await,
             #[cfg(unix)]
             Endpoint::Local(path) => unix::connect(path).await,
             #[cfg(not(unix))]
@@ -153,6 +170,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
             Endpoint::Tls(addr) => write!(f, "tls://{addr}"),
             Endpoint::Local(path) => write!(f, "local:{}", path.display()),
+            Endpoint::Qt(inner) => write!(f, "qt+{inner}"),
         }
     }
 }

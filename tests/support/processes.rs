@@ -37,7 +37,12 @@ impl Drop for Process {
 
 /// Starts an example that prints `listening on URL` first, and returns it with that URL.
 pub fn spawn_listening(name: &str, args: &[&str]) -> (Process, String) {
-    let mut child = Command::new(example(name))
+    spawn_listening_program(&example(name), args)
+}
+
+/// Starts a program that prints `listening on URL` first, and returns it with that URL.
+pub fn spawn_listening_program(program: &std::path::Path, args: &[&str]) -> (Process, String) {
+    let mut child = Command::new(program)
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

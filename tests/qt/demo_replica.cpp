@@ -1,4 +1,4 @@
-// A repc-generated replica of the Rust Demo source: prints what it sees, one line each,
+// A repc-generated replica of the Rust Demo source (tests/qt/demo.rep): prints what it sees, one line each,
 // while it runs the steps below; exits 0 when all ran, 2 on a timeout, 3 on a wrong value.
 //
 //   demo_replica URL

@@ -1,0 +1,565 @@
+//! The translator between one native node session and one Qt host (a `QRemoteObjectHost`),
+//! with no I/O: the node speaks this crate's protocol to it as to any host.
+//!
+//! The Qt host greets first (Handshake, ObjectList); its object list is handed to the node
+//! with signature 0 ("unknown": repc's signatures are not this crate's), and the gateway
+//! checks repc's signature itself when the node acquires: a typed replica whose API's Qt
+//! signature differs from the source's (both non-empty, as Qt decides) gets an init with a
+//! signature that is not its own, so it goes to `SignatureMismatch` for good. A typed
+//! replica is acquired as Qt's static replicas are; a dynamic one asks for the class
+//! definition, from which the gateway derives the schema it hands the node.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tracing::{debug, warn};
+
+use super::api::QtApi;
+use super::convert::{from_qvariant, to_qvariant};
+use crate::proto::replica::UNKNOWN_SIGNATURE;
+use crate::values::{codec, Value};
+use crate::wire::qt::{
+    QVariant, QtPacket, TypeRegistry, CALL_INVOKE, CALL_WRITE_PROPERTY, NO_SERIAL, QT_PROTOCOL,
+};
+use crate::wire::{
+    Encoding, FailureKind, Handshake, ObjectInfo, Packet, RemoteFailure, SourceId, NO_REPLY,
+};
+
+/// A typed replica's API, as the node that holds it knows it.
+#[derive(Clone)]
+pub struct TypedApi {
+    /// This crate's signature of it.
+    pub signature: u64,
+    /// Its Qt face.
+    pub qt: Arc<QtApi>,
+}
+
+/// Finds the API of the typed replica a node holds under a name.
+pub type ApiLookup = Arc<dyn Fn(&str) -> Option<TypedApi> + Send + Sync>;
+
+/// Why the gateway gave up on the connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeGatewayError {
+    /// The Qt host speaks another protocol (Qt 5's `QtRO 1.3`, say).
+    #[error("the Qt host speaks {0:?}, not {QT_PROTOCOL:?}")]
+    Protocol(String),
+    /// The Qt host sent something before its handshake.
+    #[error("the Qt host sent a {0} before its handshake")]
+    NoHandshake(&'static str),
+    /// The node's handshake does not match.
+    #[error("the node's handshake: {0}")]
+    Handshake(String),
+}
+
+/// A source the node acquired.
+struct Acquired {
+    name: String,
+    api: Arc<QtApi>,
+    /// The signature the node expects in its packets.
+    signature: u64,
+}
+
+/// What a Qt host's next Pong answers.
+enum PongFor {
+    /// The node's ping.
+    Ping(u64),
+    /// A write the node waits on: Qt applies a write, and sends its change, before it
+    /// answers the ping sent after it, so the write is done when the Pong comes.
+    Write { source: SourceId, serial: u32 },
+}
+
+struct PendingCall {
+    source: SourceId,
+    native_serial: u32,
+    slot: u16,
+}
+
+/// The translator; see [`super::gateway::HostGateway`] for the other direction.
+pub struct NodeGateway {
+    encoding: Encoding,
+    lookup: ApiLookup,
+    greeted: bool,
+    next_source: SourceId,
+    /// What the Qt host offers: name → (type name, repc signature).
+    offered: HashMap<String, (String, String)>,
+    /// Acquires sent, by name: the API when typed, and the id the node will know it by.
+    acquiring: HashMap<String, (Option<TypedApi>, SourceId)>,
+    acquired: HashMap<SourceId, Acquired>,
+    by_name: HashMap<String, SourceId>,
+    calls: HashMap<i32, PendingCall>,
+    next_serial: i32,
+    pongs: VecDeque<PongFor>,
+    types: TypeRegistry,
+    to_node: Vec<Packet>,
+    to_qt: Vec<QtPacket>,
+}
+
+impl NodeGateway {
+    /// A gateway for a node that encodes values with `encoding`, whose typed replicas'
+    /// APIs `lookup` finds.
+    pub fn new(encoding: Encoding, lookup: ApiLookup) -> NodeGateway {
+        NodeGateway {
+            encoding,
+            lookup,
+            greeted: false,
+            next_source: 1,
+            offered: HashMap::new(),
+            acquiring: HashMap::new(),
+            acquired: HashMap::new(),
+            by_name: HashMap::new(),
+            calls: HashMap::new(),
+            next_serial: 1,
+            pongs: VecDeque::new(),
+            types: TypeRegistry::new(),
+            to_node: Vec::new(),
+            to_qt: Vec::new(),
+        }
+    }
+
+    /// What to send the node, in order.
+    pub fn take_to_node(&mut self) -> Vec<Packet> {
+        std::mem::take(&mut self.to_node)
+    }
+
+    /// What to send the Qt host, in order.
+    pub fn take_to_qt(&mut self) -> Vec<QtPacket> {
+        std::mem::take(&mut self.to_qt)
+    }
+
+    /// The named types to read the Qt host's frames with.
+    pub fn types(&self) -> &TypeRegistry {
+        &self.types
+    }
+
+    /// A packet from the Qt host.
+    pub fn from_qt(&mut self, packet: QtPacket) -> Result<(), NodeGatewayError> {
+        if !self.greeted {
+            return match packet {
+                QtPacket::Handshake { protocol } if protocol == QT_PROTOCOL => {
+                    self.greeted = true;
+                    self.to_node
+                        .push(Packet::Handshake(Handshake::ours(self.encoding)));
+                    Ok(())
+                }
+                QtPacket::Handshake { protocol } => Err(NodeGatewayError::Protocol(protocol)),
+                other => Err(NodeGatewayError::NoHandshake(other.kind())),
+            };
+        }
+        match packet {
+            QtPacket::ObjectList { objects } => {
+                let first = self.offered.is_empty();
+                let mut infos = Vec::new();
+                for o in objects {
+                    infos.push(ObjectInfo {
+                        name: o.name.clone(),
+                        api: o.type_name.clone(),
+                        signature: UNKNOWN_SIGNATURE,
+                    });
+                    self.offered.insert(o.name, (o.type_name, o.signature));
+                }
+                match (first, infos.len()) {
+                    (true, _) => self.to_node.push(Packet::ObjectList(infos)),
+                    (false, _) => self
+                        .to_node
+                        .extend(infos.into_iter().map(Packet::AddObject)),
+                }
+            }
+            QtPacket::Init { name, values } => self.on_init(name, None, &values),
+            QtPacket::InitDynamic {
+                name,
+                definition,
+                values,
+            } => match QtApi::from_definition(&definition) {
+                Ok(api) => self.on_init(name, Some(Arc::new(api)), &values),
+                Err(error) => {
+                    warn!(%name, %error, "a Qt source's definition this crate cannot use");
+                    self.acquiring.remove(&name);
+                    self.to_node.push(Packet::AcquireRefused {
+                        name,
+                        reason: error.to_string(),
+                    });
+                }
+            },
+            QtPacket::RemoveObject { name } => {
+                self.offered.remove(&name);
+                if let Some(source) = self.by_name.remove(&name) {
+                    self.acquired.remove(&source);
+                }
+                self.to_node.push(Packet::RemoveObject { name });
+            }
+            QtPacket::PropertyChange { name, index, value } => self.on_change(&name, index, &value),
+            QtPacket::Invoke {
+                name, index, args, ..
+            } => self.on_signal(&name, index, &args),
+            QtPacket::InvokeReply { serial, value, .. } => self.on_reply(serial, &value),
+            QtPacket::Pong { .. } => match self.pongs.pop_front() {
+                Some(PongFor::Ping(nonce)) => self.to_node.push(Packet::Pong(nonce)),
+                Some(PongFor::Write { source, serial }) => self
+                    .to_node
+                    .push(Packet::SetPropertyDone { source, serial }),
+                None => {}
+            },
+            other => debug!(kind = other.kind(), "ignored from a Qt host"),
+        }
+        Ok(())
+    }
+
+    fn on_init(&mut self, name: String, definition: Option<Arc<QtApi>>, values: &[QVariant]) {
+        let Some((typed, source)) = self.acquiring.remove(&name) else {
+            debug!(%name, "an init nobody asked for");
+            return;
+        };
+        let (api, signature) = match (&typed, definition) {
+            (Some(typed), _) => (Arc::clone(&typed.qt), typed.signature),
+            (None, Some(api)) => {
+                let signature = api.schema.signature;
+                (api, signature)
+            }
+            (None, None) => {
+                warn!(%name, "a Qt host sent a plain init to a dynamic replica");
+                return;
+            }
+        };
+        let encoded: Result<Vec<Bytes>, String> = api
+            .properties
+            .iter()
+            .zip(values)
+            .map(|(p, q)| self.native_value(&api, &p.ty.format, q))
+            .collect();
+        let encoded = match encoded {
+            Ok(values) if values.len() == api.properties.len() => values,
+            Ok(values) => {
+                warn!(%name, sent = values.len(), "a Qt init with the wrong number of values");
+                values
+            }
+            Err(reason) => {
+                warn!(%name, %reason, "a Qt init this replica cannot hold");
+                // The replica fails alone: an init whose values do not decode.
+                Vec::new()
+            }
+        };
+        self.to_node.push(match typed {
+            Some(_) => Packet::Init {
+                name: name.clone(),
+                source,
+                signature,
+                values: encoded,
+                children: Vec::new(),
+            },
+            None => Packet::InitDynamic {
+                name: name.clone(),
+                source,
+                signature,
+                schema: Encoding::Bincode
+                    .encode(&api.schema)
+                    .unwrap_or_default()
+                    .into(),
+                values: encoded,
+                children: Vec::new(),
+            },
+        });
+        for g in &api.gadgets {
+            self.types
+                .add_gadget(&g.name, g.fields.iter().map(|(n, _)| n.clone()).collect());
+        }
+        self.by_name.insert(name.clone(), source);
+        self.acquired.insert(
+            source,
+            Acquired {
+                name,
+                api,
+                signature,
+            },
+        );
+    }
+
+    fn native_value(
+        &self,
+        api: &QtApi,
+        format: &crate::values::TypeFormat,
+        q: &QVariant,
+    ) -> Result<Bytes, String> {
+        let value = from_qvariant(q, format, &api.schema.types).map_err(|e| e.to_string())?;
+        codec::encode(&value, format, &api.schema.types, self.encoding)
+            .map(Bytes::from)
+            .map_err(|e| e.to_string())
+    }
+
+    fn on_change(&mut self, name: &str, index: i32, value: &QVariant) {
+        let Some(&source) = self.by_name.get(name) else {
+            return;
+        };
+        let Some(acquired) = self.acquired.get(&source) else {
+            return;
+        };
+        let Some((index, property)) = u16::try_from(index)
+            .ok()
+            .and_then(|i| acquired.api.properties.get(i as usize).map(|p| (i, p)))
+        else {
+            warn!(%name, index, "a Qt change of a property that does not exist");
+            return;
+        };
+        match self.native_value(&acquired.api, &property.ty.format, value) {
+            Ok(value) => self.to_node.push(Packet::PropertyChange {
+                source,
+                index,
+                value,
+            }),
+            Err(reason) => {
+                warn!(%name, property = %property.name, %reason, "a Qt change this replica cannot hold")
+            }
+        }
+    }
+
+    fn on_signal(&mut self, name: &str, position: i32, args: &[QVariant]) {
+        let Some(&source) = self.by_name.get(name) else {
+            return;
+        };
+        let Some(acquired) = self.acquired.get(&source) else {
+            return;
+        };
+        let api = &acquired.api;
+        // Notify signals repeat the property change that came just before: nothing more.
+        let Some(super::api::QtSignal::Declared(index)) = api.signal_at(position) else {
+            return;
+        };
+        let signal = &api.schema.signals[index as usize];
+        let values: Result<Vec<Value>, _> = args
+            .iter()
+            .zip(&signal.args)
+            .map(|(q, field)| from_qvariant(q, &field.format, &api.schema.types))
+            .collect();
+        let encoded = values.map_err(|e| e.to_string()).and_then(|values| {
+            if values.len() != signal.args.len() {
+                return Err(format!(
+                    "{} arguments, {} expected",
+                    values.len(),
+                    signal.args.len()
+                ));
+            }
+            codec::encode_args(&values, &signal.args, &api.schema.types, self.encoding)
+                .map_err(|e| e.to_string())
+        });
+        match encoded {
+            Ok(args) => self.to_node.push(Packet::Signal {
+                source,
+                index,
+                args: args.into(),
+            }),
+            Err(reason) => {
+                warn!(%name, signal = %signal.name, %reason, "a Qt signal this replica cannot hold")
+            }
+        }
+    }
+
+    fn on_reply(&mut self, serial: i32, value: &QVariant) {
+        let Some(call) = self.calls.remove(&serial) else {
+            return;
+        };
+        let Some(acquired) = self.acquired.get(&call.source) else {
+            return;
+        };
+        let api = &acquired.api;
+        let returns = &api.schema.slots[call.slot as usize].returns;
+        let outcome = match returns {
+            crate::values::TypeFormat::Unit => {
+                codec::encode(&Value::Unit, returns, &api.schema.types, self.encoding)
+                    .map(Bytes::from)
+                    .map_err(|e| e.to_string())
+            }
+            format => self.native_value(api, format, value),
+        };
+        self.to_node.push(Packet::InvokeReply {
+            source: call.source,
+            serial: call.native_serial,
+            outcome: outcome.map_err(|reason| RemoteFailure {
+                kind: FailureKind::Source,
+                message: format!("the Qt source's reply: {reason}"),
+            }),
+        });
+    }
+
+    /// A packet from the node.
+    pub fn from_node(&mut self, packet: Packet) -> Result<(), NodeGatewayError> {
+        match packet {
+            Packet::Handshake(handshake) => handshake
+                .check(self.encoding)
+                .map_err(|e| NodeGatewayError::Handshake(e.to_string()))?,
+            Packet::Acquire { name, .. } => self.acquire(name, true),
+            Packet::AcquireDynamic { name } => self.acquire(name, false),
+            Packet::Release { source } => {
+                if let Some(acquired) = self.acquired.remove(&source) {
+                    self.by_name.remove(&acquired.name);
+                    self.to_qt.push(QtPacket::RemoveObject {
+                        name: acquired.name,
+                    });
+                }
+            }
+            Packet::Invoke {
+                source,
+                slot,
+                serial,
+                args,
+            } => self.invoke(source, slot, serial, &args),
+            Packet::SetProperty {
+                source,
+                index,
+                serial,
+                value,
+            } => self.write(source, index, serial, &value),
+            Packet::Describe { name } => self.to_node.push(Packet::Description {
+                name,
+                schema: Bytes::new(),
+            }),
+            Packet::Ping(nonce) => self.ping(PongFor::Ping(nonce)),
+            Packet::Pong(_) => {}
+            other => debug!(kind = other.kind_name(), "ignored from the node"),
+        }
+        Ok(())
+    }
+
+    fn ping(&mut self, answers: PongFor) {
+        // Qt's host answers a ping for any name.
+        let name = self.by_name.keys().next().cloned().unwrap_or_default();
+        self.pongs.push_back(answers);
+        self.to_qt.push(QtPacket::Ping { name });
+    }
+
+    fn acquire(&mut self, name: String, typed: bool) {
+        let source = self.next_source;
+        self.next_source = self.next_source.wrapping_add(1).max(1);
+        let api = if typed { (self.lookup)(&name) } else { None };
+        if let (Some(api), Some((_, offered))) = (&api, self.offered.get(&name)) {
+            // As Qt decides: an empty signature on either side accepts.
+            if !offered.is_empty() && !api.qt.signature.is_empty() && *offered != api.qt.signature {
+                warn!(%name, ours = %api.qt.signature, theirs = %offered, "repc signatures differ");
+                // An init whose signature is not the replica's: it mismatches, for good.
+                self.to_node.push(Packet::Init {
+                    name,
+                    source,
+                    signature: api.signature ^ 1,
+                    values: Vec::new(),
+                    children: Vec::new(),
+                });
+                return;
+            }
+        }
+        if let Some(api) = &api {
+            for g in &api.qt.gadgets {
+                self.types
+                    .add_gadget(&g.name, g.fields.iter().map(|(n, _)| n.clone()).collect());
+            }
+        }
+        let is_dynamic = api.is_none();
+        self.acquiring.insert(name.clone(), (api, source));
+        self.to_qt.push(QtPacket::AddObject { name, is_dynamic });
+    }
+
+    fn invoke(&mut self, source: SourceId, slot: u16, serial: u32, args: &[u8]) {
+        let Some(acquired) = self.acquired.get(&source) else {
+            return;
+        };
+        let api = &acquired.api;
+        let Some(member) = api.schema.slots.get(slot as usize) else {
+            return;
+        };
+        let Some((_, params, _)) = api.method_at(i32::from(slot)) else {
+            return;
+        };
+        let decoded = codec::decode_args(args, &member.args, &api.schema.types, self.encoding);
+        let qargs: Result<Vec<QVariant>, String> =
+            decoded.map_err(|e| e.to_string()).and_then(|values| {
+                values
+                    .iter()
+                    .zip(params)
+                    .map(|((_, v), ty)| {
+                        to_qvariant(v, &ty.format, &ty.qt, &api.schema.types)
+                            .map_err(|e| e.to_string())
+                    })
+                    .collect()
+            });
+        let qargs = match qargs {
+            Ok(args) => args,
+            Err(reason) => {
+                warn!(api = %api.type_name, slot = %member.name, %reason, "a call Qt cannot carry");
+                if serial != NO_REPLY {
+                    self.to_node.push(Packet::InvokeReply {
+                        source,
+                        serial,
+                        outcome: Err(RemoteFailure {
+                            kind: FailureKind::Rejected,
+                            message: reason,
+                        }),
+                    });
+                }
+                return;
+            }
+        };
+        let qt_serial = if serial == NO_REPLY {
+            NO_SERIAL
+        } else {
+            let s = self.next_serial;
+            self.next_serial = if s == i32::MAX { 1 } else { s + 1 };
+            self.calls.insert(
+                s,
+                PendingCall {
+                    source,
+                    native_serial: serial,
+                    slot,
+                },
+            );
+            s
+        };
+        self.to_qt.push(QtPacket::Invoke {
+            name: acquired.name.clone(),
+            call: CALL_INVOKE,
+            index: i32::from(slot),
+            args: qargs,
+            serial: qt_serial,
+            property_index: -1,
+        });
+    }
+
+    fn write(&mut self, source: SourceId, index: u16, serial: u32, value: &[u8]) {
+        let Some(acquired) = self.acquired.get(&source) else {
+            return;
+        };
+        let api = &acquired.api;
+        let Some(property) = api.properties.get(index as usize) else {
+            return;
+        };
+        let q = codec::decode(value, &property.ty.format, &api.schema.types, self.encoding)
+            .map_err(|e| e.to_string())
+            .and_then(|v| {
+                to_qvariant(&v, &property.ty.format, &property.ty.qt, &api.schema.types)
+                    .map_err(|e| e.to_string())
+            });
+        match q {
+            Ok(q) => {
+                self.to_qt.push(QtPacket::Invoke {
+                    name: acquired.name.clone(),
+                    call: CALL_WRITE_PROPERTY,
+                    index: i32::from(index),
+                    args: vec![q],
+                    serial: NO_SERIAL,
+                    property_index: -1,
+                });
+                if serial != NO_REPLY {
+                    self.ping(PongFor::Write { source, serial });
+                }
+            }
+            Err(reason) => self.to_node.push(Packet::SetPropertyRefused {
+                source,
+                index,
+                serial,
+                reason,
+            }),
+        }
+    }
+
+    /// The signature the node expects for `source` (for tests).
+    pub fn signature_of(&self, source: SourceId) -> Option<u64> {
+        self.acquired.get(&source).map(|a| a.signature)
+    }
+}
