@@ -140,6 +140,13 @@ pub trait RemoteObject: Sized + Send + Sync + 'static {
     /// The API described at run time, with every type it uses traced from its serde impls.
     fn schema() -> Result<crate::values::ApiSchema, crate::values::SchemaError>;
 
+    /// For an API imported from a `.rep` file: the file's text and the class's name, which
+    /// give Qt nodes repc's exact signature and types.
+    #[doc(hidden)]
+    fn qt_rep() -> Option<(&'static str, &'static str)> {
+        None
+    }
+
     /// The signature a replica and its source must share: a hash of the whole
     /// [`schema`](RemoteObject::schema) — every member, and the structure of every type the
     /// API uses (field names and types, variants and their payloads, recursively) — so a

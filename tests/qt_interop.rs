@@ -409,3 +409,37 @@ async fn signatures_that_differ_are_a_mismatch_each_way() {
     let out = run_to_end(Command::new(cpp_programs().join("other_replica")).arg(&qt));
     assert_eq!(out.trim(), "state 4", "Qt's SignatureMismatch");
 }
+
+mod imported {
+    //! The same API imported from the .rep file the Qt programs are built from.
+    actix_remote_objects::remote_object!(rep = "tests/qt/demo.rep");
+}
+
+#[actix::test]
+async fn an_api_imported_from_the_rep_file_talks_to_the_qt_source_built_from_it() {
+    let _guard = init();
+    if !with_qt() {
+        return;
+    }
+    use imported::demo::ReplicaExt as _;
+    let (_qt_host, url) = start_qt_host("tcp://127.0.0.1:0");
+    let node = Node::connect(&format!("qt+{url}")).await.unwrap();
+    let replica = node.acquire::<imported::Demo>();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(replica.state(), ReplicaState::Valid);
+    assert_eq!((replica.count(), replica.label()), (5, "init".to_owned()));
+    assert_eq!(
+        replica.pod(),
+        imported::MyPod {
+            x: 7,
+            name: "p".into()
+        }
+    );
+    assert_eq!(replica.push_mode(imported::Mode::Auto).await, Ok(()));
+    assert_eq!(replica.mode(), imported::Mode::Auto);
+    assert_eq!(
+        replica.call(imported::demo::Add { a: 40, b: 2 }).await,
+        Ok(42)
+    );
+    node.shutdown().await;
+}

@@ -713,6 +713,15 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
     let api = &def.name;
     let wire_name = LitStr::new(&def.wire_name(), api.span());
     let sig = signature(def);
+    let qt_rep = match &def.rep {
+        // include_str! makes cargo rebuild the API when the file changes.
+        Some((path, class)) => quote! {
+            fn qt_rep() -> ::core::option::Option<(&'static str, &'static str)> {
+                ::core::option::Option::Some((::core::include_str!(#path), #class))
+            }
+        },
+        None => quote!(),
+    };
 
     let prop_infos = def.props.iter().map(|p| {
         let name = LitStr::new(&p.name.to_string(), p.name.span());
@@ -943,6 +952,8 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
             fn schema() -> ::core::result::Result<#private::ApiSchema, #private::SchemaError> {
                 #api::__describe(<Self as #lib::RemoteObject>::signature())
             }
+
+            #qt_rep
 
             fn set_from_remote(
                 source: &#module::SimpleSource,

@@ -3,6 +3,7 @@
 
 mod expand;
 mod parse;
+mod rep_import;
 mod signature;
 
 use proc_macro::TokenStream;
@@ -22,11 +23,25 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
+/// Or imports every class of a Qt `.rep` file (its path relative to the crate's manifest
+/// directory), with a Rust struct for each `POD` and a Rust enum for each `ENUM`:
+///
+/// ```text
+/// remote_object!(rep = "api/printer.rep");
+/// ```
+///
 /// Generates the marker type `Printer` (implementing `RemoteObject`) and a module
 /// `printer` holding `Properties`, `PropertyChange`, `Signal`, one struct per signal and
 /// per slot, `SimpleSource`, and `ReplicaExt` (typed getters and setters on a replica).
 #[proc_macro]
 pub fn remote_object(input: TokenStream) -> TokenStream {
+    if rep_import::is_import(&input.clone().into()) {
+        return match syn::parse::<rep_import::RepImport>(input).and_then(|i| rep_import::expand(&i))
+        {
+            Ok(items) => items.into(),
+            Err(error) => error.to_compile_error().into(),
+        };
+    }
     match syn::parse::<parse::ApiDef>(input) {
         Ok(def) => match def.validate() {
             Ok(()) => expand::expand(&def).into(),

@@ -16,6 +16,9 @@ pub struct ApiDef {
     pub signals: Vec<MethodDef>,
     pub slots: Vec<MethodDef>,
     pub children: Vec<ChildDef>,
+    /// Imported from a `.rep` file: the file's full path and the class's name, so the API
+    /// carries the file (for repc's signature and Qt's exact types).
+    pub rep: Option<(LitStr, LitStr)>,
 }
 
 /// A sub-object: a member that holds another API's source (Qt's `CLASS`).
@@ -105,6 +108,7 @@ impl Parse for ApiDef {
             signals: Vec::new(),
             slots: Vec::new(),
             children: Vec::new(),
+            rep: None,
         };
         while !body.is_empty() {
             let docs = doc_attrs(&body)?;

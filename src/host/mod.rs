@@ -231,7 +231,14 @@ impl Host {
         self.serve_from(Box::new(ours), peer);
         let encoding = self.inner.config.encoding;
         let max_frame = self.inner.config.max_frame_size;
-        let gateway = crate::qt::gateway::HostGateway::new(encoding);
+        let weak = Arc::downgrade(&self.inner);
+        let hints: crate::qt::gateway::RepLookup = Arc::new(move |name: &str| {
+            let inner = weak.upgrade()?;
+            let host = Host { inner };
+            let hint = host.tables().sources.get(name).and_then(|s| s.qt_rep);
+            hint
+        });
+        let gateway = crate::qt::gateway::HostGateway::new(encoding, hints);
         actix::spawn(crate::qt::driver::run_gateway(
             gateway, stream, theirs, max_frame,
         ));

@@ -252,7 +252,7 @@ impl Node {
         self.inner
             .config
             .qt_apis
-            .register(name, A::signature(), A::schema);
+            .register(name, A::signature(), A::schema, A::qt_rep());
         let shared = ReplicaShared::<A>::new(
             name.to_owned(),
             self.inner.config.encoding,
@@ -316,7 +316,7 @@ impl Node {
         self.inner
             .config
             .qt_apis
-            .register(name, A::signature(), A::schema);
+            .register(name, A::signature(), A::schema, A::qt_rep());
         let shared = ReplicaShared::<A>::new(
             name.to_owned(),
             self.inner.config.encoding,

@@ -1036,3 +1036,102 @@ fn parse_type(name: &str) -> Result<QtType, QtApiError> {
         ty: name.to_owned(),
     })
 }
+
+/// The `.rep` file an API was imported from: its text and the class's name.
+pub type RepHint = (&'static str, &'static str);
+
+/// The Qt type a `.rep` file's type names, with a class's enums and flags named as Qt sends
+/// them (`Demo::Mode`).
+fn rep_qt_type(ty: &str, class: &rep::Class) -> Result<QtType, QtApiError> {
+    fn scoped(qt: QtType, class: &rep::Class) -> QtType {
+        match qt {
+            QtType::Named(name) => {
+                let short = name.rsplit("::").next().unwrap_or(&name).to_owned();
+                let in_class = class.enums.iter().any(|e| e.name == short)
+                    || class.flags.iter().any(|f| f.name == short);
+                QtType::Named(match in_class {
+                    true => format!("{}::{short}", class.name),
+                    false => short,
+                })
+            }
+            QtType::List(item) => QtType::List(Box::new(scoped(*item, class))),
+            QtType::Map { hash, key, value } => QtType::Map {
+                hash,
+                key: Box::new(scoped(*key, class)),
+                value: Box::new(scoped(*value, class)),
+            },
+            QtType::Pair(a, b) => {
+                QtType::Pair(Box::new(scoped(*a, class)), Box::new(scoped(*b, class)))
+            }
+            builtin => builtin,
+        }
+    }
+    Ok(scoped(parse_type(ty)?, class))
+}
+
+impl QtApi {
+    /// The Qt view of `schema`, exact where the API was imported from a `.rep` file (`rep`):
+    /// that file's Qt types, modifiers, enum values and repc's signature of the class.
+    pub fn for_api(schema: &ApiSchema, rep: Option<RepHint>) -> Result<QtApi, QtApiError> {
+        let mut api = QtApi::from_schema(schema)?;
+        let Some((text, class_name)) = rep else {
+            return Ok(api);
+        };
+        let bad =
+            |what: String| QtApiError::NotCarried(format!("{class_name}'s .rep file: {what}"));
+        let file = rep::parse(text).map_err(|e| bad(e.to_string()))?;
+        let class = file
+            .classes
+            .iter()
+            .find(|c| c.name == class_name)
+            .ok_or_else(|| bad("no such class".into()))?;
+        if class.properties.len() != api.properties.len()
+            || class.signals.len() != api.signals.len()
+            || class.slots.len() != api.slots.len()
+        {
+            return Err(bad("it does not declare this API's members".into()));
+        }
+        for (p, rp) in api.properties.iter_mut().zip(&class.properties) {
+            p.access = rp.access;
+            p.ty.qt = rep_qt_type(&rp.ty, class)?;
+        }
+        let functions = api
+            .signals
+            .iter_mut()
+            .zip(&class.signals)
+            .chain(api.slots.iter_mut().zip(&class.slots));
+        for (f, rf) in functions {
+            for ((_, ty), rp) in f.params.iter_mut().zip(&rf.params) {
+                ty.qt = rep_qt_type(&rp.ty, class)?;
+            }
+            if let Some(ret) = &mut f.ret {
+                ret.qt = rep_qt_type(&rf.ret, class)?;
+            }
+        }
+        for g in &mut api.gadgets {
+            if let Some(pod) = file.pods.iter().find(|p| p.name == g.name) {
+                for ((_, ty), member) in g.fields.iter_mut().zip(&pod.members) {
+                    ty.qt = rep_qt_type(&member.ty, class)?;
+                }
+            }
+        }
+        let all_enums = file
+            .enums
+            .iter()
+            .chain(&class.enums)
+            .chain(file.pods.iter().flat_map(|p| p.enums.iter()));
+        for e in all_enums {
+            if let Some(ours) = api.enums.iter_mut().find(|ours| ours.name == e.name) {
+                ours.keys = e
+                    .values
+                    .iter()
+                    .map(|(k, v)| (k.clone(), i32::try_from(*v).unwrap_or_default()))
+                    .collect();
+            }
+        }
+        api.signature = rep::signatures(&file)
+            .remove(class_name)
+            .unwrap_or_default();
+        Ok(api)
+    }
+}

@@ -28,12 +28,48 @@ fn error(expected: impl std::fmt::Debug, found: impl std::fmt::Debug) -> Convert
 
 type Types = BTreeMap<String, TypeDef>;
 
+/// What conversions read: the schema's named types, and the Qt values of its enums' keys.
+pub struct Cx<'a> {
+    /// The schema's named types.
+    pub types: &'a Types,
+    /// Each enum's keys with their Qt values.
+    pub enums: &'a [super::api::QtEnum],
+}
+
+impl<'a> Cx<'a> {
+    /// The context of `api`'s values.
+    pub fn of(api: &'a super::api::QtApi) -> Cx<'a> {
+        Cx {
+            types: &api.schema.types,
+            enums: &api.enums,
+        }
+    }
+
+    /// The Qt value of key `key` of enum `name` (its variant index when Qt gave none).
+    fn enum_value(&self, name: &str, key: &str, index: u32) -> i64 {
+        self.enums
+            .iter()
+            .find(|e| e.name == name)
+            .and_then(|e| e.keys.iter().find(|(k, _)| k == key))
+            .map_or(i64::from(index), |(_, v)| i64::from(*v))
+    }
+
+    /// The key of enum `name` whose Qt value is `value`.
+    fn enum_key(&self, name: &str, value: i64) -> Option<&str> {
+        let e = self.enums.iter().find(|e| e.name == name)?;
+        e.keys
+            .iter()
+            .find(|(_, v)| i64::from(*v) == value)
+            .map(|(k, _)| k.as_str())
+    }
+}
+
 /// The Qt value of `value`, a value of shape `format`, as type `qt`.
 pub fn to_qvariant(
     value: &Value,
     format: &TypeFormat,
     qt: &QtType,
-    types: &Types,
+    cx: &Cx<'_>,
 ) -> Result<QVariant, ConvertError> {
     use TypeFormat as F;
     let int = |v: &Value| match v {
@@ -90,9 +126,14 @@ pub fn to_qvariant(
         (F::Str, Value::Str(s)) => QVariant::String(s.clone()),
         (F::Bytes, Value::Bytes(b)) => QVariant::ByteArray(b.clone()),
         (F::Option(_), Value::Option(None)) => QVariant::Invalid,
-        (F::Option(inner), Value::Option(Some(v))) => to_qvariant(v, inner, qt, types)?,
-        (F::Seq(item), Value::Seq(items)) => seq_to_qt(item, items, qt, types)?,
-        (F::Map(_, vf), Value::Map(entries)) if *qt == QtType::Builtin(Builtin::VariantMap) => {
+        (F::Option(inner), Value::Option(Some(v))) => to_qvariant(v, inner, qt, cx)?,
+        (F::Seq(item), Value::Seq(items)) => seq_to_qt(item, items, qt, cx)?,
+        (F::Map(_, vf), Value::Map(entries))
+            if matches!(
+                qt,
+                QtType::Builtin(Builtin::VariantMap | Builtin::VariantHash)
+            ) =>
+        {
             let mut out = Vec::with_capacity(entries.len());
             for (k, v) in entries {
                 let Value::Str(key) = k else {
@@ -100,11 +141,11 @@ pub fn to_qvariant(
                 };
                 out.push((
                     key.clone(),
-                    to_qvariant(v, vf, &QtType::Builtin(Builtin::Variant), types)?,
+                    to_qvariant(v, vf, &QtType::Builtin(Builtin::Variant), cx)?,
                 ));
             }
             QVariant::Map {
-                hash: false,
+                hash: *qt == QtType::Builtin(Builtin::VariantHash),
                 entries: out,
             }
         }
@@ -114,10 +155,7 @@ pub fn to_qvariant(
             };
             let mut out = Vec::with_capacity(entries.len());
             for (k, v) in entries {
-                out.push((
-                    to_qvariant(k, kf, key, types)?,
-                    to_qvariant(v, vf, vt, types)?,
-                ));
+                out.push((to_qvariant(k, kf, key, cx)?, to_qvariant(v, vf, vt, cx)?));
             }
             user(qt, UserValue::Entries(out))
         }
@@ -125,11 +163,11 @@ pub fn to_qvariant(
             let QtType::Pair(a, b) = qt else {
                 return Err(fail());
             };
-            let first = to_qvariant(&items[0], &formats[0], a, types)?;
-            let second = to_qvariant(&items[1], &formats[1], b, types)?;
+            let first = to_qvariant(&items[0], &formats[0], a, cx)?;
+            let second = to_qvariant(&items[1], &formats[1], b, cx)?;
             user(qt, UserValue::Fields(vec![first, second]))
         }
-        (F::Named(name), v) => named_to_qt(name, v, qt, types)?,
+        (F::Named(name), v) => named_to_qt(name, v, qt, cx)?,
         _ => return Err(fail()),
     })
 }
@@ -145,7 +183,7 @@ fn seq_to_qt(
     item: &TypeFormat,
     items: &[Value],
     qt: &QtType,
-    types: &Types,
+    cx: &Cx<'_>,
 ) -> Result<QVariant, ConvertError> {
     let strings = || {
         items
@@ -160,7 +198,7 @@ fn seq_to_qt(
         QtType::Builtin(Builtin::VariantList) => Ok(QVariant::List(
             items
                 .iter()
-                .map(|v| to_qvariant(v, item, &QtType::Builtin(Builtin::Variant), types))
+                .map(|v| to_qvariant(v, item, &QtType::Builtin(Builtin::Variant), cx))
                 .collect::<Result<_, _>>()?,
         )),
         QtType::Builtin(Builtin::StringList) => Ok(QVariant::StringList(strings()?)),
@@ -176,7 +214,7 @@ fn seq_to_qt(
         QtType::List(item_qt) => {
             let mut out = Vec::with_capacity(items.len());
             for v in items {
-                out.push(to_qvariant(v, item, item_qt, types)?);
+                out.push(to_qvariant(v, item, item_qt, cx)?);
             }
             Ok(user(qt, UserValue::Items(out)))
         }
@@ -188,7 +226,7 @@ fn named_to_qt(
     name: &str,
     value: &Value,
     qt: &QtType,
-    types: &Types,
+    cx: &Cx<'_>,
 ) -> Result<QVariant, ConvertError> {
     if let Some(b) = qt_value_type(name) {
         return value_type_to_qt(b, value);
@@ -196,17 +234,18 @@ fn named_to_qt(
     if name == VARIANT {
         return variant_to_qt(value);
     }
-    let def = types
+    let def = cx
+        .types
         .get(name)
         .ok_or_else(|| error(name, "an unknown type"))?;
     match (def, value) {
-        (TypeDef::NewtypeStruct(inner), v) => to_qvariant(v, inner, qt, types),
+        (TypeDef::NewtypeStruct(inner), v) => to_qvariant(v, inner, qt, cx),
         (TypeDef::Struct(fields), Value::Struct(values)) if fields.len() == values.len() => {
             let mut out = Vec::with_capacity(fields.len());
             for (field, (_, v)) in fields.iter().zip(values) {
                 // A gadget's fields travel as whole QVariants of their own types.
-                let field_qt = super::api::field_type(&field.format, types);
-                out.push(to_qvariant(v, &field.format, &field_qt, types)?);
+                let field_qt = super::api::field_type(&field.format, cx.types);
+                out.push(to_qvariant(v, &field.format, &field_qt, cx)?);
             }
             Ok(user(qt, UserValue::Fields(out)))
         }
@@ -216,8 +255,11 @@ fn named_to_qt(
                 .find(|v| &v.name == variant && v.shape == VariantShape::Unit)
                 .map(|v| v.index)
                 .ok_or_else(|| error(name, variant))?;
-            // Enums travel as their integer (QTRO.md §3.8).
-            Ok(QVariant::Int(index as i32))
+            // Enums travel as their key's integer (QTRO.md §3.8).
+            let value = cx.enum_value(name, variant, index);
+            Ok(QVariant::Int(
+                i32::try_from(value).map_err(|_| error(name, value))?,
+            ))
         }
         _ => Err(error(name, value)),
     }
@@ -335,7 +377,7 @@ fn unix_ms_from_julian(date: i64, time: u32, spec: &TimeSpec) -> i64 {
 pub fn from_qvariant(
     q: &QVariant,
     format: &TypeFormat,
-    types: &Types,
+    cx: &Cx<'_>,
 ) -> Result<Value, ConvertError> {
     use TypeFormat as F;
     let fail = || error(format, q);
@@ -413,13 +455,13 @@ pub fn from_qvariant(
         },
         F::Option(inner) => match q {
             QVariant::Invalid => Value::Option(None),
-            q => Value::Option(Some(Box::new(from_qvariant(q, inner, types)?))),
+            q => Value::Option(Some(Box::new(from_qvariant(q, inner, cx)?))),
         },
         F::Seq(item) => {
             let each = |items: Vec<QVariant>| {
                 items
                     .iter()
-                    .map(|v| from_qvariant(v, item, types))
+                    .map(|v| from_qvariant(v, item, cx))
                     .collect::<Result<Vec<_>, _>>()
             };
             Value::Seq(match q {
@@ -435,7 +477,7 @@ pub fn from_qvariant(
                     ..
                 } => items
                     .iter()
-                    .map(|v| from_qvariant(v, item, types))
+                    .map(|v| from_qvariant(v, item, cx))
                     .collect::<Result<_, _>>()?,
                 _ => return Err(fail()),
             })
@@ -447,7 +489,7 @@ pub fn from_qvariant(
             } => Value::Map(
                 entries
                     .iter()
-                    .map(|(k, v)| Ok((from_qvariant(k, kf, types)?, from_qvariant(v, vf, types)?)))
+                    .map(|(k, v)| Ok((from_qvariant(k, kf, cx)?, from_qvariant(v, vf, cx)?)))
                     .collect::<Result<_, ConvertError>>()?,
             ),
             QVariant::Map { entries, .. } => Value::Map(
@@ -455,8 +497,8 @@ pub fn from_qvariant(
                     .iter()
                     .map(|(k, v)| {
                         Ok((
-                            from_qvariant(&QVariant::String(k.clone()), kf, types)?,
-                            from_qvariant(v, vf, types)?,
+                            from_qvariant(&QVariant::String(k.clone()), kf, cx)?,
+                            from_qvariant(v, vf, cx)?,
                         ))
                     })
                     .collect::<Result<_, ConvertError>>()?,
@@ -475,13 +517,13 @@ pub fn from_qvariant(
                     fields
                         .iter()
                         .zip(formats)
-                        .map(|(v, f)| from_qvariant(v, f, types))
+                        .map(|(v, f)| from_qvariant(v, f, cx))
                         .collect::<Result<_, _>>()?,
                 )
             }
             _ => return Err(fail()),
         },
-        F::Named(name) => named_from_qt(name, q, types)?,
+        F::Named(name) => named_from_qt(name, q, cx)?,
         F::I128 | F::U128 | F::Array(..) => match (format, q) {
             (
                 F::Array(item, n),
@@ -496,7 +538,7 @@ pub fn from_qvariant(
                 Value::Seq(
                     items
                         .iter()
-                        .map(|v| from_qvariant(v, item, types))
+                        .map(|v| from_qvariant(v, item, cx))
                         .collect::<Result<_, _>>()?,
                 )
             }
@@ -507,18 +549,19 @@ pub fn from_qvariant(
     })
 }
 
-fn named_from_qt(name: &str, q: &QVariant, types: &Types) -> Result<Value, ConvertError> {
+fn named_from_qt(name: &str, q: &QVariant, cx: &Cx<'_>) -> Result<Value, ConvertError> {
     if let Some(b) = qt_value_type(name) {
-        return value_type_from_qt(b, q, name, types);
+        return value_type_from_qt(b, q, name, cx);
     }
     if name == VARIANT {
         return Ok(variant_from_qt(q));
     }
-    let def = types
+    let def = cx
+        .types
         .get(name)
         .ok_or_else(|| error(name, "an unknown type"))?;
     match (def, q) {
-        (TypeDef::NewtypeStruct(inner), q) => from_qvariant(q, inner, types),
+        (TypeDef::NewtypeStruct(inner), q) => from_qvariant(q, inner, cx),
         (
             TypeDef::Struct(fields),
             QVariant::User {
@@ -529,7 +572,7 @@ fn named_from_qt(name: &str, q: &QVariant, types: &Types) -> Result<Value, Conve
             fields
                 .iter()
                 .zip(values)
-                .map(|(f, v)| Ok((f.name.clone(), from_qvariant(v, &f.format, types)?)))
+                .map(|(f, v)| Ok((f.name.clone(), from_qvariant(v, &f.format, cx)?)))
                 .collect::<Result<_, ConvertError>>()?,
         )),
         (TypeDef::Enum(variants), q) => {
@@ -544,10 +587,12 @@ fn named_from_qt(name: &str, q: &QVariant, types: &Types) -> Result<Value, Conve
                 } => *v,
                 other => return Err(error(name, other)),
             };
-            let variant = variants
-                .iter()
-                .find(|v| i64::from(v.index) == index && v.shape == VariantShape::Unit)
-                .ok_or_else(|| error(name, index))?;
+            let variant = match cx.enum_key(name, index) {
+                Some(key) => variants.iter().find(|v| v.name == key),
+                None => variants.iter().find(|v| i64::from(v.index) == index),
+            }
+            .filter(|v| v.shape == VariantShape::Unit)
+            .ok_or_else(|| error(name, index))?;
             Ok(Value::Variant {
                 name: variant.name.clone(),
                 value: Box::new(Value::Unit),
@@ -561,9 +606,9 @@ fn value_type_from_qt(
     b: Builtin,
     q: &QVariant,
     name: &str,
-    types: &Types,
+    cx: &Cx<'_>,
 ) -> Result<Value, ConvertError> {
-    let Some(TypeDef::Struct(fields)) = types.get(name) else {
+    let Some(TypeDef::Struct(fields)) = cx.types.get(name) else {
         return Err(error(name, "a Qt value type this schema does not describe"));
     };
     let names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use tracing::{debug, warn};
 
-use super::api::QtApi;
-use super::convert::{from_qvariant, to_qvariant};
+use super::api::{QtApi, RepHint};
+use super::convert::{from_qvariant, to_qvariant, Cx};
 use crate::values::{codec, ApiSchema, Value};
 use crate::wire::qt::{
     QVariant, QtObject, QtPacket, TypeRegistry, CALL_INVOKE, CALL_WRITE_PROPERTY, NO_SERIAL,
@@ -38,6 +38,9 @@ pub enum GatewayError {
     Refused(String),
 }
 
+/// Finds the `.rep` file a source's API was imported from, by the source's name.
+pub type RepLookup = Arc<dyn Fn(&str) -> Option<RepHint> + Send + Sync>;
+
 /// A source the Qt node acquired.
 struct Acquired {
     name: String,
@@ -56,6 +59,8 @@ struct PendingCall {
 /// take what to send with [`HostGateway::take_to_host`] and [`HostGateway::take_to_qt`].
 pub struct HostGateway {
     encoding: Encoding,
+    /// The `.rep` file a source's API was imported from, by source name.
+    hints: RepLookup,
     greeted: bool,
     /// Offered sources not described yet.
     describing: HashMap<String, ObjectInfo>,
@@ -74,10 +79,12 @@ pub struct HostGateway {
 }
 
 impl HostGateway {
-    /// A gateway whose host encodes values with `encoding`. It greets both sides at once.
-    pub fn new(encoding: Encoding) -> HostGateway {
+    /// A gateway whose host encodes values with `encoding`; `hints` finds the `.rep` file a
+    /// source's API came from. It greets both sides at once.
+    pub fn new(encoding: Encoding, hints: RepLookup) -> HostGateway {
         HostGateway {
             encoding,
+            hints,
             greeted: false,
             describing: HashMap::new(),
             first_list: None,
@@ -195,7 +202,9 @@ impl HostGateway {
         let api = Encoding::Bincode
             .decode::<ApiSchema>(schema)
             .map_err(|e| e.to_string())
-            .and_then(|schema| QtApi::from_schema(&schema).map_err(|e| e.to_string()));
+            .and_then(|schema| {
+                QtApi::for_api(&schema, (self.hints)(&name)).map_err(|e| e.to_string())
+            });
         match api {
             Ok(api) => {
                 for g in &api.gadgets {
@@ -252,8 +261,7 @@ impl HostGateway {
         let converted = codec::decode(bytes, &ty.format, &api.schema.types, self.encoding)
             .map_err(|e| e.to_string())
             .and_then(|value| {
-                to_qvariant(&value, &ty.format, &ty.qt, &api.schema.types)
-                    .map_err(|e| e.to_string())
+                to_qvariant(&value, &ty.format, &ty.qt, &Cx::of(api)).map_err(|e| e.to_string())
             });
         converted.unwrap_or_else(|reason| {
             warn!(api = %api.type_name, member, %reason, "a value Qt cannot take: sent as invalid");
@@ -331,7 +339,7 @@ impl HostGateway {
             .iter()
             .zip(&qt_signal.params)
             .map(|((_, value), (_, ty))| {
-                to_qvariant(value, &ty.format, &ty.qt, &api.schema.types).unwrap_or_else(|e| {
+                to_qvariant(value, &ty.format, &ty.qt, &Cx::of(api)).unwrap_or_else(|e| {
                     warn!(signal = %signal.name, reason = %e, "an argument Qt cannot take");
                     QVariant::Invalid
                 })
@@ -441,7 +449,7 @@ impl HostGateway {
         let values: Result<Vec<Value>, _> = args
             .iter()
             .zip(&member.args)
-            .map(|(q, field)| from_qvariant(q, &field.format, &api.schema.types))
+            .map(|(q, field)| from_qvariant(q, &field.format, &Cx::of(api)))
             .collect();
         let encoded = values.map_err(|e| e.to_string()).and_then(|values| {
             codec::encode_args(&values, &member.args, &api.schema.types, self.encoding)
@@ -498,7 +506,7 @@ impl HostGateway {
             warn!(api = %api.type_name, index, "a Qt write of a property that does not exist");
             return;
         };
-        let encoded = from_qvariant(value, &property.ty.format, &api.schema.types)
+        let encoded = from_qvariant(value, &property.ty.format, &Cx::of(api))
             .map_err(|e| e.to_string())
             .and_then(|v| {
                 codec::encode(&v, &property.ty.format, &api.schema.types, self.encoding)

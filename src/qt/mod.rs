@@ -27,6 +27,7 @@ pub(crate) struct TypedApis {
 struct TypedEntry {
     signature: u64,
     schema: fn() -> Result<ApiSchema, SchemaError>,
+    rep: Option<api::RepHint>,
     qt: Option<Arc<api::QtApi>>,
 }
 
@@ -43,6 +44,7 @@ impl TypedApis {
         name: &str,
         signature: u64,
         schema: fn() -> Result<ApiSchema, SchemaError>,
+        rep: Option<api::RepHint>,
     ) {
         let mut apis = self.apis.lock().unwrap_or_else(|p| p.into_inner());
         if apis.get(name).is_some_and(|e| e.signature == signature) {
@@ -53,6 +55,7 @@ impl TypedApis {
             TypedEntry {
                 signature,
                 schema,
+                rep,
                 qt: None,
             },
         );
@@ -64,7 +67,7 @@ impl TypedApis {
         let entry = apis.get_mut(name)?;
         if entry.qt.is_none() {
             let schema = (entry.schema)().ok()?;
-            match api::QtApi::from_schema(&schema) {
+            match api::QtApi::for_api(&schema, entry.rep) {
                 Ok(qt) => entry.qt = Some(Arc::new(qt)),
                 Err(error) => {
                     tracing::warn!(%name, %error, "a replica's API Qt hosts cannot serve");

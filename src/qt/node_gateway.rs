@@ -16,7 +16,7 @@ use bytes::Bytes;
 use tracing::{debug, warn};
 
 use super::api::QtApi;
-use super::convert::{from_qvariant, to_qvariant};
+use super::convert::{from_qvariant, to_qvariant, Cx};
 use crate::proto::replica::UNKNOWN_SIGNATURE;
 use crate::values::{codec, Value};
 use crate::wire::qt::{
@@ -280,7 +280,7 @@ impl NodeGateway {
         format: &crate::values::TypeFormat,
         q: &QVariant,
     ) -> Result<Bytes, String> {
-        let value = from_qvariant(q, format, &api.schema.types).map_err(|e| e.to_string())?;
+        let value = from_qvariant(q, format, &Cx::of(api)).map_err(|e| e.to_string())?;
         codec::encode(&value, format, &api.schema.types, self.encoding)
             .map(Bytes::from)
             .map_err(|e| e.to_string())
@@ -328,7 +328,7 @@ impl NodeGateway {
         let values: Result<Vec<Value>, _> = args
             .iter()
             .zip(&signal.args)
-            .map(|(q, field)| from_qvariant(q, &field.format, &api.schema.types))
+            .map(|(q, field)| from_qvariant(q, &field.format, &Cx::of(api)))
             .collect();
         let encoded = values.map_err(|e| e.to_string()).and_then(|values| {
             if values.len() != signal.args.len() {
@@ -474,8 +474,7 @@ impl NodeGateway {
                     .iter()
                     .zip(params)
                     .map(|((_, v), ty)| {
-                        to_qvariant(v, &ty.format, &ty.qt, &api.schema.types)
-                            .map_err(|e| e.to_string())
+                        to_qvariant(v, &ty.format, &ty.qt, &Cx::of(api)).map_err(|e| e.to_string())
                     })
                     .collect()
             });
@@ -532,7 +531,7 @@ impl NodeGateway {
         let q = codec::decode(value, &property.ty.format, &api.schema.types, self.encoding)
             .map_err(|e| e.to_string())
             .and_then(|v| {
-                to_qvariant(&v, &property.ty.format, &property.ty.qt, &api.schema.types)
+                to_qvariant(&v, &property.ty.format, &property.ty.qt, &Cx::of(api))
                     .map_err(|e| e.to_string())
             });
         match q {

@@ -187,3 +187,48 @@ pub enum Variant {
     /// `QVariantMap`.
     Map(BTreeMap<String, Variant>),
 }
+
+/// `QByteArray`: bytes that travel as one byte string (not a list of numbers).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ByteArray(pub Vec<u8>);
+
+impl Serialize for ByteArray {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteArray {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<ByteArray, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ByteArray;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<ByteArray, E> {
+                Ok(ByteArray(v.to_vec()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<ByteArray, E> {
+                Ok(ByteArray(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ByteArray, A::Error> {
+                let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+                while let Some(b) = seq.next_element()? {
+                    bytes.push(b);
+                }
+                Ok(ByteArray(bytes))
+            }
+        }
+        deserializer.deserialize_bytes(Visitor)
+    }
+}
+
+impl From<Vec<u8>> for ByteArray {
+    fn from(bytes: Vec<u8>) -> ByteArray {
+        ByteArray(bytes)
+    }
+}

@@ -201,6 +201,8 @@ pub(crate) struct HostedSource {
     pub(crate) hub: Arc<dyn SourceHub>,
     /// Served by the library itself (the registry): never registered anywhere.
     pub(crate) internal: bool,
+    /// The `.rep` file (text, class) its API was imported from, for Qt nodes.
+    pub(crate) qt_rep: Option<(&'static str, &'static str)>,
 }
 
 impl HostedSource {
@@ -231,6 +233,7 @@ impl HostedSource {
                 schema: std::sync::OnceLock::new(),
             }),
             internal: false,
+            qt_rep: A::Api::qt_rep(),
         })
     }
 
@@ -247,6 +250,7 @@ impl HostedSource {
             info,
             hub,
             internal,
+            qt_rep: None,
         })
     }
 }

@@ -248,7 +248,22 @@ impl SchemaBuilder {
         let samples = Samples::new();
         let budget = Budget::depth_only();
         let seed = BoundedSeed::new(std::marker::PhantomData::<T>, &budget);
-        let traced = self.tracer.trace_type_with_seed(&samples, seed);
+        let mut traced = self.tracer.trace_type_with_seed(&samples, seed.clone());
+        // serde-reflection completes an enum's variants only when it is the traced type
+        // itself; one inside a container (`Vec<E>`, `Option<E>`, a map) is completed here,
+        // by tracing again while it has variants left (each pass visits the next one).
+        for _ in 0..256 {
+            let Ok((format, _)) = &traced else { break };
+            let mut names = Vec::new();
+            contained_names(format, &mut names);
+            let pending = names
+                .iter()
+                .any(|name| self.tracer.check_incomplete_enum(name).is_some());
+            if !pending {
+                break;
+            }
+            traced = self.tracer.trace_type_with_seed(&samples, seed.clone());
+        }
         let (mut format, _) = traced.map_err(|e| match budget.exceeded() {
             Some(_) => fail(
                 "it is recursive with no base case to stop at: serde-reflection ends a \
@@ -551,5 +566,20 @@ impl std::fmt::Display for TypeFormat {
             }
             T::Array(inner, n) => write!(f, "[{inner}; {n}]"),
         }
+    }
+}
+
+/// The named types a format reaches through containers (not through other named types).
+fn contained_names(format: &Format, into: &mut Vec<String>) {
+    match format {
+        Format::TypeName(name) => into.push(name.clone()),
+        Format::Option(inner) | Format::Seq(inner) => contained_names(inner, into),
+        Format::TupleArray { content, .. } => contained_names(content, into),
+        Format::Map { key, value } => {
+            contained_names(key, into);
+            contained_names(value, into);
+        }
+        Format::Tuple(items) => items.iter().for_each(|f| contained_names(f, into)),
+        _ => {}
     }
 }

@@ -1,0 +1,69 @@
+//! `remote_object!(rep = "…")`: Qt's own `demo.rep` (the one its captures were made with)
+//! imported as Rust types and an API, whose Qt face is exactly repc's.
+
+use actix_remote_objects::qt::api::QtApi;
+use actix_remote_objects::qt::convert::{to_qvariant, Cx};
+use actix_remote_objects::wire::qt::QVariant;
+use actix_remote_objects::{remote_object, RemoteObject};
+
+remote_object!(rep = "tests/data/qt/demo.rep");
+
+fn qt() -> QtApi {
+    QtApi::for_api(&Demo::schema().unwrap(), Demo::qt_rep()).unwrap()
+}
+
+#[test]
+fn an_imported_api_carries_repcs_signature() {
+    // repc 6.4.2's signature of demo.rep's Demo (QTRO.md §2.5).
+    assert_eq!(qt().signature, "adfb81bfa2d19511208c1f86b89f65b0eb602f0e");
+}
+
+#[test]
+fn every_construct_becomes_rust() {
+    // A POD is a struct, an ENUM an enum whose first key is its default, a class an API.
+    let pod = MyPod {
+        x: 7,
+        name: "p".into(),
+    };
+    assert_eq!(pod.clone(), pod);
+    assert_eq!(Mode::default(), Mode::Off);
+    assert_eq!(GlobalEnum::default(), GlobalEnum::GA);
+    let source = demo::SimpleSource::default();
+    assert_eq!(source.count(), 5, "PROP(int count=5)");
+    assert!(source.flag(), "PROP(bool flag=true CONSTANT)");
+    let names: Vec<&str> = Demo::SLOTS.iter().map(|s| s.name).collect();
+    assert_eq!(
+        names,
+        [
+            "push_count",
+            "push_mode",
+            "push_pod",
+            "add",
+            "reset",
+            "echo"
+        ],
+        "READPUSH (and PERSISTED alone) properties get push slots, before the SLOTs"
+    );
+    let label = Demo::PROPERTIES.iter().find(|p| p.name == "label").unwrap();
+    assert_eq!(label.access, actix_remote_objects::Access::ReadWrite);
+}
+
+#[test]
+fn enums_travel_as_the_values_the_file_gives_their_keys() {
+    let api = qt();
+    let mode = Demo::schema().unwrap().properties[5].format.clone();
+    let value = actix_remote_objects::dynamic::Value::Variant {
+        name: "On".into(),
+        value: Box::new(actix_remote_objects::dynamic::Value::Unit),
+    };
+    let qt_mode = &api.properties[5].ty.qt;
+    assert_eq!(qt_mode.name(), "Demo::Mode");
+    assert_eq!(
+        to_qvariant(&value, &mode, qt_mode, &Cx::of(&api)).unwrap(),
+        QVariant::Int(3),
+        "ENUM Mode {{Off, On=3, Auto}}"
+    );
+    let definition = api.definition();
+    assert_eq!(definition.properties[4].type_name, "QVariantList");
+    assert_eq!(definition.methods[5].signature, "echo(QString)");
+}
