@@ -187,20 +187,10 @@ fn is_rust_ident(name: &str) -> bool {
 fn template(ty: &str) -> Option<(&str, Vec<&str>)> {
     let open = ty.find('<')?;
     let inner = ty[open + 1..].strip_suffix('>')?;
-    let mut args = Vec::new();
-    let (mut depth, mut start) = (0i32, 0);
-    for (i, c) in inner.char_indices() {
-        match c {
-            '<' => depth += 1,
-            '>' => depth -= 1,
-            ',' if depth == 0 => {
-                args.push(inner[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    args.push(inner[start..].trim());
+    let args = rep::split_top_level(inner)
+        .into_iter()
+        .map(str::trim)
+        .collect();
     Some((ty[..open].trim(), args))
 }
 

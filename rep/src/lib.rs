@@ -22,5 +22,5 @@ mod signature;
 pub use model::{
     Access, Class, ClassMember, Enum, Flag, Function, Model, Param, Pod, Property, RepFile,
 };
-pub use parser::{parse, ParseError};
+pub use parser::{parse, split_top_level, ParseError};
 pub use signature::signatures;

@@ -581,8 +581,9 @@ fn split_last_word(text: &str) -> Option<(&str, &str)> {
     Some((before, word))
 }
 
-/// Splits at commas outside `<>` and `()`.
-fn split_top_level(text: &str) -> Vec<&str> {
+/// Splits a list of types or parameters at the commas outside `<>` and `()`
+/// (`QMap<QString, int>, bool` → [`QMap<QString, int>`, ` bool`]).
+pub fn split_top_level(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut depth = 0i32;
     let mut last = 0;

@@ -767,22 +767,10 @@ fn qt_value_def(name: &str) -> TypeDef {
 fn split_signature(signature: &str) -> Option<(&str, Vec<&str>)> {
     let (name, rest) = signature.split_once('(')?;
     let inner = rest.strip_suffix(')')?;
-    let mut params = Vec::new();
-    let (mut depth, mut start) = (0i32, 0);
-    for (i, c) in inner.char_indices() {
-        match c {
-            '<' => depth += 1,
-            '>' => depth -= 1,
-            ',' if depth == 0 => {
-                params.push(&inner[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    if !inner.is_empty() {
-        params.push(&inner[start..]);
-    }
+    let params = match inner.is_empty() {
+        true => Vec::new(),
+        false => rep::split_top_level(inner),
+    };
     Some((name, params))
 }
 
