@@ -25,6 +25,9 @@ pub mod persisted {}
 #[doc = include_str!("../docs/guide/dynamic.md")]
 pub mod dynamic {}
 
+#[doc = include_str!("../docs/guide/qt.md")]
+pub mod qt {}
+
 #[doc = include_str!("../docs/guide/security.md")]
 pub mod security {}
 

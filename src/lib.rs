@@ -41,8 +41,6 @@ mod node;
 mod outbox;
 pub mod persist;
 mod proto;
-// Qt Remote Objects' dialect: public for tests and tools while it is being built.
-#[doc(hidden)]
 pub mod qt;
 pub mod registry;
 mod replica;

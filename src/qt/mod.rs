@@ -1,14 +1,20 @@
-//! Qt Remote Objects' own dialect (QtRO 2.0, Qt 6.2–6.8) over this crate's sessions.
+//! Qt Remote Objects' own dialect (QtRO 2.0, Qt 6.2–6.8) over this crate's sessions; see
+//! the [guide](crate::guide::qt). [`values`] holds the Rust types of Qt's value types.
 //!
-//! A Qt node's packets are translated to and from this crate's: [`api`] gives each API its
-//! Qt face (types, wire positions, class definition, repc's signature), [`convert`] carries
-//! values between [`Value`](crate::dynamic::Value)s and `QVariant`s, and [`gateway`] is the
-//! sans-io translator between one Qt connection and one native session.
+//! A Qt peer's packets are translated to and from this crate's: `api` gives each API its
+//! Qt face (types, wire positions, class definition, repc's signature), `convert` carries
+//! values between dynamic values and `QVariant`s, and `gateway` and `node_gateway` are the
+//! sans-io translators between one Qt connection and one native session, which `driver`
+//! runs. Those are public for this crate's tests and tools only, not a stable API.
 
+#[doc(hidden)]
 pub mod api;
+#[doc(hidden)]
 pub mod convert;
 pub(crate) mod driver;
+#[doc(hidden)]
 pub mod gateway;
+#[doc(hidden)]
 pub mod node_gateway;
 pub mod values;
 
