@@ -19,7 +19,7 @@ use tokio::io::AsyncBufReadExt;
 #[path = "common/bench_api.rs"]
 mod bench_api;
 use bench::ReplicaExt;
-use bench_api::{bench, now_ns, rss_kib, transport_of, Args, Bench};
+use bench_api::{bench, now_ns, qt_dialect, rss_kib, transport_of, Args, Bench};
 
 const INIT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -56,7 +56,12 @@ async fn acquire_init(node: &Node, name: &str) -> Replica<Bench> {
 }
 
 async fn connect(url: &str) -> Node {
-    match Node::connect(url).await {
+    // Paired with Qt's host: reach it in Qt's dialect.
+    let url = match qt_dialect() {
+        true => format!("qt+{url}"),
+        false => url.to_owned(),
+    };
+    match Node::connect(&url).await {
         Ok(node) => node,
         Err(error) => fail(&format!("connect {url}: {error}")),
     }

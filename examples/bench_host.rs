@@ -17,7 +17,7 @@ use actix_remote_objects::prelude::*;
 #[path = "common/bench_api.rs"]
 #[allow(dead_code)] // shared with bench_client
 mod bench_api;
-use bench_api::{bench, now_ns, rss_kib, Args, Bench};
+use bench_api::{bench, now_ns, qt_dialect, rss_kib, Args, Bench};
 
 struct BenchService {
     remote: bench::SimpleSource,
@@ -167,7 +167,15 @@ async fn main() {
     let counter = args.num("--counter", 0) as i32;
     let lifetime = Duration::from_secs(args.num("--lifetime-s", 600).max(1) as u64);
 
-    let host = match Host::listen(&url).await {
+    let listening = match qt_dialect() {
+        // Qt's programs connect here: serve them in Qt's dialect on that URL.
+        true => {
+            let host = Host::new(HostConfig::default());
+            host.listen_qt(&url).await.map(|_| host)
+        }
+        false => Host::listen(&url).await,
+    };
+    let host = match listening {
         Ok(host) => host,
         Err(error) => {
             eprintln!("HOST listen({url}) failed: {error}");

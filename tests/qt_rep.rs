@@ -67,3 +67,16 @@ fn enums_travel_as_the_values_the_file_gives_their_keys() {
     assert_eq!(definition.properties[4].type_name, "QVariantList");
     assert_eq!(definition.methods[5].signature, "echo(QString)");
 }
+
+#[path = "../examples/common/bench_api.rs"]
+#[allow(dead_code)]
+mod bench_api;
+
+#[test]
+fn the_benchmark_api_has_the_signature_of_the_qt_benchmark() {
+    // tests/qt/bench.rep is the API of Qt's benchmark programs (../shared/bench/qtro).
+    let rep = actix_remote_objects_rep::parse(include_str!("qt/bench.rep")).unwrap();
+    let repc = actix_remote_objects_rep::signatures(&rep);
+    let ours = QtApi::from_schema(&bench_api::Bench::schema().unwrap()).unwrap();
+    assert_eq!(ours.signature, repc["Bench"]);
+}

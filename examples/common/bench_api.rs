@@ -4,23 +4,31 @@
 use actix_remote_objects::remote_object;
 
 remote_object! {
-    /// The Qt Remote Objects anchor benchmark's API.
+    /// The Qt Remote Objects anchor benchmark's API, member for member (names, types,
+    /// READPUSH properties), so its Qt face has bench.rep's signature and Qt's programs and
+    /// these can be paired (`BENCH_DIALECT=qt`).
     pub Bench {
-        /// Set by `bump` and `start_counter`.
-        prop counter: i32 = 0;
+        /// Set by `bump` and `startCounter`.
+        prop counter: i32 = 0, push;
         /// A large value for init timing (QByteArray in Qt).
-        prop blob: serde_bytes::ByteBuf;
-        /// Emitted by `start_ticks`.
+        prop blob: serde_bytes::ByteBuf, push;
+        /// Emitted by `startTicks`.
         signal tick(n: i32);
         /// Returns its argument.
         slot echo(v: i32) -> i32;
         /// Adds one to `counter`.
         slot bump();
         /// Sets `counter` to base+1 … base+m, `chunk` per turn of the event loop.
-        slot start_counter(m: i32, chunk: i32);
+        slot startCounter(m: i32, chunk: i32);
         /// Emits `tick(1..=m)`, `chunk` per turn of the event loop.
-        slot start_ticks(m: i32, chunk: i32);
+        slot startTicks(m: i32, chunk: i32);
     }
+}
+
+/// Whether to speak Qt's dialect (`BENCH_DIALECT=qt`): the host listens for Qt nodes, the
+/// client connects to a Qt host, so each can be paired with Qt's benchmark programs.
+pub fn qt_dialect() -> bool {
+    std::env::var("BENCH_DIALECT").is_ok_and(|d| d == "qt")
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: comparable across processes on this machine.

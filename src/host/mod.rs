@@ -152,7 +152,8 @@ impl Host {
         Ok(host)
     }
 
-    /// Also listens on `url` (`tcp://…` or `local:…`) for Qt Remote Objects nodes (Qt 6.2 and
+    /// Also listens on `url` (`tcp://…` or `local:…`; a `local:` name that is not a path is,
+    /// as for Qt, a socket in the temporary directory) for Qt Remote Objects nodes (Qt 6.2 and
     /// later: C++, QML or PyQt replicas), which speak Qt's own dialect, QtRO 2.0. Every
     /// source this host serves is offered to them too, with repc's signature for its API, and
     /// each Qt connection is served as a native one behind a translator, so this host's
@@ -170,7 +171,7 @@ impl Host {
 
     async fn listen_qt_here(&self, url: &str) -> Result<String, Error> {
         self.check_qt()?;
-        let endpoint = Endpoint::parse(url)?;
+        let endpoint = Endpoint::parse_qt(url)?;
         if matches!(endpoint, Endpoint::Tls { .. }) {
             return Err(Error::new(crate::error::Kind::QtDialect(
                 "Qt has no built-in TLS: listen for Qt nodes on tcp:// or local:".into(),

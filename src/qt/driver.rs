@@ -2,7 +2,7 @@
 //! native session.
 
 use bytes::BytesMut;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::{Decoder, FramedRead};
 use tracing::{debug, info, warn};
@@ -53,13 +53,16 @@ impl Decoder for QtFrames {
 }
 
 async fn send_all<W: AsyncWrite + Unpin>(out: &mut W, frames: Vec<bytes::Bytes>) -> bool {
-    for frame in frames {
-        if out.write_all(&frame).await.is_err() {
-            return false;
-        }
-    }
-    out.flush().await.is_ok()
+    // One write for everything decided since the last one: a syscall per batch, not per frame.
+    let bytes = match frames.len() {
+        1 => frames.into_iter().next().unwrap_or_default(),
+        _ => frames.concat().into(),
+    };
+    out.write_all(&bytes).await.is_ok() && out.flush().await.is_ok()
 }
+
+/// At most this many packets are translated before what they produced is written.
+const BATCH: usize = 256;
 
 /// One side of a translation: a gateway between a Qt peer and a native session.
 pub(crate) trait Translator {
@@ -132,59 +135,87 @@ pub(crate) async fn run_gateway<G: Translator>(
         },
     );
     let mut native_packets = FramedRead::new(native_read, PacketCodec::new(max_frame_size));
-    loop {
+    'run: loop {
         if !flush(&mut gateway, &mut qt_write, &mut native_write).await {
             break;
         }
-        tokio::select! {
-            frame = qt_frames.next() => match frame {
-                Some(Ok(frame)) => match QtPacket::decode(&frame, gateway.types()) {
-                    Ok(packet) => {
-                        if let Err(error) = gateway.on_qt(packet) {
-                            warn!(%error, "closing a Qt connection");
-                            break;
-                        }
-                    }
-                    Err(error) => {
-                        warn!(%error, "a Qt peer sent a frame that does not decode: closing its connection");
-                        break;
-                    }
+        let first = tokio::select! {
+            frame = qt_frames.next() => Input::Qt(frame),
+            packet = native_packets.next() => Input::Native(packet),
+        };
+        if !handle(&mut gateway, first) {
+            break;
+        }
+        // Whatever else has already arrived is translated before the next write.
+        for _ in 0..BATCH {
+            let ready = match qt_frames.next().now_or_never() {
+                Some(frame) => Input::Qt(frame),
+                None => match native_packets.next().now_or_never() {
+                    Some(packet) => Input::Native(packet),
+                    None => break,
                 },
-                Some(Err(QtFrameError::Io(error))) => {
-                    debug!(%error, "a Qt connection ended");
-                    break;
-                }
-                Some(Err(error)) => {
-                    warn!(%error, "closing a Qt connection");
-                    break;
-                }
-                None => {
-                    debug!("the Qt peer closed its connection");
-                    break;
-                }
-            },
-            packet = native_packets.next() => match packet {
-                Some(Ok(packet)) => {
-                    if let Err(error) = gateway.on_native(packet) {
-                        warn!(%error, "closing a Qt connection");
-                        break;
-                    }
-                }
-                Some(Err(error)) => {
-                    warn!(%error, "the native side of a Qt connection failed");
-                    break;
-                }
-                None => {
-                    info!("the native side closed a Qt connection");
-                    break;
-                }
-            },
+            };
+            if !handle(&mut gateway, ready) {
+                break 'run;
+            }
         }
     }
     // Whatever was decided last still goes out (a Pong, a RemoveObject).
     let _ = flush(&mut gateway, &mut qt_write, &mut native_write).await;
     let _ = qt_write.shutdown().await;
     let _ = native_write.shutdown().await;
+}
+
+/// Something that arrived on one side (`None`: that side closed).
+enum Input {
+    Qt(Option<Result<BytesMut, QtFrameError>>),
+    Native(Option<Result<Packet, crate::wire::FrameError>>),
+}
+
+/// Feeds `input` to the gateway; false when the connection ends.
+fn handle<G: Translator>(gateway: &mut G, input: Input) -> bool {
+    match input {
+        Input::Qt(Some(Ok(frame))) => match QtPacket::decode(&frame, gateway.types()) {
+            Ok(packet) => match gateway.on_qt(packet) {
+                Ok(()) => true,
+                Err(error) => {
+                    warn!(%error, "closing a Qt connection");
+                    false
+                }
+            },
+            Err(error) => {
+                warn!(%error, "a Qt peer sent a frame that does not decode: closing its connection");
+                false
+            }
+        },
+        Input::Qt(Some(Err(QtFrameError::Io(error)))) => {
+            debug!(%error, "a Qt connection ended");
+            false
+        }
+        Input::Qt(Some(Err(error))) => {
+            warn!(%error, "closing a Qt connection");
+            false
+        }
+        Input::Qt(None) => {
+            debug!("the Qt peer closed its connection");
+            false
+        }
+        Input::Native(Some(Ok(packet))) => match gateway.on_native(packet) {
+            Ok(()) => true,
+            Err(error) => {
+                warn!(%error, "closing a Qt connection");
+                false
+            }
+        },
+        Input::Native(Some(Err(error))) => {
+            warn!(%error, "the native side of a Qt connection failed");
+            false
+        }
+        Input::Native(None) => {
+            info!("the native side closed a Qt connection");
+            false
+        }
+    }
 }
 
 async fn flush<G: Translator, Q: AsyncWrite + Unpin, N: AsyncWrite + Unpin>(

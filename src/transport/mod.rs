@@ -60,6 +60,18 @@ impl Endpoint {
         matches!(self, Endpoint::Qt(_))
     }
 
+    /// Parses a URL as Qt reads it: a `local:` name that is not a path is a socket in the
+    /// temporary directory (`QDir::tempPath()`, where `QLocalServer` puts it), so Qt nodes
+    /// and this crate meet at the same file.
+    pub(crate) fn parse_qt(url: &str) -> Result<Endpoint, Error> {
+        match url.strip_prefix("local:") {
+            Some(name) if !name.is_empty() && !name.contains('/') => {
+                Ok(Endpoint::Local(std::env::temp_dir().join(name)))
+            }
+            _ => Endpoint::parse(url),
+        }
+    }
+
     pub(crate) fn parse(url: &str) -> Result<Endpoint, Error> {
         let invalid = |reason| {
             Error::new(Kind::InvalidUrl {
