@@ -443,3 +443,74 @@ async fn an_api_imported_from_the_rep_file_talks_to_the_qt_source_built_from_it(
     );
     node.shutdown().await;
 }
+
+#[actix::test]
+async fn a_qt_replica_reconnects_to_a_restarted_rust_host() {
+    let _guard = init();
+    if !with_qt() {
+        return;
+    }
+    let (host, _, qt) = start_demo("tcp://127.0.0.1:0");
+    let mut replica = Command::new(cpp_programs().join("demo_replica"))
+        .arg(&qt)
+        .arg("reconnect")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut states = BufReader::new(replica.stdout.take().unwrap()).lines();
+    let mut wait_for = |wanted: &str| loop {
+        let line = states
+            .next()
+            .expect("the replica reports its state")
+            .unwrap();
+        if line == wanted {
+            return;
+        }
+    };
+    wait_for("state 2");
+    drop(host); // killed: the Qt replica goes Suspect …
+    wait_for("state 3");
+    // … and, retrying every 250 ms as Qt does, is Valid again once the host is back.
+    let (_again, _, _) = start_demo(&qt);
+    wait_for("state 2");
+    let status = replica.wait().unwrap();
+    assert!(status.success(), "the Qt replica saw the re-init: {status}");
+}
+
+#[actix::test]
+async fn qt_hosts_and_nodes_use_a_rust_registry() {
+    let _guard = init();
+    if !with_qt() {
+        return;
+    }
+    let registry = actix_remote_objects::RegistryHost::listen("tcp://127.0.0.1:0")
+        .await
+        .unwrap();
+    let qt_registry = registry
+        .host()
+        .listen_qt("tcp://127.0.0.1:0")
+        .await
+        .unwrap();
+    // A Qt host registers its source with the Rust registry …
+    let (_qt_host, _) = spawn_listening_program(
+        &cpp_programs().join("demo_host"),
+        &["tcp://127.0.0.1:0", &qt_registry],
+    );
+    // … a Rust node finds it there and reaches it in Qt's dialect …
+    let node = Node::with_registry(registry.host().url().unwrap()).unwrap();
+    let replica = node.acquire::<Demo>();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(replica.count(), 5);
+    assert_eq!(replica.call(demo::Add { a: 1, b: 2 }).await, Ok(3));
+    node.shutdown().await;
+    // … and so does a Qt node, through Qt's registry API served by the Rust registry.
+    // The registry runs on this thread: wait for the Qt program off it.
+    let mut replica = Command::new(cpp_programs().join("demo_replica"));
+    replica.arg(format!("registry={qt_registry}"));
+    let out = tokio::task::spawn_blocking(move || run_to_end(&mut replica))
+        .await
+        .unwrap();
+    assert!(out.ends_with("done\n"), "{out}");
+    assert!(out.contains("add 5\n"), "{out}");
+}

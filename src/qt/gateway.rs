@@ -17,6 +17,7 @@ use tracing::{debug, warn};
 
 use super::api::{QtApi, RepHint};
 use super::convert::{from_qvariant, to_qvariant, Cx};
+use super::registry_face as face;
 use crate::values::{codec, ApiSchema, Value};
 use crate::wire::qt::{
     QVariant, QtObject, QtPacket, TypeRegistry, CALL_INVOKE, CALL_WRITE_PROPERTY, NO_SERIAL,
@@ -74,8 +75,16 @@ pub struct HostGateway {
     calls: HashMap<u32, PendingCall>,
     next_serial: u32,
     types: TypeRegistry,
+    /// This crate's registry, when the host serves one: shown to Qt as Qt's registry.
+    registry: Option<RegistryView>,
     to_host: Vec<Packet>,
     to_qt: Vec<QtPacket>,
+}
+
+/// The registry as the Qt node was last shown it.
+struct RegistryView {
+    schema: ApiSchema,
+    shown: std::collections::BTreeMap<String, (String, String)>,
 }
 
 impl HostGateway {
@@ -95,6 +104,7 @@ impl HostGateway {
             calls: HashMap::new(),
             next_serial: 1,
             types: TypeRegistry::new(),
+            registry: None,
             to_host: vec![Packet::Handshake(Handshake::ours(encoding))],
             to_qt: vec![QtPacket::Handshake {
                 protocol: QT_PROTOCOL.to_owned(),
@@ -199,14 +209,27 @@ impl HostGateway {
         let Some(info) = self.describing.remove(&name) else {
             return;
         };
-        let api = Encoding::Bincode
+        let schema = Encoding::Bincode
             .decode::<ApiSchema>(schema)
-            .map_err(|e| e.to_string())
-            .and_then(|schema| {
-                QtApi::for_api(&schema, (self.hints)(&name)).map_err(|e| e.to_string())
-            });
+            .map_err(|e| e.to_string());
+        let registry = schema
+            .as_ref()
+            .is_ok_and(|s| name == face::REGISTRY && face::is_native_registry(s));
+        let api = schema.and_then(|schema| {
+            if registry {
+                self.registry = Some(RegistryView {
+                    schema: schema.clone(),
+                    shown: Default::default(),
+                });
+            }
+            QtApi::for_api(&schema, (self.hints)(&name)).map_err(|e| e.to_string())
+        });
         match api {
-            Ok(api) => {
+            Ok(mut api) => {
+                if registry {
+                    // Qt's registry has no signature, and is typed by its name.
+                    api.signature = String::new();
+                }
                 for g in &api.gadgets {
                     self.types
                         .add_gadget(&g.name, g.fields.iter().map(|(n, _)| n.clone()).collect());
@@ -278,7 +301,10 @@ impl HostGateway {
             return;
         };
         let api = Arc::clone(api);
-        let values = self.qt_values(&api, values);
+        let values = match self.registry_init(&name, values) {
+            Some(locations) => vec![locations],
+            None => self.qt_values(&api, values),
+        };
         self.to_qt.push(match wants_definition {
             true => QtPacket::InitDynamic {
                 name: name.clone(),
@@ -294,7 +320,57 @@ impl HostGateway {
         self.acquired.insert(source, Acquired { name, api });
     }
 
+    /// The registry's entries, as Qt's `sourceLocations`, when `name` is the registry.
+    fn registry_init(&mut self, name: &str, values: &[bytes::Bytes]) -> Option<QVariant> {
+        let view = self.registry.as_mut().filter(|_| name == face::REGISTRY)?;
+        let sources = face::sources_format(&view.schema)?;
+        let value =
+            codec::decode(values.first()?, sources, &view.schema.types, self.encoding).ok()?;
+        view.shown = face::qt_locations(&value);
+        Some(face::locations_value(&view.shown))
+    }
+
+    /// A change of the registry's entries: the new `sourceLocations`, then Qt's signals for
+    /// what was removed and added.
+    fn registry_change(&mut self, name: &str, value: &[u8]) -> bool {
+        let Some(view) = self.registry.as_mut().filter(|_| name == face::REGISTRY) else {
+            return false;
+        };
+        let Some(sources) = face::sources_format(&view.schema) else {
+            return false;
+        };
+        let Ok(value) = codec::decode(value, sources, &view.schema.types, self.encoding) else {
+            return true;
+        };
+        let after = face::qt_locations(&value);
+        let (added, removed) = face::diff(&view.shown, &after);
+        self.to_qt.push(QtPacket::PropertyChange {
+            name: name.to_owned(),
+            index: 0,
+            value: face::locations_value(&after),
+        });
+        let signal = |index: i32, (n, api, url): &face::QtLocation| QtPacket::Invoke {
+            name: name.to_owned(),
+            call: CALL_INVOKE,
+            index,
+            args: vec![face::location_value(n, api, url)],
+            serial: NO_SERIAL,
+            property_index: -1,
+        };
+        self.to_qt.extend(removed.iter().map(|l| signal(1, l)));
+        self.to_qt.extend(added.iter().map(|l| signal(0, l)));
+        view.shown = after;
+        true
+    }
+
     fn on_change(&mut self, source: SourceId, index: u16, value: &[u8]) {
+        let is_registry = self
+            .acquired
+            .get(&source)
+            .is_some_and(|a| a.name == face::REGISTRY);
+        if index == 0 && is_registry && self.registry_change(face::REGISTRY, value) {
+            return;
+        }
         let Some(acquired) = self.acquired.get(&source) else {
             return;
         };
@@ -421,6 +497,9 @@ impl HostGateway {
             return;
         };
         let api = Arc::clone(&acquired.api);
+        if name == face::REGISTRY && self.registry.is_some() {
+            return self.registry_call(&api, source, index, args);
+        }
         match call {
             CALL_INVOKE => self.call_slot(&api, source, index, args, serial),
             CALL_WRITE_PROPERTY => self.write_property(&api, source, index, args),
@@ -483,6 +562,33 @@ impl HostGateway {
             serial: native_serial,
             args: args.into(),
         });
+    }
+
+    /// Qt's registry methods: `addSource(location)` and `removeSource(location)` as this
+    /// registry's slots; `removeServer(url)` needs nothing (a host's entries go with its
+    /// connection).
+    fn registry_call(&mut self, api: &QtApi, source: SourceId, index: i32, args: &[QVariant]) {
+        let Some(location) = args.first().and_then(face::read_location) else {
+            if index != 2 {
+                warn!(index, "a Qt registry call without a location");
+            }
+            return;
+        };
+        let (slot, values) = match index {
+            0 => (0u16, face::add_source_args(&location)),
+            1 => (1u16, vec![Value::Str(location.0.clone())]),
+            _ => return,
+        };
+        let member = &api.schema.slots[slot as usize];
+        match codec::encode_args(&values, &member.args, &api.schema.types, self.encoding) {
+            Ok(args) => self.to_host.push(Packet::Invoke {
+                source,
+                slot,
+                serial: NO_REPLY,
+                args: args.into(),
+            }),
+            Err(error) => warn!(%error, "a Qt registry call that does not fit"),
+        }
     }
 
     fn reply_invalid(&mut self, source: SourceId, serial: i32) {

@@ -16,6 +16,8 @@ pub(crate) mod driver;
 pub mod gateway;
 #[doc(hidden)]
 pub mod node_gateway;
+#[doc(hidden)]
+pub mod registry_face;
 pub mod values;
 
 use std::collections::HashMap;

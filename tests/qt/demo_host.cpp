@@ -1,7 +1,7 @@
 // A Qt host of a repc-generated Demo source (the same API as the Rust one): the Rust replica
 // tests of tests/qt_interop.rs run against it. Prints "listening on URL" once it serves.
 //
-//   demo_host URL
+//   demo_host URL [REGISTRY_URL]
 #include <QCoreApplication>
 #include <QRemoteObjectHost>
 #include <cstdio>
@@ -28,7 +28,8 @@ int main(int argc, char **argv)
         std::printf("usage: demo_host URL\n");
         return 1;
     }
-    QRemoteObjectHost host(QUrl(QString::fromUtf8(argv[1])));
+    QUrl registry = argc > 2 ? QUrl(QString::fromUtf8(argv[2])) : QUrl();
+    QRemoteObjectHost host(QUrl(QString::fromUtf8(argv[1])), registry);
     DemoService demo;
     if (!host.enableRemoting(&demo)) {
         std::printf("enableRemoting failed\n");

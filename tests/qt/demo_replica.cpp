@@ -1,10 +1,13 @@
 // A repc-generated replica of the Rust Demo source (tests/qt/demo.rep): prints what it sees, one line each,
 // while it runs the steps below; exits 0 when all ran, 2 on a timeout, 3 on a wrong value.
+// With `reconnect`, it only prints its state changes until it was Valid twice (a host
+// restarted under it), then exits 0.
 //
-//   demo_replica URL
+//   demo_replica URL [reconnect]      (URL `registry=tcp://…`: find Demo through a registry)
 #include <QCoreApplication>
 #include <QRemoteObjectNode>
 #include <QElapsedTimer>
+#include <QTimer>
 #include <functional>
 #include <cstdio>
 #include "rep_demo_replica.h"
@@ -35,7 +38,11 @@ int main(int argc, char **argv)
         return 1;
     }
     QRemoteObjectNode node;
-    node.connectToNode(QUrl(QString::fromUtf8(argv[1])));
+    const QString url = QString::fromUtf8(argv[1]);
+    if (url.startsWith(QStringLiteral("registry=")))
+        node.setRegistryUrl(QUrl(url.mid(9)));
+    else
+        node.connectToNode(QUrl(url));
     QScopedPointer<DemoReplica> demo(node.acquire<DemoReplica>());
     QObject::connect(demo.data(), &QRemoteObjectReplica::stateChanged,
                      [](QRemoteObjectReplica::State state, QRemoteObjectReplica::State) {
@@ -44,6 +51,16 @@ int main(int argc, char **argv)
     QList<QPair<int, QString>> pings;
     QObject::connect(demo.data(), &DemoReplica::pinged,
                      [&pings](int n, QString msg) { pings.append({n, msg}); });
+    if (argc > 2 && QByteArray(argv[2]) == "reconnect") {
+        int valid = 0;
+        QObject::connect(demo.data(), &QRemoteObjectReplica::stateChanged,
+                         [&valid](QRemoteObjectReplica::State state, QRemoteObjectReplica::State) {
+                             if (state == QRemoteObjectReplica::Valid && ++valid == 2)
+                                 QCoreApplication::exit(0);
+                         });
+        QTimer::singleShot(30000, [] { QCoreApplication::exit(2); });
+        return app.exec();
+    }
     if (!demo->waitForSource(10000)) {
         say(QStringLiteral("timeout: state %1").arg(int(demo->state())));
         return 2;
