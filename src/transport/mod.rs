@@ -92,7 +92,7 @@ impl Endpoint {
             Ok(rest.to_owned())
         };
         if let Some(inner) = url.strip_prefix("qt+") {
-            return match Endpoint::parse(inner)? {
+            return match Endpoint::parse_qt(inner)? {
                 Endpoint::Tls(_) => Err(invalid(
                     "Qt has no built-in TLS: use qt+tcp:// or qt+local:",
                 )),
@@ -210,6 +210,15 @@ mod tests {
             Endpoint::Local(runtime_dir().join("x"))
         );
         assert_ne!(runtime_dir(), std::env::temp_dir(), "never the shared /tmp");
+        // Qt's dialect finds local: names where QLocalServer puts them.
+        assert_eq!(
+            Endpoint::parse("qt+local:x").unwrap(),
+            Endpoint::Qt(Box::new(Endpoint::Local(std::env::temp_dir().join("x"))))
+        );
+        assert_eq!(
+            Endpoint::parse("qt+local:/run/y.sock").unwrap(),
+            Endpoint::Qt(Box::new(Endpoint::Local("/run/y.sock".into())))
+        );
     }
 
     #[test]
