@@ -514,3 +514,93 @@ async fn qt_hosts_and_nodes_use_a_rust_registry() {
     assert!(out.ends_with("done\n"), "{out}");
     assert!(out.contains("add 5\n"), "{out}");
 }
+
+/// `aro`, built if this test runs on its own.
+fn aro() -> PathBuf {
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    path.pop();
+    path.push("aro");
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "actix-remote-objects-cli"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot build aro");
+    }
+    path
+}
+
+#[actix::test]
+async fn a_plain_qobject_source_of_pyqt_is_used_from_its_definition() {
+    let _guard = init();
+    if !with_qt() {
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/qt/plain_source.py");
+    let mut command = Command::new("/usr/bin/python3");
+    command
+        .arg(&script)
+        .arg("tcp://127.0.0.1:0")
+        .stdout(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _python = Process(child);
+    let url = format!("qt+{}", line.trim().strip_prefix("listening on ").unwrap());
+
+    // A Rust dynamic replica: the API comes from Qt's class definition (no signature).
+    let node = Node::connect(&url).await.unwrap();
+    let replica = node.acquire_dynamic("Plain");
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(replica.property("count").unwrap(), Value::Int(5));
+    assert_eq!(
+        replica
+            .call("add", vec![Value::Int(2), Value::Int(3)])
+            .await
+            .unwrap(),
+        Value::Int(5)
+    );
+    let mut events = replica.events();
+    replica
+        .set_property("label", &Value::Str("hi".into()))
+        .unwrap();
+    replica.call("reset", vec![]).await.unwrap();
+    loop {
+        let event = tokio::time::timeout(TIMEOUT, events.next())
+            .await
+            .expect("events come")
+            .expect("the stream goes on");
+        if format!("{event:?}").contains("pinged") {
+            break;
+        }
+    }
+    assert_eq!(replica.property("count").unwrap(), Value::Int(0));
+    assert_eq!(
+        replica.property("label").unwrap(),
+        Value::Str("hi".into()),
+        "the write was applied before the reset that came after it"
+    );
+    let schema = replica.schema().unwrap();
+    assert_eq!(
+        schema.signals[0].args[1].name, "arg1",
+        "PyQt names no parameters"
+    );
+    node.shutdown().await;
+
+    // `aro` against the Qt host.
+    let aro = aro();
+    let out = Command::new(&aro)
+        .args(["get", &url, "Plain", "label"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "\"hi\"");
+    let out = Command::new(&aro)
+        .args(["call", &url, "Plain", "add", "40", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42");
+}

@@ -891,6 +891,7 @@ impl QtApi {
                 let pname = s
                     .parameters
                     .get(i)
+                    .filter(|n| !n.is_empty())
                     .cloned()
                     .unwrap_or_else(|| format!("arg{i}"));
                 params.push((pname, map(ty)?));
@@ -938,6 +939,7 @@ impl QtApi {
                 let pname = m
                     .parameters
                     .get(i)
+                    .filter(|n| !n.is_empty())
                     .cloned()
                     .unwrap_or_else(|| format!("arg{i}"));
                 params.push((pname, map(ty)?));
