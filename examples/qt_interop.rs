@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo run --example qt_interop                     # prints "qt: tcp://127.0.0.1:PORT"
+//! cargo run --example qt_interop QT_URL REGISTRY_URL  # also registers with a Qt registry
 //! /usr/bin/python3 examples/qt/dynamic_replica.py tcp://127.0.0.1:PORT Demo
 //! ```
 //! (PyQt6 from Debian: `apt-get install python3-pyqt6`.)
@@ -107,10 +108,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let qt_url = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "tcp://127.0.0.1:0".to_owned());
-    let host = Host::listen("tcp://127.0.0.1:0").await?;
+    // With a Qt registry host's URL, the sources are registered there, under the URL Qt
+    // nodes reach this host at.
+    let config = match std::env::args().nth(2) {
+        Some(registry) => HostConfig::default().registry_url(format!("qt+{registry}")),
+        None => HostConfig::default(),
+    };
+    let host = Host::listen_with("tcp://127.0.0.1:0", config).await?;
+    let qt = host.listen_qt(&qt_url).await?;
     host.enable_remoting(DemoService(demo::SimpleSource::default()))
         .await?;
-    let qt = host.listen_qt(&qt_url).await?;
     println!("native: {}", host.url().unwrap_or_default());
     println!("qt: {qt}");
     wait_for_termination().await;

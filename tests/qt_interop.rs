@@ -84,8 +84,13 @@ fn cpp_programs() -> &'static Path {
 
 /// The Rust demo host, with its native and Qt URLs.
 fn start_demo(qt_url: &str) -> (Process, String, String) {
+    start_demo_with(&[qt_url])
+}
+
+/// The Rust demo host started with `args`, with its native and Qt URLs.
+fn start_demo_with(args: &[&str]) -> (Process, String, String) {
     let mut child = Command::new(example("qt_interop"))
-        .arg(qt_url)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -603,4 +608,30 @@ async fn a_plain_qobject_source_of_pyqt_is_used_from_its_definition() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42");
+}
+
+#[actix::test]
+async fn a_rust_host_registers_with_a_qt_registry_where_rust_and_qt_nodes_find_it() {
+    let _guard = init();
+    if !with_qt() {
+        return;
+    }
+    let (_registry, registry) = spawn_listening_program(
+        &cpp_programs().join("registry_host"),
+        &["tcp://127.0.0.1:0"],
+    );
+    let (_host, _, _) = start_demo_with(&["tcp://127.0.0.1:0", &registry]);
+    // A Rust node reads Qt's registry and reaches the Rust host in Qt's dialect …
+    let node = Node::with_registry(&format!("qt+{registry}")).unwrap();
+    let replica = node.acquire::<Demo>();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(replica.call(demo::Add { a: 20, b: 22 }).await, Ok(42));
+    node.shutdown().await;
+    // … and a Qt node finds it there too.
+    let mut qt_node = Command::new(cpp_programs().join("demo_replica"));
+    qt_node.arg(format!("registry={registry}"));
+    let out = tokio::task::spawn_blocking(move || run_to_end(&mut qt_node))
+        .await
+        .unwrap();
+    assert!(out.ends_with("done\n"), "{out}");
 }

@@ -68,6 +68,8 @@ pub(crate) struct HostInner {
     connection_count: tokio::sync::watch::Sender<usize>,
     /// This host's in-process node, once asked for.
     local_node: std::sync::OnceLock<Node>,
+    /// Its first listener for Qt nodes ([`Host::listen_qt`]).
+    qt_url: std::sync::OnceLock<String>,
 }
 
 #[derive(Default)]
@@ -201,6 +203,7 @@ impl Host {
             }
         });
         self.tables().qt_acceptors.push(acceptor);
+        let _ = self.inner.qt_url.set(bound_url.clone());
         info!(url = %bound_url, "host listening for Qt nodes");
         Ok(bound_url)
     }
@@ -263,6 +266,7 @@ impl Host {
                 tables: Mutex::new(Tables::default()),
                 connection_count,
                 local_node: std::sync::OnceLock::new(),
+                qt_url: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -612,10 +616,12 @@ impl Host {
     /// Registers a newly enabled source; if another host registered its name first, the
     /// source is disabled again here and the conflict returned.
     async fn register(&self, info: &ObjectInfo) -> Result<(), Error> {
-        let (Some(registrar), Some(url)) = (self.inner.registrar.get(), self.url()) else {
+        let (Some(registrar), Some(url)) =
+            (self.inner.registrar.get(), self.inner.registered_url())
+        else {
             return Ok(());
         };
-        if let Err(error) = registrar.register(info, url).await {
+        if let Err(error) = registrar.register(info, &url).await {
             self.remove_source(&info.name);
             return Err(error);
         }
@@ -904,8 +910,18 @@ fn insert_source(
 }
 
 impl HostInner {
-    pub(crate) fn url(&self) -> Option<&str> {
-        self.url.as_deref()
+    /// The URL this host registers its sources under: its own, or for a Qt registry
+    /// (`qt+…`), the URL of its listener for Qt nodes — the one they can use.
+    pub(crate) fn registered_url(&self) -> Option<String> {
+        let qt_registry = self
+            .config
+            .registry
+            .as_ref()
+            .is_some_and(|r| r.url.starts_with("qt+"));
+        match qt_registry {
+            true => self.qt_url.get().cloned(),
+            false => self.url.clone(),
+        }
     }
 
     /// What this host serves, for registering it all again.

@@ -17,6 +17,7 @@ use tracing::{debug, warn};
 
 use super::api::QtApi;
 use super::convert::{from_qvariant, to_qvariant, Cx};
+use super::registry_face as face;
 use crate::proto::replica::UNKNOWN_SIGNATURE;
 use crate::values::{codec, Value};
 use crate::wire::qt::{
@@ -67,6 +68,15 @@ enum PongFor {
     /// A write the node waits on: Qt applies a write, and sends its change, before it
     /// answers the ping sent after it, so the write is done when the Pong comes.
     Write { source: SourceId, serial: u32 },
+    /// A registry call the node waits on (Qt's registry answers none).
+    Reply { source: SourceId, serial: u32 },
+}
+
+/// A Qt registry host's registry, shown to the node as this crate's registry.
+struct RegistryFace {
+    source: SourceId,
+    api: Arc<QtApi>,
+    entries: std::collections::BTreeMap<String, (String, String)>,
 }
 
 struct PendingCall {
@@ -90,6 +100,8 @@ pub struct NodeGateway {
     calls: HashMap<i32, PendingCall>,
     next_serial: i32,
     pongs: VecDeque<PongFor>,
+    /// Set when the node acquired a Qt registry host's registry.
+    registry: Option<RegistryFace>,
     types: TypeRegistry,
     to_node: Vec<Packet>,
     to_qt: Vec<QtPacket>,
@@ -111,6 +123,7 @@ impl NodeGateway {
             calls: HashMap::new(),
             next_serial: 1,
             pongs: VecDeque::new(),
+            registry: None,
             types: TypeRegistry::new(),
             to_node: Vec::new(),
             to_qt: Vec::new(),
@@ -198,6 +211,7 @@ impl NodeGateway {
                 Some(PongFor::Write { source, serial }) => self
                     .to_node
                     .push(Packet::SetPropertyDone { source, serial }),
+                Some(PongFor::Reply { source, serial }) => self.reply_unit(source, serial),
                 None => {}
             },
             other => debug!(kind = other.kind(), "ignored from a Qt host"),
@@ -210,6 +224,37 @@ impl NodeGateway {
             debug!(%name, "an init nobody asked for");
             return;
         };
+        if let Some(api) = typed
+            .as_ref()
+            .filter(|t| name == face::REGISTRY && face::is_native_registry(&t.qt.schema))
+        {
+            let entries = values.first().map(face::read_locations).unwrap_or_default();
+            self.registry = Some(RegistryFace {
+                source,
+                api: Arc::clone(&api.qt),
+                entries,
+            });
+            let signature = api.signature;
+            if let Some(value) = self.registry_sources() {
+                self.to_node.push(Packet::Init {
+                    name: name.clone(),
+                    source,
+                    signature,
+                    values: vec![value],
+                    children: Vec::new(),
+                });
+            }
+            self.by_name.insert(name.clone(), source);
+            self.acquired.insert(
+                source,
+                Acquired {
+                    name,
+                    api: Arc::clone(&api.qt),
+                    signature,
+                },
+            );
+            return;
+        }
         let (api, signature) = match (&typed, definition) {
             (Some(typed), _) => (Arc::clone(&typed.qt), typed.signature),
             (None, Some(api)) => {
@@ -286,7 +331,51 @@ impl NodeGateway {
             .map_err(|e| e.to_string())
     }
 
+    /// The registry's entries, encoded as this crate's `sources`.
+    fn registry_sources(&self) -> Option<Bytes> {
+        let face = self.registry.as_ref()?;
+        let format = face::sources_format(&face.api.schema)?;
+        let value = face::sources_value(&face.entries);
+        codec::encode(&value, format, &face.api.schema.types, self.encoding)
+            .map(Bytes::from)
+            .ok()
+    }
+
+    /// A Qt registry's change or signal: the node sees its `sources` change.
+    fn on_registry(&mut self, index: Option<i32>, args: &[QVariant], change: Option<&QVariant>) {
+        let Some(registry) = self.registry.as_mut() else {
+            return;
+        };
+        if let Some(locations) = change {
+            registry.entries = face::read_locations(locations);
+        }
+        match (index, args.first().and_then(face::read_location)) {
+            (Some(0), Some((name, api, url))) => {
+                registry.entries.insert(name, (api, url));
+            }
+            (Some(1), Some((name, _, _))) => {
+                registry.entries.remove(&name);
+            }
+            _ => {}
+        }
+        let source = registry.source;
+        if let Some(value) = self.registry_sources() {
+            self.to_node.push(Packet::PropertyChange {
+                source,
+                index: 0,
+                value,
+            });
+        }
+    }
+
+    fn is_registry(&self, name: &str) -> bool {
+        name == face::REGISTRY && self.registry.is_some()
+    }
+
     fn on_change(&mut self, name: &str, index: i32, value: &QVariant) {
+        if self.is_registry(name) {
+            return self.on_registry(None, &[], Some(value));
+        }
         let Some(&source) = self.by_name.get(name) else {
             return;
         };
@@ -313,6 +402,9 @@ impl NodeGateway {
     }
 
     fn on_signal(&mut self, name: &str, position: i32, args: &[QVariant]) {
+        if self.is_registry(name) {
+            return self.on_registry(Some(position), args, None);
+        }
         let Some(&source) = self.by_name.get(name) else {
             return;
         };
@@ -456,7 +548,75 @@ impl NodeGateway {
         self.to_qt.push(QtPacket::AddObject { name, is_dynamic });
     }
 
+    fn reply_unit(&mut self, source: SourceId, serial: u32) {
+        let Ok(unit) = codec::encode(
+            &Value::Unit,
+            &crate::values::TypeFormat::Unit,
+            &Default::default(),
+            self.encoding,
+        ) else {
+            return;
+        };
+        self.to_node.push(Packet::InvokeReply {
+            source,
+            serial,
+            outcome: Ok(unit.into()),
+        });
+    }
+
+    /// This registry's `add_source` / `remove_source`, as Qt's `addSource` / `removeSource`
+    /// of a location whose URL is the Qt one.
+    fn registry_call(&mut self, source: SourceId, slot: u16, serial: u32, args: &[u8]) {
+        let Some(registry) = self.registry.as_ref() else {
+            return;
+        };
+        let api = Arc::clone(&registry.api);
+        let Some(member) = api.schema.slots.get(slot as usize) else {
+            return;
+        };
+        let Ok(values) = codec::decode_args(args, &member.args, &api.schema.types, self.encoding)
+        else {
+            return;
+        };
+        let text = |v: Option<&Value>, field: &str| match v {
+            Some(Value::Struct(fields)) => fields.iter().find_map(|(n, v)| match v {
+                Value::Str(s) if n == field => Some(s.clone()),
+                _ => None,
+            }),
+            _ => None,
+        };
+        let name = match values.first() {
+            Some((_, Value::Str(name))) => name.clone(),
+            _ => return,
+        };
+        let location = match slot {
+            0 => {
+                let location = values.get(1).map(|(_, v)| v);
+                let url = text(location, "host_url").unwrap_or_default();
+                let url = url.strip_prefix("qt+").unwrap_or(&url).to_owned();
+                Some((text(location, "api").unwrap_or_default(), url))
+            }
+            _ => registry.entries.get(&name).cloned(),
+        };
+        if let Some((type_name, url)) = location {
+            self.to_qt.push(QtPacket::Invoke {
+                name: face::REGISTRY.to_owned(),
+                call: CALL_INVOKE,
+                index: i32::from(slot),
+                args: vec![face::location_value(&name, &type_name, &url)],
+                serial: NO_SERIAL,
+                property_index: -1,
+            });
+        }
+        if serial != NO_REPLY {
+            self.ping(PongFor::Reply { source, serial });
+        }
+    }
+
     fn invoke(&mut self, source: SourceId, slot: u16, serial: u32, args: &[u8]) {
+        if self.registry.as_ref().is_some_and(|r| r.source == source) {
+            return self.registry_call(source, slot, serial, args);
+        }
         let Some(acquired) = self.acquired.get(&source) else {
             return;
         };

@@ -156,3 +156,43 @@ pub fn diff(
 pub fn sources_format(schema: &ApiSchema) -> Option<&TypeFormat> {
     schema.properties.first().map(|p| &p.format)
 }
+
+/// A Qt registry's `sourceLocations` as this registry's entries: name → (type, Qt URL).
+pub fn read_locations(q: &QVariant) -> BTreeMap<String, (String, String)> {
+    let mut out = BTreeMap::new();
+    if let QVariant::User {
+        value: UserValue::Entries(entries),
+        ..
+    } = q
+    {
+        for (name, info) in entries {
+            let pair = QVariant::User {
+                ty: QtType::Named(names::LOCATION.to_owned()),
+                value: UserValue::Fields(vec![name.clone(), info.clone()]),
+            };
+            if let Some((name, api, url)) = read_location(&pair) {
+                out.insert(name, (api, url));
+            }
+        }
+    }
+    out
+}
+
+/// This registry's `sources` value for entries a Qt registry lists (every URL a `qt+` one).
+pub fn sources_value(entries: &BTreeMap<String, (String, String)>) -> Value {
+    Value::Map(
+        entries
+            .iter()
+            .map(|(name, (api, url))| {
+                (
+                    Value::Str(name.clone()),
+                    Value::Struct(vec![
+                        ("api".into(), Value::Str(api.clone())),
+                        ("signature".into(), Value::UInt(0)),
+                        ("host_url".into(), Value::Str(format!("qt+{url}"))),
+                    ]),
+                )
+            })
+            .collect(),
+    )
+}

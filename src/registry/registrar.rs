@@ -89,7 +89,7 @@ impl Registrar {
                     continue;
                 }
                 let Some(inner) = host.upgrade() else { break };
-                let Some(url) = inner.url().map(str::to_owned) else {
+                let Some(url) = inner.registered_url() else {
                     continue;
                 };
                 for info in inner.source_infos() {
