@@ -475,3 +475,277 @@ fn the_gateways_survive_mutated_qt_sessions() {
         "mutations reached the gateways ({decoded})"
     );
 }
+
+mod value_types {
+    //! Every type of the guide's table, Rust value → QVariant → Rust value, and the bytes Qt
+    //! writes for them where a golden vector has them.
+    use actix_remote_objects::dynamic::Value;
+    use actix_remote_objects::qt::api::QtApi;
+    use actix_remote_objects::qt::convert::{from_qvariant, to_qvariant, Cx};
+    use actix_remote_objects::qt::values::{
+        ByteArray, Color, Date, DateTime, Line, LineF, Point, PointF, Rect, RectF, Size, SizeF,
+        Time, Url, Uuid, Variant,
+    };
+    use actix_remote_objects::wire::qt::{Order, QVariant, TimeSpec, TypeRegistry};
+    use actix_remote_objects::{remote_object, RemoteObject};
+    use std::collections::{BTreeMap, HashMap};
+
+    remote_object! {
+        pub Everything {
+            prop b: bool;
+            prop i8_: i8;
+            prop i16_: i16;
+            prop i32_: i32;
+            prop i64_: i64;
+            prop u8_: u8;
+            prop u16_: u16;
+            prop u32_: u32;
+            prop u64_: u64;
+            prop f32_: f32;
+            prop f64_: f64;
+            prop c: char;
+            prop s: String;
+            prop bytes: ByteArray;
+            prop strings: Vec<String>;
+            prop ints: Vec<i32>;
+            prop map: BTreeMap<String, i32>;
+            prop hash: HashMap<i32, String>;
+            prop pair: (i32, String);
+            prop maybe: Option<i32>;
+            prop point: Point;
+            prop pointf: PointF;
+            prop size: Size;
+            prop sizef: SizeF;
+            prop rect: Rect;
+            prop rectf: RectF;
+            prop line: Line;
+            prop linef: LineF;
+            prop color: Color;
+            prop when: DateTime;
+            prop day: Date;
+            prop time: Time;
+            prop url: Url;
+            prop uuid: Uuid;
+            prop any: Variant;
+            prop list: Vec<Variant>;
+            prop vmap: BTreeMap<String, Variant>;
+        }
+    }
+
+    fn round_trip<T: serde::Serialize>(api: &QtApi, index: usize, value: &T) -> QVariant {
+        let p = &api.properties[index];
+        let types = &api.schema.types;
+        let encoded = actix_remote_objects::wire::Encoding::Bincode
+            .encode(value)
+            .unwrap();
+        let dynamic = actix_remote_objects::dynamic::codec::decode(
+            &encoded,
+            &p.ty.format,
+            types,
+            actix_remote_objects::wire::Encoding::Bincode,
+        )
+        .unwrap();
+        let q = to_qvariant(&dynamic, &p.ty.format, &p.ty.qt, &Cx::of(api))
+            .unwrap_or_else(|e| panic!("{}: {e}", p.name));
+        // Through Qt's bytes and back.
+        let registry = TypeRegistry::new();
+        let bytes = q.to_bytes(Order::Little, &registry).unwrap();
+        let mut reader = actix_remote_objects::wire::qt::Reader::new(&bytes, Order::Little);
+        let read = QVariant::read(&mut reader, &registry).unwrap();
+        let back: Value = from_qvariant(&read, &p.ty.format, &Cx::of(api))
+            .unwrap_or_else(|e| panic!("{}: {e}", p.name));
+        assert_eq!(back, dynamic, "{} round-trips", p.name);
+        read
+    }
+
+    #[test]
+    fn every_type_of_the_table_travels_both_ways() {
+        let api = QtApi::from_schema(&Everything::schema().unwrap()).unwrap();
+        let qt_names: Vec<String> = api.properties.iter().map(|p| p.ty.qt.name()).collect();
+        assert_eq!(
+            qt_names,
+            [
+                "bool",
+                "signed char",
+                "short",
+                "int",
+                "qlonglong",
+                "uchar",
+                "ushort",
+                "uint",
+                "qulonglong",
+                "float",
+                "double",
+                "QChar",
+                "QString",
+                "QByteArray",
+                "QStringList",
+                "QList<int>",
+                "QMap<QString,int>",
+                "QMap<int,QString>",
+                "std::pair<int,QString>",
+                "int",
+                "QPoint",
+                "QPointF",
+                "QSize",
+                "QSizeF",
+                "QRect",
+                "QRectF",
+                "QLine",
+                "QLineF",
+                "QColor",
+                "QDateTime",
+                "QDate",
+                "QTime",
+                "QUrl",
+                "QUuid",
+                "QVariant",
+                "QVariantList",
+                "QVariantMap"
+            ]
+        );
+        assert_eq!(round_trip(&api, 0, &true), QVariant::Bool(true));
+        assert_eq!(round_trip(&api, 1, &-5i8), QVariant::SChar(-5));
+        round_trip(&api, 2, &-300i16);
+        assert_eq!(round_trip(&api, 3, &5i32), QVariant::Int(5));
+        round_trip(&api, 4, &(1i64 << 40));
+        round_trip(&api, 5, &200u8);
+        round_trip(&api, 6, &60_000u16);
+        round_trip(&api, 7, &4_000_000_000u32);
+        round_trip(&api, 8, &u64::MAX);
+        assert_eq!(round_trip(&api, 9, &1.5f32), QVariant::Float(1.5));
+        round_trip(&api, 10, &2.25f64);
+        assert_eq!(round_trip(&api, 11, &'é'), QVariant::QChar(0xe9));
+        assert_eq!(round_trip(&api, 12, &"hi"), QVariant::String("hi".into()));
+        assert_eq!(
+            round_trip(&api, 13, &ByteArray(b"ab".to_vec())),
+            QVariant::ByteArray(b"ab".to_vec())
+        );
+        round_trip(&api, 14, &vec!["a".to_owned(), "b".to_owned()]);
+        round_trip(&api, 15, &vec![1i32, 2, 3]);
+        round_trip(&api, 16, &BTreeMap::from([("k".to_owned(), 1i32)]));
+        round_trip(&api, 17, &HashMap::from([(1i32, "one".to_owned())]));
+        round_trip(&api, 18, &(7i32, "seven".to_owned()));
+        assert_eq!(round_trip(&api, 19, &None::<i32>), QVariant::Invalid);
+        assert_eq!(round_trip(&api, 19, &Some(3i32)), QVariant::Int(3));
+        assert_eq!(
+            round_trip(&api, 20, &Point { x: 1, y: 2 }),
+            QVariant::Point(1, 2)
+        );
+        round_trip(&api, 21, &PointF { x: 0.5, y: -1.0 });
+        assert_eq!(
+            round_trip(
+                &api,
+                22,
+                &Size {
+                    width: 3,
+                    height: 4
+                }
+            ),
+            QVariant::Size(3, 4)
+        );
+        round_trip(
+            &api,
+            23,
+            &SizeF {
+                width: 1.5,
+                height: 2.5,
+            },
+        );
+        round_trip(
+            &api,
+            24,
+            &Rect {
+                left: 1,
+                top: 2,
+                right: 10,
+                bottom: 20,
+            },
+        );
+        round_trip(
+            &api,
+            25,
+            &RectF {
+                x: 0.0,
+                y: 1.0,
+                width: 2.0,
+                height: 3.0,
+            },
+        );
+        round_trip(
+            &api,
+            26,
+            &Line {
+                x1: 1,
+                y1: 2,
+                x2: 3,
+                y2: 4,
+            },
+        );
+        round_trip(
+            &api,
+            27,
+            &LineF {
+                x1: 1.0,
+                y1: 2.0,
+                x2: 3.0,
+                y2: 4.0,
+            },
+        );
+        round_trip(
+            &api,
+            28,
+            &Color {
+                alpha: 65535,
+                red: 257,
+                green: 514,
+                blue: 771,
+            },
+        );
+        // The golden vector's instant: 2024-01-02T03:04:05.006Z.
+        assert_eq!(
+            round_trip(
+                &api,
+                29,
+                &DateTime {
+                    unix_ms: 1_704_164_645_006
+                }
+            ),
+            QVariant::DateTime {
+                date: 2_460_312,
+                time: 11_045_006,
+                spec: TimeSpec::Utc
+            }
+        );
+        round_trip(
+            &api,
+            30,
+            &Date {
+                julian_day: 2_460_312,
+            },
+        );
+        round_trip(&api, 31, &Time { ms: 11_045_006 });
+        assert_eq!(
+            round_trip(
+                &api,
+                32,
+                &Url {
+                    url: "tcp://h:1".into()
+                }
+            ),
+            QVariant::Url("tcp://h:1".into())
+        );
+        round_trip(&api, 33, &Uuid { bytes: [7; 16] });
+        round_trip(&api, 34, &Variant::Double(0.5));
+        round_trip(
+            &api,
+            35,
+            &vec![Variant::Int(1), Variant::String("a".into())],
+        );
+        round_trip(
+            &api,
+            36,
+            &BTreeMap::from([("k".to_owned(), Variant::Bool(true))]),
+        );
+    }
+}

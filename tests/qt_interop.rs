@@ -594,6 +594,17 @@ async fn a_plain_qobject_source_of_pyqt_is_used_from_its_definition() {
         schema.signals[0].args[1].name, "arg1",
         "PyQt names no parameters"
     );
+    // The same node holds a replica from a native Rust host beside the Qt one.
+    let (_rust_host, native, _) = start_demo("tcp://127.0.0.1:0");
+    node.connect_to(&native).await.unwrap();
+    let demo = node.acquire::<Demo>();
+    demo.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(demo.call(demo::Add { a: 1, b: 1 }).await, Ok(2));
+    assert_eq!(
+        replica.state(),
+        ReplicaState::Valid,
+        "the Qt host's replica goes on"
+    );
     node.shutdown().await;
 
     // `aro` against the Qt host.

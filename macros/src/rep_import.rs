@@ -419,3 +419,73 @@ pub fn expand(import: &RepImport) -> syn::Result<TokenStream> {
     }
     Ok(quote!(#(#items)*))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Imports `text` as a .rep file; the error message if it fails.
+    fn import(text: &str) -> Result<String, String> {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("aro-rep-{}-{n}.rep", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let import = RepImport {
+            path: LitStr::new(&path.to_string_lossy(), Span::call_site()),
+        };
+        let result = expand(&import)
+            .map(|tokens| tokens.to_string())
+            .map_err(|e| e.to_string());
+        let _ = std::fs::remove_file(&path);
+        result
+    }
+
+    #[test]
+    fn a_file_imports_with_its_text_for_the_runtime() {
+        let out = import("POD P(int x)\nclass Counter\n{\n    PROP(int count=5)\n};\n").unwrap();
+        assert!(out.contains("qt_rep"), "{out}");
+        assert!(out.contains("struct P"), "{out}");
+    }
+
+    #[test]
+    fn errors_name_the_file_the_line_and_what_is_wrong() {
+        let cases = [
+            (
+                "class A\n{\n    PROP(int)\n};",
+                ":3:10: PROP needs a type and a name",
+            ),
+            (
+                "class A\n{\n    PROP(QWidget w)\n};",
+                ":3: the type `QWidget` has no Rust counterpart",
+            ),
+            (
+                "class A\n{\n    MODEL items(display)\n};",
+                ":3: MODEL items of class A: models",
+            ),
+            (
+                "class B { PROP(int x) };\nclass A\n{\n    CLASS child(B)\n};",
+                ":4: CLASS child of class A",
+            ),
+            (
+                "class A\n{\n    PROP(int x=foo() READWRITE)\n};",
+                ":3: PROP x: the default `foo()`",
+            ),
+            (
+                "class A\n{\n    SLOT(QList<QObject*> all())\n};",
+                "has no Rust counterpart",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = import(text).expect_err(text);
+            assert!(error.contains(".rep"), "{error}");
+            assert!(error.contains(expected), "{text:?}: {error}");
+        }
+        let missing = RepImport {
+            path: LitStr::new("no/such/file.rep", Span::call_site()),
+        };
+        assert!(expand(&missing)
+            .unwrap_err()
+            .to_string()
+            .contains("cannot read"));
+    }
+}

@@ -664,7 +664,13 @@ fn value_type_from_qt(
         (Builtin::Date, QVariant::Date(day)) => one(Value::Int(*day)),
         (Builtin::Time, QVariant::Time(ms)) => one(Value::Int(i64::from(*ms))),
         (Builtin::Url, QVariant::Url(url)) => one(Value::Str(url.clone())),
-        (Builtin::Uuid, QVariant::Uuid(uuid)) => one(Value::Bytes(uuid.to_vec())),
+        (Builtin::Uuid, QVariant::Uuid(uuid)) => one(match fields.first().map(|f| &f.format) {
+            // `[u8; 16]` (qt::values::Uuid) is a fixed array; a byte string otherwise.
+            Some(TypeFormat::Array(..) | TypeFormat::Seq(_)) => {
+                Value::Seq(uuid.iter().map(|b| Value::UInt(u64::from(*b))).collect())
+            }
+            _ => Value::Bytes(uuid.to_vec()),
+        }),
         _ => return Err(error(b, q)),
     })
 }
