@@ -147,6 +147,12 @@ pub trait RemoteObject: Sized + Send + Sync + 'static {
         None
     }
 
+    /// The enums declared inside the API, with the Qt value of each key.
+    #[doc(hidden)]
+    fn qt_enums() -> &'static [(&'static str, &'static [(&'static str, i32)])] {
+        &[]
+    }
+
     /// The signature a replica and its source must share: a hash of the whole
     /// [`schema`](RemoteObject::schema) — every member, and the structure of every type the
     /// API uses (field names and types, variants and their payloads, recursively) — so a

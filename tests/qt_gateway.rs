@@ -90,7 +90,10 @@ fn bincode<T: serde::Serialize>(value: &T) -> Bytes {
 
 #[test]
 fn a_qt_session_translates_both_ways() {
-    let mut gateway = HostGateway::new(Encoding::Bincode, std::sync::Arc::new(|_: &str| None));
+    let mut gateway = HostGateway::new(
+        Encoding::Bincode,
+        std::sync::Arc::new(|_: &str| Default::default()),
+    );
     let greeting = described(&mut gateway);
     assert!(matches!(&greeting[0], QtPacket::Handshake { protocol } if protocol == "QtRO 2.0"));
     let QtPacket::ObjectList { objects } = &greeting[1] else {
@@ -240,7 +243,10 @@ fn a_qt_session_translates_both_ways() {
 
 #[test]
 fn bad_qt_calls_are_dropped_alone_and_answered_when_a_reply_is_awaited() {
-    let mut gateway = HostGateway::new(Encoding::Bincode, std::sync::Arc::new(|_: &str| None));
+    let mut gateway = HostGateway::new(
+        Encoding::Bincode,
+        std::sync::Arc::new(|_: &str| Default::default()),
+    );
     described(&mut gateway);
     gateway
         .from_qt(QtPacket::AddObject {
@@ -323,7 +329,10 @@ fn bad_qt_calls_are_dropped_alone_and_answered_when_a_reply_is_awaited() {
 
 #[test]
 fn a_source_qt_cannot_carry_is_not_offered() {
-    let mut gateway = HostGateway::new(Encoding::Bincode, std::sync::Arc::new(|_: &str| None));
+    let mut gateway = HostGateway::new(
+        Encoding::Bincode,
+        std::sync::Arc::new(|_: &str| Default::default()),
+    );
     gateway
         .from_host(Packet::Handshake(Handshake::ours(Encoding::Bincode)))
         .unwrap();
@@ -433,7 +442,10 @@ fn the_gateways_survive_mutated_qt_sessions() {
     let inputs = mutate::setting("FUZZ_INPUTS", 20_000);
     let mut mutator = mutate::Mutator::new(mutate::setting("FUZZ_SEED", 0x6a7e));
     let seeds = captured_frames();
-    let mut host = HostGateway::new(Encoding::Bincode, std::sync::Arc::new(|_: &str| None));
+    let mut host = HostGateway::new(
+        Encoding::Bincode,
+        std::sync::Arc::new(|_: &str| Default::default()),
+    );
     described(&mut host);
     host.from_qt(QtPacket::AddObject {
         name: "Demo".into(),

@@ -1,7 +1,7 @@
 //! `remote_object!(rep = "…")`: Qt's own `demo.rep` (the one its captures were made with)
 //! imported as Rust types and an API, whose Qt face is exactly repc's.
 
-use actix_remote_objects::qt::api::QtApi;
+use actix_remote_objects::qt::api::{QtApi, QtHints};
 use actix_remote_objects::qt::convert::{to_qvariant, Cx};
 use actix_remote_objects::wire::qt::QVariant;
 use actix_remote_objects::{remote_object, RemoteObject};
@@ -9,7 +9,11 @@ use actix_remote_objects::{remote_object, RemoteObject};
 remote_object!(rep = "tests/data/qt/demo.rep");
 
 fn qt() -> QtApi {
-    QtApi::for_api(&Demo::schema().unwrap(), Demo::qt_rep()).unwrap()
+    let hints = QtHints {
+        rep: Demo::qt_rep(),
+        enums: Demo::qt_enums(),
+    };
+    QtApi::for_api(&Demo::schema().unwrap(), hints).unwrap()
 }
 
 #[test]
@@ -79,4 +83,46 @@ fn the_benchmark_api_has_the_signature_of_the_qt_benchmark() {
     let repc = actix_remote_objects_rep::signatures(&rep);
     let ours = QtApi::from_schema(&bench_api::Bench::schema().unwrap()).unwrap();
     assert_eq!(ours.signature, repc["Bench"]);
+}
+
+mod inline {
+    actix_remote_objects::remote_object! {
+        /// An inline API with Qt's expressiveness: an enum with explicit values, READPUSH.
+        pub Machine {
+            /// How it runs.
+            enum State { Idle, Running = 3, Done }
+            prop phase: State, push;
+            prop level: i32 = 1, read_write;
+            slot start(at: State) -> bool;
+        }
+    }
+}
+
+#[test]
+fn an_inline_enum_carries_its_qt_values_and_the_signature_follows_them() {
+    let hints = QtHints {
+        rep: None,
+        enums: inline::Machine::qt_enums(),
+    };
+    let api = QtApi::for_api(&inline::Machine::schema().unwrap(), hints).unwrap();
+    let rep = actix_remote_objects_rep::parse(
+        "class Machine\n{\n    ENUM State {Idle, Running=3, Done}\n    PROP(State phase READPUSH)\n\
+         PROP(int level READWRITE)\n    SLOT(bool start(State at))\n};\n",
+    )
+    .unwrap();
+    assert_eq!(
+        api.signature,
+        actix_remote_objects_rep::signatures(&rep)["Machine"],
+        "the .rep file that says the same has the same signature"
+    );
+    let running = actix_remote_objects::dynamic::Value::Variant {
+        name: "Running".into(),
+        value: Box::new(actix_remote_objects::dynamic::Value::Unit),
+    };
+    let p = &api.properties[0];
+    assert_eq!(
+        to_qvariant(&running, &p.ty.format, &p.ty.qt, &Cx::of(&api)).unwrap(),
+        QVariant::Int(3)
+    );
+    assert_eq!(inline::State::default(), inline::State::Idle);
 }

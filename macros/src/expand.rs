@@ -30,7 +30,24 @@ pub fn expand(def: &ApiDef) -> TokenStream {
     let remote_object = remote_object_impl(def, &module);
     let hostable = hostable_impl(def, &module);
 
+    let enums = def.enums.iter().map(|e| {
+        let name = &e.name;
+        let edocs = &e.docs;
+        let keys = e.keys.iter().enumerate().map(|(i, (kdocs, key, _))| {
+            let default = (i == 0).then(|| quote!(#[default]));
+            quote!(#(#kdocs)* #default #key)
+        });
+        quote! {
+            #(#edocs)*
+            #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, #private::serde::Serialize, #private::serde::Deserialize)]
+            #[serde(crate = "::actix_remote_objects::__private::serde")]
+            #vis enum #name { #(#keys),* }
+        }
+    });
+
     quote! {
+        #(#enums)*
+
         #(#docs)*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
         #vis struct #api;
@@ -713,6 +730,24 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
     let api = &def.name;
     let wire_name = LitStr::new(&def.wire_name(), api.span());
     let sig = signature(def);
+    let qt_enums = if def.enums.is_empty() {
+        quote!()
+    } else {
+        let entries = def.enums.iter().map(|e| {
+            let name = LitStr::new(&e.name.to_string(), e.name.span());
+            let keys = e.keys.iter().map(|(_, k, v)| {
+                let key = LitStr::new(&k.to_string(), k.span());
+                let v = *v as i32;
+                quote!((#key, #v))
+            });
+            quote!((#name, &[#(#keys),*]))
+        });
+        quote! {
+            fn qt_enums() -> &'static [(&'static str, &'static [(&'static str, i32)])] {
+                &[#(#entries),*]
+            }
+        }
+    };
     let qt_rep = match &def.rep {
         // include_str! makes cargo rebuild the API when the file changes.
         Some((path, class)) => quote! {
@@ -954,6 +989,7 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
             }
 
             #qt_rep
+            #qt_enums
 
             fn set_from_remote(
                 source: &#module::SimpleSource,

@@ -17,6 +17,7 @@ use proc_macro::TokenStream;
 ///         prop ink_level: u8 = 100, read_only;  // read_only (default), read_write, constant
 ///         prop volume: u8 = 5, read_write, persisted; // saved by a node's persisted store
 ///         prop status: Status;                  // no default: Default::default()
+///         enum Tray { Upper, Lower = 4 }        // a Rust enum; Qt sees these values
 ///         signal paper_jam(tray: u32);
 ///         slot print(doc: String) -> u32;       // no `-> T`: returns ()
 ///     }

@@ -19,6 +19,17 @@ pub struct ApiDef {
     /// Imported from a `.rep` file: the file's full path and the class's name, so the API
     /// carries the file (for repc's signature and Qt's exact types).
     pub rep: Option<(LitStr, LitStr)>,
+    /// Enums declared inside the API (`enum Mode { Off, On = 3 }`): Rust enums whose keys
+    /// travel to Qt nodes as the values given (Qt's `ENUM`).
+    pub enums: Vec<EnumDef>,
+}
+
+/// `enum Name { Key, Key = value, … }` inside an API.
+pub struct EnumDef {
+    pub docs: Vec<Attribute>,
+    pub name: Ident,
+    /// Each key with its docs and its Qt value (counted on from the previous one, as in C++).
+    pub keys: Vec<(Vec<Attribute>, Ident, i64)>,
 }
 
 /// A sub-object: a member that holds another API's source (Qt's `CLASS`).
@@ -109,9 +120,17 @@ impl Parse for ApiDef {
             slots: Vec::new(),
             children: Vec::new(),
             rep: None,
+            enums: Vec::new(),
         };
         while !body.is_empty() {
             let docs = doc_attrs(&body)?;
+            if body.peek(Token![enum]) {
+                def.enums.push(parse_enum(&body, docs)?);
+                if body.peek(Token![;]) {
+                    body.parse::<Token![;]>()?;
+                }
+                continue;
+            }
             let keyword: Ident = body.parse()?;
             match keyword.to_string().as_str() {
                 "prop" => def.props.push(parse_prop(&body, docs)?),
@@ -125,7 +144,7 @@ impl Parse for ApiDef {
                 _ => {
                     return Err(syn::Error::new(
                         keyword.span(),
-                        "expected `prop`, `signal`, `slot`, `child` or `model`",
+                        "expected `prop`, `signal`, `slot`, `child`, `model` or `enum`",
                     ))
                 }
             }
@@ -151,6 +170,54 @@ fn doc_attrs(input: ParseStream) -> syn::Result<Vec<Attribute>> {
         }
     }
     Ok(attrs)
+}
+
+fn parse_enum(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<EnumDef> {
+    input.parse::<Token![enum]>()?;
+    let name: Ident = input.parse()?;
+    let body;
+    braced!(body in input);
+    let mut keys = Vec::new();
+    let mut next = 0i64;
+    while !body.is_empty() {
+        let key_docs = doc_attrs(&body)?;
+        let key: Ident = body.parse()?;
+        let value = if body.peek(Token![=]) {
+            body.parse::<Token![=]>()?;
+            let negative = body.peek(Token![-]);
+            if negative {
+                body.parse::<Token![-]>()?;
+            }
+            let literal: syn::LitInt = body.parse()?;
+            let value: i64 = literal.base10_parse()?;
+            if negative {
+                -value
+            } else {
+                value
+            }
+        } else {
+            next
+        };
+        if i32::try_from(value).is_err() {
+            return Err(syn::Error::new(
+                key.span(),
+                "an enum value must fit in 32 bits (Qt's int)",
+            ));
+        }
+        next = value + 1;
+        keys.push((key_docs, key, value));
+        if body.is_empty() {
+            break;
+        }
+        body.parse::<Token![,]>()?;
+    }
+    if keys.is_empty() {
+        return Err(syn::Error::new(
+            name.span(),
+            "an enum needs at least one key",
+        ));
+    }
+    Ok(EnumDef { docs, name, keys })
 }
 
 fn parse_prop(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<PropDef> {

@@ -366,6 +366,7 @@ fn class_def(class: &rep::Class, ctx: &Context<'_>, path: &str) -> syn::Result<A
             .collect::<syn::Result<_>>()?,
         children: Vec::new(),
         rep: None,
+        enums: Vec::new(),
     })
 }
 

@@ -237,10 +237,12 @@ impl Host {
         let max_frame = self.inner.config.max_frame_size;
         let weak = Arc::downgrade(&self.inner);
         let hints: crate::qt::gateway::RepLookup = Arc::new(move |name: &str| {
-            let inner = weak.upgrade()?;
+            let Some(inner) = weak.upgrade() else {
+                return Default::default();
+            };
             let host = Host { inner };
-            let hint = host.tables().sources.get(name).and_then(|s| s.qt_rep);
-            hint
+            let hints = host.tables().sources.get(name).map(|s| s.qt_hints);
+            hints.unwrap_or_default()
         });
         let gateway = crate::qt::gateway::HostGateway::new(encoding, hints);
         actix::spawn(crate::qt::driver::run_gateway(

@@ -249,10 +249,15 @@ impl Node {
                 return self.detached_mismatch(name);
             }
         }
-        self.inner
-            .config
-            .qt_apis
-            .register(name, A::signature(), A::schema, A::qt_rep());
+        self.inner.config.qt_apis.register(
+            name,
+            A::signature(),
+            A::schema,
+            crate::qt::api::QtHints {
+                rep: A::qt_rep(),
+                enums: A::qt_enums(),
+            },
+        );
         let shared = ReplicaShared::<A>::new(
             name.to_owned(),
             self.inner.config.encoding,
@@ -313,10 +318,15 @@ impl Node {
     }
 
     fn detached_mismatch<A: RemoteObject>(&self, name: &str) -> Replica<A> {
-        self.inner
-            .config
-            .qt_apis
-            .register(name, A::signature(), A::schema, A::qt_rep());
+        self.inner.config.qt_apis.register(
+            name,
+            A::signature(),
+            A::schema,
+            crate::qt::api::QtHints {
+                rep: A::qt_rep(),
+                enums: A::qt_enums(),
+            },
+        );
         let shared = ReplicaShared::<A>::new(
             name.to_owned(),
             self.inner.config.encoding,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use tracing::{debug, warn};
 
-use super::api::{QtApi, RepHint};
+use super::api::{QtApi, QtHints};
 use super::convert::{from_qvariant, to_qvariant, Cx};
 use super::registry_face as face;
 use crate::values::{codec, ApiSchema, Value};
@@ -39,8 +39,9 @@ pub enum GatewayError {
     Refused(String),
 }
 
-/// Finds the `.rep` file a source's API was imported from, by the source's name.
-pub type RepLookup = Arc<dyn Fn(&str) -> Option<RepHint> + Send + Sync>;
+/// Finds the Qt hints of a source's API (its `.rep` file, its enums' values), by the
+/// source's name.
+pub type RepLookup = Arc<dyn Fn(&str) -> QtHints + Send + Sync>;
 
 /// A source the Qt node acquired.
 struct Acquired {

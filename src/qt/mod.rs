@@ -35,7 +35,7 @@ pub(crate) struct TypedApis {
 struct TypedEntry {
     signature: u64,
     schema: fn() -> Result<ApiSchema, SchemaError>,
-    rep: Option<api::RepHint>,
+    hints: api::QtHints,
     qt: Option<Arc<api::QtApi>>,
 }
 
@@ -52,7 +52,7 @@ impl TypedApis {
         name: &str,
         signature: u64,
         schema: fn() -> Result<ApiSchema, SchemaError>,
-        rep: Option<api::RepHint>,
+        hints: api::QtHints,
     ) {
         let mut apis = self.apis.lock().unwrap_or_else(|p| p.into_inner());
         if apis.get(name).is_some_and(|e| e.signature == signature) {
@@ -63,7 +63,7 @@ impl TypedApis {
             TypedEntry {
                 signature,
                 schema,
-                rep,
+                hints,
                 qt: None,
             },
         );
@@ -75,7 +75,7 @@ impl TypedApis {
         let entry = apis.get_mut(name)?;
         if entry.qt.is_none() {
             let schema = (entry.schema)().ok()?;
-            match api::QtApi::for_api(&schema, entry.rep) {
+            match api::QtApi::for_api(&schema, entry.hints) {
                 Ok(qt) => entry.qt = Some(Arc::new(qt)),
                 Err(error) => {
                     tracing::warn!(%name, %error, "a replica's API Qt hosts cannot serve");

@@ -201,8 +201,8 @@ pub(crate) struct HostedSource {
     pub(crate) hub: Arc<dyn SourceHub>,
     /// Served by the library itself (the registry): never registered anywhere.
     pub(crate) internal: bool,
-    /// The `.rep` file (text, class) its API was imported from, for Qt nodes.
-    pub(crate) qt_rep: Option<(&'static str, &'static str)>,
+    /// What its API says of its Qt face (a `.rep` file, enum values), for Qt nodes.
+    pub(crate) qt_hints: crate::qt::api::QtHints,
 }
 
 impl HostedSource {
@@ -233,7 +233,10 @@ impl HostedSource {
                 schema: std::sync::OnceLock::new(),
             }),
             internal: false,
-            qt_rep: A::Api::qt_rep(),
+            qt_hints: crate::qt::api::QtHints {
+                rep: A::Api::qt_rep(),
+                enums: A::Api::qt_enums(),
+            },
         })
     }
 
@@ -250,7 +253,7 @@ impl HostedSource {
             info,
             hub,
             internal,
-            qt_rep: None,
+            qt_hints: Default::default(),
         })
     }
 }
