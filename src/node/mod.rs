@@ -57,6 +57,14 @@ struct NodeInner {
     dynamic: Mutex<HashMap<String, SharedDynamic>>,
 }
 
+/// What `A` says of its Qt face beyond its schema.
+fn qt_hints<A: RemoteObject>() -> crate::qt::api::QtHints {
+    crate::qt::api::QtHints {
+        rep: A::qt_rep(),
+        enums: A::qt_enums(),
+    }
+}
+
 struct SharedReplica {
     token: Weak<HandleToken>,
     /// The typed parts, `(Arc<ReplicaShared<A>>, Arc<LazyActor<A>>)`.
@@ -249,15 +257,11 @@ impl Node {
                 return self.detached_mismatch(name);
             }
         }
-        self.inner.config.qt_apis.register(
-            name,
-            A::signature(),
-            A::schema,
-            crate::qt::api::QtHints {
-                rep: A::qt_rep(),
-                enums: A::qt_enums(),
-            },
-        );
+        // The API a Qt host's gateway checks and translates this name's values by.
+        self.inner
+            .config
+            .qt_apis
+            .register(name, A::signature(), A::schema, qt_hints::<A>());
         let shared = ReplicaShared::<A>::new(
             name.to_owned(),
             self.inner.config.encoding,
@@ -318,15 +322,6 @@ impl Node {
     }
 
     fn detached_mismatch<A: RemoteObject>(&self, name: &str) -> Replica<A> {
-        self.inner.config.qt_apis.register(
-            name,
-            A::signature(),
-            A::schema,
-            crate::qt::api::QtHints {
-                rep: A::qt_rep(),
-                enums: A::qt_enums(),
-            },
-        );
         let shared = ReplicaShared::<A>::new(
             name.to_owned(),
             self.inner.config.encoding,
