@@ -40,10 +40,19 @@ fn wire_positions_follow_qt_ordering_rules() {
     assert_eq!(api.signal_at(3), Some(QtSignal::Notify(4)));
     assert_eq!(api.signal_at(6), None);
     // Push methods (count, mode, pod), then the slots.
-    assert_eq!(api.method_at(0).map(|m| m.0), Some(0));
-    assert_eq!(api.method_at(3).map(|m| m.0), Some(3), "add");
-    assert!(api.method_at(6).is_none());
-    assert!(api.method_at(-1).is_none());
+    assert_eq!(api.slot_at(0), Some(0));
+    assert_eq!(api.slot_at(3), Some(3), "add");
+    assert!(api.slot_at(6).is_none());
+    assert!(api.slot_at(-1).is_none());
+    assert_eq!(
+        api.method_returns(3).map(|r| r.qt.name()),
+        Some("int".into())
+    );
+    assert_eq!(
+        api.method_param(2, 0).map(|p| p.qt.name()),
+        Some("MyPod".into())
+    );
+    assert!(api.method_param(2, 1).is_none());
     let definition = api.definition();
     assert_eq!(definition.signals[3].signature, "modeChanged(Demo::Mode)");
     assert_eq!(definition.methods[2].signature, "pushPod(MyPod)");

@@ -430,21 +430,32 @@ impl QtApi {
         (declared < self.signals.len()).then_some(QtSignal::Declared(declared as u16))
     }
 
-    /// This crate's slot index of Qt method position `position` (push methods first, as
-    /// this crate's push slots come first), with the method's parameters.
-    pub fn method_at(&self, position: i32) -> Option<(u16, Vec<&QtFormat>, Option<&QtFormat>)> {
+    /// This crate's slot index of Qt method position `position` (the same number: push
+    /// slots come first here as push methods do in Qt).
+    pub fn slot_at(&self, position: i32) -> Option<u16> {
+        let position = usize::try_from(position).ok()?;
+        (position < self.push_count() + self.slots.len()).then_some(position as u16)
+    }
+
+    /// What the method at Qt position `position` returns (`None`: void or no such method).
+    pub fn method_returns(&self, position: i32) -> Option<&QtFormat> {
+        let position = usize::try_from(position).ok()?;
+        let slot = self.slots.get(position.checked_sub(self.push_count())?)?;
+        slot.ret.as_ref()
+    }
+
+    /// Parameter `i` of the method at Qt position `position`.
+    pub fn method_param(&self, position: i32, i: usize) -> Option<&QtFormat> {
         let position = usize::try_from(position).ok()?;
         let pushes = self.push_count();
         if position < pushes {
-            let (_, p) = self.pushed().nth(position)?;
-            return Some((position as u16, vec![&p.ty], None));
+            return (i == 0).then(|| self.pushed().nth(position).map(|(_, p)| &p.ty))?;
         }
-        let slot = self.slots.get(position - pushes)?;
-        Some((
-            position as u16,
-            slot.params.iter().map(|(_, f)| f).collect(),
-            slot.ret.as_ref(),
-        ))
+        self.slots
+            .get(position - pushes)?
+            .params
+            .get(i)
+            .map(|(_, f)| f)
     }
 
     /// The named types its values use, for reading and writing them.

@@ -52,13 +52,8 @@ impl Decoder for QtFrames {
     }
 }
 
-async fn send_all<W: AsyncWrite + Unpin>(out: &mut W, frames: Vec<bytes::Bytes>) -> bool {
-    // One write for everything decided since the last one: a syscall per batch, not per frame.
-    let bytes = match frames.len() {
-        1 => frames.into_iter().next().unwrap_or_default(),
-        _ => frames.concat().into(),
-    };
-    out.write_all(&bytes).await.is_ok() && out.flush().await.is_ok()
+async fn write_all<W: AsyncWrite + Unpin>(out: &mut W, bytes: &[u8]) -> bool {
+    out.write_all(bytes).await.is_ok() && out.flush().await.is_ok()
 }
 
 /// At most this many packets are translated before what they produced is written.
@@ -223,22 +218,26 @@ async fn flush<G: Translator, Q: AsyncWrite + Unpin, N: AsyncWrite + Unpin>(
     qt: &mut Q,
     native: &mut N,
 ) -> bool {
-    let to_native: Vec<_> = gateway
-        .take_to_native()
-        .iter()
-        .map(|p| p.to_frame())
-        .collect();
-    if !to_native.is_empty() && !send_all(native, to_native).await {
-        return false;
-    }
-    let mut frames = Vec::new();
-    for packet in gateway.take_to_qt() {
-        match packet.to_frame(gateway.types()) {
-            Ok(frame) => frames.push(frame),
-            Err(error) => {
-                warn!(%error, kind = packet.kind(), "a Qt packet that cannot be written: dropped")
-            }
+    // Everything decided since the last write goes out in one write per side.
+    let to_native = gateway.take_to_native();
+    if !to_native.is_empty() {
+        let mut frames = BytesMut::new();
+        for packet in &to_native {
+            packet.append_frame(&mut frames);
+        }
+        if !write_all(native, &frames).await {
+            return false;
         }
     }
-    frames.is_empty() || send_all(qt, frames).await
+    let to_qt = gateway.take_to_qt();
+    if to_qt.is_empty() {
+        return true;
+    }
+    let mut frames = Vec::new();
+    for packet in &to_qt {
+        if let Err(error) = packet.append_frame(&mut frames, gateway.types()) {
+            warn!(%error, kind = packet.kind(), "a Qt packet that cannot be written: dropped");
+        }
+    }
+    frames.is_empty() || write_all(qt, &frames).await
 }

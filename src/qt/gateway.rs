@@ -10,7 +10,7 @@
 //! InvokePackets. Every source is described (`Describe`) before it is offered, so the
 //! object list carries repc's signature and every value its Qt type.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use tracing::{debug, warn};
@@ -96,13 +96,13 @@ impl HostGateway {
             encoding,
             hints,
             greeted: false,
-            describing: HashMap::new(),
+            describing: HashMap::default(),
             first_list: None,
-            offered: HashMap::new(),
-            acquiring: HashMap::new(),
-            acquired: HashMap::new(),
-            by_name: HashMap::new(),
-            calls: HashMap::new(),
+            offered: HashMap::default(),
+            acquiring: HashMap::default(),
+            acquired: HashMap::default(),
+            by_name: HashMap::default(),
+            calls: HashMap::default(),
             next_serial: 1,
             types: TypeRegistry::new(),
             registry: None,
@@ -440,9 +440,7 @@ impl HostGateway {
             return;
         };
         let api = &acquired.api;
-        let ret = api
-            .method_at(i32::from(call.slot))
-            .and_then(|(_, _, ret)| ret);
+        let ret = api.method_returns(i32::from(call.slot));
         // A void slot's reply, and a failed call's (Qt has no errors), is an invalid QVariant.
         let value = match (ret, value) {
             (Some(ret), Some(bytes)) => self.to_qt_value(api, ret, &bytes, "a slot's result"),
@@ -516,7 +514,7 @@ impl HostGateway {
         args: &[QVariant],
         serial: i32,
     ) {
-        let Some((slot, _, _)) = api.method_at(index) else {
+        let Some(slot) = api.slot_at(index) else {
             warn!(api = %api.type_name, index, "a Qt node called a method that does not exist");
             return self.reply_invalid(source, serial);
         };

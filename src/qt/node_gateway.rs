@@ -9,7 +9,9 @@
 //! replica is acquired as Qt's static replicas are; a dynamic one asks for the class
 //! definition, from which the gateway derives the schema it hands the node.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -116,11 +118,11 @@ impl NodeGateway {
             lookup,
             greeted: false,
             next_source: 1,
-            offered: HashMap::new(),
-            acquiring: HashMap::new(),
-            acquired: HashMap::new(),
-            by_name: HashMap::new(),
-            calls: HashMap::new(),
+            offered: HashMap::default(),
+            acquiring: HashMap::default(),
+            acquired: HashMap::default(),
+            by_name: HashMap::default(),
+            calls: HashMap::default(),
             next_serial: 1,
             pongs: VecDeque::new(),
             registry: None,
@@ -624,16 +626,17 @@ impl NodeGateway {
         let Some(member) = api.schema.slots.get(slot as usize) else {
             return;
         };
-        let Some((_, params, _)) = api.method_at(i32::from(slot)) else {
-            return;
-        };
+        let position = i32::from(slot);
         let decoded = codec::decode_args(args, &member.args, &api.schema.types, self.encoding);
         let qargs: Result<Vec<QVariant>, String> =
             decoded.map_err(|e| e.to_string()).and_then(|values| {
                 values
                     .iter()
-                    .zip(params)
-                    .map(|((_, v), ty)| {
+                    .enumerate()
+                    .map(|(i, (_, v))| {
+                        let ty = api
+                            .method_param(position, i)
+                            .ok_or_else(|| format!("no parameter {i}"))?;
                         to_qvariant(v, &ty.format, &ty.qt, &Cx::of(api)).map_err(|e| e.to_string())
                     })
                     .collect()

@@ -49,7 +49,7 @@ pub fn encode(
         value,
         format,
         types,
-        path: "$".into(),
+        path: Path::ROOT,
         depth: 0,
         error: &error,
     };
@@ -118,9 +118,57 @@ struct Shaped<'a> {
     value: &'a Value,
     format: &'a TypeFormat,
     types: &'a Types,
-    path: String,
+    /// Where `value` is, written out only for an error (building it for every element
+    /// would cost an allocation each).
+    path: Path<'a>,
     depth: usize,
     error: &'a RefCell<Option<ShapeError>>,
+}
+
+/// A step from a value to one inside it.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    /// The value itself (`$`).
+    Root,
+    /// An element or field by position: `[i]`.
+    Index(usize),
+    /// A map entry's key or value: `[i].key`, `[i].value`.
+    Key(usize),
+    Entry(usize),
+    /// A field or variant by name: `.name`.
+    Name(&'a str),
+    /// The same place (an option's or newtype's content).
+    Same,
+}
+
+/// The path of a value being encoded, as a chain of steps back to the root.
+#[derive(Clone, Copy)]
+struct Path<'a> {
+    up: Option<&'a Path<'a>>,
+    step: Step<'a>,
+}
+
+impl Path<'_> {
+    const ROOT: Path<'static> = Path {
+        up: None,
+        step: Step::Root,
+    };
+
+    fn render(&self) -> String {
+        let mut out = self.up.map(Path::render).unwrap_or_default();
+        match self.step {
+            Step::Root => out.push('$'),
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+            Step::Key(i) => out.push_str(&format!("[{i}].key")),
+            Step::Entry(i) => out.push_str(&format!("[{i}].value")),
+            Step::Name(name) => {
+                out.push('.');
+                out.push_str(name);
+            }
+            Step::Same => {}
+        }
+        out
+    }
 }
 
 fn describe(value: &Value) -> String {
@@ -142,19 +190,31 @@ fn describe(value: &Value) -> String {
 }
 
 impl<'a> Shaped<'a> {
-    fn child(&self, value: &'a Value, format: &'a TypeFormat, path: String) -> Shaped<'a> {
+    /// The value one `step` inside this one.
+    fn child<'b>(&'b self, value: &'b Value, format: &'b TypeFormat, step: Step<'b>) -> Shaped<'b> {
+        self.child_of(&self.path, value, format, step)
+    }
+
+    /// The value one `step` below `at` (a place under this value).
+    fn child_of<'b>(
+        &'b self,
+        at: &'b Path<'b>,
+        value: &'b Value,
+        format: &'b TypeFormat,
+        step: Step<'b>,
+    ) -> Shaped<'b> {
         Shaped {
             value,
             format,
             types: self.types,
-            path,
+            path: Path { up: Some(at), step },
             depth: self.depth + 1,
             error: self.error,
         }
     }
 
     fn fail<E: ser::Error>(&self, expected: impl fmt::Display) -> E {
-        let shape = ShapeError::new(&self.path, expected, describe(self.value));
+        let shape = ShapeError::new(&self.path.render(), expected, describe(self.value));
         let message = shape.to_string();
         self.error.borrow_mut().get_or_insert(shape);
         E::custom(message)
@@ -198,38 +258,34 @@ impl Serialize for Shaped<'_> {
             (F::Bytes, Value::Bytes(b)) => s.serialize_bytes(b),
             (F::Option(_), Value::Option(None)) => s.serialize_none(),
             (F::Option(inner), Value::Option(Some(v))) => {
-                s.serialize_some(&self.child(v, inner, self.path.clone()))
+                s.serialize_some(&self.child(v, inner, Step::Same))
             }
             (F::Seq(inner), Value::Seq(items)) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
                 for (i, item) in items.iter().enumerate() {
-                    seq.serialize_element(&self.child(item, inner, format!("{}[{i}]", self.path)))?;
+                    seq.serialize_element(&self.child(item, inner, Step::Index(i)))?;
                 }
                 seq.end()
             }
             (F::Array(inner, size), Value::Seq(items)) if items.len() == *size => {
                 let mut tuple = s.serialize_tuple(*size)?;
                 for (i, item) in items.iter().enumerate() {
-                    tuple.serialize_element(&self.child(
-                        item,
-                        inner,
-                        format!("{}[{i}]", self.path),
-                    ))?;
+                    tuple.serialize_element(&self.child(item, inner, Step::Index(i)))?;
                 }
                 tuple.end()
             }
             (F::Tuple(formats), Value::Tuple(items)) if items.len() == formats.len() => {
                 let mut tuple = s.serialize_tuple(items.len())?;
                 for (i, (item, f)) in items.iter().zip(formats).enumerate() {
-                    tuple.serialize_element(&self.child(item, f, format!("{}[{i}]", self.path)))?;
+                    tuple.serialize_element(&self.child(item, f, Step::Index(i)))?;
                 }
                 tuple.end()
             }
             (F::Map(kf, vf), Value::Map(entries)) => {
                 let mut map = s.serialize_map(Some(entries.len()))?;
                 for (i, (k, v)) in entries.iter().enumerate() {
-                    map.serialize_key(&self.child(k, kf, format!("{}[{i}].key", self.path)))?;
-                    map.serialize_value(&self.child(v, vf, format!("{}[{i}].value", self.path)))?;
+                    map.serialize_key(&self.child(k, kf, Step::Key(i)))?;
+                    map.serialize_value(&self.child(v, vf, Step::Entry(i)))?;
                 }
                 map.end()
             }
@@ -252,14 +308,14 @@ impl Shaped<'_> {
         match (def, self.value) {
             (TypeDef::UnitStruct, Value::Unit) => s.serialize_unit_struct(""),
             (TypeDef::NewtypeStruct(inner), v) => {
-                s.serialize_newtype_struct("", &self.child(v, inner, self.path.clone()))
+                s.serialize_newtype_struct("", &self.child(v, inner, Step::Same))
             }
             (TypeDef::TupleStruct(formats), Value::Tuple(items))
                 if items.len() == formats.len() =>
             {
                 let mut t = s.serialize_tuple_struct("", items.len())?;
                 for (i, (item, f)) in items.iter().zip(formats).enumerate() {
-                    t.serialize_field(&self.child(item, f, format!("{}[{i}]", self.path)))?;
+                    t.serialize_field(&self.child(item, f, Step::Index(i)))?;
                 }
                 t.end()
             }
@@ -267,15 +323,11 @@ impl Shaped<'_> {
                 let mut st = s.serialize_struct("", fields.len())?;
                 for field in fields {
                     let value = items.iter().find(|(n, _)| *n == field.name).map(|(_, v)| v);
-                    let at = format!("{}.{}", self.path, field.name);
+                    let at = Step::Name(&field.name);
                     match value {
                         Some(v) => st.serialize_field("", &self.child(v, &field.format, at))?,
                         None => {
-                            let missing = Shaped {
-                                value: &Value::Unit,
-                                path: at,
-                                ..self.child(&Value::Unit, &field.format, String::new())
-                            };
+                            let missing = self.child(&Value::Unit, &field.format, at);
                             return Err(missing.fail("a value"));
                         }
                     }
@@ -293,13 +345,17 @@ impl Shaped<'_> {
                     let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
                     return Err(self.fail(format!("one of {}", names.join(", "))));
                 };
-                let at = format!("{}.{variant_name}", self.path);
+                let at = Path {
+                    up: Some(&self.path),
+                    step: Step::Name(variant_name),
+                };
                 match (&variant.shape, value.as_ref()) {
                     (VariantShape::Unit, Value::Unit) => {
                         s.serialize_unit_variant("", variant.index, "")
                     }
                     (VariantShape::Newtype(f), v) => {
-                        s.serialize_newtype_variant("", variant.index, "", &self.child(v, f, at))
+                        let inner = self.child_of(&at, v, f, Step::Same);
+                        s.serialize_newtype_variant("", variant.index, "", &inner)
                     }
                     (VariantShape::Tuple(formats), Value::Tuple(items))
                         if items.len() == formats.len() =>
@@ -309,7 +365,7 @@ impl Shaped<'_> {
                         for (i, (item, f)) in items.iter().zip(formats).enumerate() {
                             ser::SerializeTupleVariant::serialize_field(
                                 &mut t,
-                                &self.child(item, f, format!("{at}[{i}]")),
+                                &self.child_of(&at, item, f, Step::Index(i)),
                             )?;
                         }
                         ser::SerializeTupleVariant::end(t)
@@ -319,26 +375,24 @@ impl Shaped<'_> {
                             s.serialize_struct_variant("", variant.index, "", fields.len())?;
                         for field in fields {
                             let v = items.iter().find(|(n, _)| *n == field.name).map(|(_, v)| v);
-                            let field_at = format!("{at}.{}", field.name);
+                            let field_at = Step::Name(&field.name);
                             match v {
                                 Some(v) => ser::SerializeStructVariant::serialize_field(
                                     &mut st,
                                     "",
-                                    &self.child(v, &field.format, field_at),
+                                    &self.child_of(&at, v, &field.format, field_at),
                                 )?,
                                 None => {
-                                    return Err(Shaped {
-                                        path: field_at,
-                                        ..self.child(&Value::Unit, &field.format, String::new())
-                                    }
-                                    .fail("a value"))
+                                    return Err(self
+                                        .child_of(&at, &Value::Unit, &field.format, field_at)
+                                        .fail("a value"))
                                 }
                             }
                         }
                         ser::SerializeStructVariant::end(st)
                     }
                     (shape, _) => Err(self
-                        .child(value, &TypeFormat::Unit, at)
+                        .child_of(&at, value, &TypeFormat::Unit, Step::Same)
                         .fail(format!("{shape:?}"))),
                 }
             }

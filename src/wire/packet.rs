@@ -444,6 +444,16 @@ impl Packet {
         }
     }
 
+    /// Appends the packet as one complete frame to `out` (for writing several at once).
+    pub fn append_frame(&self, out: &mut BytesMut) {
+        let at = out.len();
+        out.reserve(4 + self.size_hint());
+        out.put_u32(0);
+        self.write_payload(out);
+        let len = (out.len() - at - 4) as u32;
+        out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+
     /// Encodes the packet as one complete frame: a 4-byte big-endian length, then the payload.
     pub fn to_frame(&self) -> Bytes {
         let mut out = BytesMut::with_capacity(4 + self.size_hint());

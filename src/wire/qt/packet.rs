@@ -255,12 +255,31 @@ impl QtPacket {
     /// Encodes it as one whole frame, length included.
     pub fn to_frame(&self, types: &TypeRegistry) -> Result<Bytes, QtDecodeError> {
         let mut out = Vec::with_capacity(64);
-        let mut w = Writer::new(&mut out, Order::Little);
-        w.u32(0);
-        self.write_fields(&mut w, types)?;
-        let len = u32::try_from(out.len() - 4).map_err(|_| QtDecodeError::TooLarge)?;
-        out[..4].copy_from_slice(&len.to_le_bytes());
+        self.append_frame(&mut out, types)?;
         Ok(Bytes::from(out))
+    }
+
+    /// Appends it as one whole frame to `out`; on an error `out` is left as it was.
+    pub fn append_frame(
+        &self,
+        out: &mut Vec<u8>,
+        types: &TypeRegistry,
+    ) -> Result<(), QtDecodeError> {
+        let at = out.len();
+        let mut w = Writer::new(out, Order::Little);
+        w.u32(0);
+        let written = self.write_fields(&mut w, types);
+        let len = u32::try_from(out.len() - at - 4).map_err(|_| QtDecodeError::TooLarge);
+        match (written, len) {
+            (Ok(()), Ok(len)) => {
+                out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+                Ok(())
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                out.truncate(at);
+                Err(e)
+            }
+        }
     }
 
     fn write_fields(&self, w: &mut Writer<'_>, types: &TypeRegistry) -> Result<(), QtDecodeError> {
