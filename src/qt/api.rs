@@ -895,18 +895,7 @@ impl QtApi {
             if notifies.contains(&s.signature.as_str()) {
                 continue;
             }
-            let (name, types_) = split_signature(&s.signature)
-                .ok_or_else(|| QtApiError::NotCarried(format!("signal {}", s.signature)))?;
-            let mut params = Vec::new();
-            for (i, ty) in types_.iter().enumerate() {
-                let pname = s
-                    .parameters
-                    .get(i)
-                    .filter(|n| !n.is_empty())
-                    .cloned()
-                    .unwrap_or_else(|| format!("arg{i}"));
-                params.push((pname, map(ty)?));
-            }
+            let (name, params) = function_params(&s.signature, &s.parameters, &mut map)?;
             signals.push(QtFunction {
                 name: name.to_owned(),
                 params,
@@ -943,18 +932,7 @@ impl QtApi {
         };
         let mut slots = Vec::new();
         for m in &def.methods[first_slot..] {
-            let (name, types_) = split_signature(&m.signature)
-                .ok_or_else(|| QtApiError::NotCarried(format!("method {}", m.signature)))?;
-            let mut params = Vec::new();
-            for (i, ty) in types_.iter().enumerate() {
-                let pname = m
-                    .parameters
-                    .get(i)
-                    .filter(|n| !n.is_empty())
-                    .cloned()
-                    .unwrap_or_else(|| format!("arg{i}"));
-                params.push((pname, map(ty)?));
-            }
+            let (name, params) = function_params(&m.signature, &m.parameters, &mut map)?;
             let ret = match m.return_type.as_str() {
                 "void" | "" => None,
                 ty => Some(map(ty)?),
@@ -1029,6 +1007,30 @@ impl QtApi {
         api.signature = api.repc_signature();
         Ok(api)
     }
+}
+
+/// A function's parameters: name and type, in order.
+type Params = Vec<(String, QtFormat)>;
+
+/// A signal's or method's name and parameters from its normalized signature and parameter
+/// names (an unnamed one is `argN`), each type mapped by `map`.
+fn function_params<'s>(
+    signature: &'s str,
+    names: &[String],
+    map: &mut impl FnMut(&str) -> Result<QtFormat, QtApiError>,
+) -> Result<(&'s str, Params), QtApiError> {
+    let (name, types) = split_signature(signature)
+        .ok_or_else(|| QtApiError::NotCarried(format!("the member {signature}")))?;
+    let mut params = Vec::with_capacity(types.len());
+    for (i, ty) in types.iter().enumerate() {
+        let pname = names
+            .get(i)
+            .filter(|n| !n.is_empty())
+            .cloned()
+            .unwrap_or_else(|| format!("arg{i}"));
+        params.push((pname, map(ty)?));
+    }
+    Ok((name, params))
 }
 
 fn parse_type(name: &str) -> Result<QtType, QtApiError> {
