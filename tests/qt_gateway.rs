@@ -4,12 +4,13 @@
 
 use bytes::Bytes;
 
-use actix_remote_objects::qt::api::{QtApi, QtSignal};
+use actix_remote_objects::qt::api::{QtApi, QtMember, QtSignal};
 use actix_remote_objects::qt::gateway::HostGateway;
 use actix_remote_objects::wire::qt::{
-    QVariant, QtPacket, QtType, UserValue, CALL_INVOKE, CALL_WRITE_PROPERTY,
+    QVariant, QtPacket, QtType, SubObject, UserValue, CALL_INVOKE, CALL_WRITE_PROPERTY,
 };
 use actix_remote_objects::wire::{Encoding, Handshake, ObjectInfo, Packet, NO_REPLY};
+use actix_remote_objects::dynamic::ApiSchema;
 use actix_remote_objects::RemoteObject;
 
 #[path = "support/qt_demo.rs"]
@@ -37,7 +38,7 @@ fn wire_positions_follow_qt_ordering_rules() {
     assert_eq!(api.notify_position(4), Some(3));
     assert_eq!(api.signal_position(0), 5);
     assert_eq!(api.signal_at(5), Some(QtSignal::Declared(0)));
-    assert_eq!(api.signal_at(3), Some(QtSignal::Notify(4)));
+    assert_eq!(api.signal_at(3), Some(QtSignal::Notify(QtMember::Value(4))));
     assert_eq!(api.signal_at(6), None);
     // Push methods (count, mode, pod), then the slots.
     assert_eq!(api.slot_at(0), Some(0));
@@ -63,6 +64,26 @@ fn wire_positions_follow_qt_ordering_rules() {
         ("name".into(), "QString".into())
     );
     assert_eq!(definition.enums[0].keys[2], ("Auto".into(), 2));
+}
+
+/// Offers source `name` of API `schema` to `gateway`, as a host does after greeting it.
+fn offer(gateway: &mut HostGateway, name: &str, signature: u64, schema: &ApiSchema) {
+    gateway
+        .from_host(Packet::Handshake(Handshake::ours(Encoding::Bincode)))
+        .unwrap();
+    gateway
+        .from_host(Packet::ObjectList(vec![ObjectInfo {
+            name: name.into(),
+            api: schema.api.clone(),
+            signature,
+        }]))
+        .unwrap();
+    gateway
+        .from_host(Packet::Description {
+            name: name.into(),
+            schema: Encoding::Bincode.encode(schema).unwrap().into(),
+        })
+        .unwrap();
 }
 
 fn described(gateway: &mut HostGateway) -> Vec<QtPacket> {
@@ -342,24 +363,9 @@ fn a_source_qt_cannot_carry_is_not_offered() {
         Encoding::Bincode,
         std::sync::Arc::new(|_: &str| Default::default()),
     );
-    gateway
-        .from_host(Packet::Handshake(Handshake::ours(Encoding::Bincode)))
-        .unwrap();
-    gateway
-        .from_host(Packet::ObjectList(vec![ObjectInfo {
-            name: "Wide".into(),
-            api: "Wide".into(),
-            signature: 1,
-        }]))
-        .unwrap();
     let mut schema = Demo::schema().unwrap();
     schema.properties[0].format = actix_remote_objects::dynamic::TypeFormat::I128;
-    gateway
-        .from_host(Packet::Description {
-            name: "Wide".into(),
-            schema: Encoding::Bincode.encode(&schema).unwrap().into(),
-        })
-        .unwrap();
+    offer(&mut gateway, "Wide", 1, &schema);
     let qt = gateway.take_to_qt();
     assert!(
         matches!(&qt[1], QtPacket::ObjectList { objects } if objects.is_empty()),
@@ -377,7 +383,7 @@ fn a_source_qt_cannot_carry_is_not_offered() {
 #[allow(dead_code)]
 mod mutate;
 
-/// Every frame of the four real Qt captures.
+/// Every frame of the five real Qt captures.
 fn captured_frames() -> Vec<Vec<u8>> {
     let mut frames = Vec::new();
     for capture in [
@@ -385,6 +391,7 @@ fn captured_frames() -> Vec<Vec<u8>> {
         "capture-dynamic.json",
         "capture-registry.json",
         "capture-subobject-model.json",
+        "capture-subobject-dynamic.json",
     ] {
         let path = format!("{}/tests/data/qt/{capture}", env!("CARGO_MANIFEST_DIR"));
         let log: Vec<(f64, String, String)> =
@@ -769,4 +776,197 @@ mod value_types {
             &BTreeMap::from([("k".to_owned(), Variant::Bool(true))]),
         );
     }
+}
+
+mod sub {
+    //! sub.rep's Child, and its Parent without the model (and with its member renamed:
+    //! `child` is a method of every replica).
+    actix_remote_objects::remote_object! {
+        pub Child {
+            prop value: i32 = 1, push;
+        }
+    }
+    actix_remote_objects::remote_object! {
+        pub Parent {
+            prop title: String, push;
+            child kid: Child;
+        }
+    }
+}
+
+/// The sub-object of the Parent init a real Qt host sent a PyQt6 dynamic replica.
+fn captured_dynamic_child() -> actix_remote_objects::wire::qt::SubObject {
+    let types = actix_remote_objects::wire::qt::TypeRegistry::new();
+    let init = captured_frames()
+        .iter()
+        .filter_map(|f| QtPacket::decode(f, &types).ok())
+        .find_map(|p| match p {
+            QtPacket::InitDynamic { name, values, .. } if name == "Parent" => Some(values),
+            _ => None,
+        })
+        .expect("the dynamic capture holds Parent's init");
+    match &init[1] {
+        QVariant::User {
+            value: UserValue::SubObject(sub),
+            ..
+        } => sub.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A Rust source's sub-object goes to a dynamic Qt replica as a Qt host sends it: the same
+/// `QRO_`, byte for byte, with the class definition of its type; its changes go under its
+/// own name; re-pointing the member sends the new one whole, and `None` a null pointer.
+#[test]
+fn a_sub_object_travels_to_qt_as_a_qt_host_sends_it() {
+    use actix_remote_objects::wire::ChildInit;
+    let child_api = QtApi::from_schema(&sub::Child::schema().unwrap()).unwrap();
+    assert!(child_api.signature.starts_with("c47bdf70"), "repc's Child");
+    let mut gateway = HostGateway::new(
+        Encoding::Bincode,
+        std::sync::Arc::new(|_: &str| Default::default()),
+    );
+    let schema = sub::Parent::schema().unwrap();
+    offer(&mut gateway, "Parent", sub::Parent::signature(), &schema);
+    gateway
+        .from_qt(QtPacket::AddObject {
+            name: "Parent".into(),
+            is_dynamic: true,
+        })
+        .unwrap();
+    let _ = (gateway.take_to_qt(), gateway.take_to_host());
+    let child_id = 0x8000_0001;
+    let tray = |value: i32| ChildInit {
+        parent: 1,
+        slot: 0,
+        source: child_id,
+        signature: sub::Child::signature(),
+        values: vec![bincode(&value)],
+    };
+    gateway
+        .from_host(Packet::InitDynamic {
+            name: "Parent".into(),
+            source: 1,
+            signature: sub::Parent::signature(),
+            schema: Bytes::new(),
+            values: vec![bincode(&"t".to_owned())],
+            children: vec![tray(42)],
+        })
+        .unwrap();
+    let qt = gateway.take_to_qt();
+    let [QtPacket::InitDynamic {
+        values, definition, ..
+    }] = &qt[..]
+    else {
+        panic!("{qt:?}")
+    };
+    assert_eq!(definition.properties[1].type_name, "QObject*");
+    let QVariant::User {
+        value: UserValue::SubObject(child),
+        ..
+    } = &values[1]
+    else {
+        panic!("{values:?}")
+    };
+    let qt_host_sent = captured_dynamic_child();
+    assert_eq!(child.name, "Class::Parent::kid");
+    assert_eq!(
+        SubObject {
+            name: qt_host_sent.name.clone(),
+            ..child.clone()
+        },
+        qt_host_sent
+    );
+
+    // The child's change, under its own name; Qt's write of it goes to the child.
+    gateway
+        .from_host(Packet::PropertyChange {
+            source: child_id,
+            index: 0,
+            value: bincode(&43),
+        })
+        .unwrap();
+    let qt = gateway.take_to_qt();
+    assert!(
+        matches!(&qt[0], QtPacket::PropertyChange { name, index: 0, value: QVariant::Int(43) }
+            if name == "Class::Parent::kid"),
+        "{qt:?}"
+    );
+    gateway
+        .from_qt(QtPacket::Invoke {
+            name: "Class::Parent::kid".into(),
+            call: CALL_INVOKE,
+            index: 0,
+            args: vec![QVariant::Int(7)],
+            serial: -1,
+            property_index: -1,
+        })
+        .unwrap();
+    assert!(matches!(
+        &gateway.take_to_host()[..],
+        [Packet::Invoke { source, slot: 0, serial: NO_REPLY, .. }] if *source == child_id
+    ));
+
+    // Re-pointed, then cleared: the parent's pointer property changes.
+    gateway
+        .from_host(Packet::ChildChange {
+            parent: 1,
+            slot: 0,
+            children: vec![ChildInit {
+                source: child_id + 1,
+                ..tray(100)
+            }],
+        })
+        .unwrap();
+    let qt = gateway.take_to_qt();
+    let QtPacket::PropertyChange {
+        name,
+        index: 1,
+        value:
+            QVariant::User {
+                value: UserValue::SubObject(new),
+                ..
+            },
+    } = &qt[0]
+    else {
+        panic!("{qt:?}")
+    };
+    assert_eq!(name, "Parent");
+    assert_eq!(
+        new.values(gateway.types()).unwrap(),
+        Some(vec![QVariant::Int(100)])
+    );
+    gateway
+        .from_host(Packet::ChildChange {
+            parent: 1,
+            slot: 0,
+            children: Vec::new(),
+        })
+        .unwrap();
+    let qt = gateway.take_to_qt();
+    assert!(
+        matches!(
+            &qt[0],
+            QtPacket::PropertyChange {
+                value: QVariant::User {
+                    value: UserValue::SubObject(SubObject {
+                        parameters: None,
+                        ..
+                    }),
+                    ..
+                },
+                ..
+            }
+        ),
+        "{qt:?}"
+    );
+    // The old children are gone: their packets reach nobody.
+    gateway
+        .from_host(Packet::PropertyChange {
+            source: child_id,
+            index: 0,
+            value: bincode(&1),
+        })
+        .unwrap();
+    assert!(gateway.take_to_qt().is_empty());
 }

@@ -9,78 +9,22 @@
 
 #[path = "support/qt_demo.rs"]
 mod qt_demo;
+#[path = "support/qt_programs.rs"]
+mod qt_programs;
 mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use actix_remote_objects::dynamic::Value;
 use actix_remote_objects::{Node, ReplicaState};
 use demo::ReplicaExt as _;
 use futures::StreamExt;
 use qt_demo::{demo, Demo, Mode, MyPod, OtherDemo};
+use qt_programs::{cpp_programs, run_to_end, with_qt};
 use support::processes::{example, spawn_listening_program, Process};
 use support::*;
-
-/// Why Qt cannot be used here, if it cannot.
-fn qt_missing() -> Option<String> {
-    let python = Command::new("/usr/bin/python3")
-        .args(["-c", "import PyQt6.QtRemoteObjects"])
-        .output();
-    if !python.is_ok_and(|o| o.status.success()) {
-        return Some("PyQt6's QtRemoteObjects is not installed".into());
-    }
-    let cmake = Command::new("cmake").arg("--version").output();
-    if !cmake.is_ok_and(|o| o.status.success()) {
-        return Some("cmake is not installed".into());
-    }
-    if !Path::new("/usr/lib/qt6/libexec/repc").exists() {
-        return Some("Qt's repc is not installed (qt6-remoteobjects-dev)".into());
-    }
-    None
-}
-
-/// Whether to run: false (after saying why) when Qt is missing, outside CI.
-fn with_qt() -> bool {
-    match qt_missing() {
-        None => true,
-        Some(reason) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true, but {reason}: .ci/run installs Qt 6")
-        }
-        Some(reason) => {
-            eprintln!("skipped: {reason}");
-            false
-        }
-    }
-}
-
-/// The C++ replica programs, built once per test run.
-fn cpp_programs() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qt");
-        let build = Path::new(env!("CARGO_TARGET_TMPDIR")).join("qt-programs");
-        let run = |cmd: &mut Command| {
-            let out = cmd.output().expect("cmake runs");
-            assert!(
-                out.status.success(),
-                "{cmd:?} failed:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        run(Command::new("cmake")
-            .arg("-S")
-            .arg(&source)
-            .arg("-B")
-            .arg(&build)
-            .arg("-DCMAKE_BUILD_TYPE=Release"));
-        run(Command::new("cmake").arg("--build").arg(&build).arg("-j2"));
-        build
-    })
-}
 
 /// The Rust demo host, with its native and Qt URLs.
 fn start_demo(qt_url: &str) -> (Process, String, String) {
@@ -105,20 +49,6 @@ fn start_demo_with(args: &[&str]) -> (Process, String, String) {
     let native = next("native: ");
     let qt = next("qt: ");
     (Process(child), native, qt)
-}
-
-fn run_to_end(cmd: &mut Command) -> String {
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("the Qt program runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{cmd:?} ended with {}:\n{stdout}",
-        out.status
-    );
-    stdout
 }
 
 /// The demo's values as a native dynamic replica sees them.

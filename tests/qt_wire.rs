@@ -254,6 +254,92 @@ fn the_registry_capture_carries_locations() {
     assert_eq!(info[1], QVariant::Url("tcp://127.0.0.1:65221".into()));
 }
 
+/// A dynamic replica's init (PyQt6 `acquireDynamic` of sub.rep's Parent from a repc C++
+/// source): its sub-object comes with the class definition of its type, big-endian.
+#[test]
+fn a_dynamic_sub_object_comes_with_its_class_definition() {
+    let packets = decode_capture("capture-subobject-dynamic.json");
+    let Some((
+        _,
+        QtPacket::InitDynamic {
+            definition, values, ..
+        },
+    )) = packets
+        .iter()
+        .find(|(_, p)| p.kind() == "InitDynamicPacket")
+    else {
+        panic!("an InitDynamicPacket")
+    };
+    let kinds: Vec<(&str, &str)> = definition
+        .properties
+        .iter()
+        .map(|p| (p.name.as_str(), p.type_name.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("title", "QString"),
+            ("child", "QObject*"),
+            ("items", "QAbstractItemModel*")
+        ]
+    );
+    let QVariant::User {
+        value: UserValue::SubObject(child),
+        ..
+    } = &values[1]
+    else {
+        panic!("{:?}", values[1])
+    };
+    let child_definition = child
+        .definition()
+        .unwrap()
+        .expect("sent with the first value");
+    assert_eq!(child_definition.type_name, "Child");
+    assert_eq!(child_definition.properties[0].name, "value");
+    assert_eq!(
+        child.values(&TypeRegistry::new()).unwrap(),
+        Some(vec![QVariant::Int(42)])
+    );
+    // Written back, it is the same bytes.
+    let again = actix_remote_objects::wire::qt::SubObject::new(
+        child.name.clone(),
+        child.type_name.clone(),
+        child.kind,
+        Some(&child_definition),
+        &[QVariant::Int(42)],
+        &TypeRegistry::new(),
+    )
+    .unwrap();
+    assert_eq!(&again, child);
+}
+
+/// A sub-object's value count is checked against the bytes it came in before anything is
+/// read or allocated for it; a negative one is refused.
+#[test]
+fn a_sub_object_claiming_more_values_than_it_holds_is_refused() {
+    use actix_remote_objects::wire::qt::{QtDecodeError, SubObject};
+    let sub = |parameters: Vec<u8>| SubObject {
+        name: "Class::P::c".into(),
+        type_name: "C".into(),
+        kind: 0,
+        class_definition: None,
+        parameters: Some(parameters),
+    };
+    let types = TypeRegistry::new();
+    let huge = sub(vec![0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 2, 0, 0, 0, 0, 1]);
+    assert!(matches!(
+        huge.values(&types),
+        Err(QtDecodeError::CountTooLarge { .. })
+    ));
+    let negative = sub(vec![0xff, 0xff, 0xff, 0xff]);
+    assert!(negative.values(&types).is_err());
+    let null = SubObject {
+        parameters: None,
+        ..sub(Vec::new())
+    };
+    assert_eq!(null.values(&types), Ok(None));
+}
+
 #[test]
 fn the_sub_object_and_model_capture_decodes_nested_big_endian_parameters() {
     let packets = decode_capture("capture-subobject-model.json");
@@ -337,7 +423,7 @@ fn hostile_frames_are_refused_without_panicking() {
 }
 
 /// The Qt decoder under a seeded mutation loop over every frame Qt 6.4.2 sent or received in
-/// the four captured sessions (`FUZZ_INPUTS`, `FUZZ_SEED` as in `tests/fuzz_targets.rs`).
+/// the five captured sessions (`FUZZ_INPUTS`, `FUZZ_SEED` as in `tests/fuzz_targets.rs`).
 #[test]
 fn the_qt_decoder_survives_mutations_of_real_qt_sessions() {
     let inputs = mutate::setting("FUZZ_INPUTS", 100_000);
@@ -348,6 +434,7 @@ fn the_qt_decoder_survives_mutations_of_real_qt_sessions() {
         "capture-dynamic.json",
         "capture-registry.json",
         "capture-subobject-model.json",
+        "capture-subobject-dynamic.json",
     ] {
         for (_, stream) in streams(capture) {
             seeds.extend(frames(&stream).iter().map(|f| f[4..].to_vec()));

@@ -9,7 +9,7 @@ use syn::{Ident, LitStr, Token, Type, Visibility};
 
 use actix_remote_objects_rep as rep;
 
-use crate::parse::{Access, ApiDef, Arg, MethodDef, PropDef};
+use crate::parse::{Access, ApiDef, Arg, ChildDef, MethodDef, PropDef};
 
 /// `rep = "path"`, the path relative to the crate's manifest directory.
 pub struct RepImport {
@@ -285,6 +285,7 @@ fn args(
 
 fn class_def(class: &rep::Class, ctx: &Context<'_>, path: &str) -> syn::Result<ApiDef> {
     let mut props = Vec::new();
+    let mut children = Vec::new();
     for member in &class.members {
         match member {
             rep::ClassMember::Property(p) => {
@@ -323,15 +324,26 @@ fn class_def(class: &rep::Class, ctx: &Context<'_>, path: &str) -> syn::Result<A
                     ),
                 ))
             }
-            rep::ClassMember::Child { name, line, .. } => {
-                return Err(ctx.error(
-                    *line,
-                    format!(
-                        "CLASS {name} of class {}: sub-objects from .rep files are not imported \
-                         yet (declare the class inline with `child {name}: Api`)",
-                        class.name
-                    ),
-                ))
+            rep::ClassMember::Child {
+                name,
+                class: child,
+                line,
+            } => {
+                if !ctx.file.classes.iter().any(|c| c.name == *child) {
+                    return Err(ctx.error(
+                        *line,
+                        format!("CLASS {name}({child}): no class {child} in this file"),
+                    ));
+                }
+                let api = ident(child, ctx, *line)?;
+                children.push(ChildDef {
+                    docs: Vec::new(),
+                    name: ident(name, ctx, *line)?,
+                    api: syn::parse_quote!(#api),
+                    // A Qt sub-object is a pointer: a source may hold none.
+                    optional: true,
+                    model: None,
+                });
             }
         }
     }
@@ -364,7 +376,7 @@ fn class_def(class: &rep::Class, ctx: &Context<'_>, path: &str) -> syn::Result<A
             .iter()
             .map(|f| method(f, true))
             .collect::<syn::Result<_>>()?,
-        children: Vec::new(),
+        children,
         rep: None,
         enums: Vec::new(),
     })
@@ -415,7 +427,8 @@ pub fn expand(import: &RepImport) -> syn::Result<TokenStream> {
         }
         let mut def = class_def(class, &ctx, &relative)?;
         def.rep = Some((full_path.clone(), LitStr::new(&class.name, span)));
-        def.validate()?;
+        def.validate()
+            .map_err(|e| ctx.error(class.line, format!("class {}: {e}", class.name)))?;
         items.push(crate::expand::expand(&def));
     }
     Ok(quote!(#(#items)*))
@@ -464,8 +477,8 @@ mod tests {
                 ":3: MODEL items of class A: models",
             ),
             (
-                "class B { PROP(int x) };\nclass A\n{\n    CLASS child(B)\n};",
-                ":4: CLASS child of class A",
+                "class A\n{\n    CLASS child(B)\n};",
+                ":3: CLASS child(B): no class B in this file",
             ),
             (
                 "class A\n{\n    PROP(int x=foo() READWRITE)\n};",

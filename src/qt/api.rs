@@ -99,15 +99,43 @@ pub struct QtApi {
     pub enums: Vec<QtEnum>,
     /// The gadgets its types use.
     pub gadgets: Vec<QtGadget>,
+    /// Its sub-objects, by this crate's child index.
+    pub children: Vec<QtChild>,
+    /// Qt's properties in position order: values and sub-objects interleaved as a `.rep`
+    /// file declares them (an inline API's sub-objects come after its values).
+    pub layout: Vec<QtMember>,
     /// The schema it was derived from.
     pub schema: ApiSchema,
 }
 
+/// What a Qt property position holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QtMember {
+    /// This crate's property `index`.
+    Value(u16),
+    /// This crate's sub-object `slot` (a `CLASS` member).
+    Child(u16),
+}
+
+/// A sub-object member (`CLASS name(Type)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QtChild {
+    /// The member's name.
+    pub name: String,
+    /// The child's API.
+    pub api: std::sync::Arc<QtApi>,
+}
+
+/// The Qt type name a dynamic replica is told a sub-object property has.
+pub(crate) const OBJECT_POINTER: &str = "QObject*";
+/// The Qt type name of a model property in a class definition.
+pub(crate) const MODEL_POINTER: &str = "QAbstractItemModel*";
+
 /// Where a Qt signal position points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QtSignal {
-    /// The notify signal of this property.
-    Notify(u16),
+    /// The notify signal of this property or sub-object.
+    Notify(QtMember),
     /// This declared signal.
     Declared(u16),
 }
@@ -313,11 +341,18 @@ fn push_name(property: &str) -> String {
 impl QtApi {
     /// The Qt view of `schema`.
     pub fn from_schema(schema: &ApiSchema) -> Result<QtApi, QtApiError> {
-        if let Some(child) = schema.children.first() {
-            return Err(QtApiError::NotCarried(format!(
-                "{}: sub-objects and models ({}) are not served to Qt nodes yet",
-                schema.api, child.name
-            )));
+        let mut children = Vec::with_capacity(schema.children.len());
+        for child in &schema.children {
+            if child.model {
+                return Err(QtApiError::NotCarried(format!(
+                    "{}: models ({}) are not served to Qt nodes yet",
+                    schema.api, child.name
+                )));
+            }
+            children.push(QtChild {
+                name: child.name.clone(),
+                api: std::sync::Arc::new(QtApi::from_schema(&child.api)?),
+            });
         }
         let mut mapper = Mapper {
             api: &schema.api,
@@ -369,6 +404,10 @@ impl QtApi {
             .iter()
             .map(&mut function)
             .collect::<Result<Vec<_>, _>>()?;
+        let layout = (0..properties.len() as u16)
+            .map(QtMember::Value)
+            .chain((0..children.len() as u16).map(QtMember::Child))
+            .collect();
         let mut api = QtApi {
             type_name: schema.api.clone(),
             signature: String::new(),
@@ -377,6 +416,8 @@ impl QtApi {
             slots,
             enums: mapper.enums,
             gadgets: mapper.gadgets,
+            children,
+            layout,
             schema: schema.clone(),
         };
         api.signature = api.repc_signature();
@@ -396,19 +437,46 @@ impl QtApi {
             .map(|(i, p)| (i as u16, p))
     }
 
-    fn notifying(&self) -> impl Iterator<Item = (u16, &QtProperty)> {
-        self.properties
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.access != rep::Access::Constant)
-            .map(|(i, p)| (i as u16, p))
+    /// The members with a notify signal, in Qt's order: every one but the constants.
+    fn notifying(&self) -> impl Iterator<Item = QtMember> + '_ {
+        self.layout.iter().copied().filter(|m| match m {
+            QtMember::Value(i) => self
+                .properties
+                .get(*i as usize)
+                .is_some_and(|p| p.access != rep::Access::Constant),
+            QtMember::Child(_) => true,
+        })
+    }
+
+    /// The Qt signal position of `member`'s notify signal (none for a constant).
+    pub fn notify_position_of(&self, member: QtMember) -> Option<i32> {
+        self.notifying().position(|m| m == member).map(|p| p as i32)
     }
 
     /// The Qt signal position of property `index`'s notify signal (none for a constant).
     pub fn notify_position(&self, index: u16) -> Option<i32> {
-        self.notifying()
-            .position(|(i, _)| i == index)
-            .map(|p| p as i32)
+        self.notify_position_of(QtMember::Value(index))
+    }
+
+    /// The Qt property position of `member`.
+    pub fn position_of(&self, member: QtMember) -> i32 {
+        self.layout
+            .iter()
+            .position(|m| *m == member)
+            .map_or(-1, |p| p as i32)
+    }
+
+    /// What Qt property position `position` holds.
+    pub fn member_at(&self, position: i32) -> Option<QtMember> {
+        self.layout.get(usize::try_from(position).ok()?).copied()
+    }
+
+    /// Calls `visit` with this API and every sub-object's API under it.
+    pub fn each_api(&self, visit: &mut dyn FnMut(&QtApi)) {
+        visit(self);
+        for child in &self.children {
+            child.api.each_api(visit);
+        }
     }
 
     /// The Qt signal position of declared signal `index`.
@@ -421,10 +489,7 @@ impl QtApi {
         let position = usize::try_from(position).ok()?;
         let notify = self.notifying().count();
         if position < notify {
-            return self
-                .notifying()
-                .nth(position)
-                .map(|(i, _)| QtSignal::Notify(i));
+            return self.notifying().nth(position).map(QtSignal::Notify);
         }
         let declared = position - notify;
         (declared < self.signals.len()).then_some(QtSignal::Declared(declared as u16))
@@ -481,10 +546,11 @@ impl QtApi {
         };
         let names = |params: &[(String, QtFormat)]| params.iter().map(|(n, _)| n.clone()).collect();
         let mut signals = Vec::new();
-        for (_, p) in self.notifying() {
+        for member in self.notifying() {
+            let (name, ty) = self.qt_property(member);
             signals.push(QtSignalDef {
-                signature: format!("{}Changed({})", p.name, p.ty.qt.name()),
-                parameters: vec![p.name.clone()],
+                signature: format!("{name}Changed({ty})"),
+                parameters: vec![name.to_owned()],
             });
         }
         for s in &self.signals {
@@ -509,13 +575,17 @@ impl QtApi {
             });
         }
         let properties = self
-            .properties
+            .layout
             .iter()
-            .map(|p| QtPropertyDef {
-                name: p.name.clone(),
-                type_name: p.ty.qt.name(),
-                notify: (p.access != rep::Access::Constant)
-                    .then(|| format!("{}Changed({})", p.name, p.ty.qt.name())),
+            .map(|&member| {
+                let (name, ty) = self.qt_property(member);
+                let constant = matches!(member, QtMember::Value(i)
+                    if self.properties[i as usize].access == rep::Access::Constant);
+                QtPropertyDef {
+                    name: name.to_owned(),
+                    notify: (!constant).then(|| format!("{name}Changed({ty})")),
+                    type_name: ty,
+                }
             })
             .collect();
         QtDefinition {
@@ -551,8 +621,45 @@ impl QtApi {
         }
     }
 
-    /// The `.rep` file this API is equivalent to.
+    /// The name and Qt type name of the property at `member`.
+    fn qt_property(&self, member: QtMember) -> (&str, String) {
+        match member {
+            QtMember::Value(i) => {
+                let p = &self.properties[i as usize];
+                (&p.name, p.ty.qt.name())
+            }
+            QtMember::Child(slot) => (&self.children[slot as usize].name, OBJECT_POINTER.into()),
+        }
+    }
+
+    /// The `.rep` file this API is equivalent to (its sub-objects' classes first).
     pub fn to_rep(&self) -> rep::RepFile {
+        let mut file = rep::RepFile::default();
+        for child in &self.children {
+            let theirs = child.api.to_rep();
+            for class in theirs.classes {
+                if !file.classes.iter().any(|c| c.name == class.name) {
+                    file.classes.push(class);
+                }
+            }
+            for pod in theirs.pods {
+                if !file.pods.iter().any(|p| p.name == pod.name) {
+                    file.pods.push(pod);
+                }
+            }
+        }
+        let own = self.own_rep();
+        for pod in own.pods {
+            if !file.pods.iter().any(|p| p.name == pod.name) {
+                file.pods.push(pod);
+            }
+        }
+        file.classes.extend(own.classes);
+        file
+    }
+
+    /// The `.rep` file of this class alone.
+    fn own_rep(&self) -> rep::RepFile {
         let short = |qt: &QtType| {
             // Inside its class, an enum is named without the class.
             let name = qt.name();
@@ -597,10 +704,19 @@ impl QtApi {
                 .collect(),
             classes: vec![rep::Class {
                 name: self.type_name.clone(),
-                members: properties
+                members: self
+                    .layout
                     .iter()
-                    .cloned()
-                    .map(rep::ClassMember::Property)
+                    .map(|member| match *member {
+                        QtMember::Value(i) => {
+                            rep::ClassMember::Property(properties[i as usize].clone())
+                        }
+                        QtMember::Child(slot) => rep::ClassMember::Child {
+                            name: self.children[slot as usize].name.clone(),
+                            class: self.children[slot as usize].api.type_name.clone(),
+                            line: 0,
+                        },
+                    })
                     .collect(),
                 properties,
                 signals: self.signals.iter().map(function).collect(),
@@ -793,7 +909,22 @@ impl QtApi {
     /// slots. A property with neither a push method nor constancy is taken as writable; a
     /// Qt source refuses writes to the others without a word, as Qt does.
     pub fn from_definition(def: &QtDefinition) -> Result<QtApi, QtApiError> {
-        use crate::values::schema::{MemberSchema, PropertySchema, Variant as V};
+        QtApi::from_definition_with(def, &mut |_, p| {
+            Err(QtApiError::NotCarried(format!(
+                "{}: the sub-object {} comes without its API",
+                def.type_name, p.name
+            )))
+        })
+    }
+
+    /// [`QtApi::from_definition`] for a class with sub-objects: `child(position, property)`
+    /// gives the API of the sub-object property at Qt position `position` (Qt sends it
+    /// with the sub-object's value, not in the parent's definition).
+    pub fn from_definition_with(
+        def: &QtDefinition,
+        child: &mut ChildApis<'_>,
+    ) -> Result<QtApi, QtApiError> {
+        use crate::values::schema::{ChildSchema, MemberSchema, PropertySchema, Variant as V};
         let mut types = BTreeMap::new();
         let mut enum_names = BTreeMap::new();
         let mut enums = Vec::new();
@@ -867,7 +998,24 @@ impl QtApi {
             Ok(QtFormat { format, qt })
         };
         let mut properties = Vec::new();
-        for p in &def.properties {
+        let mut children = Vec::new();
+        let mut layout = Vec::new();
+        for (position, p) in def.properties.iter().enumerate() {
+            if p.type_name == MODEL_POINTER {
+                return Err(QtApiError::NotCarried(format!(
+                    "{}: models ({}) are not read from Qt hosts yet",
+                    def.type_name, p.name
+                )));
+            }
+            if p.type_name.ends_with('*') {
+                layout.push(QtMember::Child(children.len() as u16));
+                children.push(QtChild {
+                    name: p.name.clone(),
+                    api: child(position, p)?,
+                });
+                continue;
+            }
+            layout.push(QtMember::Value(properties.len() as u16));
             let ty = map(&p.type_name)?;
             let push = push_name(&p.name);
             let pushed = def
@@ -991,7 +1139,16 @@ impl QtApi {
             signals: signals.iter().map(member).collect(),
             slots: schema_slots,
             types,
-            children: Vec::new(),
+            children: children
+                .iter()
+                .map(|c| ChildSchema {
+                    name: c.name.clone(),
+                    // A Qt sub-object is a pointer, which may be null.
+                    optional: true,
+                    api: c.api.schema.clone(),
+                    model: false,
+                })
+                .collect(),
         };
         schema.signature = schema.structural_signature().unwrap_or_default();
         let mut api = QtApi {
@@ -1002,12 +1159,18 @@ impl QtApi {
             slots,
             enums,
             gadgets,
+            children,
+            layout,
             schema,
         };
         api.signature = api.repc_signature();
         Ok(api)
     }
 }
+
+/// Finds the API of the sub-object property at a Qt position of a class definition.
+pub type ChildApis<'a> =
+    dyn FnMut(usize, &QtPropertyDef) -> Result<std::sync::Arc<QtApi>, QtApiError> + 'a;
 
 /// A function's parameters: name and type, in order.
 type Params = Vec<(String, QtFormat)>;
@@ -1095,9 +1258,16 @@ impl QtApi {
             }
             api.signature = api.repc_signature();
         }
-        let Some((text, class_name)) = hints.rep else {
-            return Ok(api);
-        };
+        match hints.rep {
+            Some((text, class_name)) => api.with_rep(text, class_name),
+            None => Ok(api),
+        }
+    }
+
+    /// This API with the Qt types, modifiers, enum values, property order and signature of
+    /// class `class_name` of the `.rep` file `text` (and its sub-objects with theirs).
+    fn with_rep(self, text: &str, class_name: &str) -> Result<QtApi, QtApiError> {
+        let mut api = self;
         let bad =
             |what: String| QtApiError::NotCarried(format!("{class_name}'s .rep file: {what}"));
         let file = rep::parse(text).map_err(|e| bad(e.to_string()))?;
@@ -1106,12 +1276,41 @@ impl QtApi {
             .iter()
             .find(|c| c.name == class_name)
             .ok_or_else(|| bad("no such class".into()))?;
+        let child_classes: Vec<&str> = class
+            .members
+            .iter()
+            .filter_map(|m| match m {
+                rep::ClassMember::Child { class, .. } => Some(class.as_str()),
+                rep::ClassMember::Model(_) => Some(""),
+                rep::ClassMember::Property(_) => None,
+            })
+            .collect();
         if class.properties.len() != api.properties.len()
+            || child_classes.len() != api.children.len()
             || class.signals.len() != api.signals.len()
             || class.slots.len() != api.slots.len()
         {
             return Err(bad("it does not declare this API's members".into()));
         }
+        for (child, child_class) in api.children.iter_mut().zip(&child_classes) {
+            let theirs = QtApi::clone(&child.api).with_rep(text, child_class)?;
+            child.api = std::sync::Arc::new(theirs);
+        }
+        let (mut values, mut children) = (0u16, 0u16);
+        api.layout = class
+            .members
+            .iter()
+            .map(|m| match m {
+                rep::ClassMember::Property(_) => {
+                    values += 1;
+                    QtMember::Value(values - 1)
+                }
+                _ => {
+                    children += 1;
+                    QtMember::Child(children - 1)
+                }
+            })
+            .collect();
         for (p, rp) in api.properties.iter_mut().zip(&class.properties) {
             p.access = rp.access;
             p.ty.qt = rep_qt_type(&rp.ty, class)?;

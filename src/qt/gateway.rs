@@ -15,15 +15,16 @@ use std::sync::Arc;
 
 use tracing::{debug, warn};
 
-use super::api::{QtApi, QtHints};
+use super::api::{QtApi, QtHints, QtMember};
 use super::convert::{from_qvariant, to_qvariant, Cx};
 use super::registry_face as face;
 use crate::values::{codec, ApiSchema, Value};
+use crate::wire::qt::variant::sub_object_kind;
 use crate::wire::qt::{
-    QVariant, QtObject, QtPacket, TypeRegistry, CALL_INVOKE, CALL_WRITE_PROPERTY, NO_SERIAL,
-    QT_PROTOCOL,
+    QVariant, QtObject, QtPacket, SubObject, TypeRegistry, CALL_INVOKE, CALL_WRITE_PROPERTY,
+    NO_SERIAL, QT_PROTOCOL,
 };
-use crate::wire::{Encoding, Handshake, ObjectInfo, Packet, SourceId, NO_REPLY};
+use crate::wire::{ChildInit, Encoding, Handshake, ObjectInfo, Packet, SourceId, NO_REPLY};
 
 /// Why the gateway gave up on the connection.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,10 +44,12 @@ pub enum GatewayError {
 /// source's name.
 pub type RepLookup = Arc<dyn Fn(&str) -> QtHints + Send + Sync>;
 
-/// A source the Qt node acquired.
+/// A source the Qt node acquired, or a sub-object that came with one.
 struct Acquired {
     name: String,
     api: Arc<QtApi>,
+    /// The Qt replica is a dynamic one: sub-objects go with their class definitions.
+    dynamic: bool,
 }
 
 /// A call the Qt node made that waits for its reply.
@@ -73,6 +76,8 @@ pub struct HostGateway {
     acquiring: HashMap<String, bool>,
     acquired: HashMap<SourceId, Acquired>,
     by_name: HashMap<String, SourceId>,
+    /// The sub-object at (parent, child slot), for every sub-object shown to the Qt node.
+    child_at: super::ChildPlaces,
     calls: HashMap<u32, PendingCall>,
     next_serial: u32,
     types: TypeRegistry,
@@ -102,6 +107,7 @@ impl HostGateway {
             acquiring: HashMap::default(),
             acquired: HashMap::default(),
             by_name: HashMap::default(),
+            child_at: HashMap::default(),
             calls: HashMap::default(),
             next_serial: 1,
             types: TypeRegistry::new(),
@@ -153,14 +159,16 @@ impl HostGateway {
                 name,
                 source,
                 values,
+                children,
                 ..
-            } => self.on_init(name, source, &values),
-            Packet::InitDynamic {
+            }
+            | Packet::InitDynamic {
                 name,
                 source,
                 values,
+                children,
                 ..
-            } => self.on_init(name, source, &values),
+            } => self.on_init(name, source, &values, &children),
             Packet::AcquireRefused { name, reason } => {
                 // Qt has no refusal: its replica waits, as for a source it is never offered.
                 warn!(%name, %reason, "the host refused a Qt replica");
@@ -184,7 +192,12 @@ impl HostGateway {
                 debug!(index, %reason, "a Qt replica's write was refused");
             }
             Packet::Ping(n) => self.to_host.push(Packet::Pong(n)),
-            Packet::SetPropertyDone { .. } | Packet::Pong(_) | Packet::ChildChange { .. } => {}
+            Packet::ChildChange {
+                parent,
+                slot,
+                children,
+            } => self.on_child_change(parent, slot, &children),
+            Packet::SetPropertyDone { .. } | Packet::Pong(_) => {}
             other => debug!(kind = other.kind_name(), "ignored from the host"),
         }
         Ok(())
@@ -231,10 +244,13 @@ impl HostGateway {
                     // Qt's registry has no signature, and is typed by its name.
                     api.signature = String::new();
                 }
-                for g in &api.gadgets {
-                    self.types
-                        .add_gadget(&g.name, g.fields.iter().map(|(n, _)| n.clone()).collect());
-                }
+                let types = &mut self.types;
+                api.each_api(&mut |api| {
+                    for g in &api.gadgets {
+                        types
+                            .add_gadget(&g.name, g.fields.iter().map(|(n, _)| n.clone()).collect());
+                    }
+                });
                 let object = QtObject {
                     name: name.clone(),
                     type_name: api.type_name.clone(),
@@ -258,8 +274,8 @@ impl HostGateway {
     fn on_removed(&mut self, name: &str) {
         self.offered.remove(name);
         self.describing.remove(name);
-        if let Some(source) = self.by_name.remove(name) {
-            self.acquired.remove(&source);
+        if let Some(&source) = self.by_name.get(name) {
+            self.forget(source);
             self.to_qt.push(QtPacket::RemoveObject {
                 name: name.to_owned(),
             });
@@ -267,12 +283,132 @@ impl HostGateway {
         self.release_first_list();
     }
 
-    fn qt_values(&self, api: &QtApi, values: &[bytes::Bytes]) -> Vec<QVariant> {
-        api.properties
-            .iter()
-            .zip(values)
-            .map(|(p, bytes)| self.to_qt_value(api, &p.ty, bytes, &p.name))
-            .collect()
+    /// Forgets a source shown to the Qt node, with every sub-object under it.
+    fn forget(&mut self, source: SourceId) {
+        for source in super::take_subtree(&mut self.child_at, source) {
+            if let Some(acquired) = self.acquired.remove(&source) {
+                self.by_name.remove(&acquired.name);
+            }
+        }
+    }
+
+    /// The Qt values of source `source` (named `name` for the Qt node) in Qt's property
+    /// order: its own `values`, and each sub-object found in `tree` as a `QRO_` holding
+    /// its own, recursively. Each sub-object is remembered under its Qt name, so its later
+    /// packets and the Qt node's calls find it.
+    fn qt_object(
+        &mut self,
+        api: &Arc<QtApi>,
+        source: SourceId,
+        name: &str,
+        values: &[bytes::Bytes],
+        tree: &[ChildInit],
+        dynamic: bool,
+    ) -> Vec<QVariant> {
+        let mut out = Vec::with_capacity(api.layout.len());
+        for &member in &api.layout {
+            out.push(match member {
+                QtMember::Value(i) => {
+                    match (api.properties.get(i as usize), values.get(i as usize)) {
+                        (Some(p), Some(bytes)) => self.to_qt_value(api, &p.ty, bytes, &p.name),
+                        _ => QVariant::Invalid,
+                    }
+                }
+                QtMember::Child(slot) => {
+                    let init = tree.iter().find(|c| c.parent == source && c.slot == slot);
+                    self.qt_child(api, source, name, slot, init, tree, dynamic)
+                }
+            });
+        }
+        out
+    }
+
+    /// The `QRO_` of sub-object `slot` of `parent` (null without `init`).
+    #[allow(clippy::too_many_arguments)]
+    fn qt_child(
+        &mut self,
+        api: &Arc<QtApi>,
+        parent: SourceId,
+        parent_name: &str,
+        slot: u16,
+        init: Option<&ChildInit>,
+        tree: &[ChildInit],
+        dynamic: bool,
+    ) -> QVariant {
+        let Some(child) = api.children.get(slot as usize) else {
+            return QVariant::Invalid;
+        };
+        let name = format!("Class::{parent_name}::{}", child.name);
+        let type_name = child.api.type_name.clone();
+        let Some(init) = init else {
+            return SubObject::null(name, type_name, sub_object_kind::CLASS).into_variant();
+        };
+        let child_api = Arc::clone(&child.api);
+        let values = self.qt_object(&child_api, init.source, &name, &init.values, tree, dynamic);
+        let definition = dynamic.then(|| child_api.definition());
+        let sub = SubObject::new(
+            name.clone(),
+            type_name,
+            sub_object_kind::CLASS,
+            definition.as_ref(),
+            &values,
+            &self.types,
+        );
+        self.child_at.insert((parent, slot), init.source);
+        self.by_name.insert(name.clone(), init.source);
+        self.acquired.insert(
+            init.source,
+            Acquired {
+                name,
+                api: child_api,
+                dynamic,
+            },
+        );
+        sub.map(SubObject::into_variant).unwrap_or_else(|error| {
+            warn!(api = %api.type_name, %error, "a sub-object Qt cannot take: sent as invalid");
+            QVariant::Invalid
+        })
+    }
+
+    /// Sub-object `slot` of `parent` was replaced by the first of `tree` (or by none): Qt
+    /// sees its pointer property change to the new `QRO_`.
+    fn on_child_change(&mut self, parent: SourceId, slot: u16, tree: &[ChildInit]) {
+        if let Some(old) = self.child_at.remove(&(parent, slot)) {
+            self.forget(old);
+        }
+        let Some(acquired) = self.acquired.get(&parent) else {
+            return;
+        };
+        let (api, name, dynamic) = (
+            Arc::clone(&acquired.api),
+            acquired.name.clone(),
+            acquired.dynamic,
+        );
+        let init = tree
+            .first()
+            .filter(|c| c.parent == parent && c.slot == slot);
+        let value = self.qt_child(&api, parent, &name, slot, init, tree, dynamic);
+        self.push_change(&api, name, QtMember::Child(slot), value);
+    }
+
+    /// A property change as Qt sends it: the new value, then its notify signal with it.
+    fn push_change(&mut self, api: &QtApi, name: String, member: QtMember, value: QVariant) {
+        let position = api.position_of(member);
+        self.to_qt.push(QtPacket::PropertyChange {
+            name: name.clone(),
+            index: position,
+            value: value.clone(),
+        });
+        if let Some(notify) = api.notify_position_of(member) {
+            self.to_qt.push(QtPacket::Invoke {
+                name,
+                call: CALL_INVOKE,
+                index: notify,
+                args: vec![value],
+                serial: NO_SERIAL,
+                property_index: position,
+            });
+        }
     }
 
     fn to_qt_value(
@@ -293,7 +429,13 @@ impl HostGateway {
         })
     }
 
-    fn on_init(&mut self, name: String, source: SourceId, values: &[bytes::Bytes]) {
+    fn on_init(
+        &mut self,
+        name: String,
+        source: SourceId,
+        values: &[bytes::Bytes],
+        children: &[ChildInit],
+    ) {
         let Some(wants_definition) = self.acquiring.remove(&name) else {
             debug!(%name, "an init nobody asked for");
             return;
@@ -304,7 +446,7 @@ impl HostGateway {
         let api = Arc::clone(api);
         let values = match self.registry_init(&name, values) {
             Some(locations) => vec![locations],
-            None => self.qt_values(&api, values),
+            None => self.qt_object(&api, source, &name, values, children, wants_definition),
         };
         self.to_qt.push(match wants_definition {
             true => QtPacket::InitDynamic {
@@ -318,7 +460,14 @@ impl HostGateway {
             },
         });
         self.by_name.insert(name.clone(), source);
-        self.acquired.insert(source, Acquired { name, api });
+        self.acquired.insert(
+            source,
+            Acquired {
+                name,
+                api,
+                dynamic: wants_definition,
+            },
+        );
     }
 
     /// The registry's entries, as Qt's `sourceLocations`, when `name` is the registry.
@@ -379,23 +528,8 @@ impl HostGateway {
             return;
         };
         let value = self.to_qt_value(&acquired.api, &property.ty, value, &property.name);
-        let name = acquired.name.clone();
-        let notify = acquired.api.notify_position(index);
-        self.to_qt.push(QtPacket::PropertyChange {
-            name: name.clone(),
-            index: i32::from(index),
-            value: value.clone(),
-        });
-        if let Some(position) = notify {
-            self.to_qt.push(QtPacket::Invoke {
-                name,
-                call: CALL_INVOKE,
-                index: position,
-                args: vec![value],
-                serial: NO_SERIAL,
-                property_index: i32::from(index),
-            });
-        }
+        let (api, name) = (Arc::clone(&acquired.api), acquired.name.clone());
+        self.push_change(&api, name, QtMember::Value(index), value);
     }
 
     fn on_signal(&mut self, source: SourceId, index: u16, args: &[u8]) {
@@ -468,8 +602,14 @@ impl HostGateway {
                 None => warn!(%name, "a Qt node asked for a source this host does not offer it"),
             },
             QtPacket::RemoveObject { name } => {
-                if let Some(source) = self.by_name.remove(&name) {
-                    self.acquired.remove(&source);
+                // Only a source the Qt node acquired is released; its sub-objects go with it.
+                let root = self
+                    .by_name
+                    .get(&name)
+                    .copied()
+                    .filter(|s| !self.child_at.values().any(|child| child == s));
+                if let Some(source) = root {
+                    self.forget(source);
                     self.to_host.push(Packet::Release { source });
                 }
             }
@@ -604,9 +744,10 @@ impl HostGateway {
     }
 
     fn write_property(&mut self, api: &QtApi, source: SourceId, index: i32, args: &[QVariant]) {
-        let property = u16::try_from(index)
-            .ok()
-            .and_then(|i| api.properties.get(i as usize).map(|p| (i, p)));
+        let property = match api.member_at(index) {
+            Some(QtMember::Value(i)) => api.properties.get(i as usize).map(|p| (i, p)),
+            _ => None,
+        };
         let (Some((index, property)), [value]) = (property, args) else {
             warn!(api = %api.type_name, index, "a Qt write of a property that does not exist");
             return;

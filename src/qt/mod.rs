@@ -25,6 +25,29 @@ use std::sync::{Arc, Mutex};
 
 use crate::values::{ApiSchema, SchemaError};
 
+/// Where each sub-object shown across a gateway hangs: (parent, child slot) → its id.
+pub(crate) type ChildPlaces =
+    rustc_hash::FxHashMap<(crate::wire::SourceId, u16), crate::wire::SourceId>;
+
+/// `root` and every sub-object under it, which are taken out of `places`.
+pub(crate) fn take_subtree(
+    places: &mut ChildPlaces,
+    root: crate::wire::SourceId,
+) -> Vec<crate::wire::SourceId> {
+    let mut found = vec![root];
+    let mut at = 0;
+    while let Some(&parent) = found.get(at) {
+        let under: Vec<(crate::wire::SourceId, u16)> = places
+            .keys()
+            .filter(|(p, _)| *p == parent)
+            .copied()
+            .collect();
+        found.extend(under.iter().filter_map(|key| places.remove(key)));
+        at += 1;
+    }
+    found
+}
+
 /// The typed replicas' APIs a node holds, by source name, for the gateways of its Qt
 /// connections (their Qt faces are computed when a Qt host first needs one).
 #[derive(Clone, Default)]

@@ -17,17 +17,22 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tracing::{debug, warn};
 
-use super::api::QtApi;
+use super::api::{QtApi, QtApiError, QtMember};
 use super::convert::{from_qvariant, to_qvariant, Cx};
 use super::registry_face as face;
 use crate::proto::replica::UNKNOWN_SIGNATURE;
 use crate::values::{codec, Value};
 use crate::wire::qt::{
-    QVariant, QtPacket, TypeRegistry, CALL_INVOKE, CALL_WRITE_PROPERTY, NO_SERIAL, QT_PROTOCOL,
+    QVariant, QtDefinition, QtPacket, TypeRegistry, UserValue, CALL_INVOKE, CALL_WRITE_PROPERTY,
+    NO_SERIAL, QT_PROTOCOL,
 };
 use crate::wire::{
-    Encoding, FailureKind, Handshake, ObjectInfo, Packet, RemoteFailure, SourceId, NO_REPLY,
+    ChildInit, Encoding, FailureKind, Handshake, ObjectInfo, Packet, RemoteFailure, SourceId,
+    NO_REPLY,
 };
+
+/// How deep sub-objects may nest under a source (Qt's own trees are a level or two).
+const MAX_SUB_OBJECT_DEPTH: usize = 16;
 
 /// A typed replica's API, as the node that holds it knows it.
 #[derive(Clone)]
@@ -99,6 +104,11 @@ pub struct NodeGateway {
     acquiring: HashMap<String, (Option<TypedApi>, SourceId)>,
     acquired: HashMap<SourceId, Acquired>,
     by_name: HashMap<String, SourceId>,
+    /// The sub-object at (parent, child slot), for every sub-object handed to the node.
+    child_at: super::ChildPlaces,
+    /// The sub-objects' APIs the Qt host defined so far, by type name (it defines each
+    /// type once, with its first value).
+    defined: HashMap<String, Arc<QtApi>>,
     calls: HashMap<i32, PendingCall>,
     next_serial: i32,
     pongs: VecDeque<PongFor>,
@@ -122,6 +132,8 @@ impl NodeGateway {
             acquiring: HashMap::default(),
             acquired: HashMap::default(),
             by_name: HashMap::default(),
+            child_at: HashMap::default(),
+            defined: HashMap::default(),
             calls: HashMap::default(),
             next_serial: 1,
             pongs: VecDeque::new(),
@@ -185,8 +197,8 @@ impl NodeGateway {
                 name,
                 definition,
                 values,
-            } => match QtApi::from_definition(&definition) {
-                Ok(api) => self.on_init(name, Some(Arc::new(api)), &values),
+            } => match self.defined_api(&definition, &values, 0) {
+                Ok(api) => self.on_init(name, Some(api), &values),
                 Err(error) => {
                     warn!(%name, %error, "a Qt source's definition this crate cannot use");
                     self.acquiring.remove(&name);
@@ -198,8 +210,8 @@ impl NodeGateway {
             },
             QtPacket::RemoveObject { name } => {
                 self.offered.remove(&name);
-                if let Some(source) = self.by_name.remove(&name) {
-                    self.acquired.remove(&source);
+                if let Some(&source) = self.by_name.get(&name) {
+                    self.forget(source);
                 }
                 self.to_node.push(Packet::RemoveObject { name });
             }
@@ -268,21 +280,19 @@ impl NodeGateway {
                 return;
             }
         };
-        let encoded: Result<Vec<Bytes>, String> = api
-            .properties
-            .iter()
-            .zip(values)
-            .map(|(p, q)| self.native_value(&api, &p.ty.format, q))
-            .collect();
-        let encoded = match encoded {
-            Ok(values) if values.len() == api.properties.len() => values,
-            Ok(values) => {
-                warn!(%name, sent = values.len(), "a Qt init with the wrong number of values");
-                values
+        let types = &mut self.types;
+        api.each_api(&mut |api| {
+            for g in &api.gadgets {
+                types.add_gadget(&g.name, g.fields.iter().map(|(n, _)| n.clone()).collect());
             }
+        });
+        let mut children = Vec::new();
+        let encoded = match self.native_object(&api, source, values, &mut children, 0) {
+            Ok(values) => values,
             Err(reason) => {
                 warn!(%name, %reason, "a Qt init this replica cannot hold");
                 // The replica fails alone: an init whose values do not decode.
+                children.clear();
                 Vec::new()
             }
         };
@@ -292,7 +302,7 @@ impl NodeGateway {
                 source,
                 signature,
                 values: encoded,
-                children: Vec::new(),
+                children,
             },
             None => Packet::InitDynamic {
                 name: name.clone(),
@@ -303,13 +313,9 @@ impl NodeGateway {
                     .unwrap_or_default()
                     .into(),
                 values: encoded,
-                children: Vec::new(),
+                children,
             },
         });
-        for g in &api.gadgets {
-            self.types
-                .add_gadget(&g.name, g.fields.iter().map(|(n, _)| n.clone()).collect());
-        }
         self.by_name.insert(name.clone(), source);
         self.acquired.insert(
             source,
@@ -331,6 +337,172 @@ impl NodeGateway {
         codec::encode(&value, format, &api.schema.types, self.encoding)
             .map(Bytes::from)
             .map_err(|e| e.to_string())
+    }
+
+    /// The API of a dynamic replica from its class definition and init `values`: Qt
+    /// defines each sub-object's class with the sub-object's first value, not in the
+    /// parent's definition.
+    fn defined_api(
+        &mut self,
+        definition: &QtDefinition,
+        values: &[QVariant],
+        depth: usize,
+    ) -> Result<Arc<QtApi>, QtApiError> {
+        if depth > MAX_SUB_OBJECT_DEPTH {
+            return Err(QtApiError::NotCarried(format!(
+                "sub-objects nested deeper than {MAX_SUB_OBJECT_DEPTH} levels"
+            )));
+        }
+        let api = QtApi::from_definition_with(definition, &mut |position, property| {
+            let sub = match values.get(position) {
+                Some(QVariant::User {
+                    value: UserValue::SubObject(sub),
+                    ..
+                }) => sub,
+                _ => {
+                    return Err(QtApiError::NotCarried(format!(
+                        "the sub-object {} came without its value",
+                        property.name
+                    )))
+                }
+            };
+            let defined = sub.definition().map_err(|e| {
+                QtApiError::NotCarried(format!("the definition of {}: {e}", property.name))
+            })?;
+            match defined {
+                Some(child) => {
+                    let types = child.registry(&self.types);
+                    let values = sub
+                        .values(&types)
+                        .map_err(|e| QtApiError::NotCarried(format!("{}: {e}", property.name)))?
+                        .unwrap_or_default();
+                    let api = self.defined_api(&child, &values, depth + 1)?;
+                    self.defined
+                        .insert(child.type_name.clone(), Arc::clone(&api));
+                    Ok(api)
+                }
+                None => match self.defined.get(&sub.type_name) {
+                    Some(api) => Ok(Arc::clone(api)),
+                    // A null pointer of a class never defined: an API with no members.
+                    None if sub.parameters.is_none() => {
+                        let empty = QtDefinition {
+                            type_name: sub.type_name.clone(),
+                            ..QtDefinition::default()
+                        };
+                        QtApi::from_definition(&empty).map(Arc::new)
+                    }
+                    None => Err(QtApiError::NotCarried(format!(
+                        "the sub-object {} of the undefined class {}",
+                        property.name, sub.type_name
+                    ))),
+                },
+            }
+        })?;
+        Ok(Arc::new(api))
+    }
+
+    /// This crate's values of source `source` from its Qt `values` (in Qt's property
+    /// order); each sub-object among them is appended to `tree` (parents first) under an id
+    /// of its own, and remembered under its Qt name.
+    fn native_object(
+        &mut self,
+        api: &Arc<QtApi>,
+        source: SourceId,
+        values: &[QVariant],
+        tree: &mut Vec<ChildInit>,
+        depth: usize,
+    ) -> Result<Vec<Bytes>, String> {
+        if values.len() != api.layout.len() {
+            return Err(format!(
+                "{} values, {} expected",
+                values.len(),
+                api.layout.len()
+            ));
+        }
+        let mut encoded = Vec::with_capacity(api.properties.len());
+        for (&member, value) in api.layout.iter().zip(values) {
+            match member {
+                QtMember::Value(i) => {
+                    let property = &api.properties[i as usize];
+                    encoded.push(self.native_value(api, &property.ty.format, value)?);
+                }
+                QtMember::Child(slot) => {
+                    self.native_child(api, source, slot, value, tree, depth)?
+                }
+            }
+        }
+        Ok(encoded)
+    }
+
+    /// Sub-object `slot` of `parent` from its `QRO_`: appended to `tree` with its own
+    /// sub-objects, unless the pointer is null.
+    fn native_child(
+        &mut self,
+        api: &Arc<QtApi>,
+        parent: SourceId,
+        slot: u16,
+        value: &QVariant,
+        tree: &mut Vec<ChildInit>,
+        depth: usize,
+    ) -> Result<(), String> {
+        if depth >= MAX_SUB_OBJECT_DEPTH {
+            return Err(format!(
+                "sub-objects nested deeper than {MAX_SUB_OBJECT_DEPTH} levels"
+            ));
+        }
+        let child = &api.children[slot as usize];
+        let sub = match value {
+            QVariant::User {
+                value: UserValue::SubObject(sub),
+                ..
+            } => sub,
+            QVariant::Invalid => return Ok(()),
+            other => return Err(format!("{}: not a sub-object: {other:?}", child.name)),
+        };
+        let Some(values) = sub
+            .values(&self.types)
+            .map_err(|e| format!("{}: {e}", child.name))?
+        else {
+            return Ok(());
+        };
+        let child_api = Arc::clone(&child.api);
+        let source = self.fresh_source();
+        let at = tree.len();
+        tree.push(ChildInit {
+            parent,
+            slot,
+            source,
+            signature: child_api.schema.signature,
+            values: Vec::new(),
+        });
+        tree[at].values = self.native_object(&child_api, source, &values, tree, depth + 1)?;
+        self.child_at.insert((parent, slot), source);
+        self.by_name.insert(sub.name.clone(), source);
+        self.acquired.insert(
+            source,
+            Acquired {
+                name: sub.name.clone(),
+                signature: child_api.schema.signature,
+                api: child_api,
+            },
+        );
+        Ok(())
+    }
+
+    /// An id for a source the node has not seen yet.
+    fn fresh_source(&mut self) -> SourceId {
+        let source = self.next_source;
+        self.next_source = self.next_source.wrapping_add(1).max(1);
+        source
+    }
+
+    /// Forgets a source handed to the node, with every sub-object under it.
+    fn forget(&mut self, source: SourceId) {
+        for source in super::take_subtree(&mut self.child_at, source) {
+            if let Some(acquired) = self.acquired.remove(&source) {
+                self.by_name.remove(&acquired.name);
+            }
+        }
     }
 
     /// The registry's entries, encoded as this crate's `sources`.
@@ -384,14 +556,16 @@ impl NodeGateway {
         let Some(acquired) = self.acquired.get(&source) else {
             return;
         };
-        let Some((index, property)) = u16::try_from(index)
-            .ok()
-            .and_then(|i| acquired.api.properties.get(i as usize).map(|p| (i, p)))
-        else {
-            warn!(%name, index, "a Qt change of a property that does not exist");
-            return;
+        let api = Arc::clone(&acquired.api);
+        let (index, property) = match api.member_at(index) {
+            Some(QtMember::Value(i)) => (i, &api.properties[i as usize]),
+            Some(QtMember::Child(slot)) => return self.child_changed(source, slot, value),
+            None => {
+                warn!(%name, index, "a Qt change of a property that does not exist");
+                return;
+            }
         };
-        match self.native_value(&acquired.api, &property.ty.format, value) {
+        match self.native_value(&api, &property.ty.format, value) {
             Ok(value) => self.to_node.push(Packet::PropertyChange {
                 source,
                 index,
@@ -399,6 +573,28 @@ impl NodeGateway {
             }),
             Err(reason) => {
                 warn!(%name, property = %property.name, %reason, "a Qt change this replica cannot hold")
+            }
+        }
+    }
+
+    /// The Qt host pointed sub-object property `slot` of `parent` at another object (or
+    /// at none): the node gets the new sub-object whole.
+    fn child_changed(&mut self, parent: SourceId, slot: u16, value: &QVariant) {
+        if let Some(old) = self.child_at.remove(&(parent, slot)) {
+            self.forget(old);
+        }
+        let Some(api) = self.acquired.get(&parent).map(|a| Arc::clone(&a.api)) else {
+            return;
+        };
+        let mut children = Vec::new();
+        match self.native_child(&api, parent, slot, value, &mut children, 0) {
+            Ok(()) => self.to_node.push(Packet::ChildChange {
+                parent,
+                slot,
+                children,
+            }),
+            Err(reason) => {
+                warn!(api = %api.type_name, slot, %reason, "a Qt sub-object this replica cannot hold")
             }
         }
     }
@@ -483,11 +679,9 @@ impl NodeGateway {
             Packet::Acquire { name, .. } => self.acquire(name, true),
             Packet::AcquireDynamic { name } => self.acquire(name, false),
             Packet::Release { source } => {
-                if let Some(acquired) = self.acquired.remove(&source) {
-                    self.by_name.remove(&acquired.name);
-                    self.to_qt.push(QtPacket::RemoveObject {
-                        name: acquired.name,
-                    });
+                if let Some(name) = self.acquired.get(&source).map(|a| a.name.clone()) {
+                    self.forget(source);
+                    self.to_qt.push(QtPacket::RemoveObject { name });
                 }
             }
             Packet::Invoke {
@@ -521,8 +715,7 @@ impl NodeGateway {
     }
 
     fn acquire(&mut self, name: String, typed: bool) {
-        let source = self.next_source;
-        self.next_source = self.next_source.wrapping_add(1).max(1);
+        let source = self.fresh_source();
         let api = if typed { (self.lookup)(&name) } else { None };
         if let (Some(api), Some((_, offered))) = (&api, self.offered.get(&name)) {
             // As Qt decides: an empty signature on either side accepts.
@@ -540,10 +733,12 @@ impl NodeGateway {
             }
         }
         if let Some(api) = &api {
-            for g in &api.qt.gadgets {
-                self.types
-                    .add_gadget(&g.name, g.fields.iter().map(|(n, _)| n.clone()).collect());
-            }
+            let types = &mut self.types;
+            api.qt.each_api(&mut |api| {
+                for g in &api.gadgets {
+                    types.add_gadget(&g.name, g.fields.iter().map(|(n, _)| n.clone()).collect());
+                }
+            });
         }
         let is_dynamic = api.is_none();
         self.acquiring.insert(name.clone(), (api, source));
@@ -702,7 +897,7 @@ impl NodeGateway {
                 self.to_qt.push(QtPacket::Invoke {
                     name: acquired.name.clone(),
                     call: CALL_WRITE_PROPERTY,
-                    index: i32::from(index),
+                    index: api.position_of(QtMember::Value(index)),
                     args: vec![q],
                     serial: NO_SERIAL,
                     property_index: -1,

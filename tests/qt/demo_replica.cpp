@@ -10,25 +10,8 @@
 #include <QTimer>
 #include <functional>
 #include <cstdio>
+#include "steps.h"
 #include "rep_demo_replica.h"
-
-static void say(const QString &line)
-{
-    std::printf("%s\n", qPrintable(line));
-    std::fflush(stdout);
-}
-
-static bool waitFor(const std::function<bool()> &done, int ms = 10000)
-{
-    QElapsedTimer timer;
-    timer.start();
-    while (!done()) {
-        if (timer.elapsed() > ms)
-            return false;
-        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
-    }
-    return true;
-}
 
 int main(int argc, char **argv)
 {

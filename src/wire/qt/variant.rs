@@ -752,3 +752,100 @@ fn write_builtin(
     }
     Ok(())
 }
+
+/// `QRO_`'s `type`: what a sub-object property holds.
+pub mod sub_object_kind {
+    /// A `CLASS` child: a QObject with its own properties.
+    pub const CLASS: u8 = 0;
+    /// A `MODEL`: a `QAbstractItemModelAdapter`.
+    pub const MODEL: u8 = 1;
+}
+
+impl SubObject {
+    /// A sub-object whose properties hold `values` (in Qt's order), with its class
+    /// `definition` when the receiver needs one (a dynamic replica's first of a type).
+    pub fn new(
+        name: String,
+        type_name: String,
+        kind: u8,
+        definition: Option<&super::QtDefinition>,
+        values: &[QVariant],
+        types: &TypeRegistry,
+    ) -> Result<SubObject, QtDecodeError> {
+        let mut parameters = Vec::new();
+        let mut w = Writer::new(&mut parameters, super::stream::Order::Big);
+        w.i32(i32::try_from(values.len()).map_err(|_| QtDecodeError::TooLarge)?);
+        for value in values {
+            value.write(&mut w, types)?;
+        }
+        let class_definition = definition.map(|d| {
+            let mut out = Vec::new();
+            d.write(&mut Writer::new(&mut out, super::stream::Order::Big));
+            out
+        });
+        Ok(SubObject {
+            name,
+            type_name,
+            kind,
+            class_definition,
+            parameters: Some(parameters),
+        })
+    }
+
+    /// A null pointer at a sub-object property.
+    pub fn null(name: String, type_name: String, kind: u8) -> SubObject {
+        SubObject {
+            name,
+            type_name,
+            kind,
+            class_definition: None,
+            parameters: None,
+        }
+    }
+
+    /// As a `QVariant` of type `QRO_`.
+    pub fn into_variant(self) -> QVariant {
+        QVariant::User {
+            ty: QtType::Named(super::types::names::QRO.to_owned()),
+            value: UserValue::SubObject(self),
+        }
+    }
+
+    /// Its properties' values (`None` for a null pointer), read with `types`. Each value is
+    /// read within the bytes the parameters hold, so a count larger than them is refused
+    /// before anything is allocated for it.
+    pub fn values(&self, types: &TypeRegistry) -> Result<Option<Vec<QVariant>>, QtDecodeError> {
+        let Some(parameters) = &self.parameters else {
+            return Ok(None);
+        };
+        let mut r = Reader::new(parameters, super::stream::Order::Big);
+        let count = r.i32("QRO_ value count")?;
+        let count = usize::try_from(count).map_err(|_| QtDecodeError::InvalidTag {
+            field: "QRO_ value count",
+            tag: count as u32,
+        })?;
+        // Each value takes at least its 5-byte header.
+        if count.saturating_mul(5) > r.remaining() {
+            return Err(QtDecodeError::CountTooLarge {
+                field: "QRO_ value count",
+                count,
+            });
+        }
+        let values = (0..count)
+            .map(|_| QVariant::read(&mut r, types))
+            .collect::<Result<Vec<_>, _>>()?;
+        r.finish()?;
+        Ok(Some(values))
+    }
+
+    /// Its class definition, if the host sent one.
+    pub fn definition(&self) -> Result<Option<super::QtDefinition>, QtDecodeError> {
+        let Some(bytes) = &self.class_definition else {
+            return Ok(None);
+        };
+        let mut r = Reader::new(bytes, super::stream::Order::Big);
+        let definition = super::QtDefinition::read(&mut r)?;
+        r.finish()?;
+        Ok(Some(definition))
+    }
+}
