@@ -26,12 +26,13 @@ const LAYERS: &[(&str, u8)] = &[
     ("outbox", 4),
     ("batch", 4),
     ("persist", 4),
-    // Qt's dialect: its types, values and the translator over native sessions
-    ("qt", 4),
     // the model adapter: the API every model is served as
     ("adapter", 5),
     // an API's description
     ("api", 6),
+    // Qt's dialect: its types, values and the translator over native sessions (models
+    // shown as Qt's model adapter)
+    ("qt", 6),
     // source and replica state
     ("source", 7),
     ("replica", 7),

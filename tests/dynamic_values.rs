@@ -313,3 +313,33 @@ fn random_bytes_never_panic_the_dynamic_decoder() {
     let (_, tree) = schema.property("tree").unwrap();
     assert!(codec::decode(&deep, &tree.format, &schema.types, enc()).is_err());
 }
+
+/// Regression: an enum held by a struct's field (a model row of `QVariant`s) was traced to
+/// its first variant only, and describing the API failed with "missing variants".
+#[test]
+fn an_enum_in_a_structs_field_is_traced_to_every_variant() {
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    enum Mood {
+        Calm,
+        Loud(u8),
+        Named { name: String },
+    }
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct Row {
+        title: String,
+        mood: Mood,
+    }
+    let mut builder = actix_remote_objects::dynamic::schema::SchemaBuilder::default();
+    builder.trace::<Row>().unwrap();
+    let types = builder.types().expect("every variant traced");
+    let variants = types
+        .iter()
+        .find_map(|(name, def)| match def {
+            actix_remote_objects::dynamic::TypeDef::Enum(v) if name.ends_with("Mood") => Some(v),
+            _ => None,
+        })
+        .expect("the enum is described");
+    assert_eq!(variants.len(), 3);
+}

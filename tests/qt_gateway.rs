@@ -4,13 +4,13 @@
 
 use bytes::Bytes;
 
+use actix_remote_objects::dynamic::ApiSchema;
 use actix_remote_objects::qt::api::{QtApi, QtMember, QtSignal};
 use actix_remote_objects::qt::gateway::HostGateway;
 use actix_remote_objects::wire::qt::{
     QVariant, QtPacket, QtType, SubObject, UserValue, CALL_INVOKE, CALL_WRITE_PROPERTY,
 };
 use actix_remote_objects::wire::{Encoding, Handshake, ObjectInfo, Packet, NO_REPLY};
-use actix_remote_objects::dynamic::ApiSchema;
 use actix_remote_objects::RemoteObject;
 
 #[path = "support/qt_demo.rs"]
@@ -969,4 +969,186 @@ fn a_sub_object_travels_to_qt_as_a_qt_host_sends_it() {
         })
         .unwrap();
     assert!(gateway.take_to_qt().is_empty());
+}
+
+mod listed {
+    //! A list model of strings: one role, `display`.
+    actix_remote_objects::remote_object! {
+        pub Names {
+            model names: ListModel<String>;
+        }
+    }
+    use actix_remote_objects::model::ListModel;
+}
+
+/// The reply a Qt host sent to a `QAbstractItemModelReplica`'s first row request.
+fn captured_data_entries() -> QVariant {
+    let types = actix_remote_objects::wire::qt::TypeRegistry::new();
+    captured_frames()
+        .iter()
+        .filter_map(|f| QtPacket::decode(f, &types).ok())
+        .find_map(|p| match p {
+            QtPacket::InvokeReply { value, .. } if format!("{value:?}").contains("DataEntries") => {
+                Some(value)
+            }
+            _ => None,
+        })
+        .expect("the model capture holds a row reply")
+}
+
+/// A model is shown to Qt as Qt's model adapter: its size at once, its rows on request in
+/// Qt's `DataEntries` (as a Qt host sends them, but for the item flags), and each diff as
+/// `QAbstractItemModel`'s signal, a move's destination numbered as Qt numbers it.
+#[test]
+fn a_model_travels_to_qt_as_qts_model_adapter() {
+    use actix_remote_objects::qt::model::{index_list, int_list, method, signal};
+    use actix_remote_objects::wire::ChildInit;
+    let schema = listed::Names::schema().unwrap();
+    let adapter = &schema.children[0].api;
+    let mut gateway = HostGateway::new(
+        Encoding::Bincode,
+        std::sync::Arc::new(|_: &str| Default::default()),
+    );
+    offer(&mut gateway, "Names", listed::Names::signature(), &schema);
+    gateway
+        .from_qt(QtPacket::AddObject {
+            name: "Names".into(),
+            is_dynamic: false,
+        })
+        .unwrap();
+    let _ = (gateway.take_to_qt(), gateway.take_to_host());
+    let model_id = 0x8000_0007;
+    gateway
+        .from_host(Packet::Init {
+            name: "Names".into(),
+            source: 1,
+            signature: listed::Names::signature(),
+            values: Vec::new(),
+            children: vec![ChildInit {
+                parent: 1,
+                slot: 0,
+                source: model_id,
+                signature: adapter.signature,
+                values: vec![
+                    bincode(&3u64),
+                    bincode(&vec!["display".to_owned()]),
+                    bincode(&None::<u64>),
+                ],
+            }],
+        })
+        .unwrap();
+    let qt = gateway.take_to_qt();
+    let QtPacket::Init { values, .. } = &qt[0] else {
+        panic!("{qt:?}")
+    };
+    let QVariant::User {
+        value: UserValue::SubObject(model),
+        ..
+    } = &values[0]
+    else {
+        panic!("{values:?}")
+    };
+    assert_eq!(
+        (model.name.as_str(), model.type_name.as_str(), model.kind),
+        ("Model::Names::names", "QAbstractItemModelAdapter", 1)
+    );
+    let call = |index: i32, args: Vec<QVariant>, serial: i32| QtPacket::Invoke {
+        name: "Model::Names::names".into(),
+        call: CALL_INVOKE,
+        index,
+        args,
+        serial,
+        property_index: -1,
+    };
+
+    // The size is answered at once; rows are fetched, and answered with Qt's entries.
+    gateway
+        .from_qt(call(method::SIZE, vec![index_list(&[])], 1))
+        .unwrap();
+    assert!(matches!(
+        &gateway.take_to_qt()[..],
+        [QtPacket::InvokeReply {
+            serial: 1,
+            value: QVariant::Size(1, 3),
+            ..
+        }]
+    ));
+    let (start, end) = (index_list(&[(0, 0)]), index_list(&[(0, 0)]));
+    gateway
+        .from_qt(call(method::ROWS, vec![start, end, int_list(&[0])], 2))
+        .unwrap();
+    let host = gateway.take_to_host();
+    let [Packet::Invoke {
+        source,
+        slot: 0,
+        args,
+        ..
+    }] = &host[..]
+    else {
+        panic!("{host:?}")
+    };
+    assert_eq!(*source, model_id);
+    let (request, first, count): (u32, u64, u64) = Encoding::Bincode.decode(args).unwrap();
+    assert_eq!((first, count), (0, 1));
+    gateway
+        .from_host(Packet::Signal {
+            source: model_id,
+            index: 5,
+            args: bincode(&(request, 0u64, vec!["a".to_owned()])),
+        })
+        .unwrap();
+    let qt = gateway.take_to_qt();
+    let [QtPacket::InvokeReply {
+        serial: 2, value, ..
+    }] = &qt[..]
+    else {
+        panic!("{qt:?}")
+    };
+    // Qt's host marks a QStandardItem drag-and-drop-able (175); this crate's rows are
+    // selectable, editable, enabled, without children (163).
+    let as_qt_sent = format!("{value:?}").replace("Int(163)", "Int(175)");
+    assert_eq!(as_qt_sent, format!("{:?}", captured_data_entries()));
+
+    // Diffs: an insert, and a move of row 0 to after the row that was at 1.
+    gateway
+        .from_host(Packet::Signal {
+            source: model_id,
+            index: 0,
+            args: bincode(&(3u64, 2u64, Vec::<String>::new(), 5u64)),
+        })
+        .unwrap();
+    gateway
+        .from_host(Packet::Signal {
+            source: model_id,
+            index: 2,
+            args: bincode(&(0u64, 1u64, 1u64, 5u64)),
+        })
+        .unwrap();
+    let qt = gateway.take_to_qt();
+    let signals: Vec<(i32, &[QVariant])> = qt
+        .iter()
+        .filter_map(|p| match p {
+            QtPacket::Invoke { index, args, .. } => Some((*index, args.as_slice())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(signals[0].0, signal::ROWS_INSERTED);
+    assert_eq!(signals[0].1[1..], [QVariant::Int(3), QVariant::Int(4)]);
+    assert_eq!(signals[1].0, signal::ROWS_MOVED);
+    assert_eq!(
+        signals[1].1[1..3],
+        [QVariant::Int(0), QVariant::Int(1)],
+        "row 0, one row"
+    );
+    assert_eq!(signals[1].1[4], QVariant::Int(2), "before the row now at 2");
+    gateway
+        .from_qt(call(method::SIZE, vec![index_list(&[])], 3))
+        .unwrap();
+    assert!(matches!(
+        &gateway.take_to_qt()[..],
+        [QtPacket::InvokeReply {
+            value: QVariant::Size(1, 5),
+            ..
+        }]
+    ));
 }

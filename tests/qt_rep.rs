@@ -126,3 +126,73 @@ fn an_inline_enum_carries_its_qt_values_and_the_signature_follows_them() {
     );
     assert_eq!(inline::State::default(), inline::State::Idle);
 }
+
+mod with_members {
+    //! A file with a CLASS (between two PROPs) and a MODEL.
+    actix_remote_objects::remote_object!(rep = "tests/qt/office.rep");
+    actix_remote_objects::remote_object!(rep = "tests/qt/playlist.rep");
+}
+
+fn qt_of<A: RemoteObject>() -> QtApi {
+    let hints = QtHints {
+        rep: A::qt_rep(),
+        enums: A::qt_enums(),
+    };
+    QtApi::for_api(&A::schema().unwrap(), hints).unwrap()
+}
+
+fn repc_signatures(file: &str) -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    actix_remote_objects_rep::signatures(&actix_remote_objects_rep::parse(&text).unwrap())
+}
+
+#[test]
+fn a_class_member_imports_as_an_optional_sub_object_in_the_files_order() {
+    use actix_remote_objects::qt::api::QtMember;
+    use with_members::office::ReplicaExt as _;
+    let office = qt_of::<with_members::Office>();
+    assert_eq!(
+        office.signature,
+        repc_signatures("tests/qt/office.rep")["Office"]
+    );
+    assert_eq!(
+        office.layout,
+        [QtMember::Value(0), QtMember::Child(0), QtMember::Value(1)],
+        "name, tray, floors: as the file declares them"
+    );
+    assert_eq!(
+        office.children[0].api.signature,
+        repc_signatures("tests/qt/office.rep")["Tray"]
+    );
+    let schema = with_members::Office::schema().unwrap();
+    assert!(
+        schema.children[0].optional,
+        "a Qt sub-object is a pointer, maybe null"
+    );
+    // The generated getters exist for the sub-object.
+    let _getter = |r: &actix_remote_objects::Replica<with_members::Office>| r.tray().is_some();
+}
+
+#[test]
+fn a_model_member_imports_as_a_list_model_of_a_row_of_its_roles() {
+    use actix_remote_objects::qt::values::Variant;
+    let playlist = qt_of::<with_members::Playlist>();
+    assert_eq!(
+        playlist.signature,
+        repc_signatures("tests/qt/playlist.rep")["Playlist"]
+    );
+    let face = playlist.children[0].model.as_ref().expect("a model");
+    let roles: Vec<(i32, &str)> = face.roles.iter().map(|r| (r.id, r.name.as_str())).collect();
+    assert_eq!(
+        roles,
+        [(0, "display"), (257, "plays")],
+        "Qt's display role by its name"
+    );
+    let row = with_members::PlaylistTracksRow {
+        display: Variant::String("a".into()),
+        plays: Variant::Int(1),
+    };
+    let source = with_members::playlist::SimpleSource::default();
+    source.tracks().push(row.clone()).unwrap();
+    assert_eq!(source.tracks().get(0), Some(row));
+}

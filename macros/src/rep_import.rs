@@ -244,7 +244,6 @@ fn flag_item(f: &rep::Flag, ctx: &Context<'_>) -> syn::Result<TokenStream> {
 }
 
 fn pod_item(p: &rep::Pod, ctx: &Context<'_>) -> syn::Result<TokenStream> {
-    let serde = quote!(::actix_remote_objects::__private::serde);
     let name = ident(&p.name, ctx, p.line)?;
     let mut fields = Vec::new();
     for m in &p.members {
@@ -256,13 +255,19 @@ fn pod_item(p: &rep::Pod, ctx: &Context<'_>) -> syn::Result<TokenStream> {
         "`POD {}` of the .rep file: a gadget on the Qt side.",
         p.name
     );
-    Ok(quote! {
+    Ok(struct_item(&doc, &name, &fields))
+}
+
+/// A public serde struct of `fields` (Qt's names kept, so not always snake case).
+fn struct_item(doc: &str, name: &Ident, fields: &[TokenStream]) -> TokenStream {
+    let serde = quote!(::actix_remote_objects::__private::serde);
+    quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, Default, PartialEq, #serde::Serialize, #serde::Deserialize)]
         #[serde(crate = "::actix_remote_objects::__private::serde")]
         #[allow(non_snake_case)]
         pub struct #name { #(#fields),* }
-    })
+    }
 }
 
 fn args(
@@ -281,6 +286,39 @@ fn args(
             })
         })
         .collect()
+}
+
+/// The name of the row type of `MODEL` `m` of `class`: `<Class><Model>Row`.
+fn model_row_name(class: &rep::Class, m: &rep::Model) -> String {
+    let mut member = m.name.chars();
+    let upper: String = member
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
+    format!("{}{upper}{}Row", class.name, member.as_str())
+}
+
+/// The row type of a `MODEL`: a struct of its roles, each a `QVariant`, named as the file
+/// names them (Qt's own roles by their names: `display`, `toolTip`, …).
+fn model_row_item(
+    class: &rep::Class,
+    m: &rep::Model,
+    ctx: &Context<'_>,
+) -> syn::Result<TokenStream> {
+    let name = ident(&model_row_name(class, m), ctx, m.line)?;
+    let fields = m
+        .roles
+        .iter()
+        .map(|role| {
+            let field = ident(role, ctx, m.line)?;
+            Ok(quote!(pub #field: ::actix_remote_objects::qt::values::Variant))
+        })
+        .collect::<syn::Result<Vec<_>>>()?;
+    let doc = format!(
+        "A row of `MODEL {}` of class `{}`: one value per role.",
+        m.name, class.name
+    );
+    Ok(struct_item(&doc, &name, &fields))
 }
 
 fn class_def(class: &rep::Class, ctx: &Context<'_>, path: &str) -> syn::Result<ApiDef> {
@@ -315,14 +353,15 @@ fn class_def(class: &rep::Class, ctx: &Context<'_>, path: &str) -> syn::Result<A
                 });
             }
             rep::ClassMember::Model(m) => {
-                return Err(ctx.error(
-                    m.line,
-                    format!(
-                        "MODEL {} of class {}: models from .rep files are not imported yet \
-                         (declare the class inline with `model {}: ListModel<Row>`)",
-                        m.name, class.name, m.name
-                    ),
-                ))
+                let row = model_row_name(class, m);
+                let row = ident(&row, ctx, m.line)?;
+                children.push(ChildDef {
+                    docs: Vec::new(),
+                    name: ident(&m.name, ctx, m.line)?,
+                    api: syn::parse_quote!(::actix_remote_objects::model::ListModel<#row>),
+                    optional: false,
+                    model: Some(syn::parse_quote!(#row)),
+                });
             }
             rep::ClassMember::Child {
                 name,
@@ -425,6 +464,11 @@ pub fn expand(import: &RepImport) -> syn::Result<TokenStream> {
         for f in &class.flags {
             items.push(flag_item(f, &ctx)?);
         }
+        for member in &class.members {
+            if let rep::ClassMember::Model(m) = member {
+                items.push(model_row_item(class, m, &ctx)?);
+            }
+        }
         let mut def = class_def(class, &ctx, &relative)?;
         def.rep = Some((full_path.clone(), LitStr::new(&class.name, span)));
         def.validate()
@@ -471,10 +515,6 @@ mod tests {
             (
                 "class A\n{\n    PROP(QWidget w)\n};",
                 ":3: the type `QWidget` has no Rust counterpart",
-            ),
-            (
-                "class A\n{\n    MODEL items(display)\n};",
-                ":3: MODEL items of class A: models",
             ),
             (
                 "class A\n{\n    CLASS child(B)\n};",

@@ -117,13 +117,15 @@ pub enum QtMember {
     Child(u16),
 }
 
-/// A sub-object member (`CLASS name(Type)`).
+/// A sub-object member (`CLASS name(Type)`), or a model (`MODEL name(roles)`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct QtChild {
     /// The member's name.
     pub name: String,
-    /// The child's API.
+    /// The child's API (a model's: this crate's model adapter).
     pub api: std::sync::Arc<QtApi>,
+    /// A model: its rows as Qt's model adapter shows them.
+    pub model: Option<std::sync::Arc<super::model::ModelFace>>,
 }
 
 /// The Qt type name a dynamic replica is told a sub-object property has.
@@ -343,15 +345,21 @@ impl QtApi {
     pub fn from_schema(schema: &ApiSchema) -> Result<QtApi, QtApiError> {
         let mut children = Vec::with_capacity(schema.children.len());
         for child in &schema.children {
-            if child.model {
-                return Err(QtApiError::NotCarried(format!(
-                    "{}: models ({}) are not served to Qt nodes yet",
-                    schema.api, child.name
-                )));
-            }
+            let model = match child.model {
+                true => Some(std::sync::Arc::new(
+                    super::model::ModelFace::of_adapter(&child.api).ok_or_else(|| {
+                        QtApiError::NotCarried(format!(
+                            "{}: the model {} has no row type",
+                            schema.api, child.name
+                        ))
+                    })?,
+                )),
+                false => None,
+            };
             children.push(QtChild {
                 name: child.name.clone(),
                 api: std::sync::Arc::new(QtApi::from_schema(&child.api)?),
+                model,
             });
         }
         let mut mapper = Mapper {
@@ -628,14 +636,21 @@ impl QtApi {
                 let p = &self.properties[i as usize];
                 (&p.name, p.ty.qt.name())
             }
-            QtMember::Child(slot) => (&self.children[slot as usize].name, OBJECT_POINTER.into()),
+            QtMember::Child(slot) => {
+                let child = &self.children[slot as usize];
+                let ty = match child.model {
+                    Some(_) => MODEL_POINTER,
+                    None => OBJECT_POINTER,
+                };
+                (&child.name, ty.into())
+            }
         }
     }
 
     /// The `.rep` file this API is equivalent to (its sub-objects' classes first).
     pub fn to_rep(&self) -> rep::RepFile {
         let mut file = rep::RepFile::default();
-        for child in &self.children {
+        for child in self.children.iter().filter(|c| c.model.is_none()) {
             let theirs = child.api.to_rep();
             for class in theirs.classes {
                 if !file.classes.iter().any(|c| c.name == class.name) {
@@ -711,11 +726,21 @@ impl QtApi {
                         QtMember::Value(i) => {
                             rep::ClassMember::Property(properties[i as usize].clone())
                         }
-                        QtMember::Child(slot) => rep::ClassMember::Child {
-                            name: self.children[slot as usize].name.clone(),
-                            class: self.children[slot as usize].api.type_name.clone(),
-                            line: 0,
-                        },
+                        QtMember::Child(slot) => {
+                            let child = &self.children[slot as usize];
+                            match &child.model {
+                                Some(model) => rep::ClassMember::Model(rep::Model {
+                                    name: child.name.clone(),
+                                    roles: model.roles.iter().map(|r| r.name.clone()).collect(),
+                                    line: 0,
+                                }),
+                                None => rep::ClassMember::Child {
+                                    name: child.name.clone(),
+                                    class: child.api.type_name.clone(),
+                                    line: 0,
+                                },
+                            }
+                        }
                     })
                     .collect(),
                 properties,
@@ -1012,6 +1037,7 @@ impl QtApi {
                 children.push(QtChild {
                     name: p.name.clone(),
                     api: child(position, p)?,
+                    model: None,
                 });
                 continue;
             }
@@ -1293,6 +1319,9 @@ impl QtApi {
             return Err(bad("it does not declare this API's members".into()));
         }
         for (child, child_class) in api.children.iter_mut().zip(&child_classes) {
+            if child.model.is_some() {
+                continue;
+            }
             let theirs = QtApi::clone(&child.api).with_rep(text, child_class)?;
             child.api = std::sync::Arc::new(theirs);
         }

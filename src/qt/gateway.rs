@@ -10,6 +10,8 @@
 //! InvokePackets. Every source is described (`Describe`) before it is offered, so the
 //! object list carries repc's signature and every value its Qt type.
 
+mod models;
+
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
@@ -50,6 +52,8 @@ struct Acquired {
     api: Arc<QtApi>,
     /// The Qt replica is a dynamic one: sub-objects go with their class definitions.
     dynamic: bool,
+    /// A model: what the gateway knows of it.
+    model: Option<models::ModelView>,
 }
 
 /// A call the Qt node made that waits for its reply.
@@ -338,6 +342,10 @@ impl HostGateway {
         let Some(child) = api.children.get(slot as usize) else {
             return QVariant::Invalid;
         };
+        if let Some(face) = &child.model {
+            let (child, face) = (child.clone(), Arc::clone(face));
+            return self.qt_model(&child, &face, (parent, parent_name, slot), init, dynamic);
+        }
         let name = format!("Class::{parent_name}::{}", child.name);
         let type_name = child.api.type_name.clone();
         let Some(init) = init else {
@@ -354,20 +362,27 @@ impl HostGateway {
             &values,
             &self.types,
         );
-        self.child_at.insert((parent, slot), init.source);
-        self.by_name.insert(name.clone(), init.source);
-        self.acquired.insert(
+        self.show_child(
+            (parent, slot),
             init.source,
             Acquired {
                 name,
                 api: child_api,
                 dynamic,
+                model: None,
             },
         );
         sub.map(SubObject::into_variant).unwrap_or_else(|error| {
             warn!(api = %api.type_name, %error, "a sub-object Qt cannot take: sent as invalid");
             QVariant::Invalid
         })
+    }
+
+    /// Remembers sub-object `source`, at `place` (parent, slot), under its Qt name.
+    fn show_child(&mut self, place: (SourceId, u16), source: SourceId, child: Acquired) {
+        self.child_at.insert(place, source);
+        self.by_name.insert(child.name.clone(), source);
+        self.acquired.insert(source, child);
     }
 
     /// Sub-object `slot` of `parent` was replaced by the first of `tree` (or by none): Qt
@@ -466,6 +481,7 @@ impl HostGateway {
                 name,
                 api,
                 dynamic: wants_definition,
+                model: None,
             },
         );
     }
@@ -524,6 +540,9 @@ impl HostGateway {
         let Some(acquired) = self.acquired.get(&source) else {
             return;
         };
+        if acquired.model.is_some() {
+            return self.model_change(source, index, value);
+        }
         let Some(property) = acquired.api.properties.get(index as usize) else {
             return;
         };
@@ -536,6 +555,9 @@ impl HostGateway {
         let Some(acquired) = self.acquired.get(&source) else {
             return;
         };
+        if acquired.model.is_some() {
+            return self.model_signal(source, index, args);
+        }
         let api = &acquired.api;
         let Some(signal) = api.schema.signals.get(index as usize) else {
             return;
@@ -635,6 +657,9 @@ impl HostGateway {
         let Some(acquired) = self.acquired.get(&source) else {
             return;
         };
+        if acquired.model.is_some() {
+            return self.model_call(source, index, args, serial);
+        }
         let api = Arc::clone(&acquired.api);
         if name == face::REGISTRY && self.registry.is_some() {
             return self.registry_call(&api, source, index, args);

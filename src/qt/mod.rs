@@ -15,6 +15,8 @@ pub(crate) mod driver;
 #[doc(hidden)]
 pub mod gateway;
 #[doc(hidden)]
+pub mod model;
+#[doc(hidden)]
 pub mod node_gateway;
 #[doc(hidden)]
 pub mod registry_face;

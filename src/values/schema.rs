@@ -248,13 +248,25 @@ impl SchemaBuilder {
         let samples = Samples::new();
         let budget = Budget::depth_only();
         let seed = BoundedSeed::new(std::marker::PhantomData::<T>, &budget);
-        let mut traced = self.tracer.trace_type_with_seed(&samples, seed.clone());
         // serde-reflection completes an enum's variants only when it is the traced type
-        // itself; one inside a container (`Vec<E>`, `Option<E>`, a map) is completed here,
-        // by tracing again while it has variants left (each pass visits the next one).
+        // itself; one inside a container (`Vec<E>`, `Option<E>`, a map) or a struct's field
+        // is completed here, by tracing again while it has variants left (each pass visits
+        // the next one). The enums a struct holds are found by a first trace on a tracer
+        // of its own, whose registry can be read.
+        let mut nested = Vec::new();
+        let mut probe = Tracer::new(TracerConfig::default());
+        if probe.trace_type_with_seed(&samples, seed.clone()).is_ok() {
+            nested = probe
+                .registry_unchecked()
+                .into_iter()
+                .filter(|(_, container)| matches!(container, ContainerFormat::Enum(_)))
+                .map(|(name, _)| name)
+                .collect();
+        }
+        let mut traced = self.tracer.trace_type_with_seed(&samples, seed.clone());
         for _ in 0..256 {
             let Ok((format, _)) = &traced else { break };
-            let mut names = Vec::new();
+            let mut names = nested.clone();
             contained_names(format, &mut names);
             let pending = names
                 .iter()

@@ -1,3 +1,4 @@
+#![allow(dead_code)]
 //! The Qt programs the Qt interop tests run: whether Qt is here, and the C++ programs of
 //! `tests/qt/`, built once per test binary with CMake.
 

@@ -1,0 +1,329 @@
+//! A model as Qt's `QAbstractItemModelAdapter` shows it (QTRO.md §3.13): a sub-object named
+//! `Model::<parent>::<member>` whose init holds its roles, which a `QAbstractItemModelReplica`
+//! asks for its size and for rows by index paths, and whose changes are the signals of
+//! `QAbstractItemModel` (rows inserted, removed, moved, data changed, reset).
+//!
+//! This crate's models are lists: every index is one row of the root, in column 0. A row's
+//! roles are its struct's fields (or the whole row as `display`); a role named like one of
+//! Qt's own (`display`, `decoration`, `edit`, `toolTip`, `statusTip`, `whatsThis`) has that
+//! role's number, the others `Qt::UserRole + n` in field order, so views that ask for Qt's
+//! display role see the field named `display`.
+
+use super::api::{field_type, QtApi, QtFormat};
+use super::convert::{to_qvariant, Cx};
+use crate::values::{ApiSchema, TypeDef, TypeFormat, Value};
+use crate::wire::qt::types::names;
+use crate::wire::qt::{Builtin, QVariant, QtType, UserValue};
+
+/// The adapter's type name on the wire.
+pub const ADAPTER: &str = "QAbstractItemModelAdapter";
+
+/// The adapter's methods, by Qt position.
+pub mod method {
+    /// `replicaSizeRequest(IndexList parent)` → `QSize(columns, rows)`.
+    pub const SIZE: i32 = 0;
+    /// `replicaRowRequest(IndexList start, IndexList end, QList<int> roles)` → `DataEntries`.
+    pub const ROWS: i32 = 1;
+    /// `replicaHeaderRequest(orientations, sections, roles)` → `QVariantList`.
+    pub const HEADER: i32 = 2;
+    /// `replicaSetCurrentIndex(IndexList, SelectionFlags)`.
+    pub const SET_CURRENT: i32 = 3;
+    /// `replicaSetData(IndexList, QVariant, int role)`.
+    pub const SET_DATA: i32 = 4;
+    /// `replicaCacheRequest(size_t size, QList<int> roles)` → `MetaAndDataEntries`.
+    pub const CACHE: i32 = 5;
+}
+
+/// The adapter's signals, by Qt position.
+pub mod signal {
+    /// `dataChanged(IndexList topLeft, IndexList bottomRight, QList<int> roles)`.
+    pub const DATA_CHANGED: i32 = 1;
+    /// `rowsInserted(IndexList parent, int first, int last)`.
+    pub const ROWS_INSERTED: i32 = 2;
+    /// `rowsRemoved(IndexList parent, int first, int last)`.
+    pub const ROWS_REMOVED: i32 = 3;
+    /// `rowsMoved(IndexList srcParent, int srcRow, int count, IndexList dstParent, int dstRow)`.
+    pub const ROWS_MOVED: i32 = 4;
+    /// `currentChanged(IndexList current, IndexList previous)`.
+    pub const CURRENT_CHANGED: i32 = 5;
+    /// `modelReset()`.
+    pub const MODEL_RESET: i32 = 6;
+}
+
+/// `Qt::UserRole`: the first role number of a model's own.
+const USER_ROLE: i32 = 0x0100;
+
+/// Qt's own roles that a field may be named after, with their numbers.
+const QT_ROLES: &[(&str, i32)] = &[
+    ("display", 0),
+    ("decoration", 1),
+    ("edit", 2),
+    ("toolTip", 3),
+    ("tool_tip", 3),
+    ("statusTip", 4),
+    ("status_tip", 4),
+    ("whatsThis", 5),
+    ("whats_this", 5),
+];
+
+/// The item flags of every row: selectable, editable (an edit goes to the source, which
+/// takes or refuses it), enabled, never has children.
+const ITEM_FLAGS: i32 = 0x01 | 0x02 | 0x20 | 0x80;
+
+/// One role of a model's rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QtRole {
+    /// Its Qt role number.
+    pub id: i32,
+    /// Its name (Qt's `roleNames`).
+    pub name: String,
+    /// How its values travel.
+    pub ty: QtFormat,
+}
+
+/// A model's rows as Qt sees them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFace {
+    /// Its roles, in this crate's role order.
+    pub roles: Vec<QtRole>,
+    /// The rows' shape.
+    pub row: TypeFormat,
+    /// Whether a row is a struct of its roles (else the row is its one role).
+    pub fields: bool,
+}
+
+/// The number Qt knows role `name` (field `index` of a row) by.
+fn role_id(name: &str, index: usize) -> i32 {
+    QT_ROLES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(USER_ROLE + index as i32, |(_, id)| *id)
+}
+
+impl ModelFace {
+    /// The face of the model whose adapter API is `adapter` (this crate's, with its row
+    /// type filled in: the `write` slot's `value`).
+    pub fn of_adapter(adapter: &ApiSchema) -> Option<ModelFace> {
+        let row = adapter
+            .slots
+            .get(usize::from(crate::adapter::SLOT_WRITE))?
+            .args
+            .get(1)?
+            .format
+            .clone();
+        let role = |index: usize, name: &str, format: &TypeFormat| QtRole {
+            id: role_id(name, index),
+            name: name.to_owned(),
+            ty: QtFormat {
+                format: format.clone(),
+                qt: field_type(format, &adapter.types),
+            },
+        };
+        let struct_fields = match &row {
+            TypeFormat::Named(name) => match adapter.types.get(name) {
+                Some(TypeDef::Struct(fields)) if !fields.is_empty() => Some(fields),
+                _ => None,
+            },
+            _ => None,
+        };
+        let (roles, fields) = match struct_fields {
+            Some(fields) => (
+                fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| role(i, &f.name, &f.format))
+                    .collect(),
+                true,
+            ),
+            None => (vec![role(0, "display", &row)], false),
+        };
+        Some(ModelFace { roles, row, fields })
+    }
+
+    /// Every role's number, in order (Qt's `availableRoles`).
+    pub fn role_ids(&self) -> Vec<i32> {
+        self.roles.iter().map(|r| r.id).collect()
+    }
+
+    /// The role with Qt number `id`, and its index among the roles.
+    pub fn role(&self, id: i32) -> Option<(usize, &QtRole)> {
+        self.roles.iter().enumerate().find(|(_, r)| r.id == id)
+    }
+
+    /// The values of the sub-object Qt's init carries: `availableRoles` and `roleNames`.
+    pub fn init_values(&self) -> Vec<QVariant> {
+        let names = self
+            .roles
+            .iter()
+            .map(|r| {
+                (
+                    QVariant::Int(r.id),
+                    QVariant::ByteArray(r.name.clone().into_bytes()),
+                )
+            })
+            .collect();
+        vec![
+            int_list(&self.role_ids()),
+            QVariant::User {
+                ty: QtType::Map {
+                    hash: true,
+                    key: Box::new(QtType::Builtin(Builtin::Int)),
+                    value: Box::new(QtType::Builtin(Builtin::ByteArray)),
+                },
+                value: UserValue::Entries(names),
+            },
+        ]
+    }
+
+    /// The values of `roles` (Qt numbers; every role when empty) of `row`.
+    fn role_values(&self, row: &Value, roles: &[i32], cx: &Cx<'_>) -> Vec<QVariant> {
+        let wanted: Vec<i32> = match roles.is_empty() {
+            true => self.role_ids(),
+            false => roles.to_vec(),
+        };
+        wanted
+            .iter()
+            .map(|id| {
+                let Some((index, role)) = self.role(*id) else {
+                    return QVariant::Invalid;
+                };
+                let value = match (self.fields, row) {
+                    (true, Value::Struct(fields)) => fields.get(index).map(|(_, v)| v),
+                    (false, value) => Some(value),
+                    _ => None,
+                };
+                value
+                    .and_then(|v| to_qvariant(v, &role.ty.format, &role.ty.qt, cx).ok())
+                    .unwrap_or(QVariant::Invalid)
+            })
+            .collect()
+    }
+
+    /// Qt's `IndexValuePair`s of `rows` from row `first` on, with `roles`.
+    pub fn entries(&self, first: u64, rows: &[Value], roles: &[i32], api: &QtApi) -> Vec<QVariant> {
+        let cx = Cx::of(api);
+        rows.iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let at = clamp_row(first + i as u64);
+                QVariant::User {
+                    ty: QtType::Named(names::INDEX_VALUE_PAIR.to_owned()),
+                    value: UserValue::Fields(vec![
+                        index_list(&[(at, 0)]),
+                        QVariant::List(self.role_values(row, roles, &cx)),
+                        QVariant::Bool(false),
+                        QVariant::Int(ITEM_FLAGS),
+                        QVariant::User {
+                            ty: QtType::List(Box::new(QtType::Named(
+                                names::INDEX_VALUE_PAIR.to_owned(),
+                            ))),
+                            value: UserValue::Items(Vec::new()),
+                        },
+                        QVariant::Size(-1, -1),
+                    ]),
+                }
+            })
+            .collect()
+    }
+}
+
+/// A row number as Qt's `int` (a model past `i32::MAX` rows shows its first ones).
+pub fn clamp_row(row: u64) -> i32 {
+    i32::try_from(row).unwrap_or(i32::MAX)
+}
+
+/// A `QList<int>`.
+pub fn int_list(values: &[i32]) -> QVariant {
+    QVariant::User {
+        ty: QtType::List(Box::new(QtType::Builtin(Builtin::Int))),
+        value: UserValue::Items(values.iter().map(|v| QVariant::Int(*v)).collect()),
+    }
+}
+
+/// The `int`s of a `QList<int>` (nothing for anything else).
+pub fn read_int_list(value: &QVariant) -> Vec<i32> {
+    match value {
+        QVariant::User {
+            value: UserValue::Items(items),
+            ..
+        } => items
+            .iter()
+            .filter_map(|v| match v {
+                QVariant::Int(i) => Some(*i),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// An `IndexList`: a path of (row, column) from the root.
+pub fn index_list(path: &[(i32, i32)]) -> QVariant {
+    let items = path
+        .iter()
+        .map(|(row, column)| QVariant::User {
+            ty: QtType::Named(names::MODEL_INDEX.to_owned()),
+            value: UserValue::Fields(vec![QVariant::Int(*row), QVariant::Int(*column)]),
+        })
+        .collect();
+    QVariant::User {
+        ty: QtType::List(Box::new(QtType::Named(names::MODEL_INDEX.to_owned()))),
+        value: UserValue::Items(items),
+    }
+}
+
+/// The path of an `IndexList`, if it is one.
+pub fn read_index_list(value: &QVariant) -> Option<Vec<(i32, i32)>> {
+    let QVariant::User {
+        value: UserValue::Items(items),
+        ..
+    } = value
+    else {
+        return None;
+    };
+    items
+        .iter()
+        .map(|item| match item {
+            QVariant::User {
+                value: UserValue::Fields(fields),
+                ..
+            } => match fields.as_slice() {
+                [QVariant::Int(row), QVariant::Int(column)] => Some((*row, *column)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// The row an `IndexList` points at in a list: `Some(row)` for one step from the root
+/// (in any column), `None` for the root itself or anything deeper (a list has no children).
+pub fn list_row(value: &QVariant) -> Option<u64> {
+    match read_index_list(value)?.as_slice() {
+        [(row, _)] => u64::try_from(*row).ok(),
+        _ => None,
+    }
+}
+
+/// `DataEntries`: a row request's answer.
+pub fn data_entries(entries: Vec<QVariant>) -> QVariant {
+    QVariant::User {
+        ty: QtType::Named(names::DATA_ENTRIES.to_owned()),
+        value: UserValue::Items(entries),
+    }
+}
+
+/// `MetaAndDataEntries`: a cache request's answer, with the roles and the model's size.
+pub fn meta_and_data_entries(entries: Vec<QVariant>, roles: &[i32], rows: u64) -> QVariant {
+    QVariant::User {
+        ty: QtType::Named(names::META_AND_DATA_ENTRIES.to_owned()),
+        value: UserValue::Fields(vec![
+            QVariant::User {
+                ty: QtType::List(Box::new(QtType::Named(names::INDEX_VALUE_PAIR.to_owned()))),
+                value: UserValue::Items(entries),
+            },
+            int_list(roles),
+            QVariant::Size(1, clamp_row(rows)),
+        ]),
+    }
+}

@@ -1,0 +1,150 @@
+//! Models over Qt's dialect: a PyQt6 `QAbstractItemModelReplica` (of a dynamic replica,
+//! in its own process) pages through a Rust `ListModel` served to Qt nodes: the row count
+//! first, then the rows it shows by role, an edit through the source, a row inserted.
+//!
+//! Needs Qt 6, as `tests/qt_interop.rs` does.
+
+#[path = "support/qt_programs.rs"]
+mod qt_programs;
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use actix::prelude::*;
+use actix_remote_objects::model::ListModel;
+use actix_remote_objects::prelude::*;
+use qt_programs::{cpp_programs, run_to_end, with_qt};
+use support::processes::Process;
+use support::*;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Track {
+    /// Shown by Qt's views as the display role.
+    pub display: String,
+    pub plays: i32,
+}
+
+remote_object! {
+    /// A playlist of tracks.
+    pub Playlist {
+        prop title: String;
+        model tracks: ListModel<Track>;
+    }
+}
+
+struct PlaylistService(playlist::SimpleSource);
+
+impl Actor for PlaylistService {
+    type Context = Context<Self>;
+}
+
+impl RemoteSource for PlaylistService {
+    type Api = Playlist;
+    fn simple_source(&self) -> &playlist::SimpleSource {
+        &self.0
+    }
+}
+
+fn track(display: &str, plays: i32) -> Track {
+    Track {
+        display: display.into(),
+        plays,
+    }
+}
+
+/// A Rust host serving Playlist "mix" with tracks a, b, c (played 1, 2, 3 times), which
+/// takes every edit, to Qt nodes; its URL for them, and the tracks.
+async fn playlist_host() -> (Host, String, ListModel<Track>) {
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let url = host.listen_qt("tcp://127.0.0.1:0").await.unwrap();
+    let state = playlist::SimpleSource::new(playlist::Properties {
+        title: "mix".into(),
+    });
+    let tracks = state.tracks();
+    tracks
+        .extend([track("a", 1), track("b", 2), track("c", 3)])
+        .unwrap();
+    tracks.accept_writes(|_, _| Ok(()));
+    host.enable_remoting(PlaylistService(state)).await.unwrap();
+    (host, url, tracks)
+}
+
+#[actix::test]
+async fn a_repc_cpp_model_replica_pages_through_a_rust_list_model() {
+    let _guard = init();
+    if !with_qt() {
+        return;
+    }
+    let (_host, url, tracks) = playlist_host().await;
+    let program = cpp_programs().join("playlist_replica");
+    let out = actix_rt::task::spawn_blocking(move || run_to_end(Command::new(program).arg(url)))
+        .await
+        .unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, ["title mix rows a,b,c", "edited B", "done"]);
+    assert_eq!(
+        tracks.get(1),
+        Some(track("B", 2)),
+        "the edit kept the other role"
+    );
+}
+
+#[actix::test]
+async fn a_pyqt_model_replica_pages_through_a_rust_list_model() {
+    let _guard = init();
+    if !with_qt() {
+        return;
+    }
+    let (_host, url, tracks) = playlist_host().await;
+
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qt/model_replica.py");
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(&url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut process = Process(child);
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    while let Some(line) = next_line(&mut lines).await {
+        if line == "ready" {
+            // The Qt replica showed the edit: a row inserted now reaches it as Qt's.
+            assert_eq!(tracks.get(1), Some(track("B", 2)), "the edit went through");
+            tracks.push(track("d", 0)).unwrap();
+        }
+        seen.push(line);
+    }
+    let status = process.0.wait().unwrap();
+    assert!(
+        status.success(),
+        "the Qt program ended with {status}: {seen:?}"
+    );
+    assert_eq!(
+        seen,
+        [
+            "rows 3 roles display plays",
+            "data a:1,b:2,c:3",
+            "edited B",
+            "ready",
+            "inserted d"
+        ]
+    );
+}
+
+/// The Qt program's next line, or `None` once it ended.
+async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> Option<String> {
+    tokio::time::timeout(TIMEOUT, lines.recv())
+        .await
+        .expect("the Qt program goes on")
+}
