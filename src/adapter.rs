@@ -15,7 +15,7 @@
 //! filled in, and dynamic replicas decode rows like any value.
 
 use std::any::TypeId;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use crate::values::schema::{
@@ -79,9 +79,15 @@ const WHOLE_ROW_ROLE: &str = "display";
 /// The adapter's description with rows of type `R`.
 pub(crate) fn schema<R: ModelRow>() -> Result<ApiSchema, SchemaError> {
     let mut b = SchemaBuilder::default();
-    let u64_ = b.trace::<u64>()?;
-    let rows = b.trace::<Vec<R>>()?;
     let row = b.trace::<R>()?;
+    Ok(schema_of_rows(row, b.types()?))
+}
+
+/// The adapter's description with rows of shape `row`, whose named types are `types` (a
+/// model known only from a peer's description of its rows).
+pub(crate) fn schema_of_rows(row: TypeFormat, types: BTreeMap<String, TypeDef>) -> ApiSchema {
+    let u64_ = TypeFormat::U64;
+    let rows = TypeFormat::Seq(Box::new(row.clone()));
     let field = |name: &str, format: &TypeFormat| Field {
         name: name.to_owned(),
         format: format.clone(),
@@ -103,13 +109,13 @@ pub(crate) fn schema<R: ModelRow>() -> Result<ApiSchema, SchemaError> {
         property(
             "roles",
             "Vec<String>",
-            b.trace::<Vec<String>>()?,
+            TypeFormat::Seq(Box::new(TypeFormat::Str)),
             AccessFlag::Constant,
         ),
         property(
             "current",
             "Option<u64>",
-            b.trace::<Option<u64>>()?,
+            TypeFormat::Option(Box::new(TypeFormat::U64)),
             AccessFlag::ReadWrite,
         ),
     ];
@@ -118,7 +124,7 @@ pub(crate) fn schema<R: ModelRow>() -> Result<ApiSchema, SchemaError> {
         field("count", &u64_),
         field("total", &u64_),
     );
-    let request = field("request", &b.trace::<u32>()?);
+    let request = field("request", &TypeFormat::U32);
     let signals = vec![
         member(
             "inserted",
@@ -144,7 +150,7 @@ pub(crate) fn schema<R: ModelRow>() -> Result<ApiSchema, SchemaError> {
             vec![
                 first.clone(),
                 field("rows", &rows),
-                field("roles", &b.trace::<Vec<u16>>()?),
+                field("roles", &TypeFormat::Seq(Box::new(TypeFormat::U16))),
             ],
         ),
         member("reset", vec![total]),
@@ -157,15 +163,15 @@ pub(crate) fn schema<R: ModelRow>() -> Result<ApiSchema, SchemaError> {
         member("fetch", vec![request, first, count]),
         member("write", vec![field("row", &u64_), field("value", &row)]),
     ];
-    Ok(ApiSchema {
+    ApiSchema {
         api: API_NAME.to_owned(),
         signature: 0,
         properties,
         signals,
         slots,
-        types: b.types()?,
+        types,
         children: Vec::new(),
-    })
+    }
 }
 
 /// The adapter's signature with rows of type `R`: its schema's structural hash, computed

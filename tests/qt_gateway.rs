@@ -417,13 +417,18 @@ fn captured_frames() -> Vec<Vec<u8>> {
     frames
 }
 
-/// A node gateway that has greeted a Qt host offering Demo and holds a typed replica of it.
-fn node_gateway_with_demo() -> actix_remote_objects::qt::node_gateway::NodeGateway {
+/// A node gateway greeted by a Qt host, whose node holds a typed replica of `api` under
+/// `name`.
+fn greeted_node_gateway(
+    name: &'static str,
+    signature: u64,
+    api: QtApi,
+) -> actix_remote_objects::qt::node_gateway::NodeGateway {
     use actix_remote_objects::qt::node_gateway::{NodeGateway, TypedApi};
-    let api = std::sync::Arc::new(demo());
-    let lookup = std::sync::Arc::new(move |name: &str| {
-        (name == "Demo").then(|| TypedApi {
-            signature: Demo::signature(),
+    let api = std::sync::Arc::new(api);
+    let lookup = std::sync::Arc::new(move |wanted: &str| {
+        (wanted == name).then(|| TypedApi {
+            signature,
             qt: std::sync::Arc::clone(&api),
         })
     });
@@ -433,6 +438,12 @@ fn node_gateway_with_demo() -> actix_remote_objects::qt::node_gateway::NodeGatew
             protocol: "QtRO 2.0".into(),
         })
         .unwrap();
+    gateway
+}
+
+/// A node gateway that has greeted a Qt host offering Demo and holds a typed replica of it.
+fn node_gateway_with_demo() -> actix_remote_objects::qt::node_gateway::NodeGateway {
+    let mut gateway = greeted_node_gateway("Demo", Demo::signature(), demo());
     gateway
         .from_qt(QtPacket::ObjectList {
             objects: vec![actix_remote_objects::wire::qt::QtObject {
@@ -1151,4 +1162,250 @@ fn a_model_travels_to_qt_as_qts_model_adapter() {
             ..
         }]
     ));
+}
+
+/// A node gateway holding a typed replica of `listed::Names` from a Qt host whose model has
+/// 3 rows: the gateway, and the model's source id on the node.
+fn node_gateway_with_names() -> (
+    actix_remote_objects::qt::node_gateway::NodeGateway,
+    actix_remote_objects::wire::SourceId,
+) {
+    use actix_remote_objects::qt::model::method;
+    use actix_remote_objects::wire::qt::variant::sub_object_kind;
+    let schema = listed::Names::schema().unwrap();
+    let api = QtApi::from_schema(&schema).unwrap();
+    let face = api.children[0].model.clone().unwrap();
+    let mut gateway = greeted_node_gateway("Names", listed::Names::signature(), api);
+    gateway
+        .from_node(Packet::Acquire {
+            name: "Names".into(),
+            signature: listed::Names::signature(),
+        })
+        .unwrap();
+    let _ = (gateway.take_to_node(), gateway.take_to_qt());
+    let roles = actix_remote_objects::wire::qt::SubObject::new(
+        "Model::Names::names".into(),
+        "QAbstractItemModelAdapter".into(),
+        sub_object_kind::MODEL,
+        None,
+        &face.init_values(),
+        gateway.types(),
+    )
+    .unwrap();
+    gateway
+        .from_qt(QtPacket::Init {
+            name: "Names".into(),
+            values: vec![roles.into_variant()],
+        })
+        .unwrap();
+    assert!(
+        gateway.take_to_node().is_empty(),
+        "the init waits for the row count"
+    );
+    let qt = gateway.take_to_qt();
+    let [QtPacket::Invoke {
+        index: method::SIZE,
+        serial,
+        ..
+    }] = &qt[..]
+    else {
+        panic!("{qt:?}")
+    };
+    let reply = |serial: i32, value: QVariant| QtPacket::InvokeReply {
+        name: "Model::Names::names".into(),
+        serial,
+        value,
+    };
+    gateway
+        .from_qt(reply(*serial, QVariant::Size(1, 3)))
+        .unwrap();
+    let node = gateway.take_to_node();
+    let [Packet::Init { children, .. }] = &node[..] else {
+        panic!("{node:?}")
+    };
+    let model = children[0].source;
+    assert_eq!(
+        Encoding::Bincode
+            .decode::<u64>(&children[0].values[0])
+            .unwrap(),
+        3
+    );
+
+    (gateway, model)
+}
+
+/// A Qt host's model reaches the node whole and in Qt's order: the init waits for the row
+/// count, a `dataChanged` for its rows (the packets after it are held), and a change whose
+/// rows may have moved under it (an insert came first) becomes a reset in its place.
+#[test]
+fn a_qt_hosts_model_reaches_the_node_in_order() {
+    use actix_remote_objects::qt::model::{data_entries, index_list, int_list, method, signal};
+    use actix_remote_objects::qt::node_gateway::NodeGateway;
+    let (mut gateway, model) = node_gateway_with_names();
+    let schema = listed::Names::schema().unwrap();
+    let face = QtApi::from_schema(&schema).unwrap().children[0]
+        .model
+        .clone()
+        .unwrap();
+    let reply = |serial: i32, value: QVariant| QtPacket::InvokeReply {
+        name: "Model::Names::names".into(),
+        serial,
+        value,
+    };
+    let qt_signal = |index: i32, args: Vec<QVariant>| QtPacket::Invoke {
+        name: "Model::Names::names".into(),
+        call: CALL_INVOKE,
+        index,
+        args,
+        serial: -1,
+        property_index: -1,
+    };
+    let entry = |row: i32, text: &str| {
+        let row_value = actix_remote_objects::dynamic::Value::Str(text.into());
+        face.entries(
+            row as u64,
+            &[row_value],
+            &[0],
+            &QtApi::from_schema(&schema.children[0].api).unwrap(),
+        )
+    };
+    let changed = |row: i32| {
+        qt_signal(
+            signal::DATA_CHANGED,
+            vec![
+                index_list(&[(row, 0)]),
+                index_list(&[(row, 0)]),
+                int_list(&[0]),
+            ],
+        )
+    };
+    let asked = |gateway: &mut NodeGateway| match &gateway.take_to_qt()[..] {
+        [QtPacket::Invoke {
+            index: method::ROWS,
+            serial,
+            ..
+        }] => *serial,
+        other => panic!("{other:?}"),
+    };
+    let signals = |packets: Vec<Packet>| -> Vec<u16> {
+        packets
+            .iter()
+            .map(|p| match p {
+                Packet::Signal { source, index, .. } if *source == model => *index,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+
+    // A change: its rows are fetched, and it reaches the node with them.
+    gateway.from_qt(changed(1)).unwrap();
+    let serial = asked(&mut gateway);
+    gateway
+        .from_qt(reply(serial, data_entries(entry(1, "B"))))
+        .unwrap();
+    let node = gateway.take_to_node();
+    let [Packet::Signal { index: 3, args, .. }] = &node[..] else {
+        panic!("{node:?}")
+    };
+    let (first, rows, roles): (u64, Vec<String>, Vec<u16>) =
+        Encoding::Bincode.decode(args).unwrap();
+    assert_eq!((first, rows, roles), (1, vec!["B".to_owned()], vec![0]));
+
+    // A change, then an insert before its rows came: a reset in the change's place.
+    gateway.from_qt(changed(2)).unwrap();
+    let serial = asked(&mut gateway);
+    gateway
+        .from_qt(qt_signal(
+            signal::ROWS_INSERTED,
+            vec![index_list(&[]), QVariant::Int(0), QVariant::Int(0)],
+        ))
+        .unwrap();
+    assert!(gateway.take_to_node().is_empty(), "held behind the change");
+    gateway
+        .from_qt(reply(serial, data_entries(entry(2, "C"))))
+        .unwrap();
+    assert_eq!(
+        signals(gateway.take_to_node()),
+        [4, 0],
+        "reset, then the insert"
+    );
+}
+
+/// A Qt host that stops answering pings cannot make the node gateway queue without end:
+/// past `MAX_PENDING_PONGS` writes awaiting it, a write is refused at once.
+#[test]
+fn writes_awaiting_a_silent_qt_host_are_bounded() {
+    use actix_remote_objects::qt::node_gateway::MAX_PENDING_PONGS;
+    let mut gateway = node_gateway_with_demo();
+    let types = {
+        let mut types = demo().registry();
+        types.add_gadget("MyPod", vec!["x".into(), "name".into()]);
+        types
+    };
+    let init = captured_frames()
+        .iter()
+        .filter_map(|f| QtPacket::decode(f, &types).ok())
+        .find(|p| matches!(p, QtPacket::Init { name, .. } if name == "Demo"))
+        .expect("the static capture holds Demo's init");
+    gateway.from_qt(init).unwrap();
+    let node = gateway.take_to_node();
+    let source = node
+        .iter()
+        .find_map(|p| match p {
+            Packet::Init { source, .. } => Some(*source),
+            _ => None,
+        })
+        .expect("the node got the init");
+    for serial in 1..=MAX_PENDING_PONGS as u32 + 1 {
+        gateway
+            .from_node(Packet::SetProperty {
+                source,
+                index: 1,
+                serial,
+                value: bincode(&"x".to_owned()),
+            })
+            .unwrap();
+    }
+    let refused: Vec<u32> = gateway
+        .take_to_node()
+        .iter()
+        .filter_map(|p| match p {
+            Packet::SetPropertyRefused {
+                serial, index: 1, ..
+            } => Some(*serial),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused, [MAX_PENDING_PONGS as u32 + 1]);
+}
+
+/// A Qt host that goes on sending while it leaves a model's rows unanswered cannot make
+/// the gateway hold packets without end: the connection ends.
+#[test]
+fn a_qt_host_stalling_a_model_ends_its_connection() {
+    use actix_remote_objects::qt::model::{index_list, int_list, signal};
+    use actix_remote_objects::qt::node_gateway::NodeGatewayError;
+    let (mut gateway, _) = node_gateway_with_names();
+    let changed = QtPacket::Invoke {
+        name: "Model::Names::names".into(),
+        call: CALL_INVOKE,
+        index: signal::DATA_CHANGED,
+        args: vec![index_list(&[(0, 0)]), index_list(&[(0, 0)]), int_list(&[0])],
+        serial: -1,
+        property_index: -1,
+    };
+    let mut sent = 0;
+    let outcome = loop {
+        sent += 1;
+        if let Err(error) = gateway.from_qt(changed.clone()) {
+            break error;
+        }
+        assert!(sent < 1_000_000, "the gateway holds without end");
+        let _ = gateway.take_to_qt();
+    };
+    assert_eq!(outcome, NodeGatewayError::Stalled);
+    assert!(
+        gateway.take_to_node().is_empty(),
+        "nothing held was let through"
+    );
 }

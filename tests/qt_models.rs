@@ -1,6 +1,8 @@
-//! Models over Qt's dialect: a PyQt6 `QAbstractItemModelReplica` (of a dynamic replica,
-//! in its own process) pages through a Rust `ListModel` served to Qt nodes: the row count
-//! first, then the rows it shows by role, an edit through the source, a row inserted.
+//! Models over Qt's dialect, the API of `tests/qt/playlist.rep` both ways: a repc C++ and a
+//! PyQt6 `QAbstractItemModelReplica` (each in its own process) page through a Rust
+//! `ListModel` served to Qt nodes — the row count first, then the rows they show by role,
+//! an edit through the source, a row inserted — and a Rust `ModelReplica` pages through
+//! the `QStandardItemModel` of a repc C++ source (`tests/qt/playlist_host.cpp`).
 //!
 //! Needs Qt 6, as `tests/qt_interop.rs` does.
 
@@ -30,6 +32,7 @@ remote_object! {
     pub Playlist {
         prop title: String;
         model tracks: ListModel<Track>;
+        slot append(title: String);
     }
 }
 
@@ -43,6 +46,14 @@ impl RemoteSource for PlaylistService {
     type Api = Playlist;
     fn simple_source(&self) -> &playlist::SimpleSource {
         &self.0
+    }
+}
+
+impl Handler<playlist::Append> for PlaylistService {
+    type Result = SlotResult<()>;
+    fn handle(&mut self, msg: playlist::Append, _: &mut Context<Self>) -> SlotResult<()> {
+        let row = track(&msg.title, 0);
+        self.0.tracks().push(row).map_err(SlotError::source)
     }
 }
 
@@ -147,4 +158,49 @@ async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> 
     tokio::time::timeout(TIMEOUT, lines.recv())
         .await
         .expect("the Qt program goes on")
+}
+
+#[actix::test]
+async fn a_rust_model_replica_pages_through_a_qt_sources_model() {
+    use playlist::ReplicaExt as _;
+    let _guard = init();
+    if !with_qt() {
+        return;
+    }
+    let (_qt_host, url) = support::processes::spawn_listening_program(
+        &cpp_programs().join("playlist_host"),
+        &["tcp://127.0.0.1:0"],
+    );
+    let node = Node::connect(&format!("qt+{url}")).await.unwrap();
+    let replica = node.acquire::<Playlist>();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(
+        replica.state(),
+        ReplicaState::Valid,
+        "repc's signature matched"
+    );
+    let tracks = replica.tracks().expect("the model came with the init");
+    assert_eq!(tracks.row_count(), 3, "the row count is known at init");
+    assert_eq!(
+        tracks.fetch(0..3).await.unwrap(),
+        [track("a", 1), track("b", 2), track("c", 3)]
+    );
+
+    // A write goes to the Qt model role by role; its dataChanged comes back with the row.
+    let mut changes = tracks.changes();
+    assert_eq!(tracks.write(1, track("B", 2)).await, Ok(()));
+    while tracks.cached(1) != Some(track("B", 2)) {
+        next(&mut changes).await;
+    }
+
+    // A row the Qt source appends.
+    assert_eq!(
+        replica.call(playlist::Append { title: "d".into() }).await,
+        Ok(())
+    );
+    while tracks.row_count() != 4 {
+        next(&mut changes).await;
+    }
+    assert_eq!(tracks.fetch(3..4).await.unwrap(), [track("d", 0)]);
+    node.shutdown().await;
 }

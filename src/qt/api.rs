@@ -852,7 +852,7 @@ fn format_of(
 }
 
 /// The schema of one of `values`' Qt value types, as its Rust struct serializes.
-fn qt_value_def(name: &str) -> TypeDef {
+pub(crate) fn qt_value_def(name: &str) -> TypeDef {
     use crate::values::schema::Variant as V;
     let field = |name: &str, format: TypeFormat| Field {
         name: name.to_owned(),
@@ -943,8 +943,8 @@ impl QtApi {
     }
 
     /// [`QtApi::from_definition`] for a class with sub-objects: `child(position, property)`
-    /// gives the API of the sub-object property at Qt position `position` (Qt sends it
-    /// with the sub-object's value, not in the parent's definition).
+    /// gives the API of the sub-object (or model) property at Qt position `position` (Qt
+    /// sends it with the sub-object's value, not in the parent's definition).
     pub fn from_definition_with(
         def: &QtDefinition,
         child: &mut ChildApis<'_>,
@@ -1026,18 +1026,13 @@ impl QtApi {
         let mut children = Vec::new();
         let mut layout = Vec::new();
         for (position, p) in def.properties.iter().enumerate() {
-            if p.type_name == MODEL_POINTER {
-                return Err(QtApiError::NotCarried(format!(
-                    "{}: models ({}) are not read from Qt hosts yet",
-                    def.type_name, p.name
-                )));
-            }
             if p.type_name.ends_with('*') {
                 layout.push(QtMember::Child(children.len() as u16));
+                let (api, model) = child(position, p)?;
                 children.push(QtChild {
                     name: p.name.clone(),
-                    api: child(position, p)?,
-                    model: None,
+                    api,
+                    model,
                 });
                 continue;
             }
@@ -1170,9 +1165,9 @@ impl QtApi {
                 .map(|c| ChildSchema {
                     name: c.name.clone(),
                     // A Qt sub-object is a pointer, which may be null.
-                    optional: true,
+                    optional: c.model.is_none(),
                     api: c.api.schema.clone(),
-                    model: false,
+                    model: c.model.is_some(),
                 })
                 .collect(),
         };
@@ -1194,9 +1189,14 @@ impl QtApi {
     }
 }
 
+/// The API of a sub-object, and for a model its rows.
+pub type ChildApi = (
+    std::sync::Arc<QtApi>,
+    Option<std::sync::Arc<super::model::ModelFace>>,
+);
+
 /// Finds the API of the sub-object property at a Qt position of a class definition.
-pub type ChildApis<'a> =
-    dyn FnMut(usize, &QtPropertyDef) -> Result<std::sync::Arc<QtApi>, QtApiError> + 'a;
+pub type ChildApis<'a> = dyn FnMut(usize, &QtPropertyDef) -> Result<ChildApi, QtApiError> + 'a;
 
 /// A function's parameters: name and type, in order.
 type Params = Vec<(String, QtFormat)>;

@@ -327,3 +327,141 @@ pub fn meta_and_data_entries(entries: Vec<QVariant>, roles: &[i32], rows: u64) -
         ]),
     }
 }
+
+/// The roles a Qt host's model announces in its init (`availableRoles`, `roleNames`): each
+/// available role's number and name, by number.
+pub fn announced_roles(values: &[QVariant]) -> Vec<(i32, String)> {
+    let available = values.first().map(read_int_list).unwrap_or_default();
+    let names: Vec<(i32, String)> = match values.get(1) {
+        Some(QVariant::User {
+            value: UserValue::Entries(entries),
+            ..
+        }) => entries
+            .iter()
+            .filter_map(|(k, v)| match (k, v) {
+                (QVariant::Int(id), QVariant::ByteArray(name)) => {
+                    Some((*id, String::from_utf8_lossy(name).into_owned()))
+                }
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut roles: Vec<(i32, String)> = available
+        .iter()
+        .map(|id| {
+            let name = names
+                .iter()
+                .find(|(n, _)| n == id)
+                .map(|(_, name)| name.clone());
+            (*id, name.unwrap_or_else(|| format!("role{id}")))
+        })
+        .collect();
+    roles.sort();
+    roles.dedup_by_key(|(id, _)| *id);
+    roles
+}
+
+impl ModelFace {
+    /// This face with each role numbered as a Qt host names it (`announced`, from its
+    /// init); a role the host does not name keeps its number, and reads as invalid.
+    pub fn numbered_by(&self, announced: &[(i32, String)]) -> ModelFace {
+        let mut face = self.clone();
+        for role in &mut face.roles {
+            if let Some((id, _)) = announced.iter().find(|(_, name)| *name == role.name) {
+                role.id = *id;
+            }
+        }
+        face
+    }
+
+    /// A model known only from a Qt host's `announced` roles: rows are structs named
+    /// `row_name` with one `QVariant` per role; with the adapter's API for such rows.
+    pub fn of_announced(row_name: &str, announced: &[(i32, String)]) -> (ModelFace, ApiSchema) {
+        use crate::values::schema::Field;
+        let variant = TypeFormat::Named(super::api::VARIANT.to_owned());
+        let fields = announced
+            .iter()
+            .map(|(_, name)| Field {
+                name: name.clone(),
+                format: variant.clone(),
+            })
+            .collect();
+        let mut types = std::collections::BTreeMap::new();
+        types.insert(
+            super::api::VARIANT.to_owned(),
+            super::api::qt_value_def(super::api::VARIANT),
+        );
+        types.insert(row_name.to_owned(), TypeDef::Struct(fields));
+        let mut schema = crate::adapter::schema_of_rows(TypeFormat::Named(row_name.into()), types);
+        schema.signature = schema.structural_signature().unwrap_or_default();
+        let face = ModelFace {
+            roles: announced
+                .iter()
+                .map(|(id, name)| QtRole {
+                    id: *id,
+                    name: name.clone(),
+                    ty: QtFormat {
+                        format: variant.clone(),
+                        qt: QtType::Builtin(Builtin::Variant),
+                    },
+                })
+                .collect(),
+            row: TypeFormat::Named(row_name.into()),
+            fields: true,
+        };
+        (face, schema)
+    }
+
+    /// A row from the values Qt sent for `roles` (Qt numbers, in the order sent): each of
+    /// this face's roles from its value, or its empty value where Qt sent none.
+    pub fn row_of(&self, roles: &[i32], values: &[QVariant], api: &QtApi) -> Result<Value, String> {
+        let cx = Cx::of(api);
+        let value_of = |role: &QtRole| -> Result<Value, String> {
+            let sent = roles
+                .iter()
+                .position(|id| *id == role.id)
+                .and_then(|i| values.get(i))
+                .unwrap_or(&QVariant::Invalid);
+            super::convert::from_qvariant(sent, &role.ty.format, &cx).map_err(|e| e.to_string())
+        };
+        match self.fields {
+            true => self
+                .roles
+                .iter()
+                .map(|role| Ok((role.name.clone(), value_of(role)?)))
+                .collect::<Result<Vec<_>, String>>()
+                .map(Value::Struct),
+            false => self.roles.first().map_or(Ok(Value::Unit), value_of),
+        }
+    }
+}
+
+/// The rows of a `DataEntries` answer from row `first` on, with the values of `roles` each
+/// carries, in order: (row, values) for each top-level entry.
+pub fn read_entries(value: &QVariant) -> Vec<(i32, Vec<QVariant>)> {
+    let QVariant::User {
+        value: UserValue::Items(entries),
+        ..
+    } = value
+    else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|entry| match entry {
+            QVariant::User {
+                value: UserValue::Fields(fields),
+                ..
+            } => {
+                let row = fields.first().and_then(read_index_list)?.first()?.0;
+                let data = match fields.get(1)? {
+                    QVariant::List(data) => data.clone(),
+                    _ => return None,
+                };
+                Some((row, data))
+            }
+            _ => None,
+        })
+        .collect()
+}

@@ -9,6 +9,8 @@
 //! replica is acquired as Qt's static replicas are; a dynamic one asks for the class
 //! definition, from which the gateway derives the schema it hands the node.
 
+mod models;
+
 use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap as HashMap;
@@ -22,6 +24,7 @@ use super::convert::{from_qvariant, to_qvariant, Cx};
 use super::registry_face as face;
 use crate::proto::replica::UNKNOWN_SIGNATURE;
 use crate::values::{codec, Value};
+use crate::wire::qt::variant::sub_object_kind;
 use crate::wire::qt::{
     QVariant, QtDefinition, QtPacket, TypeRegistry, UserValue, CALL_INVOKE, CALL_WRITE_PROPERTY,
     NO_SERIAL, QT_PROTOCOL,
@@ -30,6 +33,9 @@ use crate::wire::{
     ChildInit, Encoding, FailureKind, Handshake, ObjectInfo, Packet, RemoteFailure, SourceId,
     NO_REPLY,
 };
+
+/// The most pings that may await the Qt host's Pong (each answers a write or a call).
+pub const MAX_PENDING_PONGS: usize = 4096;
 
 /// How deep sub-objects may nest under a source (Qt's own trees are a level or two).
 const MAX_SUB_OBJECT_DEPTH: usize = 16;
@@ -58,6 +64,10 @@ pub enum NodeGatewayError {
     /// The node's handshake does not match.
     #[error("the node's handshake: {0}")]
     Handshake(String),
+    /// The Qt host goes on sending while it leaves a model's request unanswered: more is
+    /// held back for the node than 65 536 packets.
+    #[error("the Qt host leaves a model's request unanswered while it sends on")]
+    Stalled,
 }
 
 /// A source the node acquired.
@@ -66,6 +76,8 @@ struct Acquired {
     api: Arc<QtApi>,
     /// The signature the node expects in its packets.
     signature: u64,
+    /// A model: what the gateway knows of it.
+    model: Option<models::ModelLink>,
 }
 
 /// What a Qt host's next Pong answers.
@@ -74,7 +86,11 @@ enum PongFor {
     Ping(u64),
     /// A write the node waits on: Qt applies a write, and sends its change, before it
     /// answers the ping sent after it, so the write is done when the Pong comes.
-    Write { source: SourceId, serial: u32 },
+    Write {
+        source: SourceId,
+        index: u16,
+        serial: u32,
+    },
     /// A registry call the node waits on (Qt's registry answers none).
     Reply { source: SourceId, serial: u32 },
 }
@@ -112,6 +128,10 @@ pub struct NodeGateway {
     calls: HashMap<i32, PendingCall>,
     next_serial: i32,
     pongs: VecDeque<PongFor>,
+    /// Packets for the node held back until the Qt host answers what they need.
+    held: models::Held,
+    /// The Qt host's answers the models wait on, by Qt serial.
+    model_calls: HashMap<i32, models::ModelCall>,
     /// Set when the node acquired a Qt registry host's registry.
     registry: Option<RegistryFace>,
     types: TypeRegistry,
@@ -137,6 +157,8 @@ impl NodeGateway {
             calls: HashMap::default(),
             next_serial: 1,
             pongs: VecDeque::new(),
+            held: models::Held::default(),
+            model_calls: HashMap::default(),
             registry: None,
             types: TypeRegistry::new(),
             to_node: Vec::new(),
@@ -186,10 +208,12 @@ impl NodeGateway {
                     self.offered.insert(o.name, (o.type_name, o.signature));
                 }
                 match (first, infos.len()) {
-                    (true, _) => self.to_node.push(Packet::ObjectList(infos)),
-                    (false, _) => self
-                        .to_node
-                        .extend(infos.into_iter().map(Packet::AddObject)),
+                    (true, _) => self.emit(Packet::ObjectList(infos)),
+                    (false, _) => {
+                        for info in infos {
+                            self.emit(Packet::AddObject(info));
+                        }
+                    }
                 }
             }
             QtPacket::Init { name, values } => self.on_init(name, None, &values),
@@ -202,7 +226,7 @@ impl NodeGateway {
                 Err(error) => {
                     warn!(%name, %error, "a Qt source's definition this crate cannot use");
                     self.acquiring.remove(&name);
-                    self.to_node.push(Packet::AcquireRefused {
+                    self.emit(Packet::AcquireRefused {
                         name,
                         reason: error.to_string(),
                     });
@@ -213,7 +237,7 @@ impl NodeGateway {
                 if let Some(&source) = self.by_name.get(&name) {
                     self.forget(source);
                 }
-                self.to_node.push(Packet::RemoveObject { name });
+                self.emit(Packet::RemoveObject { name });
             }
             QtPacket::PropertyChange { name, index, value } => self.on_change(&name, index, &value),
             QtPacket::Invoke {
@@ -221,16 +245,19 @@ impl NodeGateway {
             } => self.on_signal(&name, index, &args),
             QtPacket::InvokeReply { serial, value, .. } => self.on_reply(serial, &value),
             QtPacket::Pong { .. } => match self.pongs.pop_front() {
-                Some(PongFor::Ping(nonce)) => self.to_node.push(Packet::Pong(nonce)),
-                Some(PongFor::Write { source, serial }) => self
-                    .to_node
-                    .push(Packet::SetPropertyDone { source, serial }),
+                Some(PongFor::Ping(nonce)) => self.emit(Packet::Pong(nonce)),
+                Some(PongFor::Write { source, serial, .. }) => {
+                    self.emit(Packet::SetPropertyDone { source, serial })
+                }
                 Some(PongFor::Reply { source, serial }) => self.reply_unit(source, serial),
                 None => {}
             },
             other => debug!(kind = other.kind(), "ignored from a Qt host"),
         }
-        Ok(())
+        match self.held.overflowed() {
+            true => Err(NodeGatewayError::Stalled),
+            false => Ok(()),
+        }
     }
 
     fn on_init(&mut self, name: String, definition: Option<Arc<QtApi>>, values: &[QVariant]) {
@@ -250,7 +277,7 @@ impl NodeGateway {
             });
             let signature = api.signature;
             if let Some(value) = self.registry_sources() {
-                self.to_node.push(Packet::Init {
+                self.emit(Packet::Init {
                     name: name.clone(),
                     source,
                     signature,
@@ -265,6 +292,7 @@ impl NodeGateway {
                     name,
                     api: Arc::clone(&api.qt),
                     signature,
+                    model: None,
                 },
             );
             return;
@@ -296,7 +324,7 @@ impl NodeGateway {
                 Vec::new()
             }
         };
-        self.to_node.push(match typed {
+        self.emit(match typed {
             Some(_) => Packet::Init {
                 name: name.clone(),
                 source,
@@ -323,6 +351,7 @@ impl NodeGateway {
                 name,
                 api,
                 signature,
+                model: None,
             },
         );
     }
@@ -366,10 +395,16 @@ impl NodeGateway {
                     )))
                 }
             };
+            if sub.kind == sub_object_kind::MODEL {
+                let row = models::row_type_name(&definition.type_name, &property.name);
+                return self
+                    .announced_model(sub, &row)
+                    .map(|(api, face)| (api, Some(face)));
+            }
             let defined = sub.definition().map_err(|e| {
                 QtApiError::NotCarried(format!("the definition of {}: {e}", property.name))
             })?;
-            match defined {
+            let api = match defined {
                 Some(child) => {
                     let types = child.registry(&self.types);
                     let values = sub
@@ -379,24 +414,27 @@ impl NodeGateway {
                     let api = self.defined_api(&child, &values, depth + 1)?;
                     self.defined
                         .insert(child.type_name.clone(), Arc::clone(&api));
-                    Ok(api)
+                    api
                 }
                 None => match self.defined.get(&sub.type_name) {
-                    Some(api) => Ok(Arc::clone(api)),
+                    Some(api) => Arc::clone(api),
                     // A null pointer of a class never defined: an API with no members.
                     None if sub.parameters.is_none() => {
                         let empty = QtDefinition {
                             type_name: sub.type_name.clone(),
                             ..QtDefinition::default()
                         };
-                        QtApi::from_definition(&empty).map(Arc::new)
+                        Arc::new(QtApi::from_definition(&empty)?)
                     }
-                    None => Err(QtApiError::NotCarried(format!(
-                        "the sub-object {} of the undefined class {}",
-                        property.name, sub.type_name
-                    ))),
+                    None => {
+                        return Err(QtApiError::NotCarried(format!(
+                            "the sub-object {} of the undefined class {}",
+                            property.name, sub.type_name
+                        )))
+                    }
                 },
-            }
+            };
+            Ok((api, None))
         })?;
         Ok(Arc::new(api))
     }
@@ -465,6 +503,10 @@ impl NodeGateway {
         else {
             return Ok(());
         };
+        if let Some(face) = &child.model {
+            let face = Arc::clone(face);
+            return self.native_model(&child.api, &face, (parent, slot), sub, &values, tree);
+        }
         let child_api = Arc::clone(&child.api);
         let source = self.fresh_source();
         let at = tree.len();
@@ -484,6 +526,7 @@ impl NodeGateway {
                 name: sub.name.clone(),
                 signature: child_api.schema.signature,
                 api: child_api,
+                model: None,
             },
         );
         Ok(())
@@ -534,7 +577,7 @@ impl NodeGateway {
         }
         let source = registry.source;
         if let Some(value) = self.registry_sources() {
-            self.to_node.push(Packet::PropertyChange {
+            self.emit(Packet::PropertyChange {
                 source,
                 index: 0,
                 value,
@@ -556,6 +599,10 @@ impl NodeGateway {
         let Some(acquired) = self.acquired.get(&source) else {
             return;
         };
+        if acquired.model.is_some() {
+            // A model adapter's own properties (its roles) do not change in Qt 6.
+            return debug!(%name, index, "a Qt model's property change, ignored");
+        }
         let api = Arc::clone(&acquired.api);
         let (index, property) = match api.member_at(index) {
             Some(QtMember::Value(i)) => (i, &api.properties[i as usize]),
@@ -566,7 +613,7 @@ impl NodeGateway {
             }
         };
         match self.native_value(&api, &property.ty.format, value) {
-            Ok(value) => self.to_node.push(Packet::PropertyChange {
+            Ok(value) => self.emit(Packet::PropertyChange {
                 source,
                 index,
                 value,
@@ -588,7 +635,7 @@ impl NodeGateway {
         };
         let mut children = Vec::new();
         match self.native_child(&api, parent, slot, value, &mut children, 0) {
-            Ok(()) => self.to_node.push(Packet::ChildChange {
+            Ok(()) => self.emit(Packet::ChildChange {
                 parent,
                 slot,
                 children,
@@ -609,6 +656,9 @@ impl NodeGateway {
         let Some(acquired) = self.acquired.get(&source) else {
             return;
         };
+        if acquired.model.is_some() {
+            return self.model_signal(source, position, args);
+        }
         let api = &acquired.api;
         // Notify signals repeat the property change that came just before: nothing more.
         let Some(super::api::QtSignal::Declared(index)) = api.signal_at(position) else {
@@ -632,7 +682,7 @@ impl NodeGateway {
                 .map_err(|e| e.to_string())
         });
         match encoded {
-            Ok(args) => self.to_node.push(Packet::Signal {
+            Ok(args) => self.emit(Packet::Signal {
                 source,
                 index,
                 args: args.into(),
@@ -644,6 +694,9 @@ impl NodeGateway {
     }
 
     fn on_reply(&mut self, serial: i32, value: &QVariant) {
+        if let Some(call) = self.model_calls.remove(&serial) {
+            return self.model_reply(call, value);
+        }
         let Some(call) = self.calls.remove(&serial) else {
             return;
         };
@@ -660,7 +713,7 @@ impl NodeGateway {
             }
             format => self.native_value(api, format, value),
         };
-        self.to_node.push(Packet::InvokeReply {
+        self.emit(Packet::InvokeReply {
             source: call.source,
             serial: call.native_serial,
             outcome: outcome.map_err(|reason| RemoteFailure {
@@ -696,7 +749,7 @@ impl NodeGateway {
                 serial,
                 value,
             } => self.write(source, index, serial, &value),
-            Packet::Describe { name } => self.to_node.push(Packet::Description {
+            Packet::Describe { name } => self.emit(Packet::Description {
                 name,
                 schema: Bytes::new(),
             }),
@@ -707,7 +760,49 @@ impl NodeGateway {
         Ok(())
     }
 
+    /// Sends the Qt host `write`, done for the node (write `serial` of property `index` of
+    /// `source`) once the Qt host answers the ping sent after it.
+    fn write_to_qt(&mut self, write: QtPacket, source: SourceId, index: u16, serial: u32) {
+        self.to_qt.push(write);
+        if serial != NO_REPLY {
+            self.ping(PongFor::Write {
+                source,
+                index,
+                serial,
+            });
+        }
+    }
+
     fn ping(&mut self, answers: PongFor) {
+        if self.pongs.len() >= MAX_PENDING_PONGS {
+            // A Qt host that stopped answering: what waits on it is refused, not queued.
+            warn!(
+                pending = self.pongs.len(),
+                "too many pings awaiting the Qt host"
+            );
+            let reason = "too many writes and calls await the Qt host".to_owned();
+            return match answers {
+                PongFor::Ping(_) => {}
+                PongFor::Write {
+                    source,
+                    index,
+                    serial,
+                } => self.emit(Packet::SetPropertyRefused {
+                    source,
+                    index,
+                    serial,
+                    reason,
+                }),
+                PongFor::Reply { source, serial } => self.emit(Packet::InvokeReply {
+                    source,
+                    serial,
+                    outcome: Err(RemoteFailure {
+                        kind: FailureKind::Rejected,
+                        message: reason,
+                    }),
+                }),
+            };
+        }
         // Qt's host answers a ping for any name.
         let name = self.by_name.keys().next().cloned().unwrap_or_default();
         self.pongs.push_back(answers);
@@ -722,7 +817,7 @@ impl NodeGateway {
             if !offered.is_empty() && !api.qt.signature.is_empty() && *offered != api.qt.signature {
                 warn!(%name, ours = %api.qt.signature, theirs = %offered, "repc signatures differ");
                 // An init whose signature is not the replica's: it mismatches, for good.
-                self.to_node.push(Packet::Init {
+                self.emit(Packet::Init {
                     name,
                     source,
                     signature: api.signature ^ 1,
@@ -754,7 +849,7 @@ impl NodeGateway {
         ) else {
             return;
         };
-        self.to_node.push(Packet::InvokeReply {
+        self.emit(Packet::InvokeReply {
             source,
             serial,
             outcome: Ok(unit.into()),
@@ -817,6 +912,9 @@ impl NodeGateway {
         let Some(acquired) = self.acquired.get(&source) else {
             return;
         };
+        if acquired.model.is_some() {
+            return self.model_invoke(source, slot, serial, args);
+        }
         let api = &acquired.api;
         let Some(member) = api.schema.slots.get(slot as usize) else {
             return;
@@ -841,7 +939,7 @@ impl NodeGateway {
             Err(reason) => {
                 warn!(api = %api.type_name, slot = %member.name, %reason, "a call Qt cannot carry");
                 if serial != NO_REPLY {
-                    self.to_node.push(Packet::InvokeReply {
+                    self.emit(Packet::InvokeReply {
                         source,
                         serial,
                         outcome: Err(RemoteFailure {
@@ -882,6 +980,9 @@ impl NodeGateway {
         let Some(acquired) = self.acquired.get(&source) else {
             return;
         };
+        if acquired.model.is_some() {
+            return self.model_write(source, index, serial, value);
+        }
         let api = &acquired.api;
         let Some(property) = api.properties.get(index as usize) else {
             return;
@@ -894,24 +995,30 @@ impl NodeGateway {
             });
         match q {
             Ok(q) => {
-                self.to_qt.push(QtPacket::Invoke {
+                let write = QtPacket::Invoke {
                     name: acquired.name.clone(),
                     call: CALL_WRITE_PROPERTY,
                     index: api.position_of(QtMember::Value(index)),
                     args: vec![q],
                     serial: NO_SERIAL,
                     property_index: -1,
-                });
-                if serial != NO_REPLY {
-                    self.ping(PongFor::Write { source, serial });
-                }
+                };
+                self.write_to_qt(write, source, index, serial);
             }
-            Err(reason) => self.to_node.push(Packet::SetPropertyRefused {
+            Err(reason) => self.emit(Packet::SetPropertyRefused {
                 source,
                 index,
                 serial,
                 reason,
             }),
+        }
+    }
+
+    /// Sends `packet` to the node, after the packets held back, if any.
+    fn emit(&mut self, packet: Packet) {
+        match self.held.is_holding() {
+            true => self.held.push(packet),
+            false => self.to_node.push(packet),
         }
     }
 
