@@ -576,3 +576,45 @@ async fn a_rust_host_registers_with_a_qt_registry_where_rust_and_qt_nodes_find_i
         .unwrap();
     assert!(out.ends_with("done\n"), "{out}");
 }
+
+#[actix::test]
+async fn a_qt_replicas_heartbeat_finds_a_stopped_rust_host_and_its_return() {
+    let _guard = init();
+    if !with_qt() {
+        return;
+    }
+    let (host, _, qt) = start_demo("tcp://127.0.0.1:0");
+    let mut replica = Command::new(cpp_programs().join("demo_replica"))
+        .arg(&qt)
+        .arg("heartbeat")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(replica.stdout.take().unwrap()).lines();
+    let mut wait_for = |wanted: &str| loop {
+        let line = lines
+            .next()
+            .expect("the replica reports its state")
+            .unwrap();
+        if line == wanted {
+            return;
+        }
+        assert!(
+            !line.starts_with("steady"),
+            "the Rust host answered every ping: {line}"
+        );
+    };
+    wait_for("steady suspects=0");
+    let signal = |name: &str| {
+        let pid = host.0.id().to_string();
+        let status = Command::new("kill").args([name, &pid]).status().unwrap();
+        assert!(status.success(), "kill {name} {pid}");
+    };
+    signal("-STOP"); // the host answers no ping: the Qt replica goes Suspect …
+    wait_for("state 3");
+    signal("-CONT"); // … and is Valid again once its pings are answered.
+    wait_for("state 2");
+    let status = replica.wait().unwrap();
+    assert!(status.success(), "the Qt replica came back: {status}");
+}

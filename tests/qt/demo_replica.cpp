@@ -1,9 +1,10 @@
 // A repc-generated replica of the Rust Demo source (tests/qt/demo.rep): prints what it sees, one line each,
 // while it runs the steps below; exits 0 when all ran, 2 on a timeout, 3 on a wrong value.
 // With `reconnect`, it only prints its state changes until it was Valid twice (a host
-// restarted under it), then exits 0.
+// restarted under it), then exits 0; with `heartbeat`, the same with heartbeats on, after a
+// second of them.
 //
-//   demo_replica URL [reconnect]      (URL `registry=tcp://…`: find Demo through a registry)
+//   demo_replica URL [reconnect|heartbeat]      (URL `registry=tcp://…`: find Demo through a registry)
 #include <QCoreApplication>
 #include <QRemoteObjectNode>
 #include <QElapsedTimer>
@@ -34,6 +35,30 @@ int main(int argc, char **argv)
     QList<QPair<int, QString>> pings;
     QObject::connect(demo.data(), &DemoReplica::pinged,
                      [&pings](int n, QString msg) { pings.append({n, msg}); });
+    if (argc > 2 && QByteArray(argv[2]) == "heartbeat") {
+        // Heartbeats every 100 ms: once Valid, a second of them must pass without a Suspect;
+        // then it prints its states until it was Valid again after a Suspect (its host
+        // stopped and went on), and exits 0.
+        node.setHeartbeatInterval(100);
+        int suspects = 0;
+        bool steady = false;
+        QObject::connect(demo.data(), &QRemoteObjectReplica::stateChanged,
+                         [&](QRemoteObjectReplica::State state, QRemoteObjectReplica::State) {
+                             if (state == QRemoteObjectReplica::Suspect)
+                                 ++suspects;
+                             if (state == QRemoteObjectReplica::Valid && steady && suspects > 0)
+                                 QCoreApplication::exit(0);
+                         });
+        if (!demo->waitForSource(10000))
+            return 2;
+        QTimer::singleShot(1000, [&] {
+            say(QStringLiteral("steady suspects=%1").arg(suspects));
+            steady = true;
+            suspects = 0;
+        });
+        QTimer::singleShot(30000, [] { QCoreApplication::exit(2); });
+        return app.exec();
+    }
     if (argc > 2 && QByteArray(argv[2]) == "reconnect") {
         int valid = 0;
         QObject::connect(demo.data(), &QRemoteObjectReplica::stateChanged,
