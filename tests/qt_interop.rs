@@ -14,7 +14,7 @@ mod qt_programs;
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use actix_remote_objects::dynamic::Value;
@@ -22,7 +22,7 @@ use actix_remote_objects::{Node, ReplicaState};
 use demo::ReplicaExt as _;
 use futures::StreamExt;
 use qt_demo::{demo, Demo, Mode, MyPod, OtherDemo};
-use qt_programs::{cpp_programs, run_to_end, with_qt};
+use qt_programs::{aro, cpp_programs, run_to_end, with_qt};
 use support::processes::{example, spawn_listening_program, Process};
 use support::*;
 
@@ -448,23 +448,6 @@ async fn qt_hosts_and_nodes_use_a_rust_registry() {
         .unwrap();
     assert!(out.ends_with("done\n"), "{out}");
     assert!(out.contains("add 5\n"), "{out}");
-}
-
-/// `aro`, built if this test runs on its own.
-fn aro() -> PathBuf {
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    path.pop();
-    path.push("aro");
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "actix-remote-objects-cli"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cannot build aro");
-    }
-    path
 }
 
 #[actix::test]

@@ -204,3 +204,33 @@ async fn a_rust_model_replica_pages_through_a_qt_sources_model() {
     assert_eq!(tracks.fetch(3..4).await.unwrap(), [track("d", 0)]);
     node.shutdown().await;
 }
+
+#[actix::test]
+async fn aro_reads_a_qt_sources_model() {
+    let _guard = init();
+    if !with_qt() {
+        return;
+    }
+    let (_qt_host, url) = support::processes::spawn_listening_program(
+        &cpp_programs().join("playlist_host"),
+        &["tcp://127.0.0.1:0"],
+    );
+    let url = format!("qt+{url}");
+    let aro = move |action: &str| {
+        let out = Command::new(qt_programs::aro())
+            .args(["model", &url, "Playlist.tracks", action])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "aro model {action}: {out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let (size, rows) = actix_rt::task::spawn_blocking(move || (aro("size"), aro("rows")))
+        .await
+        .unwrap();
+    assert_eq!(size, serde_json::json!(3));
+    // A dynamic replica's rows are structs of the roles the Qt model announces.
+    assert_eq!(
+        rows[1],
+        serde_json::json!({"display": {"String": "b"}, "plays": {"Int": 2}})
+    );
+}

@@ -50,11 +50,12 @@ pub(super) enum ModelCall {
         source: SourceId,
         reset: Option<u32>,
     },
-    /// The node's fetch `request`.
+    /// The node's fetch `request` (its call `serial`, answered after the rows).
     Rows {
         source: SourceId,
         request: u32,
         first: u64,
+        serial: u32,
     },
     /// The rows of a `dataChanged`, for the diff in place `ticket`.
     Changed {
@@ -368,16 +369,10 @@ impl NodeGateway {
                 source,
                 request,
                 first,
+                serial,
             } => {
                 let rows = self.rows_of(source, value);
-                let values = [
-                    Value::UInt(request.into()),
-                    Value::UInt(first),
-                    Value::Seq(rows),
-                ];
-                if let Some(packet) = self.model_diff(source, SIG_ROWS, &values) {
-                    self.emit(packet);
-                }
+                self.answer_fetch(source, request, first, rows, serial);
             }
             ModelCall::Changed {
                 source,
@@ -401,6 +396,28 @@ impl NodeGateway {
             }
         }
         self.release_held();
+    }
+
+    /// The node's fetch `request`: the `rows` signal, then (for a call that waits) its reply.
+    fn answer_fetch(
+        &mut self,
+        source: SourceId,
+        request: u32,
+        first: u64,
+        rows: Vec<Value>,
+        serial: u32,
+    ) {
+        let values = [
+            Value::UInt(request.into()),
+            Value::UInt(first),
+            Value::Seq(rows),
+        ];
+        if let Some(packet) = self.model_diff(source, SIG_ROWS, &values) {
+            self.emit(packet);
+        }
+        if serial != NO_REPLY {
+            self.reply_unit(source, serial);
+        }
     }
 
     /// Once nothing is awaited, the held packets go to the node, each model's init with
@@ -541,15 +558,7 @@ impl NodeGateway {
                     .min(MAX_FETCH_ROWS)
                     .min(total.saturating_sub(first));
                 if count == 0 {
-                    let none = [
-                        Value::UInt(request.into()),
-                        Value::UInt(first),
-                        Value::Seq(Vec::new()),
-                    ];
-                    if let Some(packet) = self.model_diff(source, SIG_ROWS, &none) {
-                        self.emit(packet);
-                    }
-                    return;
+                    return self.answer_fetch(source, request, first, Vec::new(), serial);
                 }
                 let fetch = rows_request(&name, &face, first, first + count - 1);
                 self.ask_model(
@@ -558,6 +567,7 @@ impl NodeGateway {
                         source,
                         request,
                         first,
+                        serial,
                     },
                 );
             }
