@@ -160,6 +160,14 @@ async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> 
         .expect("the Qt program goes on")
 }
 
+/// The repc C++ source of Playlist (`tests/qt/playlist_host.cpp`), with its URL.
+fn qt_playlist_host() -> (Process, String) {
+    support::processes::spawn_listening_program(
+        &cpp_programs().join("playlist_host"),
+        &["tcp://127.0.0.1:0"],
+    )
+}
+
 #[actix::test]
 async fn a_rust_model_replica_pages_through_a_qt_sources_model() {
     use playlist::ReplicaExt as _;
@@ -167,10 +175,7 @@ async fn a_rust_model_replica_pages_through_a_qt_sources_model() {
     if !with_qt() {
         return;
     }
-    let (_qt_host, url) = support::processes::spawn_listening_program(
-        &cpp_programs().join("playlist_host"),
-        &["tcp://127.0.0.1:0"],
-    );
+    let (_qt_host, url) = qt_playlist_host();
     let node = Node::connect(&format!("qt+{url}")).await.unwrap();
     let replica = node.acquire::<Playlist>();
     replica.wait_for_source(TIMEOUT).await.unwrap();
@@ -211,10 +216,7 @@ async fn aro_reads_a_qt_sources_model() {
     if !with_qt() {
         return;
     }
-    let (_qt_host, url) = support::processes::spawn_listening_program(
-        &cpp_programs().join("playlist_host"),
-        &["tcp://127.0.0.1:0"],
-    );
+    let (_qt_host, url) = qt_playlist_host();
     let url = format!("qt+{url}");
     let aro = move |action: &str| {
         let out = Command::new(qt_programs::aro())
