@@ -296,7 +296,7 @@ impl<R: Clone> ModelWindow<R> {
                 if !rows.is_empty() && rows.len() as u64 != count {
                     return Err(bad("an insert carrying some of its rows"));
                 }
-                self.remap(|k| if k >= first { k + count } else { k });
+                self.remap(first..u64::MAX, |k| k + count);
                 self.total = total;
                 self.store(first, rows);
                 Applied::change(Change::Inserted { first, count })
@@ -311,8 +311,10 @@ impl<R: Clone> ModelWindow<R> {
                     return Err(bad("a removal outside the rows or with a wrong count"));
                 }
                 let end = first + count;
-                self.rows.retain(|&k, _| k < first || k >= end);
-                self.remap(|k| if k >= end { k - count } else { k });
+                let mut removed = self.rows.split_off(&first);
+                let mut after = removed.split_off(&end);
+                self.rows.append(&mut after);
+                self.remap(end..u64::MAX, |k| k - count);
                 self.total = total;
                 Applied::change(Change::Removed { first, count })
             }
@@ -326,7 +328,9 @@ impl<R: Clone> ModelWindow<R> {
                 if total != self.total || !fits(first) || !fits(to) {
                     return Err(bad("a move outside the rows"));
                 }
-                self.remap(|k| moved(k, first, count, to));
+                // Only the rows between the block's old and new places move.
+                let span = first.min(to)..first.max(to) + count;
+                self.remap(span, |k| moved(k, first, count, to));
                 Applied::change(Change::Moved { first, count, to })
             }
             Diff::Changed { first, rows, roles } => {
@@ -372,11 +376,16 @@ impl<R: Clone> ModelWindow<R> {
         Ok(applied)
     }
 
-    /// Moves every held row to the index `to` gives it. `to` keeps the order of rows it
-    /// does not move past each other, so rebuilding the map is enough.
-    fn remap(&mut self, to: impl Fn(u64) -> u64) {
-        let rows = std::mem::take(&mut self.rows);
-        self.rows = rows.into_iter().map(|(k, v)| (to(k), v)).collect();
+    /// Moves each held row in `span` to the index `to` gives it; `to` keeps them inside
+    /// the span (or, for a span running to the end, past every row before it), so the rows
+    /// outside it stay as they are: an append at the end costs nothing here.
+    fn remap(&mut self, span: std::ops::Range<u64>, to: impl Fn(u64) -> u64) {
+        let mut inside = self.rows.split_off(&span.start);
+        let mut after = inside.split_off(&span.end);
+        for (k, v) in inside {
+            self.rows.insert(to(k), v);
+        }
+        self.rows.append(&mut after);
     }
 
     /// Holds `rows` from `first` on, then drops what is past the capacity.
@@ -594,6 +603,41 @@ mod tests {
                         assert_eq!(as_vec(&w), names(&model), "{len} {first} {count} {to}");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn removals_and_inserts_agree_with_a_vector_for_every_small_case() {
+        for len in 1..7u64 {
+            for first in 0..len {
+                for count in 1..=len - first {
+                    let mut w = full(len);
+                    w.apply(Diff::Removed {
+                        first,
+                        count,
+                        total: len - count,
+                    })
+                    .unwrap();
+                    let mut model: Vec<u64> = (0..len).collect();
+                    model.drain(first as usize..(first + count) as usize);
+                    assert_eq!(as_vec(&w), names(&model), "remove {len} {first} {count}");
+                }
+            }
+            for first in 0..=len {
+                let mut w = full(len);
+                w.apply(Diff::Inserted {
+                    first,
+                    count: 2,
+                    rows: Vec::new(),
+                    total: len + 2,
+                })
+                .unwrap();
+                let held: Vec<u64> = w.rows.keys().copied().collect();
+                let expected: Vec<u64> = (0..len)
+                    .map(|k| if k >= first { k + 2 } else { k })
+                    .collect();
+                assert_eq!(held, expected, "insert {len} {first}");
             }
         }
     }
