@@ -72,4 +72,9 @@ def inserted(model):
 
 playlist.initialized.connect(initialized)
 QTimer.singleShot(10000, lambda: app.exit(2))
-sys.exit(app.exec())
+code = app.exec()
+# Replicas go before their node: left to the interpreter's teardown, PyQt 6 may destroy the
+# node first and the replica's destructor then crashes (seen against a Qt host as well).
+del playlist
+del node
+sys.exit(code)
