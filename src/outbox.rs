@@ -1,5 +1,6 @@
 //! A connection's outgoing frames: one FIFO per connection, drained by a writer task that
-//! batches whatever is queued into one socket write.
+//! batches whatever is queued into one socket write (or, for a connection a Qt gateway
+//! translates, hands the batch to the gateway: [`FrameWriter`]).
 //!
 //! Ordering: everything a connection sends goes through its outbox in the order it was
 //! pushed. A property change pushed while a slot runs is queued before the slot's reply,
@@ -123,6 +124,33 @@ pub(crate) enum WriterEnd {
     Failed(std::io::Error),
 }
 
+/// Where a writer task puts the frames it takes from the queue.
+pub(crate) trait FrameWriter {
+    /// Takes `frames` (leaving it empty) and passes them on in order.
+    fn write_frames(
+        &mut self,
+        frames: &mut Vec<Bytes>,
+    ) -> impl std::future::Future<Output = std::io::Result<()>>;
+    /// Nothing more will be written.
+    fn shutdown(&mut self) -> impl std::future::Future<Output = std::io::Result<()>>;
+}
+
+/// A socket's write side as a [`FrameWriter`]: small frames are gathered into one buffer,
+/// big ones written as they are.
+struct SocketWriter<W> {
+    writer: W,
+    buffer: BytesMut,
+}
+
+impl<W: AsyncWrite + Unpin> FrameWriter for SocketWriter<W> {
+    async fn write_frames(&mut self, frames: &mut Vec<Bytes>) -> std::io::Result<()> {
+        write_frames(&mut self.writer, frames, &mut self.buffer).await
+    }
+    async fn shutdown(&mut self) -> std::io::Result<()> {
+        self.writer.shutdown().await
+    }
+}
+
 impl Outbox {
     /// An outbox and the writer future that drains it into `writer`.
     pub(crate) fn new<W>(
@@ -133,6 +161,19 @@ impl Outbox {
     where
         W: AsyncWrite + Unpin,
     {
+        let writer = SocketWriter {
+            writer,
+            buffer: BytesMut::with_capacity(8 * 1024),
+        };
+        Outbox::with_writer(id, writer, max_queued)
+    }
+
+    /// An outbox and the writer future that drains it into any [`FrameWriter`].
+    pub(crate) fn with_writer<W: FrameWriter>(
+        id: ConnId,
+        writer: W,
+        max_queued: usize,
+    ) -> (Outbox, impl std::future::Future<Output = WriterEnd>) {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             wake_writer: Notify::new(),
@@ -366,11 +407,7 @@ impl FrameSink for Outbox {
     }
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(
-    id: ConnId,
-    shared: Arc<Shared>,
-    mut writer: W,
-) -> WriterEnd {
+async fn write_loop<W: FrameWriter>(id: ConnId, shared: Arc<Shared>, mut writer: W) -> WriterEnd {
     let end = drain(&shared, &mut writer).await;
     let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
     state.writer_gone = true;
@@ -385,9 +422,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     end
 }
 
-async fn drain<W: AsyncWrite + Unpin>(shared: &Shared, writer: &mut W) -> WriterEnd {
+async fn drain<W: FrameWriter>(shared: &Shared, writer: &mut W) -> WriterEnd {
     let mut frames = Vec::new();
-    let mut buffer = BytesMut::with_capacity(8 * 1024);
     loop {
         let (closing, overflowed, marker) = {
             let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -401,7 +437,7 @@ async fn drain<W: AsyncWrite + Unpin>(shared: &Shared, writer: &mut W) -> Writer
         // the writer (and with it the connection and its queue) forever.
         let step = async {
             if !frames.is_empty() {
-                if let Err(e) = write_frames(writer, &mut frames, &mut buffer).await {
+                if let Err(e) = writer.write_frames(&mut frames).await {
                     return Some(WriterEnd::Failed(e));
                 }
                 if let Some(marker) = marker {

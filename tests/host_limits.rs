@@ -128,6 +128,61 @@ async fn a_peer_that_never_reads_is_disconnected_at_the_queue_limit() {
     f.check_still_serving().await;
 }
 
+/// A Qt node (raw Qt-dialect frames over a small receive buffer) that acquires `Flood`
+/// dynamically, reads until its init arrives, then never reads again.
+async fn qt_non_reader(url: &str) -> TcpStream {
+    use actix_remote_objects::wire::qt::{QtPacket, TypeRegistry};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket
+        .connect(url.strip_prefix("tcp://").unwrap().parse().unwrap())
+        .await
+        .unwrap();
+    let types = TypeRegistry::new();
+    let add = QtPacket::AddObject {
+        name: "Flood".into(),
+        is_dynamic: true,
+    };
+    loop {
+        let size = tokio::time::timeout(TIMEOUT, stream.read_u32_le())
+            .await
+            .expect("the host stopped before the init")
+            .unwrap();
+        let mut payload = vec![0; size as usize];
+        stream.read_exact(&mut payload).await.unwrap();
+        match QtPacket::decode(&payload, &types).unwrap() {
+            // As a Qt node does: ask once the host has listed what it offers.
+            QtPacket::ObjectList { .. } => {
+                stream
+                    .write_all(&add.to_frame(&types).unwrap())
+                    .await
+                    .unwrap();
+            }
+            QtPacket::InitDynamic { .. } => return stream,
+            _ => {}
+        }
+    }
+}
+
+#[actix::test]
+async fn a_qt_peer_that_never_reads_is_disconnected_at_the_queue_limit() {
+    let _guard = init();
+    let f = Fixture::new(HostConfig::default().max_queued_bytes(1 << 20)).await;
+    let qt_url = f.host.listen_qt("tcp://127.0.0.1:0").await.unwrap();
+    let mut stalled = qt_non_reader(&qt_url).await;
+    let mut counts = f.host.connection_counts();
+    assert_eq!(next(&mut counts).await, 2);
+    // The gateway translating for it blocks on the Qt socket; the native queue behind it
+    // overflows, and the connection goes.
+    f.emit_blobs(400).await;
+    while next(&mut counts).await != 1 {}
+    f.check_still_serving().await;
+    // Its socket too: what was in flight drains, then the host's end is closed.
+    let mut rest = Vec::new();
+    let end = tokio::time::timeout(TIMEOUT, stalled.read_to_end(&mut rest)).await;
+    assert!(end.is_ok(), "the host kept the Qt socket open");
+}
+
 #[actix::test]
 async fn calls_in_flight_are_bounded_by_backpressure_not_refused() {
     let _guard = init();

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::prelude::*;
+use futures::StreamExt;
 use tokio::task::JoinHandle;
 use tokio_util::codec::FramedRead;
 use tracing::{error, info, warn};
@@ -24,12 +25,14 @@ use crate::error::{Error, Kind};
 use crate::node::Node;
 use crate::outbox::{next_conn_id, ConnId, Outbox};
 use crate::proto::host::{HostSessionConfig, ServedSource, SourceTable};
+use crate::qt::gateway::HostGateway;
+use crate::qt::NativeWire;
 use crate::runtime;
 use crate::security::Peer;
 use crate::source::{AsSourceState, DynamicSource, RemoteSource};
 use crate::source::{HostedSource, SourceHub};
 use crate::transport::{Endpoint, Incoming, Listener, PeerAddr, PeerKey, Transport};
-use crate::wire::codec::InputBudget;
+use crate::wire::codec::{HandshakeGate, InputBudget};
 use crate::wire::{ObjectInfo, Packet, PacketCodec, SourceId};
 use config::Limits;
 use connection::{Accepted, Close, CloseReason, HostConnection, SourceRemoved};
@@ -228,11 +231,9 @@ impl Host {
         Ok(())
     }
 
-    /// A Qt connection is a native connection from an in-memory stream whose other end a
-    /// translator drives.
+    /// A Qt connection is a native connection whose packets a translator hands over and
+    /// takes, in memory.
     fn serve_qt_from(&self, stream: Box<dyn Transport>, peer: Peer) {
-        let (ours, theirs) = tokio::io::duplex(LOCAL_BUFFER);
-        self.serve_from(Box::new(ours), peer);
         let encoding = self.inner.config.encoding;
         let max_frame = self.inner.config.max_frame_size;
         let weak = Arc::downgrade(&self.inner);
@@ -245,9 +246,9 @@ impl Host {
             hints.unwrap_or_default()
         });
         let gateway = crate::qt::gateway::HostGateway::new(encoding, hints);
-        actix::spawn(crate::qt::driver::run_gateway(
-            gateway, stream, theirs, max_frame,
-        ));
+        let end = crate::qt::driver::start_gateway(gateway, stream, max_frame);
+        let session = Arc::clone(&self.inner.session_config);
+        self.serve_with(NativeWire::Translated(end), peer, session);
     }
 
     /// A host with no listener: it serves only the streams given to [`Host::serve`].
@@ -323,7 +324,7 @@ impl Host {
                     ..(*self.inner.session_config).clone()
                 };
                 self.serve_with(
-                    Box::new(ours),
+                    NativeWire::Stream(Box::new(ours)),
                     Peer::new(PeerAddr::InProcess),
                     Arc::new(session),
                 );
@@ -401,10 +402,16 @@ impl Host {
     }
 
     fn serve_from(&self, stream: Box<dyn Transport>, peer: Peer) {
-        self.serve_with(stream, peer, Arc::clone(&self.inner.session_config));
+        let session = Arc::clone(&self.inner.session_config);
+        self.serve_with(NativeWire::Stream(stream), peer, session);
     }
 
-    fn serve_with(&self, stream: Box<dyn Transport>, peer: Peer, session: Arc<HostSessionConfig>) {
+    fn serve_with(
+        &self,
+        wire: NativeWire<HostGateway>,
+        peer: Peer,
+        session: Arc<HostSessionConfig>,
+    ) {
         let mut tables = self.tables();
         if tables.shut_down {
             return;
@@ -418,13 +425,30 @@ impl Host {
         crate::telemetry::connection_opened(crate::telemetry::Side::Host);
         let id = next_conn_id();
         let inner = Arc::clone(&self.inner);
-        let (read, write) = tokio::io::split(stream);
-        let (outbox, writer) = Outbox::new(id, write, inner.config.max_queued_bytes);
-        let (codec, frame_gate) = PacketCodec::new(inner.config.max_frame_size)
-            .with_budget(Arc::clone(&inner.input_budget))
-            .limited_until_open();
         let calls = CallGate::new(inner.config.limits.max_calls_in_flight);
-        let frames = calls.gate(FramedRead::new(read, codec));
+        let max_queued = inner.config.max_queued_bytes;
+        let (outbox, writer, frames, frame_gate) = match wire {
+            NativeWire::Stream(stream) => {
+                let (read, write) = tokio::io::split(stream);
+                let (outbox, writer) = Outbox::new(id, write, max_queued);
+                let (codec, frame_gate) = PacketCodec::new(inner.config.max_frame_size)
+                    .with_budget(Arc::clone(&inner.input_budget))
+                    .limited_until_open();
+                let frames = calls.gate(FramedRead::new(read, codec)).boxed();
+                (outbox, actix::spawn(writer), frames, frame_gate)
+            }
+            // The gateway bounds the Qt peer's frames; its packets arrive decoded.
+            NativeWire::Translated(end) => {
+                let (outbox, writer) = Outbox::with_writer(id, end.writer, max_queued);
+                let frames = calls.gate(end.packets).boxed();
+                (
+                    outbox,
+                    actix::spawn(writer),
+                    frames,
+                    HandshakeGate::default(),
+                )
+            }
+        };
         let accepted = Accepted {
             id,
             outbox: outbox.clone(),
@@ -441,7 +465,7 @@ impl Host {
         // connection ends with it.
         let conn = addr.clone();
         let writer = actix::spawn(async move {
-            let slow = matches!(writer.await, crate::outbox::WriterEnd::Overflowed);
+            let slow = matches!(writer.await, Ok(crate::outbox::WriterEnd::Overflowed));
             conn.do_send(Close(CloseReason::WriterEnded { slow }));
         });
         tables.connections.insert(

@@ -141,8 +141,8 @@ impl NodeActor {
         let config = self.config.clone();
         let attempt = async move {
             let stream = endpoint.connect(config.tls.as_ref()).await?;
-            let stream = super::connection::dialect_stream(&endpoint, stream, &config);
-            establish(stream, &config, &endpoint.to_string()).await
+            let wire = super::connection::dialect_wire(&endpoint, stream, &config);
+            establish(wire, &config, &endpoint.to_string()).await
         };
         ctx.spawn(attempt.into_actor(self).map(move |result, act, ctx| {
             act.hosts.attempt_ended(h);

@@ -2,7 +2,6 @@
 //! before the node actor takes it over.
 
 use futures::StreamExt;
-use tokio::io::ReadHalf;
 use tokio::task::JoinHandle;
 use tokio_util::codec::FramedRead;
 use tracing::warn;
@@ -11,12 +10,14 @@ use super::NodeConfig;
 use crate::error::{Error, Kind};
 use crate::outbox::{next_conn_id, Outbox, WriterEnd};
 use crate::proto::node::{Greeted, NodeSession};
+use crate::qt::node_gateway::NodeGateway;
+use crate::qt::NativeWire;
 use crate::transport::Transport;
 use crate::wire::codec::{looks_like_tls, HandshakeGate};
 use crate::wire::{FrameError, ObjectInfo, Packet, PacketCodec};
 
 /// The packets a connection reads.
-pub(crate) type Frames = FramedRead<ReadHalf<Box<dyn Transport>>, PacketCodec>;
+pub(crate) type Frames = futures::stream::BoxStream<'static, Result<Packet, FrameError>>;
 
 /// A connection whose greeting succeeded, with what the host offers.
 pub(crate) struct Established {
@@ -28,47 +29,60 @@ pub(crate) struct Established {
     pub(crate) writer: JoinHandle<WriterEnd>,
 }
 
-/// The stream to speak this crate's protocol over, for a connection just opened to
-/// `endpoint`: the stream itself, or, for a Qt host (`qt+tcp://…`), one end of an
-/// in-memory pipe whose other end a gateway translates to and from Qt's dialect.
-pub(crate) fn dialect_stream(
+/// What to speak this crate's protocol over, for a connection just opened to `endpoint`:
+/// the stream itself, or, for a Qt host (`qt+tcp://…`), the link to a gateway that
+/// translates to and from Qt's dialect on that stream.
+pub(crate) fn dialect_wire(
     endpoint: &crate::transport::Endpoint,
     stream: Box<dyn Transport>,
     config: &NodeConfig,
-) -> Box<dyn Transport> {
+) -> NativeWire<NodeGateway> {
     if !endpoint.is_qt() {
-        return stream;
+        return NativeWire::Stream(stream);
     }
-    let (ours, theirs) = tokio::io::duplex(256 * 1024);
     let apis = config.qt_apis.clone();
     let lookup: crate::qt::node_gateway::ApiLookup =
         std::sync::Arc::new(move |name| apis.lookup(name));
-    let gateway = crate::qt::node_gateway::NodeGateway::new(config.encoding, lookup);
-    actix::spawn(crate::qt::driver::run_gateway(
+    let gateway = NodeGateway::new(config.encoding, lookup);
+    NativeWire::Translated(crate::qt::driver::start_gateway(
         gateway,
         stream,
-        theirs,
         config.max_frame_size,
-    ));
-    Box::new(ours)
+    ))
 }
 
 /// Greets the host over `stream` (its [`NodeSession`] says what to send and when it is
 /// done) and hands back the open connection. `peer` names the host in errors: its URL, or
 /// what the stream is.
 pub(crate) async fn establish(
-    stream: Box<dyn Transport>,
+    wire: NativeWire<NodeGateway>,
     config: &NodeConfig,
     peer: &str,
 ) -> Result<Established, Error> {
     let conn = next_conn_id();
-    let (read, write) = tokio::io::split(stream);
-    let (outbox, writer) = Outbox::new(conn, write, config.max_queued_bytes);
-    let writer = actix::spawn(writer);
+    let max_queued = config.max_queued_bytes;
+    let (outbox, writer, mut frames, frame_gate) = match wire {
+        NativeWire::Stream(stream) => {
+            let (read, write) = tokio::io::split(stream);
+            let (outbox, writer) = Outbox::new(conn, write, max_queued);
+            // Until the host has said who it is, its frames are handshake-sized.
+            let (codec, frame_gate) = PacketCodec::new(config.max_frame_size).limited_until_open();
+            let frames = FramedRead::new(read, codec).boxed();
+            (outbox, actix::spawn(writer), frames, frame_gate)
+        }
+        // The gateway bounds the Qt host's frames; its packets arrive decoded.
+        NativeWire::Translated(end) => {
+            let (outbox, writer) = Outbox::with_writer(conn, end.writer, max_queued);
+            let frames = end.packets.boxed();
+            (
+                outbox,
+                actix::spawn(writer),
+                frames,
+                HandshakeGate::default(),
+            )
+        }
+    };
     let mut session = NodeSession::new(outbox.clone(), config.session_config());
-    // Until the host has said who it is, its frames are handshake-sized.
-    let (codec, frame_gate) = PacketCodec::new(config.max_frame_size).limited_until_open();
-    let mut frames = FramedRead::new(read, codec);
     let greeted = greet(&mut session, &mut frames, config, &frame_gate, peer).await;
     match greeted {
         Ok(offered) => Ok(Established {

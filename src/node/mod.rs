@@ -173,9 +173,9 @@ impl Node {
     async fn connect_here(&self, endpoint: Endpoint) -> Result<(), Error> {
         let config = &self.inner.config;
         let stream = endpoint.connect(config.tls.as_ref()).await?;
-        let stream = connection::dialect_stream(&endpoint, stream, config);
+        let wire = connection::dialect_wire(&endpoint, stream, config);
         let url = endpoint.to_string();
-        let established = establish(stream, config, &url).await?;
+        let established = establish(wire, config, &url).await?;
         self.inner
             .actor
             .send(AddConnection {
@@ -208,7 +208,8 @@ impl Node {
 
     /// [`Node::connect_stream`], on the current arbiter.
     async fn connect_stream_here(&self, stream: Box<dyn Transport>) -> Result<(), Error> {
-        let established = establish(stream, &self.inner.config, "a stream").await?;
+        let wire = crate::qt::NativeWire::Stream(stream);
+        let established = establish(wire, &self.inner.config, "a stream").await?;
         self.inner
             .actor
             .send(AddConnection {

@@ -1,11 +1,11 @@
 //! Runs a gateway ([`HostGateway`] or [`NodeGateway`]) between a Qt peer's stream and a
 //! native session.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures::{FutureExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::{Decoder, FramedRead};
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::gateway::HostGateway;
 use super::node_gateway::NodeGateway;
@@ -113,64 +113,274 @@ impl Translator for NodeGateway {
     }
 }
 
-/// Translates between `qt` (a Qt peer) and `native` (a native session) until either side
-/// closes or breaks the protocol.
-pub(crate) async fn run_gateway<G: Translator>(
-    mut gateway: G,
+/// How many batches of packets wait for the native session at most: past them the
+/// gateway stops reading the Qt peer (the session reads no faster than its calls finish).
+const NATIVE_BATCHES: usize = 4;
+
+/// What a gateway's two halves share: the reader of the Qt peer's frames (a task of its
+/// own) and the writer that takes the native session's frames (the session's outbox
+/// writer). Packets cross to the native session as they are, with no framing, pipe or
+/// second parse; frames from it are translated and written to the Qt peer by the outbox's
+/// own writer task, as a native connection's are written by it.
+struct Link<G> {
+    gateway: std::sync::Mutex<G>,
+    /// The Qt peer's write side. Whoever holds it takes what the gateway queued for Qt and
+    /// writes it, so Qt packets go out in the order the gateway decided them.
+    qt_write: tokio::sync::Mutex<tokio::io::WriteHalf<Box<dyn Transport>>>,
+    /// The native session's input (`None` once closed); held the same way while taking
+    /// what the gateway queued for the session.
+    to_native: tokio::sync::Mutex<Option<tokio::sync::mpsc::Sender<Vec<Packet>>>>,
+    /// Tells the reader that the native side ended the connection.
+    ended: tokio::sync::Notify,
+}
+
+impl<G: Translator> Link<G> {
+    fn gateway(&self) -> std::sync::MutexGuard<'_, G> {
+        // Every gateway call leaves it consistent before it could panic.
+        self.gateway.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hands the native session what the gateway decided for it; false once it is gone.
+    async fn flush_native(&self) -> bool {
+        let to_native = self.to_native.lock().await;
+        let packets = self.gateway().take_to_native();
+        if packets.is_empty() {
+            return to_native.is_some();
+        }
+        match to_native.as_ref() {
+            Some(sender) => sender.send(packets).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// Writes what the gateway decided for the Qt peer, in one write; false if the peer
+    /// is gone.
+    async fn flush_qt(&self) -> bool {
+        let mut qt = self.qt_write.lock().await;
+        let frames = {
+            let mut gateway = self.gateway();
+            let to_qt = gateway.take_to_qt();
+            let mut frames = Vec::new();
+            for packet in &to_qt {
+                if let Err(error) = packet.append_frame(&mut frames, gateway.types()) {
+                    warn!(%error, kind = packet.kind(), "a Qt packet that cannot be written: dropped");
+                }
+            }
+            frames
+        };
+        frames.is_empty() || write_all(&mut *qt, &frames).await
+    }
+
+    /// Closes the native session's input and the Qt peer's write side.
+    async fn close(&self) {
+        self.to_native.lock().await.take();
+        let _ = self.qt_write.lock().await.shutdown().await;
+    }
+}
+
+/// The native session's side of a gateway: what it reads, and what its outbox writes into.
+pub(crate) struct NativeEnd<G> {
+    pub(crate) packets: NativePackets,
+    pub(crate) writer: LinkWriter<G>,
+}
+
+/// The packets the gateway hands a native session, one at a time.
+pub(crate) struct NativePackets {
+    from_gateway: tokio::sync::mpsc::Receiver<Vec<Packet>>,
+    batch: std::vec::IntoIter<Packet>,
+}
+
+impl futures::Stream for NativePackets {
+    type Item = Result<Packet, crate::wire::FrameError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        loop {
+            if let Some(packet) = self.batch.next() {
+                return std::task::Poll::Ready(Some(Ok(packet)));
+            }
+            match std::task::ready!(self.from_gateway.poll_recv(cx)) {
+                Some(batch) => self.batch = batch.into_iter(),
+                None => return std::task::Poll::Ready(None),
+            }
+        }
+    }
+}
+
+/// A native session's outbox writer that translates its frames for the Qt peer and
+/// writes them.
+pub(crate) struct LinkWriter<G> {
+    link: std::sync::Arc<Link<G>>,
+    frames: NativeFrames,
+}
+
+fn gateway_ended() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the Qt connection ended")
+}
+
+impl<G: Translator> crate::outbox::FrameWriter for LinkWriter<G> {
+    async fn write_frames(&mut self, frames: &mut Vec<Bytes>) -> std::io::Result<()> {
+        let read = {
+            let mut gateway = self.link.gateway();
+            self.frames.read(std::mem::take(frames), |packet| {
+                handle_native(&mut *gateway, packet)
+            })
+        };
+        let going_on = match read {
+            Ok(going_on) => going_on,
+            Err(error) => {
+                warn!(%error, "the native side of a Qt connection wrote what does not decode");
+                false
+            }
+        };
+        // What the gateway decided goes out even when it ends the connection (a last
+        // RemoveObject).
+        let written = self.link.flush_native().await & self.link.flush_qt().await;
+        if going_on && written {
+            Ok(())
+        } else {
+            self.link.ended.notify_one();
+            Err(gateway_ended())
+        }
+    }
+
+    async fn shutdown(&mut self) -> std::io::Result<()> {
+        self.link.flush_qt().await;
+        self.link.close().await;
+        self.link.ended.notify_one();
+        Ok(())
+    }
+}
+
+/// Starts translating between `qt` (a Qt peer) and a native session, which reads and
+/// writes through the end this returns, until either side closes or breaks the protocol.
+pub(crate) fn start_gateway<G: Translator + 'static>(
+    gateway: G,
     qt: Box<dyn Transport>,
-    native: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
     max_frame_size: usize,
-) {
-    let (qt_read, mut qt_write) = tokio::io::split(qt);
-    let (native_read, mut native_write) = tokio::io::split(native);
-    let mut qt_frames = FramedRead::new(
+) -> NativeEnd<G> {
+    let (qt_read, qt_write) = tokio::io::split(qt);
+    let (to_native, from_gateway) = tokio::sync::mpsc::channel(NATIVE_BATCHES);
+    let link = std::sync::Arc::new(Link {
+        gateway: std::sync::Mutex::new(gateway),
+        qt_write: tokio::sync::Mutex::new(qt_write),
+        to_native: tokio::sync::Mutex::new(Some(to_native)),
+        ended: tokio::sync::Notify::new(),
+    });
+    let frames = FramedRead::new(
         qt_read,
         QtFrames {
             max: max_frame_size,
         },
     );
-    let mut native_packets = FramedRead::new(native_read, PacketCodec::new(max_frame_size));
-    'run: loop {
-        if !flush(&mut gateway, &mut qt_write, &mut native_write).await {
-            break;
-        }
-        let first = tokio::select! {
-            frame = qt_frames.next() => Input::Qt(frame),
-            packet = native_packets.next() => Input::Native(packet),
+    actix::spawn(read_qt(std::sync::Arc::clone(&link), frames));
+    NativeEnd {
+        packets: NativePackets {
+            from_gateway,
+            batch: Vec::new().into_iter(),
+        },
+        writer: LinkWriter {
+            link,
+            frames: NativeFrames::new(max_frame_size),
+        },
+    }
+}
+
+/// Reads the Qt peer's frames into the gateway and hands on what it decides, until the
+/// peer or the native side ends the connection.
+async fn read_qt<G: Translator>(
+    link: std::sync::Arc<Link<G>>,
+    mut qt_frames: FramedRead<tokio::io::ReadHalf<Box<dyn Transport>>, QtFrames>,
+) {
+    // Resolves once the native session is gone, however it ended (an overflowed queue
+    // ends it without a word to the gateway).
+    let Some(native) = link.to_native.lock().await.clone() else {
+        return;
+    };
+    // The gateway's first packets (the handshakes) go out before anything is read.
+    let mut going_on = link.flush_qt().await && link.flush_native().await;
+    while going_on {
+        let frame = tokio::select! {
+            biased;
+            () = link.ended.notified() => break,
+            () = native.closed() => break,
+            frame = qt_frames.next() => frame,
         };
-        if !handle(&mut gateway, first) {
-            break;
-        }
-        // Whatever else has already arrived is translated before the next write.
-        for _ in 0..BATCH {
-            let ready = match qt_frames.next().now_or_never() {
-                Some(frame) => Input::Qt(frame),
-                None => match native_packets.next().now_or_never() {
-                    Some(packet) => Input::Native(packet),
-                    None => break,
-                },
-            };
-            if !handle(&mut gateway, ready) {
-                break 'run;
+        {
+            let mut gateway = link.gateway();
+            going_on = handle_qt(&mut *gateway, frame);
+            // Whatever else has already arrived is translated before the next write.
+            for _ in 0..BATCH {
+                let Some(frame) = qt_frames.next().now_or_never().filter(|_| going_on) else {
+                    break;
+                };
+                going_on = handle_qt(&mut *gateway, frame);
             }
         }
+        // What the gateway decided goes out even when it ends the connection.
+        going_on &= link.flush_native().await;
+        going_on &= link.flush_qt().await;
     }
-    // Whatever was decided last still goes out (a Pong, a RemoveObject).
-    let _ = flush(&mut gateway, &mut qt_write, &mut native_write).await;
-    let _ = qt_write.shutdown().await;
-    let _ = native_write.shutdown().await;
+    // Its clone would keep the session's input open.
+    drop(native);
+    link.close().await;
 }
 
-/// Something that arrived on one side (`None`: that side closed).
-enum Input {
-    Qt(Option<Result<BytesMut, QtFrameError>>),
-    Native(Option<Result<Packet, crate::wire::FrameError>>),
+/// Reads the packets in the frames a native session's writer hands over: a frame queued
+/// whole is read where it lies; one queued in pieces is put together first.
+struct NativeFrames {
+    codec: PacketCodec,
+    partial: BytesMut,
 }
 
-/// Feeds `input` to the gateway; false when the connection ends.
-fn handle<G: Translator>(gateway: &mut G, input: Input) -> bool {
-    match input {
-        Input::Qt(Some(Ok(frame))) => match QtPacket::decode(&frame, gateway.types()) {
+impl NativeFrames {
+    fn new(max_frame_size: usize) -> Self {
+        NativeFrames {
+            codec: PacketCodec::new(max_frame_size),
+            partial: BytesMut::new(),
+        }
+    }
+
+    /// Hands every packet in `frames` to `each`, in order; stops at the first that does
+    /// not decode (our own session wrote it, so that is a bug, and ends the connection).
+    fn read(
+        &mut self,
+        frames: Vec<Bytes>,
+        mut each: impl FnMut(Packet) -> bool,
+    ) -> Result<bool, crate::wire::FrameError> {
+        for piece in frames {
+            if self.partial.is_empty() && is_whole_frame(&piece) {
+                let packet = Packet::decode(piece.slice(4..))?;
+                if !each(packet) {
+                    return Ok(false);
+                }
+                continue;
+            }
+            self.partial.extend_from_slice(&piece);
+            while let Some(packet) = self.codec.decode(&mut self.partial)? {
+                if !each(packet) {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Whether `piece` is exactly one frame: its length prefix, then that many bytes.
+fn is_whole_frame(piece: &[u8]) -> bool {
+    piece.len() >= 4
+        && u32::from_be_bytes([piece[0], piece[1], piece[2], piece[3]]) as usize == piece.len() - 4
+}
+
+fn handle_qt<G: Translator>(
+    gateway: &mut G,
+    frame: Option<Result<BytesMut, QtFrameError>>,
+) -> bool {
+    match frame {
+        Some(Ok(frame)) => match QtPacket::decode(&frame, gateway.types()) {
             Ok(packet) => match gateway.on_qt(packet) {
                 Ok(()) => true,
                 Err(error) => {
@@ -183,61 +393,27 @@ fn handle<G: Translator>(gateway: &mut G, input: Input) -> bool {
                 false
             }
         },
-        Input::Qt(Some(Err(QtFrameError::Io(error)))) => {
+        Some(Err(QtFrameError::Io(error))) => {
             debug!(%error, "a Qt connection ended");
             false
         }
-        Input::Qt(Some(Err(error))) => {
+        Some(Err(error)) => {
             warn!(%error, "closing a Qt connection");
             false
         }
-        Input::Qt(None) => {
+        None => {
             debug!("the Qt peer closed its connection");
-            false
-        }
-        Input::Native(Some(Ok(packet))) => match gateway.on_native(packet) {
-            Ok(()) => true,
-            Err(error) => {
-                warn!(%error, "closing a Qt connection");
-                false
-            }
-        },
-        Input::Native(Some(Err(error))) => {
-            warn!(%error, "the native side of a Qt connection failed");
-            false
-        }
-        Input::Native(None) => {
-            info!("the native side closed a Qt connection");
             false
         }
     }
 }
 
-async fn flush<G: Translator, Q: AsyncWrite + Unpin, N: AsyncWrite + Unpin>(
-    gateway: &mut G,
-    qt: &mut Q,
-    native: &mut N,
-) -> bool {
-    // Everything decided since the last write goes out in one write per side.
-    let to_native = gateway.take_to_native();
-    if !to_native.is_empty() {
-        let mut frames = BytesMut::new();
-        for packet in &to_native {
-            packet.append_frame(&mut frames);
-        }
-        if !write_all(native, &frames).await {
-            return false;
+fn handle_native<G: Translator>(gateway: &mut G, packet: Packet) -> bool {
+    match gateway.on_native(packet) {
+        Ok(()) => true,
+        Err(error) => {
+            warn!(%error, "closing a Qt connection");
+            false
         }
     }
-    let to_qt = gateway.take_to_qt();
-    if to_qt.is_empty() {
-        return true;
-    }
-    let mut frames = Vec::new();
-    for packet in &to_qt {
-        if let Err(error) = packet.append_frame(&mut frames, gateway.types()) {
-            warn!(%error, kind = packet.kind(), "a Qt packet that cannot be written: dropped");
-        }
-    }
-    frames.is_empty() || write_all(qt, &frames).await
 }

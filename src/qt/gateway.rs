@@ -19,6 +19,7 @@ use tracing::{debug, warn};
 
 use super::api::{QtApi, QtHints, QtMember};
 use super::convert::{from_qvariant, to_qvariant, Cx};
+use super::pending::Pending;
 use super::registry_face as face;
 use crate::values::{codec, ApiSchema, Value};
 use crate::wire::qt::variant::sub_object_kind;
@@ -82,8 +83,7 @@ pub struct HostGateway {
     by_name: HashMap<String, SourceId>,
     /// The sub-object at (parent, child slot), for every sub-object shown to the Qt node.
     child_at: super::ChildPlaces,
-    calls: HashMap<u32, PendingCall>,
-    next_serial: u32,
+    calls: Pending<PendingCall>,
     types: TypeRegistry,
     /// This crate's registry, when the host serves one: shown to Qt as Qt's registry.
     registry: Option<RegistryView>,
@@ -112,8 +112,7 @@ impl HostGateway {
             acquired: HashMap::default(),
             by_name: HashMap::default(),
             child_at: HashMap::default(),
-            calls: HashMap::default(),
-            next_serial: 1,
+            calls: Pending::default(),
             types: TypeRegistry::new(),
             registry: None,
             to_host: vec![Packet::Handshake(Handshake::ours(encoding))],
@@ -589,7 +588,7 @@ impl HostGateway {
     }
 
     fn on_reply(&mut self, serial: u32, value: Option<bytes::Bytes>) {
-        let Some(call) = self.calls.remove(&serial) else {
+        let Some(call) = self.calls.take(serial) else {
             return;
         };
         let Some(acquired) = self.acquired.get(&call.source) else {
@@ -708,17 +707,11 @@ impl HostGateway {
         let native_serial = if serial < 0 {
             NO_REPLY
         } else {
-            let s = self.next_serial;
-            self.next_serial = self.next_serial.wrapping_add(1).max(1);
-            self.calls.insert(
-                s,
-                PendingCall {
-                    source,
-                    qt_serial: serial,
-                    slot,
-                },
-            );
-            s
+            self.calls.insert(PendingCall {
+                source,
+                qt_serial: serial,
+                slot,
+            })
         };
         self.to_host.push(Packet::Invoke {
             source,

@@ -18,6 +18,7 @@ pub mod gateway;
 pub mod model;
 #[doc(hidden)]
 pub mod node_gateway;
+mod pending;
 #[doc(hidden)]
 pub mod registry_face;
 pub mod values;
@@ -26,6 +27,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::values::{ApiSchema, SchemaError};
+
+/// What a connection speaks this crate's protocol over: a byte stream, or the end of a
+/// gateway `G` that translates a Qt peer's packets (`driver`).
+pub(crate) enum NativeWire<G> {
+    Stream(Box<dyn crate::transport::Transport>),
+    Translated(driver::NativeEnd<G>),
+}
 
 /// Where each sub-object shown across a gateway hangs: (parent, child slot) → its id.
 pub(crate) type ChildPlaces =

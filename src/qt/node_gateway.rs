@@ -21,6 +21,7 @@ use tracing::{debug, warn};
 
 use super::api::{QtApi, QtApiError, QtMember};
 use super::convert::{from_qvariant, to_qvariant, Cx};
+use super::pending::Pending;
 use super::registry_face as face;
 use crate::proto::replica::UNKNOWN_SIGNATURE;
 use crate::values::{codec, Value};
@@ -108,6 +109,14 @@ struct PendingCall {
     slot: u16,
 }
 
+/// What a reply from the Qt host answers.
+enum Awaited {
+    /// A slot call of the node's.
+    Call(PendingCall),
+    /// A request of a model link's.
+    Model(models::ModelCall),
+}
+
 /// The translator; see [`super::gateway::HostGateway`] for the other direction.
 pub struct NodeGateway {
     encoding: Encoding,
@@ -125,13 +134,11 @@ pub struct NodeGateway {
     /// The sub-objects' APIs the Qt host defined so far, by type name (it defines each
     /// type once, with its first value).
     defined: HashMap<String, Arc<QtApi>>,
-    calls: HashMap<i32, PendingCall>,
-    next_serial: i32,
+    /// Slot calls and the models' requests that await the Qt host's reply, by Qt serial.
+    awaited: Pending<Awaited>,
     pongs: VecDeque<PongFor>,
     /// Packets for the node held back until the Qt host answers what they need.
     held: models::Held,
-    /// The Qt host's answers the models wait on, by Qt serial.
-    model_calls: HashMap<i32, models::ModelCall>,
     /// Set when the node acquired a Qt registry host's registry.
     registry: Option<RegistryFace>,
     types: TypeRegistry,
@@ -154,11 +161,9 @@ impl NodeGateway {
             by_name: HashMap::default(),
             child_at: HashMap::default(),
             defined: HashMap::default(),
-            calls: HashMap::default(),
-            next_serial: 1,
+            awaited: Pending::default(),
             pongs: VecDeque::new(),
             held: models::Held::default(),
-            model_calls: HashMap::default(),
             registry: None,
             types: TypeRegistry::new(),
             to_node: Vec::new(),
@@ -694,11 +699,14 @@ impl NodeGateway {
     }
 
     fn on_reply(&mut self, serial: i32, value: &QVariant) {
-        if let Some(call) = self.model_calls.remove(&serial) {
-            return self.model_reply(call, value);
-        }
-        let Some(call) = self.calls.remove(&serial) else {
-            return;
+        // A Qt serial is positive; anything else answers nothing.
+        let call = match u32::try_from(serial)
+            .ok()
+            .and_then(|s| self.awaited.take(s))
+        {
+            Some(Awaited::Model(call)) => return self.model_reply(call, value),
+            Some(Awaited::Call(call)) => call,
+            None => return,
         };
         let Some(acquired) = self.acquired.get(&call.source) else {
             return;
@@ -954,17 +962,12 @@ impl NodeGateway {
         let qt_serial = if serial == NO_REPLY {
             NO_SERIAL
         } else {
-            let s = self.next_serial;
-            self.next_serial = if s == i32::MAX { 1 } else { s + 1 };
-            self.calls.insert(
-                s,
-                PendingCall {
-                    source,
-                    native_serial: serial,
-                    slot,
-                },
-            );
-            s
+            // The field, not `await_reply`: `acquired` still borrows the rest of self.
+            self.awaited.insert(Awaited::Call(PendingCall {
+                source,
+                native_serial: serial,
+                slot,
+            })) as i32
         };
         self.to_qt.push(QtPacket::Invoke {
             name: acquired.name.clone(),
@@ -1012,6 +1015,12 @@ impl NodeGateway {
                 reason,
             }),
         }
+    }
+
+    /// Keeps `awaited` until the Qt host's reply; the Qt serial to send it under.
+    fn await_reply(&mut self, awaited: Awaited) -> i32 {
+        // Positive, and below i32::MAX: no table here holds two billion calls.
+        self.awaited.insert(awaited) as i32
     }
 
     /// Sends `packet` to the node, after the packets held back, if any.

@@ -233,12 +233,10 @@ impl NodeGateway {
 
     /// Sends the Qt host `call` (an Invoke waiting for its reply), for `then`.
     fn ask_model(&mut self, mut call: QtPacket, then: ModelCall) {
-        let serial = self.next_serial;
-        self.next_serial = if serial == i32::MAX { 1 } else { serial + 1 };
+        let serial = self.await_reply(super::Awaited::Model(then));
         if let QtPacket::Invoke { serial: s, .. } = &mut call {
             *s = serial;
         }
-        self.model_calls.insert(serial, then);
         self.to_qt.push(call);
     }
 
