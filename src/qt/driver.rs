@@ -71,6 +71,8 @@ pub(crate) trait Translator {
     fn take_to_native(&mut self) -> Vec<Packet>;
     /// What to send the Qt peer.
     fn take_to_qt(&mut self) -> Vec<QtPacket>;
+    /// Whether there is anything to send the Qt peer.
+    fn has_to_qt(&self) -> bool;
     /// The named types to read the Qt peer's frames with.
     fn types(&self) -> &TypeRegistry;
 }
@@ -88,6 +90,9 @@ impl Translator for HostGateway {
     }
     fn take_to_qt(&mut self) -> Vec<QtPacket> {
         HostGateway::take_to_qt(self)
+    }
+    fn has_to_qt(&self) -> bool {
+        HostGateway::has_to_qt(self)
     }
     fn types(&self) -> &TypeRegistry {
         HostGateway::types(self)
@@ -108,14 +113,30 @@ impl Translator for NodeGateway {
     fn take_to_qt(&mut self) -> Vec<QtPacket> {
         NodeGateway::take_to_qt(self)
     }
+    fn has_to_qt(&self) -> bool {
+        NodeGateway::has_to_qt(self)
+    }
     fn types(&self) -> &TypeRegistry {
         NodeGateway::types(self)
     }
 }
 
-/// How many batches of packets wait for the native session at most: past them the
-/// gateway stops reading the Qt peer (the session reads no faster than its calls finish).
+/// How many batches of the Qt peer's packets wait for the native session at most: past
+/// them the gateway stops reading the Qt peer (the session reads no faster than its calls
+/// finish).
 const NATIVE_BATCHES: usize = 4;
+
+/// A batch of packets for the native session, with the room it takes while it waits (the
+/// gateway's own answers to the session take none: they must never wait on it).
+type ForNative = (Vec<Packet>, Option<tokio::sync::OwnedSemaphorePermit>);
+
+/// The translator, and the native session's input (`None` once closed): packets are taken
+/// from the one and sent to the other under one lock, so they reach the session in the
+/// order the gateway decided them.
+struct Translating<G> {
+    gateway: G,
+    to_native: Option<tokio::sync::mpsc::UnboundedSender<ForNative>>,
+}
 
 /// What a gateway's two halves share: the reader of the Qt peer's frames (a task of its
 /// own) and the writer that takes the native session's frames (the session's outbox
@@ -123,46 +144,36 @@ const NATIVE_BATCHES: usize = 4;
 /// second parse; frames from it are translated and written to the Qt peer by the outbox's
 /// own writer task, as a native connection's are written by it.
 struct Link<G> {
-    gateway: std::sync::Mutex<G>,
+    gateway: std::sync::Mutex<Translating<G>>,
+    /// Room for the Qt peer's batches on their way to the native session.
+    room: std::sync::Arc<tokio::sync::Semaphore>,
     /// The Qt peer's write side. Whoever holds it takes what the gateway queued for Qt and
     /// writes it, so Qt packets go out in the order the gateway decided them.
     qt_write: tokio::sync::Mutex<tokio::io::WriteHalf<Box<dyn Transport>>>,
-    /// The native session's input (`None` once closed); held the same way while taking
-    /// what the gateway queued for the session.
-    to_native: tokio::sync::Mutex<Option<tokio::sync::mpsc::Sender<Vec<Packet>>>>,
     /// Tells the reader that the native side ended the connection.
     ended: tokio::sync::Notify,
 }
 
 impl<G: Translator> Link<G> {
-    fn gateway(&self) -> std::sync::MutexGuard<'_, G> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Translating<G>> {
         // Every gateway call leaves it consistent before it could panic.
         self.gateway.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Hands the native session what the gateway decided for it; false once it is gone.
-    async fn flush_native(&self) -> bool {
-        let to_native = self.to_native.lock().await;
-        let packets = self.gateway().take_to_native();
-        if packets.is_empty() {
-            return to_native.is_some();
-        }
-        match to_native.as_ref() {
-            Some(sender) => sender.send(packets).await.is_ok(),
-            None => false,
-        }
     }
 
     /// Writes what the gateway decided for the Qt peer, in one write; false if the peer
     /// is gone.
     async fn flush_qt(&self) -> bool {
+        if !self.lock().gateway.has_to_qt() {
+            return true;
+        }
         let mut qt = self.qt_write.lock().await;
         let frames = {
-            let mut gateway = self.gateway();
-            let to_qt = gateway.take_to_qt();
+            let mut guard = self.lock();
+            let gateway = &mut *guard;
+            let to_qt = gateway.gateway.take_to_qt();
             let mut frames = Vec::new();
             for packet in &to_qt {
-                if let Err(error) = packet.append_frame(&mut frames, gateway.types()) {
+                if let Err(error) = packet.append_frame(&mut frames, gateway.gateway.types()) {
                     warn!(%error, kind = packet.kind(), "a Qt packet that cannot be written: dropped");
                 }
             }
@@ -173,8 +184,20 @@ impl<G: Translator> Link<G> {
 
     /// Closes the native session's input and the Qt peer's write side.
     async fn close(&self) {
-        self.to_native.lock().await.take();
+        self.lock().to_native.take();
         let _ = self.qt_write.lock().await.shutdown().await;
+    }
+}
+
+impl<G: Translator> Translating<G> {
+    /// Hands the native session what the gateway decided for it, taking `room` if it
+    /// waits for the session; false once the session is gone.
+    fn send_native(&mut self, room: Option<tokio::sync::OwnedSemaphorePermit>) -> bool {
+        let Some(native) = &self.to_native else {
+            return false;
+        };
+        let packets = self.gateway.take_to_native();
+        packets.is_empty() || native.send((packets, room)).is_ok()
     }
 }
 
@@ -186,7 +209,7 @@ pub(crate) struct NativeEnd<G> {
 
 /// The packets the gateway hands a native session, one at a time.
 pub(crate) struct NativePackets {
-    from_gateway: tokio::sync::mpsc::Receiver<Vec<Packet>>,
+    from_gateway: tokio::sync::mpsc::UnboundedReceiver<ForNative>,
     batch: std::vec::IntoIter<Packet>,
 }
 
@@ -202,7 +225,8 @@ impl futures::Stream for NativePackets {
                 return std::task::Poll::Ready(Some(Ok(packet)));
             }
             match std::task::ready!(self.from_gateway.poll_recv(cx)) {
-                Some(batch) => self.batch = batch.into_iter(),
+                // Taken in: its room is the Qt peer's again.
+                Some((batch, _room)) => self.batch = batch.into_iter(),
                 None => return std::task::Poll::Ready(None),
             }
         }
@@ -222,22 +246,26 @@ fn gateway_ended() -> std::io::Error {
 
 impl<G: Translator> crate::outbox::FrameWriter for LinkWriter<G> {
     async fn write_frames(&mut self, frames: &mut Vec<Bytes>) -> std::io::Result<()> {
-        let read = {
-            let mut gateway = self.link.gateway();
-            self.frames.read(std::mem::take(frames), |packet| {
-                handle_native(&mut *gateway, packet)
-            })
-        };
-        let going_on = match read {
-            Ok(going_on) => going_on,
-            Err(error) => {
-                warn!(%error, "the native side of a Qt connection wrote what does not decode");
-                false
-            }
+        let going_on = {
+            let mut guard = self.link.lock();
+            let gateway = &mut *guard;
+            let read = self.frames.read(std::mem::take(frames), |packet| {
+                handle_native(&mut gateway.gateway, packet)
+            });
+            let going_on = match read {
+                Ok(going_on) => going_on,
+                Err(error) => {
+                    warn!(%error, "the native side of a Qt connection wrote what does not decode");
+                    false
+                }
+            };
+            // The gateway's own answers to the session (rare: an acquire after a
+            // description) never wait for room: the session may be waiting on this write.
+            gateway.send_native(None) && going_on
         };
         // What the gateway decided goes out even when it ends the connection (a last
         // RemoveObject).
-        let written = self.link.flush_native().await & self.link.flush_qt().await;
+        let written = self.link.flush_qt().await;
         if going_on && written {
             Ok(())
         } else {
@@ -262,11 +290,14 @@ pub(crate) fn start_gateway<G: Translator + 'static>(
     max_frame_size: usize,
 ) -> NativeEnd<G> {
     let (qt_read, qt_write) = tokio::io::split(qt);
-    let (to_native, from_gateway) = tokio::sync::mpsc::channel(NATIVE_BATCHES);
+    let (to_native, from_gateway) = tokio::sync::mpsc::unbounded_channel();
     let link = std::sync::Arc::new(Link {
-        gateway: std::sync::Mutex::new(gateway),
+        gateway: std::sync::Mutex::new(Translating {
+            gateway,
+            to_native: Some(to_native),
+        }),
+        room: std::sync::Arc::new(tokio::sync::Semaphore::new(NATIVE_BATCHES)),
         qt_write: tokio::sync::Mutex::new(qt_write),
-        to_native: tokio::sync::Mutex::new(Some(to_native)),
         ended: tokio::sync::Notify::new(),
     });
     let frames = FramedRead::new(
@@ -296,36 +327,50 @@ async fn read_qt<G: Translator>(
 ) {
     // Resolves once the native session is gone, however it ended (an overflowed queue
     // ends it without a word to the gateway).
-    let Some(native) = link.to_native.lock().await.clone() else {
+    let Some(native) = link.lock().to_native.clone() else {
         return;
     };
     // The gateway's first packets (the handshakes) go out before anything is read.
-    let mut going_on = link.flush_qt().await && link.flush_native().await;
+    let mut going_on = link.lock().send_native(None) && link.flush_qt().await;
     while going_on {
         let frame = tokio::select! {
             biased;
             () = link.ended.notified() => break,
             () = native.closed() => break,
-            frame = qt_frames.next() => frame,
+            frame = next_when_room(&link.room, &mut qt_frames) => frame,
         };
+        let Some((frame, room)) = frame else { break };
         {
-            let mut gateway = link.gateway();
-            going_on = handle_qt(&mut *gateway, frame);
+            let mut guard = link.lock();
+            let gateway = &mut *guard;
+            going_on = handle_qt(&mut gateway.gateway, frame);
             // Whatever else has already arrived is translated before the next write.
             for _ in 0..BATCH {
                 let Some(frame) = qt_frames.next().now_or_never().filter(|_| going_on) else {
                     break;
                 };
-                going_on = handle_qt(&mut *gateway, frame);
+                going_on = handle_qt(&mut gateway.gateway, frame);
             }
+            // What the gateway decided goes out even when it ends the connection.
+            going_on &= gateway.send_native(Some(room));
         }
-        // What the gateway decided goes out even when it ends the connection.
-        going_on &= link.flush_native().await;
         going_on &= link.flush_qt().await;
     }
     // Its clone would keep the session's input open.
     drop(native);
     link.close().await;
+}
+
+/// The Qt peer's next frame, once there is room for what it may send the native session.
+async fn next_when_room(
+    room: &std::sync::Arc<tokio::sync::Semaphore>,
+    frames: &mut FramedRead<tokio::io::ReadHalf<Box<dyn Transport>>, QtFrames>,
+) -> Option<(
+    Option<Result<BytesMut, QtFrameError>>,
+    tokio::sync::OwnedSemaphorePermit,
+)> {
+    let permit = std::sync::Arc::clone(room).acquire_owned().await.ok()?;
+    Some((frames.next().await, permit))
 }
 
 /// Reads the packets in the frames a native session's writer hands over: a frame queued

@@ -132,6 +132,11 @@ impl HostGateway {
         std::mem::take(&mut self.to_qt)
     }
 
+    /// Whether anything waits to be sent to the Qt node.
+    pub fn has_to_qt(&self) -> bool {
+        !self.to_qt.is_empty()
+    }
+
     /// The named types of every source offered, to read the Qt node's frames with.
     pub fn types(&self) -> &TypeRegistry {
         &self.types

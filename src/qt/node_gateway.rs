@@ -181,6 +181,11 @@ impl NodeGateway {
         std::mem::take(&mut self.to_qt)
     }
 
+    /// Whether anything waits to be sent to the Qt host.
+    pub fn has_to_qt(&self) -> bool {
+        !self.to_qt.is_empty()
+    }
+
     /// The named types to read the Qt host's frames with.
     pub fn types(&self) -> &TypeRegistry {
         &self.types
