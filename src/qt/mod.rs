@@ -62,7 +62,15 @@ pub(crate) fn take_subtree(
 /// connections (their Qt faces are computed when a Qt host first needs one).
 #[derive(Clone, Default)]
 pub(crate) struct TypedApis {
-    apis: Arc<Mutex<HashMap<String, TypedEntry>>>,
+    apis: Arc<Mutex<TypedTable>>,
+}
+
+#[derive(Default)]
+struct TypedTable {
+    by_name: HashMap<String, TypedEntry>,
+    /// Each API's Qt face, by its signature: computed once however many sources share it
+    /// (a thousand sources of one API cost one face, not a thousand).
+    faces: HashMap<u64, Arc<api::QtApi>>,
 }
 
 struct TypedEntry {
@@ -88,10 +96,14 @@ impl TypedApis {
         hints: api::QtHints,
     ) {
         let mut apis = self.apis.lock().unwrap_or_else(|p| p.into_inner());
-        if apis.get(name).is_some_and(|e| e.signature == signature) {
+        if apis
+            .by_name
+            .get(name)
+            .is_some_and(|e| e.signature == signature)
+        {
             return;
         }
-        apis.insert(
+        apis.by_name.insert(
             name.to_owned(),
             TypedEntry {
                 signature,
@@ -105,20 +117,57 @@ impl TypedApis {
     /// The API of the typed replica held under `name`, if it has a Qt face.
     pub(crate) fn lookup(&self, name: &str) -> Option<node_gateway::TypedApi> {
         let mut apis = self.apis.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = apis.get_mut(name)?;
+        let TypedTable { by_name, faces } = &mut *apis;
+        let entry = by_name.get_mut(name)?;
         if entry.qt.is_none() {
-            let schema = (entry.schema)().ok()?;
-            match api::QtApi::for_api(&schema, entry.hints) {
-                Ok(qt) => entry.qt = Some(Arc::new(qt)),
-                Err(error) => {
-                    tracing::warn!(%name, %error, "a replica's API Qt hosts cannot serve");
-                    return None;
+            let face = match faces.get(&entry.signature) {
+                Some(face) => Arc::clone(face),
+                None => {
+                    let schema = (entry.schema)().ok()?;
+                    match api::QtApi::for_api(&schema, entry.hints) {
+                        Ok(qt) => Arc::new(qt),
+                        Err(error) => {
+                            tracing::warn!(%name, %error, "a replica's API Qt hosts cannot serve");
+                            return None;
+                        }
+                    }
                 }
-            }
+            };
+            faces.insert(entry.signature, Arc::clone(&face));
+            entry.qt = Some(face);
         }
         Some(node_gateway::TypedApi {
             signature: entry.signature,
             qt: Arc::clone(entry.qt.as_ref()?),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RemoteObject;
+
+    crate::remote_object! {
+        /// An API two sources share.
+        pub Gauge {
+            /// Its level.
+            prop level: i32 = 0;
+        }
+    }
+
+    #[test]
+    fn sources_of_one_api_share_one_qt_face() {
+        let apis = TypedApis::default();
+        let hints = api::QtHints {
+            rep: None,
+            enums: &[],
+        };
+        for name in ["Left", "Right"] {
+            apis.register(name, Gauge::signature(), Gauge::schema, hints);
+        }
+        let (left, right) = (apis.lookup("Left").unwrap(), apis.lookup("Right").unwrap());
+        assert!(Arc::ptr_eq(&left.qt, &right.qt));
+        assert!(apis.lookup("Elsewhere").is_none());
     }
 }
