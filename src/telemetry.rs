@@ -16,6 +16,7 @@
 //! | `aro_slow_peers_dropped_total` | counter | | connections closed for reading too slowly |
 //! | `aro_model_resets_total` | counter | | model replicas sent a reset instead of the diffs they fell behind on |
 //! | `aro_write_batch_bytes` | histogram | | the bytes queued for a connection when its writer takes them: one sample per socket write |
+//! | `aro_qt_translations_shared_total` | counter | | frames a Qt connection sent as another Qt connection of the host translated the same fanned-out change or signal |
 //! | `aro_subscribers` | gauge | `source` | replica connections subscribed to a source, as of its last subscribe or release |
 //!
 //! `side` is `host` or `node`. Labels never carry what a peer chose (addresses, names it
@@ -74,6 +75,10 @@ pub(crate) fn call_done(started: std::time::Instant, error: Option<&'static str>
 
 pub(crate) fn value_coalesced() {
     counter!("aro_values_coalesced_total").increment(1);
+}
+
+pub(crate) fn qt_translation_shared() {
+    counter!("aro_qt_translations_shared_total").increment(1);
 }
 
 pub(crate) fn slow_peer_dropped() {

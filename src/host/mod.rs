@@ -73,6 +73,8 @@ pub(crate) struct HostInner {
     local_node: std::sync::OnceLock<Node>,
     /// Its first listener for Qt nodes ([`Host::listen_qt`]).
     qt_url: std::sync::OnceLock<String>,
+    /// What its Qt connections translated of the frames it fans out, for the others.
+    qt_translations: Arc<crate::qt::driver::Translations>,
 }
 
 #[derive(Default)]
@@ -246,7 +248,8 @@ impl Host {
             hints.unwrap_or_default()
         });
         let gateway = crate::qt::gateway::HostGateway::new(encoding, hints);
-        let end = crate::qt::driver::start_gateway(gateway, stream, max_frame);
+        let shared = Some(Arc::clone(&self.inner.qt_translations));
+        let end = crate::qt::driver::start_gateway(gateway, stream, max_frame, shared);
         let session = Arc::clone(&self.inner.session_config);
         self.serve_with(NativeWire::Translated(end), peer, session);
     }
@@ -270,6 +273,7 @@ impl Host {
                 connection_count,
                 local_node: std::sync::OnceLock::new(),
                 qt_url: std::sync::OnceLock::new(),
+                qt_translations: Default::default(),
             }),
         }
     }

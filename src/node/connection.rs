@@ -48,6 +48,7 @@ pub(crate) fn dialect_wire(
         gateway,
         stream,
         config.max_frame_size,
+        None,
     ))
 }
 

@@ -73,6 +73,9 @@ pub(crate) trait Translator {
     fn take_to_qt(&mut self) -> Vec<QtPacket>;
     /// Whether there is anything to send the Qt peer.
     fn has_to_qt(&self) -> bool;
+    /// Whether `packet` translates the same on every connection that receives it, so one
+    /// translation of a frame fanned out to many can serve them all.
+    fn translates_alike(&self, packet: &Packet) -> bool;
     /// The named types to read the Qt peer's frames with.
     fn types(&self) -> &TypeRegistry;
 }
@@ -93,6 +96,9 @@ impl Translator for HostGateway {
     }
     fn has_to_qt(&self) -> bool {
         HostGateway::has_to_qt(self)
+    }
+    fn translates_alike(&self, packet: &Packet) -> bool {
+        HostGateway::translates_alike(self, packet)
     }
     fn types(&self) -> &TypeRegistry {
         HostGateway::types(self)
@@ -115,6 +121,10 @@ impl Translator for NodeGateway {
     }
     fn has_to_qt(&self) -> bool {
         NodeGateway::has_to_qt(self)
+    }
+    fn translates_alike(&self, _: &Packet) -> bool {
+        // A Qt host's connections each carry their own bytes: nothing is fanned out here.
+        false
     }
     fn types(&self) -> &TypeRegistry {
         NodeGateway::types(self)
@@ -167,18 +177,8 @@ impl<G: Translator> Link<G> {
             return true;
         }
         let mut qt = self.qt_write.lock().await;
-        let frames = {
-            let mut guard = self.lock();
-            let gateway = &mut *guard;
-            let to_qt = gateway.gateway.take_to_qt();
-            let mut frames = Vec::new();
-            for packet in &to_qt {
-                if let Err(error) = packet.append_frame(&mut frames, gateway.gateway.types()) {
-                    warn!(%error, kind = packet.kind(), "a Qt packet that cannot be written: dropped");
-                }
-            }
-            frames
-        };
+        let mut frames = Vec::new();
+        encode_to_qt(&mut self.lock().gateway, &mut frames);
         frames.is_empty() || write_all(&mut *qt, &frames).await
     }
 
@@ -233,11 +233,118 @@ impl futures::Stream for NativePackets {
     }
 }
 
+/// At most this many bytes of fanned-out frames and their translations are kept: enough
+/// for every Qt connection's writer to find what another translated even when one drains
+/// a whole backlog before the next runs.
+const KEPT_BYTES: usize = 4 << 20;
+/// Frames larger than this are translated by each connection (one would crowd out
+/// hundreds of small ones, and copying it costs about what translating it does).
+const LARGEST_KEPT: usize = KEPT_BYTES / 16;
+
+/// The Qt translations of the frames a host fans out, shared by its Qt connections: a
+/// change sent to eight Qt replicas is translated once, not eight times.
+///
+/// A fanned-out frame is one buffer pushed to every subscriber, so it is known by where
+/// its bytes are. Each entry holds the frame itself, so that buffer cannot be freed and
+/// reused for another frame while its translation is kept.
+#[derive(Default)]
+pub(crate) struct Translations {
+    kept: std::sync::Mutex<Kept>,
+}
+
+/// Frame (by address and length) → (the frame, its translation), oldest first in `order`.
+#[derive(Default)]
+struct Kept {
+    by_frame: rustc_hash::FxHashMap<(usize, usize), (Bytes, Bytes)>,
+    order: std::collections::VecDeque<(usize, usize)>,
+    bytes: usize,
+}
+
+fn frame_key(frame: &Bytes) -> (usize, usize) {
+    (frame.as_ptr() as usize, frame.len())
+}
+
+impl Translations {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The translation kept for `frame`, if any.
+    fn get(&self, frame: &Bytes) -> Option<Bytes> {
+        let kept = self.lock();
+        kept.by_frame
+            .get(&frame_key(frame))
+            .map(|(_, qt)| qt.clone())
+    }
+
+    fn keep(&self, frame: Bytes, qt: Bytes) {
+        let size = frame.len() + qt.len();
+        if size > LARGEST_KEPT {
+            return;
+        }
+        let mut kept = self.lock();
+        let key = frame_key(&frame);
+        if kept.by_frame.insert(key, (frame, qt)).is_some() {
+            return;
+        }
+        kept.order.push_back(key);
+        kept.bytes += size;
+        while kept.bytes > KEPT_BYTES {
+            let Some(oldest) = kept.order.pop_front() else {
+                break;
+            };
+            if let Some((frame, qt)) = kept.by_frame.remove(&oldest) {
+                kept.bytes -= frame.len() + qt.len();
+            }
+        }
+    }
+}
+
 /// A native session's outbox writer that translates its frames for the Qt peer and
 /// writes them.
 pub(crate) struct LinkWriter<G> {
     link: std::sync::Arc<Link<G>>,
     frames: NativeFrames,
+    /// The host's shared translations (a node has none).
+    shared: Option<std::sync::Arc<Translations>>,
+}
+
+/// Appends what `gateway` decided for the Qt peer to `out`, as frames.
+fn encode_to_qt<G: Translator>(gateway: &mut G, out: &mut Vec<u8>) {
+    for packet in &gateway.take_to_qt() {
+        if let Err(error) = packet.append_frame(out, gateway.types()) {
+            warn!(%error, kind = packet.kind(), "a Qt packet that cannot be written: dropped");
+        }
+    }
+}
+
+/// Translates one native packet into `out`, through `shared` when it translates alike
+/// everywhere; false when it ends the connection.
+fn translate<G: Translator>(
+    gateway: &mut G,
+    packet: Packet,
+    frame: Option<&Bytes>,
+    shared: Option<&Translations>,
+    out: &mut Vec<u8>,
+) -> bool {
+    let (Some(frame), Some(shared)) = (frame, shared) else {
+        return handle_native(gateway, packet);
+    };
+    if !gateway.translates_alike(&packet) {
+        return handle_native(gateway, packet);
+    }
+    // What was decided before it goes out before it.
+    encode_to_qt(gateway, out);
+    if let Some(qt) = shared.get(frame) {
+        out.extend_from_slice(&qt);
+        crate::telemetry::qt_translation_shared();
+        return true;
+    }
+    let start = out.len();
+    let going_on = handle_native(gateway, packet);
+    encode_to_qt(gateway, out);
+    shared.keep(frame.clone(), Bytes::copy_from_slice(&out[start..]));
+    going_on
 }
 
 fn gateway_ended() -> std::io::Error {
@@ -246,11 +353,15 @@ fn gateway_ended() -> std::io::Error {
 
 impl<G: Translator> crate::outbox::FrameWriter for LinkWriter<G> {
     async fn write_frames(&mut self, frames: &mut Vec<Bytes>) -> std::io::Result<()> {
+        // Held while translating, so what the reader decides meanwhile goes out after.
+        let mut qt = self.link.qt_write.lock().await;
+        let mut out = Vec::new();
         let going_on = {
             let mut guard = self.link.lock();
             let gateway = &mut *guard;
-            let read = self.frames.read(std::mem::take(frames), |packet| {
-                handle_native(&mut gateway.gateway, packet)
+            let shared = self.shared.as_deref();
+            let read = self.frames.read(std::mem::take(frames), |packet, frame| {
+                translate(&mut gateway.gateway, packet, frame, shared, &mut out)
             });
             let going_on = match read {
                 Ok(going_on) => going_on,
@@ -259,13 +370,17 @@ impl<G: Translator> crate::outbox::FrameWriter for LinkWriter<G> {
                     false
                 }
             };
+            // What the gateway decided goes out even when it ends the connection (a last
+            // RemoveObject).
+            encode_to_qt(&mut gateway.gateway, &mut out);
             // The gateway's own answers to the session (rare: an acquire after a
             // description) never wait for room: the session may be waiting on this write.
             gateway.send_native(None) && going_on
         };
-        // What the gateway decided goes out even when it ends the connection (a last
-        // RemoveObject).
-        let written = self.link.flush_qt().await;
+        if !out.is_empty() {
+            crate::telemetry::write_batch(out.len());
+        }
+        let written = out.is_empty() || write_all(&mut *qt, &out).await;
         if going_on && written {
             Ok(())
         } else {
@@ -288,6 +403,7 @@ pub(crate) fn start_gateway<G: Translator + 'static>(
     gateway: G,
     qt: Box<dyn Transport>,
     max_frame_size: usize,
+    shared: Option<std::sync::Arc<Translations>>,
 ) -> NativeEnd<G> {
     let (qt_read, qt_write) = tokio::io::split(qt);
     let (to_native, from_gateway) = tokio::sync::mpsc::unbounded_channel();
@@ -315,6 +431,7 @@ pub(crate) fn start_gateway<G: Translator + 'static>(
         writer: LinkWriter {
             link,
             frames: NativeFrames::new(max_frame_size),
+            shared,
         },
     }
 }
@@ -393,19 +510,19 @@ impl NativeFrames {
     fn read(
         &mut self,
         frames: Vec<Bytes>,
-        mut each: impl FnMut(Packet) -> bool,
+        mut each: impl FnMut(Packet, Option<&Bytes>) -> bool,
     ) -> Result<bool, crate::wire::FrameError> {
         for piece in frames {
             if self.partial.is_empty() && is_whole_frame(&piece) {
                 let packet = Packet::decode(piece.slice(4..))?;
-                if !each(packet) {
+                if !each(packet, Some(&piece)) {
                     return Ok(false);
                 }
                 continue;
             }
             self.partial.extend_from_slice(&piece);
             while let Some(packet) = self.codec.decode(&mut self.partial)? {
-                if !each(packet) {
+                if !each(packet, None) {
                     return Ok(false);
                 }
             }
@@ -460,5 +577,44 @@ fn handle_native<G: Translator>(gateway: &mut G, packet: Packet) -> bool {
             warn!(%error, "closing a Qt connection");
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_translation_is_found_by_its_frame_buffer_and_never_by_equal_bytes() {
+        let shared = Translations::default();
+        let frame = Bytes::from(vec![1, 2, 3]);
+        shared.keep(frame.clone(), Bytes::from_static(b"qt"));
+        assert_eq!(shared.get(&frame.clone()), Some(Bytes::from_static(b"qt")));
+        // The same bytes in another buffer are another frame.
+        assert_eq!(shared.get(&Bytes::from(vec![1, 2, 3])), None);
+        // A slice of it is not it either.
+        assert_eq!(shared.get(&frame.slice(0..2)), None);
+    }
+
+    #[test]
+    fn only_the_newest_translations_are_kept_within_the_budget() {
+        let shared = Translations::default();
+        let chunk = LARGEST_KEPT / 2;
+        let count = KEPT_BYTES / (2 * chunk) + 1;
+        let frames: Vec<Bytes> = (0..count).map(|_| Bytes::from(vec![0; chunk])).collect();
+        for frame in &frames {
+            shared.keep(frame.clone(), frame.clone());
+        }
+        assert_eq!(shared.get(&frames[0]), None);
+        assert_eq!(shared.get(&frames[1]), Some(frames[1].clone()));
+        assert_eq!(
+            shared.get(&frames[count - 1]),
+            Some(frames[count - 1].clone())
+        );
+        assert!(shared.lock().bytes <= KEPT_BYTES);
+        // One frame too large to keep is left to each connection.
+        let large = Bytes::from(vec![0; LARGEST_KEPT]);
+        shared.keep(large.clone(), Bytes::from_static(b"qt"));
+        assert_eq!(shared.get(&large), None);
     }
 }

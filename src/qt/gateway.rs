@@ -137,6 +137,19 @@ impl HostGateway {
         !self.to_qt.is_empty()
     }
 
+    /// Whether `packet` becomes the same Qt packets on every connection it reaches: a
+    /// change or a signal of a plain source this node holds (a model's and the registry's
+    /// depend on what each connection was shown).
+    pub fn translates_alike(&self, packet: &Packet) -> bool {
+        let source = match packet {
+            Packet::PropertyChange { source, .. } | Packet::Signal { source, .. } => source,
+            _ => return false,
+        };
+        self.acquired
+            .get(source)
+            .is_some_and(|a| a.model.is_none() && a.name != face::REGISTRY)
+    }
+
     /// The named types of every source offered, to read the Qt node's frames with.
     pub fn types(&self) -> &TypeRegistry {
         &self.types
