@@ -146,14 +146,10 @@ impl TypedApis {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RemoteObject;
 
-    crate::remote_object! {
-        /// An API two sources share.
-        pub Gauge {
-            /// Its level.
-            prop level: i32 = 0;
-        }
+    /// An API with no members (the layering keeps the API macro out of this module).
+    fn gauge() -> Result<ApiSchema, SchemaError> {
+        Ok(serde_json::from_str(r#"{"api": "Gauge", "signature": 7}"#).expect("a schema"))
     }
 
     #[test]
@@ -164,7 +160,7 @@ mod tests {
             enums: &[],
         };
         for name in ["Left", "Right"] {
-            apis.register(name, Gauge::signature(), Gauge::schema, hints);
+            apis.register(name, 7, gauge, hints);
         }
         let (left, right) = (apis.lookup("Left").unwrap(), apis.lookup("Right").unwrap());
         assert!(Arc::ptr_eq(&left.qt, &right.qt));
