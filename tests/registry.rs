@@ -251,3 +251,66 @@ async fn without_a_registry_waiting_for_one_is_an_error() {
         .is_registry());
     host.shutdown().await;
 }
+
+#[actix::test]
+async fn a_host_without_a_listener_registers_under_its_advertised_url() {
+    let _guard = init();
+    let registry = RegistryHost::listen("tcp://127.0.0.1:0").await.unwrap();
+    // The host is reached through a listener of the application's, which hands it the
+    // streams it accepts (as behind a port forward, or with sockets from a supervisor).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let advertised = format!("tcp://{}", listener.local_addr().unwrap());
+    let config = HostConfig::default()
+        .registry_url(registry.url().unwrap())
+        .advertised_url(&advertised);
+    let host = Host::new(config);
+    let serving = host.clone();
+    actix::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            serving.serve(stream);
+        }
+    });
+    host.wait_for_registry(TIMEOUT).await.unwrap();
+    host.enable_remoting(PrinterService::new()).await.unwrap();
+
+    let node = Node::with_registry(registry.url().unwrap()).unwrap();
+    let printer = node.acquire::<Printer>();
+    printer.wait_for_source(TIMEOUT).await.unwrap();
+    assert_eq!(
+        printer.call(printer::Print { doc: "a".into() }).await,
+        Ok(1)
+    );
+    assert_eq!(node.network_sources()["Printer"].host_url, advertised);
+    host.shutdown().await;
+    registry.shutdown().await;
+}
+
+#[actix::test]
+async fn a_host_that_would_register_an_address_nobody_can_reach_does_not_start() {
+    let _guard = init();
+    let registry = "tcp://127.0.0.1:9"; // never reached: the host is refused before it
+    let refused = |config: HostConfig, url: &'static str| async move {
+        let error = Host::listen_with(url, config).await.unwrap_err();
+        assert!(error.is_invalid_url(), "{error}");
+        error.to_string()
+    };
+    let plain = HostConfig::default().registry_url(registry);
+    let message = refused(plain.clone(), "tcp://0.0.0.0:0").await;
+    assert!(message.contains("advertised_url"), "{message}");
+    for advertised in ["tcp://0.0.0.0:4000", "tcp://[::]:4000", "tcp://127.0.0.1:0"] {
+        let config = plain.clone().advertised_url(advertised);
+        refused(config, "tcp://127.0.0.1:0").await;
+    }
+    // With a Qt registry, the host registers its Qt listener: that one is checked.
+    let qt = HostConfig::default().registry_url("qt+tcp://127.0.0.1:9");
+    let host = Host::listen_with("tcp://127.0.0.1:0", qt).await.unwrap();
+    let error = host.listen_qt("tcp://0.0.0.0:0").await.unwrap_err();
+    assert!(error.is_invalid_url(), "{error}");
+    host.shutdown().await;
+    // Without a registry nothing is registered, so an advertised URL is not checked.
+    let advertised = HostConfig::default().advertised_url("tcp://127.0.0.1:0");
+    let host = Host::listen_with("tcp://127.0.0.1:0", advertised)
+        .await
+        .unwrap();
+    host.shutdown().await;
+}

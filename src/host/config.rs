@@ -30,6 +30,7 @@ pub struct HostConfig {
     pub(crate) registry_node: Option<crate::NodeConfig>,
     pub(crate) tls: Option<TlsServer>,
     pub(crate) name: Option<Arc<str>>,
+    pub(crate) advertised_url: Option<String>,
 }
 
 /// A shared trait object, printable for `HostConfig`'s `Debug`.
@@ -89,6 +90,7 @@ impl Default for HostConfig {
             registry_node: None,
             tls: None,
             name: None,
+            advertised_url: None,
         }
     }
 }
@@ -228,6 +230,17 @@ impl HostConfig {
     /// by default a node with this host's encoding and heartbeat.
     pub fn registry_node(mut self, config: crate::NodeConfig) -> Self {
         self.registry_node = Some(config);
+        self
+    }
+
+    /// The URL this host registers its sources under, instead of the one it listens on: for
+    /// a host behind NAT or a port forward, one listening on `0.0.0.0`, or one with no
+    /// listener that [`Host::serve`](crate::Host::serve)s streams accepted elsewhere. With a
+    /// Qt registry (`qt+…`) it is the address Qt nodes reach this host's Qt listener at
+    /// (`tcp://…`). Checked when the host starts: it must name a host and a port peers can
+    /// reach.
+    pub fn advertised_url(mut self, url: impl Into<String>) -> Self {
+        self.advertised_url = Some(url.into());
         self
     }
 

@@ -120,9 +120,8 @@ impl Host {
         let endpoint = Endpoint::parse(url)?;
         // Check everything that can fail before binding, so that a failed listen leaves no
         // port bound or socket file behind.
-        if let Some(registry) = &config.registry {
-            Endpoint::parse(&registry.url)?;
-        }
+        let qt_registry = config.registry.as_ref().is_some_and(|r| r.is_qt());
+        registration::check(&config, (!qt_registry).then_some(&endpoint))?;
         let (listener, bound) =
             Listener::bind(&endpoint, config.socket_mode, config.tls.as_ref()).await?;
         let host = Host::build(config, Some(bound.to_string()));
@@ -183,6 +182,10 @@ impl Host {
             return Err(Error::new(crate::error::Kind::QtDialect(
                 "Qt has no built-in TLS: listen for Qt nodes on tcp:// or local:".into(),
             )));
+        }
+        let config = &self.inner.config;
+        if config.registry.as_ref().is_some_and(|r| r.is_qt()) {
+            registration::check(config, Some(&endpoint))?;
         }
         let (listener, bound) =
             Listener::bind(&endpoint, self.inner.config.socket_mode, None).await?;
@@ -254,9 +257,28 @@ impl Host {
         self.serve_with(NativeWire::Translated(end), peer, session);
     }
 
-    /// A host with no listener: it serves only the streams given to [`Host::serve`].
+    /// A host with no listener: it serves only the streams given to [`Host::serve`]. With a
+    /// registry it registers its sources under [`HostConfig::advertised_url`]; without one it
+    /// registers nothing (and says so in the log, as it does for a URL it cannot use).
     pub fn new(config: HostConfig) -> Host {
-        Host::build(config, None)
+        let host = Host::build(config, None);
+        let Some(registry) = host.inner.config.registry.clone() else {
+            return host;
+        };
+        if host.inner.config.advertised_url.is_none() {
+            warn!(registry = %registry.url, "a host with no listener and no HostConfig::advertised_url registers nothing");
+            return host;
+        }
+        if let Err(error) = registration::check(&host.inner.config, None) {
+            error!(%error, "this host registers nothing");
+            return host;
+        }
+        let attaching = host.clone();
+        match runtime::run_blocking(move || (registry.attach)(&registry.url, &attaching)) {
+            Ok(registrar) => host.set_registrar(registrar),
+            Err(error) => error!(%error, "this host registers nothing"),
+        }
+        host
     }
 
     fn build(config: HostConfig, url: Option<String>) -> Host {
@@ -940,14 +962,13 @@ fn insert_source(
 }
 
 impl HostInner {
-    /// The URL this host registers its sources under: its own, or for a Qt registry
+    /// The URL this host registers its sources under: the advertised one, its own, or for a Qt registry
     /// (`qt+…`), the URL of its listener for Qt nodes — the one they can use.
     pub(crate) fn registered_url(&self) -> Option<String> {
-        let qt_registry = self
-            .config
-            .registry
-            .as_ref()
-            .is_some_and(|r| r.url.starts_with("qt+"));
+        if let Some(advertised) = &self.config.advertised_url {
+            return Some(advertised.clone());
+        }
+        let qt_registry = self.config.registry.as_ref().is_some_and(|r| r.is_qt());
         match qt_registry {
             true => self.qt_url.get().cloned(),
             false => self.url.clone(),

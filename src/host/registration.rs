@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::Host;
-use crate::error::Error;
+use super::{Host, HostConfig};
+use crate::error::{Error, Kind};
+use crate::transport::Endpoint;
 use crate::wire::ObjectInfo;
 
 /// Where a host's sources are registered.
@@ -42,4 +43,47 @@ impl std::fmt::Debug for RegistryLink {
             .field("url", &self.url)
             .finish_non_exhaustive()
     }
+}
+
+impl RegistryLink {
+    /// Whether it is a Qt registry (`qt+…`), which hosts register their Qt listener with.
+    pub(crate) fn is_qt(&self) -> bool {
+        self.url.starts_with("qt+")
+    }
+}
+
+/// Checks, before anything is bound or started, that what `config` would register is an
+/// address peers can use: its registry URL, its advertised URL, or else the address the
+/// host listens on (`listening`; a host with none registers nothing without an advertised
+/// URL).
+pub(crate) fn check(config: &HostConfig, listening: Option<&Endpoint>) -> Result<(), Error> {
+    let Some(registry) = &config.registry else {
+        return Ok(());
+    };
+    Endpoint::parse(&registry.url)?;
+    let Some(advertised) = &config.advertised_url else {
+        return match listening {
+            Some(endpoint) if endpoint.is_unspecified() => Err(unreachable(
+                &endpoint.to_string(),
+                "the host listens on an unspecified address (0.0.0.0, [::]), which it would \
+                 register: set HostConfig::advertised_url",
+            )),
+            _ => Ok(()),
+        };
+    };
+    let endpoint = match registry.is_qt() {
+        true => Endpoint::parse_qt(advertised)?,
+        false => Endpoint::parse(advertised)?,
+    };
+    match endpoint.unreachable_by_peers() {
+        Some(reason) => Err(unreachable(advertised, reason)),
+        None => Ok(()),
+    }
+}
+
+fn unreachable(url: &str, reason: &'static str) -> Error {
+    Error::new(Kind::InvalidUrl {
+        url: url.to_owned(),
+        reason,
+    })
 }

@@ -120,6 +120,35 @@ impl Endpoint {
         }
     }
 
+    /// Whether its host is an unspecified address (`0.0.0.0`, `[::]`): one to listen on, not
+    /// one to hand out.
+    pub(crate) fn is_unspecified(&self) -> bool {
+        match self {
+            Endpoint::Tcp(host_port) | Endpoint::Tls(host_port) => host_port
+                .rsplit_once(':')
+                .map(|(host, _)| host.trim_start_matches('[').trim_end_matches(']'))
+                .and_then(|host| host.parse::<std::net::IpAddr>().ok())
+                .is_some_and(|ip| ip.is_unspecified()),
+            Endpoint::Qt(inner) => inner.is_unspecified(),
+            Endpoint::Local(_) => false,
+        }
+    }
+
+    /// Why no peer could connect to this address if it were handed out (registered with a
+    /// registry), if it could not: it names no host or no port.
+    pub(crate) fn unreachable_by_peers(&self) -> Option<&'static str> {
+        if self.is_unspecified() {
+            return Some("an unspecified address (0.0.0.0, [::]) is no address a peer can reach");
+        }
+        let port = match self {
+            Endpoint::Tcp(host_port) | Endpoint::Tls(host_port) => host_port.rsplit_once(':'),
+            Endpoint::Qt(inner) => return inner.unreachable_by_peers(),
+            Endpoint::Local(_) => None,
+        };
+        port.is_some_and(|(_, port)| port == "0")
+            .then_some("port 0 is no port a peer can reach")
+    }
+
     /// Connects; a `tls://` endpoint needs `tls`.
     pub(crate) async fn connect(
         &self,
