@@ -64,7 +64,7 @@ pub use node::{Node, NodeConfig};
 pub use registry::{RegistryHost, SourceLocation};
 pub use replica::{Event, PendingWrite, Replica, ReplicaActor, ReplicaState, StateChanged};
 pub use source::{ChildSource, RemoteSource};
-pub use transport::{PeerAddr, Transport, UnixCredentials, SUPPORTED_SCHEMES};
+pub use transport::{Connector, PeerAddr, Transport, UnixCredentials, SUPPORTED_SCHEMES};
 pub use wire::Encoding;
 
 /// The names most programs need: `use actix_remote_objects::prelude::*;`.

@@ -71,6 +71,13 @@ pub(crate) fn check(config: &HostConfig, listening: Option<&Endpoint>) -> Result
             _ => Ok(()),
         };
     };
+    if !names_a_builtin_scheme(advertised) {
+        // A scheme of the user's, which nodes open with their connector: nothing to check.
+        return match advertised.split_once(':') {
+            Some((scheme, _)) if !scheme.is_empty() => Ok(()),
+            _ => Err(unreachable(advertised, "expected scheme:address")),
+        };
+    }
     let endpoint = match registry.is_qt() {
         true => Endpoint::parse_qt(advertised)?,
         false => Endpoint::parse(advertised)?,
@@ -86,4 +93,11 @@ fn unreachable(url: &str, reason: &'static str) -> Error {
         url: url.to_owned(),
         reason,
     })
+}
+
+fn names_a_builtin_scheme(url: &str) -> bool {
+    let url = url.strip_prefix("qt+").unwrap_or(url);
+    ["tcp://", "tls://", "local:"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
 }

@@ -51,12 +51,13 @@ fn now() -> Instant {
 impl NodeActor {
     pub(crate) fn new(config: NodeConfig) -> Self {
         let hosts = KnownHosts::new(config.reconnect_initial, config.reconnect_max);
+        let locations = Locations::new(config.connectors.clone());
         NodeActor {
             config,
             protocol: NodeProtocol::default(),
             connections: HashMap::new(),
             hosts,
-            locations: Locations::default(),
+            locations,
             timer: None,
             shut_down: false,
         }
@@ -140,7 +141,9 @@ impl NodeActor {
         };
         let config = self.config.clone();
         let attempt = async move {
-            let stream = endpoint.connect(config.tls.as_ref()).await?;
+            let stream = endpoint
+                .connect(config.tls.as_ref(), &config.connectors)
+                .await?;
             let wire = super::connection::dialect_wire(&endpoint, stream, &config);
             establish(wire, &config, &endpoint.to_string()).await
         };

@@ -35,6 +35,8 @@ pub struct NodeConfig {
     pub(crate) models: crate::replica::model::ModelSettings,
     /// Its typed replicas' APIs, for its connections to Qt hosts (one table per node).
     pub(crate) qt_apis: crate::qt::TypedApis,
+    /// How to open streams for URL schemes of the user's.
+    pub(crate) connectors: crate::transport::Connectors,
 }
 
 /// Shared credentials, printable for `NodeConfig`'s `Debug` (without the secret).
@@ -74,6 +76,7 @@ impl Default for NodeConfig {
             name: None,
             models: Default::default(),
             qt_apis: Default::default(),
+            connectors: Default::default(),
         }
     }
 }
@@ -174,6 +177,29 @@ impl NodeConfig {
     /// with [`Error::is_tls`](crate::Error::is_tls).
     pub fn tls(mut self, tls: TlsClient) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// Opens the streams to URLs of `scheme` (`"ws"` for `ws://…`) with `connector` — a
+    /// WebSocket, a serial line, an SSH tunnel, any byte stream (Qt's
+    /// `registerExternalSchema`). Such URLs then work wherever a `tcp://` one does:
+    /// [`Node::connect_to`](crate::Node::connect_to) and its background form, reconnecting,
+    /// heartbeats, hosts a registry lists (hosts register them with
+    /// [`HostConfig::advertised_url`](crate::HostConfig::advertised_url)), and Qt hosts
+    /// behind a `qt+` prefix.
+    ///
+    /// ```
+    /// use actix_remote_objects::NodeConfig;
+    /// // `pipe:/run/printer.sock`: a Unix socket, reached by a scheme of our own.
+    /// let config = NodeConfig::default().connector("pipe", |url: &str| {
+    ///     let path = url.trim_start_matches("pipe:").to_owned();
+    ///     async move { tokio::net::UnixStream::connect(path).await }
+    /// });
+    /// ```
+    pub fn connector(mut self, scheme: &str, connector: impl crate::transport::Connector) -> Self {
+        self.connectors = self
+            .connectors
+            .with(scheme.to_owned(), std::sync::Arc::new(connector));
         self
     }
 

@@ -5,15 +5,24 @@ use std::collections::BTreeMap;
 
 use tracing::warn;
 
-use crate::transport::Endpoint;
+use crate::transport::{Connectors, Endpoint};
 
 /// Source name → host URL.
 #[derive(Default)]
 pub(crate) struct Locations {
     by_name: BTreeMap<String, String>,
+    /// The node's schemes of the user's, which listed URLs may use.
+    connectors: Connectors,
 }
 
 impl Locations {
+    pub(crate) fn new(connectors: Connectors) -> Locations {
+        Locations {
+            by_name: BTreeMap::new(),
+            connectors,
+        }
+    }
+
     pub(crate) fn replace(&mut self, by_name: BTreeMap<String, String>) {
         self.by_name = by_name;
     }
@@ -26,14 +35,14 @@ impl Locations {
     pub(crate) fn lists(&self, endpoint: &Endpoint) -> bool {
         self.by_name
             .values()
-            .any(|url| Endpoint::parse(url).is_ok_and(|e| e == *endpoint))
+            .any(|url| self.connectors.parse(url).is_ok_and(|e| e == *endpoint))
     }
 
     /// The hosts that serve `names`, as far as the list says (unusable URLs are logged).
     pub(crate) fn hosts_of<'a>(&self, names: impl Iterator<Item = &'a str>) -> Vec<Endpoint> {
         names
             .filter_map(|name| self.by_name.get(name))
-            .filter_map(|url| match Endpoint::parse(url) {
+            .filter_map(|url| match self.connectors.parse(url) {
                 Ok(endpoint) => Some(endpoint),
                 Err(error) => {
                     warn!(%url, %error, "the registry lists a host URL this node cannot use");

@@ -164,7 +164,7 @@ impl Node {
     /// keeps that host connected, reconnecting with backoff whenever the connection is lost.
     /// Fails if this first attempt fails.
     pub async fn connect_to(&self, url: &str) -> Result<(), Error> {
-        let endpoint = Endpoint::parse(url)?;
+        let endpoint = self.inner.config.connectors.parse(url)?;
         let node = self.clone();
         runtime::run(move || async move { node.connect_here(endpoint).await }).await?
     }
@@ -172,7 +172,9 @@ impl Node {
     /// [`Node::connect_to`], on the current arbiter.
     async fn connect_here(&self, endpoint: Endpoint) -> Result<(), Error> {
         let config = &self.inner.config;
-        let stream = endpoint.connect(config.tls.as_ref()).await?;
+        let stream = endpoint
+            .connect(config.tls.as_ref(), &config.connectors)
+            .await?;
         let wire = connection::dialect_wire(&endpoint, stream, config);
         let url = endpoint.to_string();
         let established = establish(wire, config, &url).await?;
@@ -192,7 +194,7 @@ impl Node {
     /// not be listening yet. Replicas acquired meanwhile initialize once it is reachable and
     /// offers their source. Fails only for a URL this build cannot use.
     pub fn connect_in_background(&self, url: &str) -> Result<(), Error> {
-        let endpoint = Endpoint::parse(url)?;
+        let endpoint = self.inner.config.connectors.parse(url)?;
         self.inner.actor.do_send(AddHost(endpoint));
         Ok(())
     }

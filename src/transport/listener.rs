@@ -68,6 +68,11 @@ impl Listener {
                 reason:
                     "a host listens for Qt nodes with Host::listen_qt and a tcp:// or local: URL",
             })),
+            Endpoint::Custom(_) => Err(Error::new(Kind::InvalidUrl {
+                url: endpoint.to_string(),
+                reason: "a host does not listen on a connector's scheme: it serves the streams \
+                         accepted for it (Host::serve)",
+            })),
             #[cfg(unix)]
             Endpoint::Local(path) => {
                 let (listener, file) = super::unix::bind(endpoint, path, socket_mode).await?;

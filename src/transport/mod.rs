@@ -6,10 +6,13 @@
 //! in the temporary directory; `QLocalServer` uses the shared temporary directory itself).
 //! Any other `AsyncRead + AsyncWrite + Unpin + Send` stream can be used directly.
 
+mod connector;
 mod listener;
 #[cfg(unix)]
 mod unix;
 
+pub use connector::Connector;
+pub(crate) use connector::Connectors;
 pub(crate) use listener::{Incoming, Listener};
 
 use std::fmt;
@@ -52,6 +55,8 @@ pub(crate) enum Endpoint {
     /// A Qt Remote Objects host at the inner endpoint, spoken to in Qt's dialect
     /// (`qt+tcp://host:port`, `qt+local:name`).
     Qt(Box<Endpoint>),
+    /// A URL of a scheme a [`Connector`] of the node's opens streams for (the whole URL).
+    Custom(String),
 }
 
 impl Endpoint {
@@ -130,7 +135,7 @@ impl Endpoint {
                 .and_then(|host| host.parse::<std::net::IpAddr>().ok())
                 .is_some_and(|ip| ip.is_unspecified()),
             Endpoint::Qt(inner) => inner.is_unspecified(),
-            Endpoint::Local(_) => false,
+            Endpoint::Local(_) | Endpoint::Custom(_) => false,
         }
     }
 
@@ -143,16 +148,17 @@ impl Endpoint {
         let port = match self {
             Endpoint::Tcp(host_port) | Endpoint::Tls(host_port) => host_port.rsplit_once(':'),
             Endpoint::Qt(inner) => return inner.unreachable_by_peers(),
-            Endpoint::Local(_) => None,
+            Endpoint::Local(_) | Endpoint::Custom(_) => None,
         };
         port.is_some_and(|(_, port)| port == "0")
             .then_some("port 0 is no port a peer can reach")
     }
 
-    /// Connects; a `tls://` endpoint needs `tls`.
+    /// Connects; a `tls://` endpoint needs `tls`, a URL of the user's a connector.
     pub(crate) async fn connect(
         &self,
         tls: Option<&TlsClient>,
+        connectors: &Connectors,
     ) -> Result<Box<dyn Transport>, Error> {
         match self {
             Endpoint::Tcp(addr) => Ok(Box::new(tcp_connect(addr, self).await?)),
@@ -166,7 +172,8 @@ impl Endpoint {
                 let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
                 Ok(Box::new(tls.connect(host, tcp).await?))
             }
-            Endpoint::Qt(inner) => Box::pin(inner.connect(tls)).await,
+            Endpoint::Qt(inner) => Box::pin(inner.connect(tls, connectors)).await,
+            Endpoint::Custom(url) => connectors.connect(url).await,
             #[cfg(unix)]
             Endpoint::Local(path) => unix::connect(path).await,
             #[cfg(not(unix))]
@@ -212,6 +219,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Tls(addr) => write!(f, "tls://{addr}"),
             Endpoint::Local(path) => write!(f, "local:{}", path.display()),
             Endpoint::Qt(inner) => write!(f, "qt+{inner}"),
+            Endpoint::Custom(url) => f.write_str(url),
         }
     }
 }
