@@ -1,12 +1,14 @@
 //! URL schemes of the user's: a node opens their streams with its connector and treats them
-//! as `tcp://` hosts (reconnect, registry-found hosts).
+//! as `tcp://` hosts (reconnect, heartbeats, registry-found hosts).
 
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_remote_objects::prelude::*;
+use support::proxy::FaultProxy;
 use support::*;
 
 /// A node whose `pipe:` URLs name Unix sockets, counting the streams it opens.
@@ -97,5 +99,32 @@ async fn a_scheme_without_a_connector_is_an_invalid_url() {
     assert!(error.is_invalid_url(), "{error}");
     let error = Host::listen("pipe:/tmp/nowhere").await.unwrap_err();
     assert!(error.is_invalid_url(), "{error}");
+    node.shutdown().await;
+}
+
+#[actix::test]
+async fn the_heartbeat_drops_a_stalled_stream_of_a_connector_and_reconnects() {
+    let _guard = init();
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    host.enable_remoting(PrinterService::new()).await.unwrap();
+    let proxy = FaultProxy::start(host.url().unwrap()).await;
+    // `tunnel:host:port`: TCP, through the proxy, by a scheme of the test's.
+    let config = NodeConfig::default()
+        .heartbeat(Duration::from_millis(100))
+        .connector("tunnel", |url: &str| {
+            let address = url.trim_start_matches("tunnel:").to_owned();
+            async move { tokio::net::TcpStream::connect(address).await }
+        });
+    let node = Node::new(config);
+    let tunnel_url = proxy.url().replacen("tcp://", "tunnel:", 1);
+    node.connect_to(&tunnel_url).await.unwrap();
+    let replica = node.acquire::<Printer>();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+
+    proxy.stall();
+    wait_state(&replica, ReplicaState::Suspect).await;
+    proxy.pass();
+    wait_state(&replica, ReplicaState::Valid).await;
+    host.shutdown().await;
     node.shutdown().await;
 }
