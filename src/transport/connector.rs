@@ -83,3 +83,41 @@ impl Connectors {
         (connector.connect(url).await).map_err(|e| Error::io(format!("connect to {url}"), e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_pipe() -> Connectors {
+        let pipe = |_: &str| async { Ok(tokio::io::duplex(64).0) };
+        Connectors::default().with("pipe".into(), Arc::new(pipe))
+    }
+
+    #[test]
+    fn urls_of_a_connectors_scheme_are_its_own_and_others_parse_as_ever() {
+        let connectors = with_pipe();
+        let custom = Endpoint::Custom("pipe:/run/x".into());
+        assert_eq!(connectors.parse("pipe:/run/x").unwrap(), custom);
+        assert_eq!(
+            connectors.parse("qt+pipe:/run/x").unwrap(),
+            Endpoint::Qt(Box::new(custom))
+        );
+        assert_eq!(
+            connectors.parse("tcp://127.0.0.1:1").unwrap(),
+            Endpoint::parse("tcp://127.0.0.1:1").unwrap()
+        );
+        assert!(connectors.parse("ws://h:1").unwrap_err().is_invalid_url());
+        assert!(Connectors::default()
+            .parse("pipe:/run/x")
+            .unwrap_err()
+            .is_invalid_url());
+    }
+
+    #[tokio::test]
+    async fn a_custom_url_opens_through_its_connector_and_only_there() {
+        let connectors = with_pipe();
+        assert!(connectors.connect("pipe:/run/x").await.is_ok());
+        let error = Connectors::default().connect("pipe:/run/x").await;
+        assert!(error.err().is_some_and(|e| e.is_invalid_url()));
+    }
+}
