@@ -101,10 +101,11 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 
     let node = Node::with_registry(&url)?;
     node.wait_for_registry(TIMEOUT).await?;
-    let watcher = node.registry().ok_or("no registry replica")?;
-    let mut changes = watcher.property_changes();
+    let mut changes = node.network_changes();
     gps_host.shutdown().await;
-    changes.next().await;
+    if let Some(change) = changes.next().await {
+        println!("the registry says: {change:?}");
+    }
     println!(
         "after the gps host went away, the network offers {}",
         describe(&node)

@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use actix_remote_objects::prelude::*;
-use actix_remote_objects::registry::registry;
 use actix_remote_objects::SourceLocation;
 use gps_api::Gps;
 use printer_api::{printer, Printer};
@@ -27,9 +26,9 @@ fn free_tcp_url() -> String {
 }
 
 async fn registry_until(node: &Node, check: impl Fn(&BTreeMap<String, SourceLocation>) -> bool) {
-    let mut changes = node.registry().unwrap().property_changes();
+    let mut changes = node.network_changes();
     while !check(&node.network_sources()) {
-        let registry::PropertyChange::Sources(_) = next(&mut changes).await;
+        next(&mut changes).await;
     }
 }
 

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use actix_remote_objects::dynamic::Value;
-use actix_remote_objects::{Node, ReplicaState};
+use actix_remote_objects::{Host, HostConfig, NetworkChange, Node, ReplicaState};
 use demo::ReplicaExt as _;
 use futures::StreamExt;
 use qt_demo::{demo, Demo, Mode, MyPod, OtherDemo};
@@ -451,6 +451,36 @@ async fn qt_hosts_and_nodes_use_a_rust_registry() {
 }
 
 #[actix::test]
+async fn a_qt_node_waiting_on_a_rust_registry_is_told_when_a_qt_host_registers() {
+    let _guard = init();
+    if !with_qt() {
+        return;
+    }
+    let registry = actix_remote_objects::RegistryHost::listen("tcp://127.0.0.1:0")
+        .await
+        .unwrap();
+    let qt_registry = registry
+        .host()
+        .listen_qt("tcp://127.0.0.1:0")
+        .await
+        .unwrap();
+    let mut watchers = registry.host().subscriber_counts("Registry").unwrap();
+    // The Qt node first, with nothing registered: it learns of Demo only from the
+    // registry's signal, which the Rust registry sends as Qt's `remoteObjectAdded`.
+    let mut replica = Command::new(cpp_programs().join("demo_replica"));
+    replica.arg(format!("registry={qt_registry}"));
+    let replica = tokio::task::spawn_blocking(move || run_to_end(&mut replica));
+    while next(&mut watchers).await == 0 {}
+    let (_qt_host, _) = spawn_listening_program(
+        &cpp_programs().join("demo_host"),
+        &["tcp://127.0.0.1:0", &qt_registry],
+    );
+    let out = replica.await.unwrap();
+    assert!(out.ends_with("done\n"), "{out}");
+    assert!(out.contains("add 5\n"), "{out}");
+}
+
+#[actix::test]
 async fn a_plain_qobject_source_of_pyqt_is_used_from_its_definition() {
     let _guard = init();
     if !with_qt() {
@@ -532,6 +562,42 @@ async fn a_plain_qobject_source_of_pyqt_is_used_from_its_definition() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42");
+}
+
+#[actix::test]
+async fn a_rust_node_on_a_qt_registry_is_told_as_sources_come_and_go() {
+    let _guard = init();
+    if !with_qt() {
+        return;
+    }
+    let (_registry, registry) = spawn_listening_program(
+        &cpp_programs().join("registry_host"),
+        &["tcp://127.0.0.1:0"],
+    );
+    let node = Node::with_registry(&format!("qt+{registry}")).unwrap();
+    node.wait_for_registry(TIMEOUT).await.unwrap();
+    let mut changes = node.network_changes();
+    // Qt's `remoteObjectAdded` and `remoteObjectRemoved` reach the node as its changes. (Qt's
+    // registry says nothing when a host goes away, QTRO.md §1.5: a source is disabled here.)
+    let config = HostConfig::default().registry_url(format!("qt+{registry}"));
+    let host = Host::listen_with("tcp://127.0.0.1:0", config)
+        .await
+        .unwrap();
+    let qt_url = host.listen_qt("tcp://127.0.0.1:0").await.unwrap();
+    host.enable_remoting(PrinterService::new()).await.unwrap();
+    let NetworkChange::Added { name, location } = next(&mut changes).await else {
+        panic!("Printer is added first");
+    };
+    assert_eq!(name, "Printer");
+    assert_eq!(location.host_url, format!("qt+{qt_url}"));
+    assert_eq!(node.network_sources()["Printer"], location);
+    host.disable_remoting("Printer").await.unwrap();
+    assert_eq!(
+        next(&mut changes).await,
+        NetworkChange::Removed { name, location }
+    );
+    assert!(node.network_sources().is_empty());
+    host.shutdown().await;
 }
 
 #[actix::test]

@@ -6,8 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use actix_remote_objects::prelude::*;
-use actix_remote_objects::registry::registry;
-use actix_remote_objects::SourceLocation;
+use actix_remote_objects::{NetworkChange, SourceLocation};
 use support::proxy::FaultProxy;
 use support::*;
 
@@ -22,10 +21,9 @@ async fn registered_host(registry_url: &str) -> Host {
 
 /// Waits until the node's view of the registry satisfies `check`.
 async fn registry_until(node: &Node, check: impl Fn(&BTreeMap<String, SourceLocation>) -> bool) {
-    let registry = node.registry().expect("the node has a registry");
-    let mut changes = registry.property_changes();
+    let mut changes = node.network_changes();
     while !check(&node.network_sources()) {
-        let registry::PropertyChange::Sources(_) = next(&mut changes).await;
+        next(&mut changes).await;
     }
 }
 
@@ -313,4 +311,95 @@ async fn a_host_that_would_register_an_address_nobody_can_reach_does_not_start()
         .await
         .unwrap();
     host.shutdown().await;
+}
+
+#[actix::test]
+async fn a_watcher_is_told_each_change_in_the_order_it_happened() {
+    let _guard = init();
+    let registry = RegistryHost::listen("tcp://127.0.0.1:0").await.unwrap();
+    let url = registry.url().unwrap().to_owned();
+    let node = Node::with_registry(&url).unwrap();
+    node.wait_for_registry(TIMEOUT).await.unwrap();
+    let mut changes = node.network_changes();
+    let host = registered_host(&url).await;
+    let at = |_: &str| SourceLocation {
+        api: "Printer".into(),
+        signature: Printer::signature(),
+        host_url: host.url().unwrap().to_owned(),
+    };
+    let added = |name: &str| NetworkChange::Added {
+        name: name.into(),
+        location: at(name),
+    };
+    let removed = |name: &str| NetworkChange::Removed {
+        name: name.into(),
+        location: at(name),
+    };
+
+    host.enable_remoting(PrinterService::new()).await.unwrap();
+    host.enable_remoting_as(PrinterService::new(), "Backup")
+        .await
+        .unwrap();
+    host.disable_remoting("Printer").await.unwrap();
+    assert_eq!(next(&mut changes).await, added("Printer"));
+    assert_eq!(next(&mut changes).await, added("Backup"));
+    assert_eq!(next(&mut changes).await, removed("Printer"));
+    host.shutdown().await;
+    assert_eq!(next(&mut changes).await, removed("Backup"));
+    assert!(node.network_sources().is_empty());
+    registry.shutdown().await;
+}
+
+#[actix::test]
+async fn one_more_registration_sends_the_change_not_the_whole_list() {
+    let _guard = init();
+    let registry = RegistryHost::listen("tcp://127.0.0.1:0").await.unwrap();
+    for i in 0..200 {
+        registry
+            .enable_remoting_as(PrinterService::new(), &format!("Printer{i:03}"))
+            .await
+            .unwrap();
+    }
+    let proxy = FaultProxy::start(registry.url().unwrap()).await;
+    let node = Node::with_registry(proxy.url()).unwrap();
+    node.wait_for_registry(TIMEOUT).await.unwrap();
+    assert_eq!(node.network_sources().len(), 200);
+    let list_bytes = proxy.bytes_from_host();
+
+    registry
+        .enable_remoting_as(PrinterService::new(), "OneMore")
+        .await
+        .unwrap();
+    registry_until(&node, |s| s.contains_key("OneMore")).await;
+    let change_bytes = proxy.bytes_from_host() - list_bytes;
+    assert!(
+        change_bytes * 20 < list_bytes,
+        "one registration cost {change_bytes} bytes; the list of 200 cost {list_bytes}"
+    );
+    registry.shutdown().await;
+}
+
+#[actix::test]
+async fn a_view_that_fell_behind_the_registry_catches_up_from_a_snapshot() {
+    let _guard = init();
+    let (logs, _log_guard) = Logs::capture();
+    let registry = RegistryHost::listen("tcp://127.0.0.1:0").await.unwrap();
+    // Room for one event: a burst of registrations overflows the node's registry replica.
+    let node = Node::new(NodeConfig::default().event_buffer(1));
+    node.set_registry_url(registry.url().unwrap()).unwrap();
+    node.wait_for_registry(TIMEOUT).await.unwrap();
+
+    for i in 0..100 {
+        registry
+            .enable_remoting_as(PrinterService::new(), &format!("Printer{i:03}"))
+            .await
+            .unwrap();
+    }
+    registry_until(&node, |s| s.len() == 100).await;
+    assert!(
+        logs.text().contains("fetching a snapshot"),
+        "the burst did not overflow the view: {}",
+        logs.text()
+    );
+    registry.shutdown().await;
 }

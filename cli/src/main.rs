@@ -306,6 +306,21 @@ fn offered_root<'a>(offered: &[String], source: &'a str) -> Option<&'a str> {
         .find(|name| offered.iter().any(|o| o == name))
 }
 
+/// The entries of a registry replica just initialized: its snapshot's `sources`, as
+/// (name, location) pairs.
+fn registry_entries(registry: &DynamicReplica) -> Result<Vec<(Value, Value)>, Failure> {
+    let Value::Struct(fields) = registry.property("snapshot")? else {
+        return Ok(Vec::new());
+    };
+    Ok(fields
+        .into_iter()
+        .find_map(|(name, value)| match (name == "sources", value) {
+            (true, Value::Map(entries)) => Some(entries),
+            _ => None,
+        })
+        .unwrap_or_default())
+}
+
 /// `url` is a registry that does not serve `source` itself: connects `node` to the host the
 /// registry lists for it, and returns the offered part of `source`.
 async fn follow_registry<'a>(
@@ -316,17 +331,14 @@ async fn follow_registry<'a>(
 ) -> Result<&'a str, Failure> {
     let registry = node.acquire_dynamic("Registry");
     registry.wait_for_source(timeout).await?;
-    let locations: Vec<(String, String)> = match registry.property("sources")? {
-        Value::Map(entries) => entries
-            .into_iter()
-            .filter_map(|(name, location)| {
-                let name = name.to_json().as_str()?.to_owned();
-                let host = location.to_json()["host_url"].as_str()?.to_owned();
-                Some((name, host))
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let locations: Vec<(String, String)> = registry_entries(&registry)?
+        .into_iter()
+        .filter_map(|(name, location)| {
+            let name = name.to_json().as_str()?.to_owned();
+            let host = location.to_json()["host_url"].as_str()?.to_owned();
+            Some((name, host))
+        })
+        .collect();
     let names: Vec<String> = locations.iter().map(|(name, _)| name.clone()).collect();
     let Some(root) = offered_root(&names, source) else {
         return fail(format!(
@@ -454,7 +466,7 @@ async fn list(url: &str, timeout: Duration, out: Output) -> Result<(), Failure> 
             ),
         }
         if info.name == "Registry" {
-            if let Ok(Value::Map(entries)) = replica.property("sources") {
+            if let Ok(entries) = registry_entries(&replica) {
                 let network: serde_json::Map<String, Json> = entries
                     .into_iter()
                     .map(|(name, location)| {

@@ -2,7 +2,7 @@
 //! it, wakes it for heartbeats, reconnects lost hosts ([`super::reconnect`]) and follows the
 //! locator's list ([`super::locating`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -335,16 +335,24 @@ impl Handler<Attach> for NodeActor {
     }
 }
 
-/// Where sources are served, as the locator (the registry) now says: source name → host URL.
+/// Where sources moved, as the locator (the registry) says: source name → host URL (`None`:
+/// no longer served), in order.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct SourceLocations(pub(crate) BTreeMap<String, String>);
+pub(crate) struct SourceLocations(pub(crate) Vec<(String, Option<String>)>);
 
 impl Handler<SourceLocations> for NodeActor {
     type Result = ();
-    fn handle(&mut self, SourceLocations(locations): SourceLocations, ctx: &mut Context<Self>) {
-        self.locations.replace(locations);
-        self.follow_locations(None, ctx);
+    fn handle(&mut self, SourceLocations(moves): SourceLocations, ctx: &mut Context<Self>) {
+        for (name, url) in moves {
+            let served = url.is_some();
+            self.locations.set(&name, url);
+            // Only the moved names need following: looking every replica up per change
+            // would cost O(replicas) for each source registered anywhere.
+            if served {
+                self.follow_locations(Some(&name), ctx);
+            }
+        }
     }
 }
 

@@ -23,8 +23,16 @@ impl Locations {
         }
     }
 
-    pub(crate) fn replace(&mut self, by_name: BTreeMap<String, String>) {
-        self.by_name = by_name;
+    /// Where `name` is served now (`None`: nowhere).
+    pub(crate) fn set(&mut self, name: &str, url: Option<String>) {
+        match url {
+            Some(url) => {
+                self.by_name.insert(name.to_owned(), url);
+            }
+            None => {
+                self.by_name.remove(name);
+            }
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -60,10 +68,10 @@ mod tests {
     #[test]
     fn names_map_to_their_hosts_and_bad_urls_are_skipped() {
         let mut locations = Locations::default();
-        locations.replace(BTreeMap::from([
-            ("A".to_owned(), "tcp://127.0.0.1:1".to_owned()),
-            ("B".to_owned(), "nonsense".to_owned()),
-        ]));
+        locations.set("A", Some("tcp://127.0.0.1:1".to_owned()));
+        locations.set("B", Some("nonsense".to_owned()));
+        locations.set("C", Some("tcp://127.0.0.1:3".to_owned()));
+        locations.set("C", None);
         let a = Endpoint::parse("tcp://127.0.0.1:1").unwrap();
         assert_eq!(
             locations.hosts_of(["A", "B", "C"].into_iter()),

@@ -9,7 +9,7 @@ mod reconnect;
 pub use config::NodeConfig;
 
 use std::any::Any;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use actix::prelude::*;
@@ -140,11 +140,13 @@ impl Node {
         self.inner.locator.get()
     }
 
-    /// Tells the node where sources are served (source name → host URL), as its locator
-    /// last said: it connects to the host of every replica no connected host offers, and
-    /// stops reconnecting to a host found this way once the list drops it. The returned
-    /// function is false once the node is gone.
-    pub(crate) fn locations_sink(&self) -> impl Fn(BTreeMap<String, String>) -> bool + 'static {
+    /// Tells the node where sources moved (source name → host URL, `None` for no longer
+    /// served), as its locator says: it connects to the host of every replica no connected
+    /// host offers, and stops reconnecting to a host found this way once the list drops it.
+    /// The returned function is false once the node is gone.
+    pub(crate) fn locations_sink(
+        &self,
+    ) -> impl Fn(Vec<(String, Option<String>)>) -> bool + Send + 'static {
         let actor = self.inner.actor.downgrade();
         move |locations| match actor.upgrade() {
             Some(actor) => {
@@ -153,6 +155,11 @@ impl Node {
             }
             None => false,
         }
+    }
+
+    /// How many events a subscription holds for a consumer that fell behind.
+    pub(crate) fn event_buffer(&self) -> usize {
+        self.inner.config.event_buffer
     }
 
     /// The URL schemes this build supports, for checking a URL before connecting.

@@ -506,54 +506,56 @@ impl HostGateway {
     /// The registry's entries, as Qt's `sourceLocations`, when `name` is the registry.
     fn registry_init(&mut self, name: &str, values: &[bytes::Bytes]) -> Option<QVariant> {
         let view = self.registry.as_mut().filter(|_| name == face::REGISTRY)?;
-        let sources = face::sources_format(&view.schema)?;
+        let sources = face::snapshot_format(&view.schema)?;
         let value =
             codec::decode(values.first()?, sources, &view.schema.types, self.encoding).ok()?;
-        view.shown = face::qt_locations(&value);
+        view.shown = face::qt_locations(face::snapshot_sources(&value)?);
         Some(face::locations_value(&view.shown))
     }
 
-    /// A change of the registry's entries: the new `sourceLocations`, then Qt's signals for
-    /// what was removed and added.
-    fn registry_change(&mut self, name: &str, value: &[u8]) -> bool {
-        let Some(view) = self.registry.as_mut().filter(|_| name == face::REGISTRY) else {
-            return false;
-        };
-        let Some(sources) = face::sources_format(&view.schema) else {
-            return false;
-        };
-        let Ok(value) = codec::decode(value, sources, &view.schema.types, self.encoding) else {
-            return true;
-        };
-        let after = face::qt_locations(&value);
-        let (added, removed) = face::diff(&view.shown, &after);
-        self.to_qt.push(QtPacket::PropertyChange {
-            name: name.to_owned(),
-            index: 0,
-            value: face::locations_value(&after),
-        });
-        let signal = |index: i32, (n, api, url): &face::QtLocation| QtPacket::Invoke {
-            name: name.to_owned(),
-            call: CALL_INVOKE,
-            index,
-            args: vec![face::location_value(n, api, url)],
-            serial: NO_SERIAL,
-            property_index: -1,
-        };
-        self.to_qt.extend(removed.iter().map(|l| signal(1, l)));
-        self.to_qt.extend(added.iter().map(|l| signal(0, l)));
-        view.shown = after;
-        true
-    }
-
-    fn on_change(&mut self, source: SourceId, index: u16, value: &[u8]) {
+    /// A change of the registry's entries (signal `index` of this registry, with `args`):
+    /// Qt's signal for it, if Qt nodes can reach the source. As in Qt, `sourceLocations`
+    /// is not re-sent: each Qt node updates its own copy from the signal.
+    fn registry_signal(&mut self, source: SourceId, index: u16, args: &[u8]) -> bool {
         let is_registry = self
             .acquired
             .get(&source)
             .is_some_and(|a| a.name == face::REGISTRY);
-        if index == 0 && is_registry && self.registry_change(face::REGISTRY, value) {
-            return;
+        let Some(view) = self.registry.as_mut().filter(|_| is_registry) else {
+            return false;
+        };
+        let Some(signal) = view.schema.signals.get(usize::from(index)) else {
+            return true;
+        };
+        let Ok(args) = codec::decode_args(args, &signal.args, &view.schema.types, self.encoding)
+        else {
+            warn!(signal = %signal.name, "a registry signal's arguments did not decode");
+            return true;
+        };
+        let Some((name, (api, url))) = face::qt_location_change(&args) else {
+            return true;
+        };
+        let changed = match index {
+            0 => view
+                .shown
+                .insert(name.clone(), (api.clone(), url.clone()))
+                .is_none(),
+            _ => view.shown.remove(&name).is_some(),
+        };
+        if changed {
+            self.to_qt.push(QtPacket::Invoke {
+                name: face::REGISTRY.to_owned(),
+                call: CALL_INVOKE,
+                index: i32::from(index),
+                args: vec![face::location_value(&name, &api, &url)],
+                serial: NO_SERIAL,
+                property_index: -1,
+            });
         }
+        true
+    }
+
+    fn on_change(&mut self, source: SourceId, index: u16, value: &[u8]) {
         let Some(acquired) = self.acquired.get(&source) else {
             return;
         };
@@ -569,6 +571,9 @@ impl HostGateway {
     }
 
     fn on_signal(&mut self, source: SourceId, index: u16, args: &[u8]) {
+        if self.registry_signal(source, index, args) {
+            return;
+        }
         let Some(acquired) = self.acquired.get(&source) else {
             return;
         };

@@ -97,10 +97,17 @@ enum PongFor {
 }
 
 /// A Qt registry host's registry, shown to the node as this crate's registry.
+/// This crate's registry's `fetch_snapshot` slot.
+const FETCH_SNAPSHOT: u16 = 2;
+
 struct RegistryFace {
     source: SourceId,
     api: Arc<QtApi>,
     entries: std::collections::BTreeMap<String, (String, String)>,
+    /// This gateway's run of the registry, as this crate's registry counts it: the node
+    /// sees a fresh epoch per Qt registry connection, and a revision per change.
+    epoch: u64,
+    revision: u64,
 }
 
 struct PendingCall {
@@ -284,6 +291,8 @@ impl NodeGateway {
                 source,
                 api: Arc::clone(&api.qt),
                 entries,
+                epoch: fastrand::u64(..),
+                revision: 0,
             });
             let signature = api.signature;
             if let Some(value) = self.registry_sources() {
@@ -558,40 +567,69 @@ impl NodeGateway {
         }
     }
 
-    /// The registry's entries, encoded as this crate's `sources`.
+    /// The registry's entries, encoded as this crate's `snapshot`.
     fn registry_sources(&self) -> Option<Bytes> {
         let face = self.registry.as_ref()?;
-        let format = face::sources_format(&face.api.schema)?;
-        let value = face::sources_value(&face.entries);
+        let format = face::snapshot_format(&face.api.schema)?;
+        let value = face::snapshot_value(face.epoch, face.revision, &face.entries);
         codec::encode(&value, format, &face.api.schema.types, self.encoding)
             .map(Bytes::from)
             .ok()
     }
 
-    /// A Qt registry's change or signal: the node sees its `sources` change.
+    /// A Qt registry's signal (`index`, with `args`) or change of `sourceLocations`
+    /// (`change`): the node sees this crate's signal for each entry that changed.
     fn on_registry(&mut self, index: Option<i32>, args: &[QVariant], change: Option<&QVariant>) {
         let Some(registry) = self.registry.as_mut() else {
             return;
         };
+        let mut after = registry.entries.clone();
         if let Some(locations) = change {
-            registry.entries = face::read_locations(locations);
+            after = face::read_locations(locations);
         }
         match (index, args.first().and_then(face::read_location)) {
             (Some(0), Some((name, api, url))) => {
-                registry.entries.insert(name, (api, url));
+                after.insert(name, (api, url));
             }
             (Some(1), Some((name, _, _))) => {
-                registry.entries.remove(&name);
+                after.remove(&name);
             }
             _ => {}
         }
-        let source = registry.source;
-        if let Some(value) = self.registry_sources() {
-            self.emit(Packet::PropertyChange {
+        let (added, removed) = face::diff(&registry.entries, &after);
+        registry.entries = after;
+        for (signal, location) in removed
+            .into_iter()
+            .map(|l| (1u16, l))
+            .chain(added.into_iter().map(|l| (0u16, l)))
+        {
+            self.registry_signal(signal, location);
+        }
+    }
+
+    /// This crate's registry signal `signal` (0 added, 1 removed) for `location`, as the
+    /// change after the last.
+    fn registry_signal(&mut self, signal: u16, (name, api, url): face::QtLocation) {
+        let Some(registry) = self.registry.as_mut() else {
+            return;
+        };
+        registry.revision += 1;
+        let values = [
+            Value::UInt(registry.revision),
+            Value::Str(name),
+            face::location_of(&api, &url),
+        ];
+        let (source, qt) = (registry.source, Arc::clone(&registry.api));
+        let Some(member) = qt.schema.signals.get(usize::from(signal)) else {
+            return;
+        };
+        match codec::encode_args(&values, &member.args, &qt.schema.types, self.encoding) {
+            Ok(args) => self.emit(Packet::Signal {
                 source,
-                index: 0,
-                value,
-            });
+                index: signal,
+                args: args.into(),
+            }),
+            Err(error) => warn!(%error, "a Qt registry entry that does not fit"),
         }
     }
 
@@ -870,8 +908,19 @@ impl NodeGateway {
     }
 
     /// This registry's `add_source` / `remove_source`, as Qt's `addSource` / `removeSource`
-    /// of a location whose URL is the Qt one.
+    /// of a location whose URL is the Qt one; `fetch_snapshot` is answered here, from the
+    /// entries the Qt registry sent.
     fn registry_call(&mut self, source: SourceId, slot: u16, serial: u32, args: &[u8]) {
+        if slot == FETCH_SNAPSHOT {
+            if let (Some(snapshot), true) = (self.registry_sources(), serial != NO_REPLY) {
+                self.emit(Packet::InvokeReply {
+                    source,
+                    serial,
+                    outcome: Ok(snapshot),
+                });
+            }
+            return;
+        }
         let Some(registry) = self.registry.as_ref() else {
             return;
         };

@@ -4,7 +4,8 @@
 //! Qt's registry is a source named `Registry` of type `Registry` with no signature: property
 //! 0 `sourceLocations` (a `QHash<QString, QRemoteObjectSourceLocationInfo>`, no notify
 //! signal), signals `remoteObjectAdded(location)` and `remoteObjectRemoved(location)`, slots
-//! `addSource(location)`, `removeSource(location)` and `removeServer(url)`. A Qt host's
+//! `addSource(location)`, `removeSource(location)` and `removeServer(url)`. Both registries
+//! send their entries once, at init, and changes as signals after it. A Qt host's
 //! entries are kept with a `qt+` URL, so Rust nodes reach it in Qt's dialect; Qt nodes are
 //! shown only the entries they can reach (those), with the prefix taken off.
 
@@ -23,12 +24,37 @@ pub fn is_native_registry(schema: &ApiSchema) -> bool {
         && schema
             .properties
             .first()
-            .is_some_and(|p| p.name == "sources")
+            .is_some_and(|p| p.name == "snapshot")
         && schema
-            .slots
+            .signals
             .iter()
             .map(|s| s.name.as_str())
-            .eq(["add_source", "remove_source"])
+            .eq(["source_added", "source_removed"])
+        && schema.slots.iter().map(|s| s.name.as_str()).eq([
+            "add_source",
+            "remove_source",
+            "fetch_snapshot",
+        ])
+}
+
+/// The `sources` of this registry's `snapshot` value.
+pub fn snapshot_sources(snapshot: &Value) -> Option<&Value> {
+    let Value::Struct(fields) = snapshot else {
+        return None;
+    };
+    fields
+        .iter()
+        .find_map(|(name, value)| (name == "sources").then_some(value))
+}
+
+/// The entry one of this registry's signals is about (its arguments: revision, name,
+/// location), if Qt nodes can reach it: (name, (type name, Qt URL)).
+pub fn qt_location_change(args: &[(String, Value)]) -> Option<(String, (String, String))> {
+    let [_, (_, Value::Str(name)), (_, location)] = args else {
+        return None;
+    };
+    let entry = Value::Map(vec![(Value::Str(name.clone()), location.clone())]);
+    qt_locations(&entry).into_iter().next()
 }
 
 /// One entry as Qt sees it: (name, type name, Qt-dialect URL).
@@ -123,14 +149,7 @@ pub fn read_location(q: &QVariant) -> Option<QtLocation> {
 /// The arguments of this registry's `add_source` for a Qt host's location.
 pub fn add_source_args(location: &QtLocation) -> Vec<Value> {
     let (name, api, url) = location;
-    vec![
-        Value::Str(name.clone()),
-        Value::Struct(vec![
-            ("api".into(), Value::Str(api.clone())),
-            ("signature".into(), Value::UInt(0)),
-            ("host_url".into(), Value::Str(format!("qt+{url}"))),
-        ]),
-    ]
+    vec![Value::Str(name.clone()), location_of(api, url)]
 }
 
 /// What changed between two views: (added, removed), each as locations.
@@ -152,8 +171,8 @@ pub fn diff(
     (added, removed)
 }
 
-/// The `sources` property's format in this registry's schema.
-pub fn sources_format(schema: &ApiSchema) -> Option<&TypeFormat> {
+/// The `snapshot` property's format in this registry's schema.
+pub fn snapshot_format(schema: &ApiSchema) -> Option<&TypeFormat> {
     schema.properties.first().map(|p| &p.format)
 }
 
@@ -178,21 +197,29 @@ pub fn read_locations(q: &QVariant) -> BTreeMap<String, (String, String)> {
     out
 }
 
-/// This registry's `sources` value for entries a Qt registry lists (every URL a `qt+` one).
-pub fn sources_value(entries: &BTreeMap<String, (String, String)>) -> Value {
-    Value::Map(
-        entries
-            .iter()
-            .map(|(name, (api, url))| {
-                (
-                    Value::Str(name.clone()),
-                    Value::Struct(vec![
-                        ("api".into(), Value::Str(api.clone())),
-                        ("signature".into(), Value::UInt(0)),
-                        ("host_url".into(), Value::Str(format!("qt+{url}"))),
-                    ]),
-                )
-            })
-            .collect(),
-    )
+/// One of this registry's locations for an entry of a Qt registry (its URL a `qt+` one).
+pub fn location_of(api: &str, url: &str) -> Value {
+    Value::Struct(vec![
+        ("api".into(), Value::Str(api.to_owned())),
+        ("signature".into(), Value::UInt(0)),
+        ("host_url".into(), Value::Str(format!("qt+{url}"))),
+    ])
+}
+
+/// This registry's `snapshot` value for the entries a Qt registry lists, as of `revision`
+/// of the run `epoch`.
+pub fn snapshot_value(
+    epoch: u64,
+    revision: u64,
+    entries: &BTreeMap<String, (String, String)>,
+) -> Value {
+    let sources = entries
+        .iter()
+        .map(|(name, (api, url))| (Value::Str(name.clone()), location_of(api, url)))
+        .collect();
+    Value::Struct(vec![
+        ("epoch".into(), Value::UInt(epoch)),
+        ("revision".into(), Value::UInt(revision)),
+        ("sources".into(), Value::Map(sources)),
+    ])
 }

@@ -2,15 +2,18 @@
 //! the locator hooks a node exposes.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
+use tracing::{debug, warn};
 
 use super::api::{registry, Registry, SourceLocation};
+use super::view::{NetworkChange, NetworkView, Step};
 use super::REGISTRY_NAME;
 use crate::error::{Error, Kind};
 use crate::node::{Node, NodeConfig};
-use crate::replica::Replica;
+use crate::replica::delivery::{queue, Delivered, QueueReceiver, QueueSender};
+use crate::replica::{Event, Replica};
 
 impl Node {
     /// A node that finds sources through the registry at `url`: acquiring a source connects
@@ -25,26 +28,21 @@ impl Node {
     /// the sources this node acquires. A node has one registry.
     pub fn set_registry_url(&self, url: &str) -> Result<(), Error> {
         if self.locator().is_some() {
-            return Err(Error::new(Kind::Registry(
-                "this node already has a registry".into(),
-            )));
+            return Err(already_has_one());
         }
         self.connect_in_background(url)?;
         let replica = self.acquire_named::<Registry>(REGISTRY_NAME);
-        if !self.set_locator(Arc::new(replica.clone())) {
-            return Err(Error::new(Kind::Registry(
-                "this node already has a registry".into(),
-            )));
-        }
-        let tell_node = self.locations_sink();
-        let mut changes = replica.property_changes();
-        crate::runtime::spawn(async move {
-            while let Some(registry::PropertyChange::Sources(sources)) = changes.next().await {
-                if !tell_node(host_urls(sources)) {
-                    break;
-                }
-            }
+        let finder = Arc::new(Finder {
+            replica: replica.clone(),
+            watch: Arc::new(Watch::new(self.event_buffer())),
         });
+        let watch = Arc::clone(&finder.watch);
+        if !self.set_locator(finder) {
+            return Err(already_has_one());
+        }
+        // Subscribed before the task first runs, so not even the first init can slip by.
+        let events = replica.events();
+        crate::runtime::spawn(follow(replica, events, watch, self.locations_sink()));
         Ok(())
     }
 
@@ -56,24 +54,154 @@ impl Node {
         }
     }
 
-    /// The registry replica: its `sources` property lists what the network offers, and its
-    /// property changes tell when sources are added and removed.
+    /// The registry replica (for its state; its `snapshot` property is what the registry
+    /// held when the replica last initialized, not now).
     pub fn registry(&self) -> Option<&Replica<Registry>> {
-        self.locator()?.downcast_ref()
+        Some(&self.finder()?.replica)
     }
 
-    /// What the network offers, by source name, as the registry last said (empty without a
+    /// What the network offers now, by source name, as the registry said (empty without a
     /// registry).
     pub fn network_sources(&self) -> BTreeMap<String, SourceLocation> {
-        self.registry()
-            .map(|r| r.properties().sources)
+        self.finder()
+            .map(|f| f.watch.view().sources().clone())
             .unwrap_or_default()
+    }
+
+    /// Every change of what the network offers from now on, in order: applied to
+    /// [`Node::network_sources`] as it was when the stream was made, they give the list as
+    /// it is. The registry sends only what changed (one source registered costs the same
+    /// however many are). Without a registry the stream ends at once.
+    ///
+    /// The stream holds up to [`NodeConfig::event_buffer`](crate::NodeConfig::event_buffer)
+    /// changes for a consumer that reads slower than the network changes; past that the
+    /// oldest are dropped and reported as one [`NetworkChange::Lagged`].
+    pub fn network_changes(&self) -> impl Stream<Item = NetworkChange> + Unpin + Send + 'static {
+        let receiver = self.finder().map(|f| f.watch.subscribe());
+        futures::stream::iter(receiver)
+            .flatten()
+            .map(|delivered| match delivered {
+                Delivered::Item(change) => change,
+                Delivered::Lagged(lost) => NetworkChange::Lagged(lost),
+            })
+    }
+
+    fn finder(&self) -> Option<&Finder> {
+        self.locator()?.downcast_ref()
     }
 }
 
-fn host_urls(sources: BTreeMap<String, SourceLocation>) -> BTreeMap<String, String> {
-    sources
+fn already_has_one() -> Error {
+    Error::new(Kind::Registry("this node already has a registry".into()))
+}
+
+/// A node's locator: the registry replica, and the view kept from it.
+struct Finder {
+    replica: Replica<Registry>,
+    watch: Arc<Watch>,
+}
+
+/// The view, and the streams told of its changes.
+struct Watch {
+    view: Mutex<NetworkView>,
+    streams: Mutex<Vec<QueueSender<NetworkChange>>>,
+    capacity: usize,
+}
+
+impl Watch {
+    fn new(capacity: usize) -> Watch {
+        Watch {
+            view: Mutex::new(NetworkView::default()),
+            streams: Mutex::new(Vec::new()),
+            capacity,
+        }
+    }
+
+    fn view(&self) -> MutexGuard<'_, NetworkView> {
+        self.view.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn streams(&self) -> MutexGuard<'_, Vec<QueueSender<NetworkChange>>> {
+        self.streams.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn subscribe(&self) -> QueueReceiver<NetworkChange> {
+        let (sender, receiver) = queue(self.capacity);
+        self.streams().push(sender);
+        receiver
+    }
+
+    /// Feeds the view one step; what changed goes to the streams (while the view is still
+    /// locked, so a stream made meanwhile starts from a list its changes follow).
+    fn apply(&self, step: impl FnOnce(&mut NetworkView) -> Step) -> Option<Vec<NetworkChange>> {
+        let mut view = self.view();
+        let Step::Applied(changes) = step(&mut view) else {
+            return None;
+        };
+        if !changes.is_empty() {
+            self.streams()
+                .retain(|s| changes.iter().all(|c| s.push_event(c.clone())));
+        }
+        Some(changes)
+    }
+}
+
+/// Keeps `watch` up to date from the registry replica's events and tells the node where
+/// sources moved, until the node is gone.
+async fn follow(
+    replica: Replica<Registry>,
+    mut events: impl Stream<Item = Event<Registry>> + Unpin,
+    watch: Arc<Watch>,
+    tell_node: impl Fn(Vec<(String, Option<String>)>) -> bool,
+) {
+    while let Some(event) = events.next().await {
+        let applied = match event {
+            Event::PropertyChanged(registry::PropertyChange::Snapshot(snapshot)) => {
+                watch.apply(|view| Step::Applied(view.reset(snapshot)))
+            }
+            Event::Signal(registry::Signal::SourceAdded(added)) => {
+                watch.apply(|view| view.added(added))
+            }
+            Event::Signal(registry::Signal::SourceRemoved(removed)) => {
+                watch.apply(|view| view.removed(removed))
+            }
+            Event::Lagged(_) => None,
+            _ => continue,
+        };
+        let changes = match applied {
+            Some(changes) => changes,
+            None => match resync(&replica, &watch).await {
+                Some(changes) => changes,
+                None => continue,
+            },
+        };
+        if !changes.is_empty() && !tell_node(host_moves(changes)) {
+            break;
+        }
+    }
+}
+
+/// The view missed a change: it takes a fresh snapshot (later signals it already has are
+/// skipped by revision). If the registry cannot be asked now, its next init brings one.
+async fn resync(replica: &Replica<Registry>, watch: &Watch) -> Option<Vec<NetworkChange>> {
+    debug!("the view of the registry missed a change; fetching a snapshot");
+    match replica.call(registry::FetchSnapshot {}).await {
+        Ok(snapshot) => watch.apply(|view| Step::Applied(view.reset(snapshot))),
+        Err(error) => {
+            warn!(%error, "cannot fetch the registry's entries; waiting for its next init");
+            None
+        }
+    }
+}
+
+/// Where each changed source is served now (`None`: nowhere).
+fn host_moves(changes: Vec<NetworkChange>) -> Vec<(String, Option<String>)> {
+    changes
         .into_iter()
-        .map(|(name, location)| (name, location.host_url))
+        .filter_map(|change| match change {
+            NetworkChange::Added { name, location } => Some((name, Some(location.host_url))),
+            NetworkChange::Removed { name, .. } => Some((name, None)),
+            NetworkChange::Lagged(_) => None,
+        })
         .collect()
 }

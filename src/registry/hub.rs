@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use bytes::Bytes;
 use tracing::{info, warn};
 
-use super::api::{registry, Registry, SourceLocation};
+use super::api::{registry, Registry, RegistrySnapshot, SourceLocation};
 use crate::api::{InvokeError, SetPropertyError, SlotFuture};
 use crate::error::Error;
 use crate::outbox::{ConnId, Outbox};
@@ -89,8 +89,13 @@ impl RegistrationRules {
 
 impl RegistryHub {
     pub(crate) fn new() -> RegistryHub {
+        let snapshot = RegistrySnapshot {
+            // A new run: revisions start again, under an epoch watchers have not seen.
+            epoch: fastrand::u64(..),
+            ..RegistrySnapshot::default()
+        };
         RegistryHub {
-            source: registry::SimpleSource::default(),
+            source: registry::SimpleSource::new(registry::Properties { snapshot }),
             owners: Mutex::new(HashMap::new()),
             rules: Mutex::new(RegistrationRules::default()),
         }
@@ -124,12 +129,14 @@ impl RegistryHub {
         owner: ConnId,
     ) -> Result<(), String> {
         let mut owners = self.owners();
-        let mut sources = self.source.sources();
         if let Some(&current) = owners.get(name) {
             if current != owner {
-                let at = sources
-                    .get(name)
-                    .map_or("another host", |l| l.host_url.as_str());
+                let at = self.source.source_state().read(|p| {
+                    p.snapshot
+                        .sources
+                        .get(name)
+                        .map_or_else(|| "another host".to_owned(), |l| l.host_url.clone())
+                });
                 let message = format!("a source named {name:?} is already registered by {at}");
                 warn!(%name, refused = %location.host_url, registered = %at, "registration refused: the name is taken");
                 return Err(message);
@@ -137,8 +144,18 @@ impl RegistryHub {
         }
         owners.insert(name.to_owned(), owner);
         info!(%name, host = %location.host_url, "source registered");
-        sources.insert(name.to_owned(), location);
-        self.publish(sources);
+        self.change(SOURCE_ADDED, |snapshot| {
+            if snapshot.sources.get(name) == Some(&location) {
+                return None;
+            }
+            snapshot.revision += 1;
+            snapshot.sources.insert(name.to_owned(), location.clone());
+            Some(registry::SourceAdded {
+                revision: snapshot.revision,
+                name: name.to_owned(),
+                location,
+            })
+        });
         Ok(())
     }
 
@@ -147,10 +164,8 @@ impl RegistryHub {
         let mut owners = self.owners();
         if owners.get(name) == Some(&owner) {
             owners.remove(name);
-            let mut sources = self.source.sources();
-            sources.remove(name);
             info!(%name, "source unregistered");
-            self.publish(sources);
+            self.change(SOURCE_REMOVED, |snapshot| removal(snapshot, name));
         }
     }
 
@@ -165,24 +180,47 @@ impl RegistryHub {
         if gone.is_empty() {
             return;
         }
-        let mut sources = self.source.sources();
         for name in &gone {
             owners.remove(name);
-            sources.remove(name);
+            self.change(SOURCE_REMOVED, |snapshot| removal(snapshot, name));
         }
         info!(sources = ?gone, "a registered host went away; its sources are unregistered");
-        self.publish(sources);
     }
 
-    fn publish(&self, sources: std::collections::BTreeMap<String, SourceLocation>) {
-        if let Err(error) = self.source.set_sources(sources) {
-            warn!(%error, "cannot publish the registry's sources");
+    /// Applies one change to the entries and tells the replicas what it was: signal
+    /// `signal` with the arguments `change` returns (none: nothing changed).
+    fn change<S: serde::Serialize>(
+        &self,
+        signal: u16,
+        change: impl FnOnce(&mut RegistrySnapshot) -> Option<S>,
+    ) {
+        let changed = self
+            .source
+            .source_state()
+            .change_quietly(|props| change(&mut props.snapshot).map(|args| (signal, args)));
+        if let Err(error) = changed {
+            warn!(%error, "cannot publish a change of the registry's entries");
         }
     }
 
     pub(crate) fn use_encoding(&self, encoding: Encoding) -> Result<(), Error> {
         self.source.source_state().use_encoding(encoding)
     }
+}
+
+/// The registry's signals, by index (their order in [`Registry`]).
+const SOURCE_ADDED: u16 = 0;
+const SOURCE_REMOVED: u16 = 1;
+
+/// Takes `name` out of `snapshot`: the signal saying so, if it was there.
+fn removal(snapshot: &mut RegistrySnapshot, name: &str) -> Option<registry::SourceRemoved> {
+    let location = snapshot.sources.remove(name)?;
+    snapshot.revision += 1;
+    Some(registry::SourceRemoved {
+        revision: snapshot.revision,
+        name: name.to_owned(),
+        location,
+    })
 }
 
 fn reply<T: serde::Serialize>(result: Result<T, String>, enc: Encoding) -> SlotFuture {
@@ -259,6 +297,10 @@ impl SourceHub for std::sync::Arc<RegistryHub> {
                     enc.decode(args).map_err(|e| bad("remove_source", e))?;
                 self.remove(&msg.name, caller.conn);
                 Ok(reply(Ok(()), enc))
+            }
+            registry::FetchSnapshot::INDEX => {
+                let snapshot = self.source.source_state().read(|p| p.snapshot.clone());
+                Ok(reply(Ok(snapshot), enc))
             }
             other => Err(InvokeError::UnknownSlot(other).to_string()),
         }

@@ -12,11 +12,13 @@ mod api;
 mod finder;
 mod hub;
 mod registrar;
+mod view;
 
-pub use api::{registry, Registry, SourceLocation};
+pub use api::{registry, Registry, RegistrySnapshot, SourceLocation};
 pub use hub::RegistrationRules;
 pub(crate) use hub::RegistryHub;
 pub(crate) use registrar::Registrar;
+pub use view::NetworkChange;
 
 use std::ops::Deref;
 use std::sync::Arc;

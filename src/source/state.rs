@@ -127,6 +127,28 @@ impl<Api: RemoteObject> SourceState<Api> {
         })
     }
 
+    /// Changes the values in place with `change` without telling replicas, then emits the
+    /// signal that tells them what changed (built by `signal` from the changed values), in
+    /// one step: a replica subscribing before gets the signal, one subscribing after gets
+    /// the changed values in its init. For a large value that changes a little at a time
+    /// (the registry's entries), so a change costs its signal, not a copy of the value.
+    /// The values are encoded again only when a replica next subscribes.
+    pub(crate) fn change_quietly<S: Serialize>(
+        &self,
+        change: impl FnOnce(&mut Api::Properties) -> Option<(u16, S)>,
+    ) -> Result<(), Error> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let Some((index, args)) = change(&mut inner.props) else {
+            return Ok(());
+        };
+        inner.encoded = EncodedCache::empty();
+        let encoding = inner.encoding;
+        inner.subscribers.publish_signal(index, |out| {
+            encoding.encode_into(&args, out).map_err(Error::from)
+        })
+    }
+
     /// How many replica connections are subscribed, over every host it is remoted on.
     pub fn subscriber_count(&self) -> usize {
         self.lock().subscribers.len()

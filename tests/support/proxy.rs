@@ -31,6 +31,7 @@ pub struct FaultProxy {
     state: watch::Sender<State>,
     accept: tokio::task::JoinHandle<()>,
     accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    from_host: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl FaultProxy {
@@ -46,6 +47,8 @@ impl FaultProxy {
         let states = state.clone();
         let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = std::sync::Arc::clone(&accepted);
+        let from_host = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let host_bytes = std::sync::Arc::clone(&from_host);
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -56,7 +59,14 @@ impl FaultProxy {
                 let Ok(upstream) = TcpStream::connect(&target).await else {
                     continue;
                 };
-                tokio::spawn(relay(client, upstream, states.subscribe(), now.generation));
+                let bytes = std::sync::Arc::clone(&host_bytes);
+                tokio::spawn(relay(
+                    client,
+                    upstream,
+                    states.subscribe(),
+                    now.generation,
+                    bytes,
+                ));
             }
         });
         FaultProxy {
@@ -64,7 +74,13 @@ impl FaultProxy {
             state,
             accept,
             accepted,
+            from_host,
         }
+    }
+
+    /// How many bytes it has passed from the host to its clients.
+    pub fn bytes_from_host(&self) -> u64 {
+        self.from_host.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// How many connections it has accepted (refused ones included).
@@ -122,6 +138,7 @@ async fn relay(
     upstream: TcpStream,
     state: watch::Receiver<State>,
     generation: u64,
+    from_host: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) {
     let _ = client.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
@@ -129,8 +146,8 @@ async fn relay(
     let (upstream_read, upstream_write) = upstream.into_split();
     // When either direction ends, both sockets are dropped: the connection is closed.
     tokio::select! {
-        _ = pump(client_read, upstream_write, state.clone(), generation, false) => {}
-        _ = pump(upstream_read, client_write, state, generation, true) => {}
+        _ = pump(client_read, upstream_write, state.clone(), generation, None) => {}
+        _ = pump(upstream_read, client_write, state, generation, Some(from_host)) => {}
     }
 }
 
@@ -139,7 +156,8 @@ async fn pump(
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut state: watch::Receiver<State>,
     generation: u64,
-    from_host: bool,
+    // The host's side counts what it passes here.
+    from_host: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 ) {
     let closed = |s: &State| s.generation != generation || s.mode == Mode::Cut;
     let mut buf = vec![0u8; 64 * 1024];
@@ -178,7 +196,10 @@ async fn pump(
         if to.write_all(&buf[..n]).await.is_err() {
             return;
         }
-        if from_host && state.borrow().mode == Mode::AnswerOnce {
+        if let Some(count) = &from_host {
+            count.fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
+        }
+        if from_host.is_some() && state.borrow().mode == Mode::AnswerOnce {
             return;
         }
     }
