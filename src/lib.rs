@@ -60,7 +60,7 @@ pub use api::{Access, RemoteObject, SignalType, Slot};
 pub use error::{Error, SlotError, SlotResult};
 pub use host::{Host, HostConfig, SupervisedSource};
 pub use node::OfferedSource;
-pub use node::{Node, NodeConfig};
+pub use node::{BackgroundError, Node, NodeConfig};
 pub use registry::{NetworkChange, RegistryHost, SourceLocation};
 pub use replica::{Event, PendingWrite, Replica, ReplicaActor, ReplicaState, StateChanged};
 pub use source::{ChildSource, RemoteSource};

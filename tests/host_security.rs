@@ -30,14 +30,6 @@ fn alice() -> NodeConfig {
     ))
 }
 
-async fn printer_host(config: HostConfig) -> Host {
-    let host = Host::listen_with("tcp://127.0.0.1:0", config)
-        .await
-        .unwrap();
-    host.enable_remoting(PrinterService::new()).await.unwrap();
-    host
-}
-
 #[actix::test]
 async fn a_shared_secret_admits_its_holder_and_the_host_knows_who_it_is() {
     let _guard = init();

@@ -15,14 +15,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::prelude::*;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use tokio::task::JoinHandle;
 use tokio_util::codec::FramedRead;
 use tracing::{error, info, warn};
 
 use crate::api::RemoteObject;
 use crate::error::{Error, Kind};
-use crate::node::Node;
+use crate::node::{BackgroundError, Node, Reporter};
 use crate::outbox::{next_conn_id, ConnId, Outbox};
 use crate::proto::host::{HostSessionConfig, ServedSource, SourceTable};
 use crate::qt::gateway::HostGateway;
@@ -71,6 +71,8 @@ pub(crate) struct HostInner {
     connection_count: tokio::sync::watch::Sender<usize>,
     /// This host's in-process node, once asked for.
     local_node: std::sync::OnceLock<Node>,
+    /// Tells [`Host::background_errors`] streams.
+    reporter: Reporter,
     /// Its first listener for Qt nodes ([`Host::listen_qt`]).
     qt_url: std::sync::OnceLock<String>,
     /// What its Qt connections translated of the frames it fans out, for the others.
@@ -146,7 +148,7 @@ impl Host {
                     }
                     Err(error) => {
                         // Typically out of file descriptors: back off instead of spinning.
-                        warn!(%error, "accept failed");
+                        inner.accept_failed(&bound_url, error);
                         drop(inner);
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     }
@@ -191,6 +193,7 @@ impl Host {
             Listener::bind(&endpoint, self.inner.config.socket_mode, None).await?;
         let weak = Arc::downgrade(&self.inner);
         let bound_url = bound.to_string();
+        let listening_on = bound_url.clone();
         let acceptor = actix::spawn(async move {
             loop {
                 let accepted = listener.accept().await;
@@ -203,7 +206,7 @@ impl Host {
                     }
                     Ok(Incoming::Tls(..)) => {}
                     Err(error) => {
-                        warn!(%error, "accept failed");
+                        inner.accept_failed(&listening_on, error);
                         drop(inner);
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     }
@@ -294,6 +297,7 @@ impl Host {
                 tables: Mutex::new(Tables::default()),
                 connection_count,
                 local_node: std::sync::OnceLock::new(),
+                reporter: Reporter::default(),
                 qt_url: std::sync::OnceLock::new(),
                 qt_translations: Default::default(),
             }),
@@ -785,6 +789,20 @@ impl Host {
             .collect()
     }
 
+    /// What goes wrong from now on where no caller waits: the registry refusing a source
+    /// when this host registers again after a registry restart
+    /// ([`BackgroundError::RegistrationConflict`]), a registration that failed, the registry
+    /// unreachable (the host's link to it reports
+    /// [`BackgroundError::ConnectFailed`]/[`HandshakeFailed`](BackgroundError::HandshakeFailed)),
+    /// a listener failing to accept. The host carries on; this stream is for showing it, or
+    /// alerting on it. It holds a few hundred errors for a consumer that reads slower than
+    /// they come, then reports [`BackgroundError::Lagged`]; it ends when the host is gone.
+    pub fn background_errors(
+        &self,
+    ) -> impl Stream<Item = BackgroundError> + Unpin + Send + 'static {
+        self.inner.reporter.subscribe()
+    }
+
     /// How many nodes are connected.
     pub fn connection_count(&self) -> usize {
         self.tables().connections.len()
@@ -991,6 +1009,21 @@ impl HostInner {
     }
 
     /// The configuration of the node a host uses to reach its registry.
+    /// Where this host's background errors go.
+    pub(crate) fn reporter(&self) -> &Reporter {
+        &self.reporter
+    }
+
+    /// A listener bound to `url` failed to accept a connection.
+    fn accept_failed(&self, url: &str, error: std::io::Error) {
+        let error = Arc::new(Error::io(format!("accepting on {url}"), error));
+        warn!(%error, "accept failed");
+        self.reporter.report(BackgroundError::AcceptFailed {
+            url: url.to_owned(),
+            error,
+        });
+    }
+
     pub(crate) fn registry_node_config(&self) -> crate::NodeConfig {
         if let Some(config) = &self.config.registry_node {
             return config.clone().encoding(self.config.encoding);

@@ -13,8 +13,9 @@ use tracing::{debug, info, warn};
 use super::connection::{establish, Established};
 use super::locating::Locations;
 use super::reconnect::{HostId, KnownHosts};
-use super::NodeConfig;
+use super::{BackgroundError, NodeConfig, Reporter};
 use crate::batch::Batched;
+use crate::error::Error;
 use crate::outbox::{ConnId, Outbox, WriterEnd};
 use crate::proto::node::{NodeProtocol, ReplicaEntry};
 use crate::telemetry::{self, Side};
@@ -41,6 +42,8 @@ pub(crate) struct NodeActor {
     /// The heartbeat wake-up armed, and when it fires.
     timer: Option<(SpawnHandle, Instant)>,
     shut_down: bool,
+    /// Where errors no caller waits for go (besides the log).
+    reporter: Reporter,
 }
 
 fn now() -> Instant {
@@ -49,7 +52,7 @@ fn now() -> Instant {
 }
 
 impl NodeActor {
-    pub(crate) fn new(config: NodeConfig) -> Self {
+    pub(crate) fn new(config: NodeConfig, reporter: Reporter) -> Self {
         let hosts = KnownHosts::new(config.reconnect_initial, config.reconnect_max);
         let locations = Locations::new(config.connectors.clone());
         NodeActor {
@@ -60,6 +63,7 @@ impl NodeActor {
             locations,
             timer: None,
             shut_down: false,
+            reporter,
         }
     }
 
@@ -128,6 +132,7 @@ impl NodeActor {
             },
         );
         self.protocol.open(session, offered, now());
+        self.report_mismatches();
         self.arm_timer(ctx);
     }
 
@@ -155,11 +160,57 @@ impl NodeActor {
                     act.register(established, Some(h), ctx);
                 }
                 Err(error) => {
-                    debug!(url = %act.hosts.endpoint(h), %error, "connection attempt failed");
+                    act.report_failed_attempt(h, error);
                     act.retry_later(h, ctx);
                 }
             }
         }));
+    }
+
+    /// Logs and reports an attempt to connect to `h` that failed: at the network (a
+    /// debug line, as a host that is down fails every backoff attempt) or in the greeting (a
+    /// warning: the host is there but this node cannot talk to it as configured).
+    fn report_failed_attempt(&self, h: HostId, error: Error) {
+        let url = self.hosts.endpoint(h).to_string();
+        let via_registry = self.hosts.via_locator(h);
+        let error = Arc::new(error);
+        let greeting = error.is_handshake()
+            || error.is_auth()
+            || error.is_tls()
+            || error.is_refused()
+            || error.is_not_a_peer()
+            || error.is_qt_dialect();
+        let reported = if greeting {
+            warn!(%url, %error, "the host refused this node's greeting");
+            BackgroundError::HandshakeFailed {
+                url,
+                via_registry,
+                error,
+            }
+        } else {
+            debug!(%url, %error, "connection attempt failed");
+            BackgroundError::ConnectFailed {
+                url,
+                via_registry,
+                error,
+            }
+        };
+        self.reporter.report(reported);
+    }
+
+    /// Reports every source a host offers with another API than a replica's of it.
+    fn report_mismatches(&mut self) {
+        for (conn, name) in self.protocol.take_mismatches() {
+            let url = self
+                .connections
+                .get(&conn)
+                .and_then(|io| io.host)
+                .map(|h| self.hosts.endpoint(h).to_string())
+                .unwrap_or_else(|| "a stream".to_owned());
+            warn!(%url, %name, "the host serves this source with another API than the replica's");
+            self.reporter
+                .report(BackgroundError::SignatureMismatch { url, name });
+        }
     }
 
     fn retry_later(&mut self, h: HostId, ctx: &mut Context<Self>) {
@@ -277,10 +328,12 @@ impl StreamHandler<ConnectionEvent> for NodeActor {
             };
             if let Err(error) = result {
                 warn!(%error, "closing the connection to the host");
+                self.report_mismatches();
                 self.close_connection(conn, "protocol_error", ctx);
                 return;
             }
         }
+        self.report_mismatches();
     }
 
     /// One connection ending must not stop the node.
@@ -331,6 +384,7 @@ impl Handler<Attach> for NodeActor {
     type Result = ();
     fn handle(&mut self, msg: Attach, ctx: &mut Context<Self>) {
         self.protocol.attach(&msg.name, msg.entry);
+        self.report_mismatches();
         self.follow_locations(Some(&msg.name), ctx);
     }
 }

@@ -1,11 +1,14 @@
 //! [`Node`]: connects to hosts and acquires replicas of their sources.
 
 mod actor;
+mod background;
 mod config;
 mod connection;
 mod locating;
 mod reconnect;
 
+pub use background::BackgroundError;
+pub(crate) use background::Reporter;
 pub use config::NodeConfig;
 
 use std::any::Any;
@@ -13,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use actix::prelude::*;
+use futures::Stream;
 use tracing::{info, warn};
 
 use crate::api::RemoteObject;
@@ -55,6 +59,8 @@ struct NodeInner {
     replicas: Mutex<HashMap<String, SharedReplica>>,
     /// Live dynamic replicas by name, likewise.
     dynamic: Mutex<HashMap<String, SharedDynamic>>,
+    /// Tells [`Node::background_errors`] streams (shared with the node actor).
+    reporter: Reporter,
 }
 
 /// What `A` says of its Qt face beyond its schema.
@@ -80,9 +86,11 @@ impl Node {
         // Each node keeps its own table of typed APIs, whatever config it was cloned from.
         config.qt_apis = Default::default();
         let arbiter = runtime::arbiter();
+        let reporter = Reporter::default();
         let actor = {
             let config = config.clone();
-            runtime::start(move || NodeActor::new(config))
+            let reporter = reporter.clone();
+            runtime::start(move || NodeActor::new(config, reporter))
         };
         let weak = actor.downgrade();
         let release: ReleaseHook = Arc::new(move |name, entry| {
@@ -112,6 +120,7 @@ impl Node {
                 hooks: NodeHooks { release, offered },
                 replicas: Mutex::new(HashMap::new()),
                 dynamic: Mutex::new(HashMap::new()),
+                reporter,
             }),
         }
     }
@@ -158,6 +167,34 @@ impl Node {
     }
 
     /// How many events a subscription holds for a consumer that fell behind.
+    /// What goes wrong from now on where no caller waits: a connection the node opens by
+    /// itself that fails (to a host it keeps connected, one the registry named, a
+    /// reconnect), a greeting refused, a host serving a source with another API than its
+    /// replica's. The node carries on (it retries after its backoff); this stream is for
+    /// showing it, or alerting on it. It holds a few hundred errors for a consumer that
+    /// reads slower than they come, then reports [`BackgroundError::Lagged`]; it ends when
+    /// the node is gone.
+    ///
+    /// ```
+    /// # #[actix::main] async fn main() {
+    /// use actix_remote_objects::{BackgroundError, Node};
+    /// use futures::StreamExt;
+    ///
+    /// let node = Node::new(Default::default());
+    /// let mut errors = node.background_errors();
+    /// node.connect_in_background("tcp://127.0.0.1:1").unwrap(); // nothing listens there
+    /// match errors.next().await {
+    ///     Some(BackgroundError::ConnectFailed { url, .. }) => assert_eq!(url, "tcp://127.0.0.1:1"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn background_errors(
+        &self,
+    ) -> impl Stream<Item = BackgroundError> + Unpin + Send + 'static {
+        self.inner.reporter.subscribe()
+    }
+
     pub(crate) fn event_buffer(&self) -> usize {
         self.inner.config.event_buffer
     }

@@ -72,6 +72,11 @@ impl KnownHosts {
         &self.hosts[h].endpoint
     }
 
+    /// Whether `h` was found through the locator (not named by the user).
+    pub(crate) fn via_locator(&self, h: HostId) -> bool {
+        self.hosts[h].via_locator
+    }
+
     /// Starts an attempt to connect to `h`, unless it is connected, being connected, or
     /// retired: the endpoint to connect to.
     pub(crate) fn start_attempt(&mut self, h: HostId) -> Option<Endpoint> {

@@ -284,6 +284,8 @@ pub(crate) struct NodeSession<S> {
     schema_refused: HashSet<String>,
     /// Names asked to be described (a replica's signature differed), not yet answered.
     describing: HashSet<String>,
+    /// Names already reported as served here with another API than a replica's.
+    mismatched: HashSet<String>,
     liveness: Option<Liveness>,
     next_tick: Option<Instant>,
     next_ping: u64,
@@ -302,6 +304,7 @@ impl<S: FrameSink> NodeSession<S> {
             dynamic_acquires: HashSet::new(),
             schema_refused: HashSet::new(),
             describing: HashSet::new(),
+            mismatched: HashSet::new(),
             liveness: None,
             next_tick: None,
             next_ping: 0,
@@ -468,6 +471,8 @@ pub(crate) struct NodeProtocol<S> {
     replicas: HashMap<String, Vec<Arc<dyn ReplicaEntry<S>>>>,
     /// Which replicas a (connection, source id) pair feeds: looked up for every packet.
     links: FxHashMap<(ConnId, SourceId), Linked<S>>,
+    /// Sources a host serves with another API than a replica's, not yet taken by the driver.
+    mismatches: Vec<(ConnId, String)>,
 }
 
 impl<S: FrameSink> Default for NodeProtocol<S> {
@@ -476,6 +481,7 @@ impl<S: FrameSink> Default for NodeProtocol<S> {
             sessions: HashMap::new(),
             replicas: HashMap::new(),
             links: FxHashMap::default(),
+            mismatches: Vec::new(),
         }
     }
 }
@@ -687,6 +693,12 @@ impl<S: FrameSink> NodeProtocol<S> {
     }
 
     /// The earliest time [`NodeProtocol::handle_timeout`] has something to do.
+    /// The sources found served with another API than a replica's since the last call,
+    /// each with its connection (once per connection and name).
+    pub(crate) fn take_mismatches(&mut self) -> Vec<(ConnId, String)> {
+        std::mem::take(&mut self.mismatches)
+    }
+
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.sessions.values().filter_map(|s| s.next_tick).min()
     }
@@ -762,6 +774,9 @@ impl<S: FrameSink> NodeProtocol<S> {
                     }
                 })
                 .collect();
+            if mismatched && session.mismatched.insert(name.to_owned()) {
+                self.mismatches.push((session.conn, name.to_owned()));
+            }
             if mismatched && session.describing.insert(name.to_owned()) {
                 // To say what differs, not only that two hashes do.
                 session.send(&Packet::Describe {
@@ -834,6 +849,7 @@ impl<S: FrameSink> NodeProtocol<S> {
         let mut applied = Vec::new();
         let mut failed = Vec::new();
         let mut needs_schema = false;
+        let mut mismatched = false;
         let mut tree = ChildTree::new(children);
         for entry in &entries {
             let link = Link {
@@ -844,7 +860,7 @@ impl<S: FrameSink> NodeProtocol<S> {
             match entry.on_init(link, signature, values.clone(), schema.as_ref(), &mut tree) {
                 Ok(InitOutcome::Applied) => applied.push(Arc::clone(entry)),
                 Ok(InitOutcome::NeedsSchema) => needs_schema = true,
-                Ok(InitOutcome::SignatureMismatch) => {}
+                Ok(InitOutcome::SignatureMismatch) => mismatched = true,
                 // That replica stays as it was (contract item 2); the others go on.
                 Err(error) if error.is_bad_value() => {
                     warn!(conn, %error, "refusing an init from the host")
@@ -871,6 +887,9 @@ impl<S: FrameSink> NodeProtocol<S> {
         let Some(session) = self.sessions.get_mut(&conn) else {
             return Ok(());
         };
+        if mismatched && session.mismatched.insert(name.clone()) {
+            self.mismatches.push((conn, name.clone()));
+        }
         if needs_schema {
             session.dynamic_acquires.insert(name.clone());
             session.send(&Packet::AcquireDynamic { name: name.clone() });

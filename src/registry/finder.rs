@@ -12,7 +12,7 @@ use super::view::{NetworkChange, NetworkView, Step};
 use super::REGISTRY_NAME;
 use crate::error::{Error, Kind};
 use crate::node::{Node, NodeConfig};
-use crate::replica::delivery::{queue, Delivered, QueueReceiver, QueueSender};
+use crate::replica::delivery::{Delivered, QueueReceiver, Subscribers};
 use crate::replica::{Event, Replica};
 
 impl Node {
@@ -104,16 +104,14 @@ struct Finder {
 /// The view, and the streams told of its changes.
 struct Watch {
     view: Mutex<NetworkView>,
-    streams: Mutex<Vec<QueueSender<NetworkChange>>>,
-    capacity: usize,
+    streams: Subscribers<NetworkChange>,
 }
 
 impl Watch {
     fn new(capacity: usize) -> Watch {
         Watch {
             view: Mutex::new(NetworkView::default()),
-            streams: Mutex::new(Vec::new()),
-            capacity,
+            streams: Subscribers::new(capacity),
         }
     }
 
@@ -121,14 +119,8 @@ impl Watch {
         self.view.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn streams(&self) -> MutexGuard<'_, Vec<QueueSender<NetworkChange>>> {
-        self.streams.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     fn subscribe(&self) -> QueueReceiver<NetworkChange> {
-        let (sender, receiver) = queue(self.capacity);
-        self.streams().push(sender);
-        receiver
+        self.streams.subscribe()
     }
 
     /// Feeds the view one step; what changed goes to the streams (while the view is still
@@ -138,10 +130,7 @@ impl Watch {
         let Step::Applied(changes) = step(&mut view) else {
             return None;
         };
-        if !changes.is_empty() {
-            self.streams()
-                .retain(|s| changes.iter().all(|c| s.push_event(c.clone())));
-        }
+        self.streams.send_all(&changes);
         Some(changes)
     }
 }

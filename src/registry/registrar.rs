@@ -10,7 +10,7 @@ use super::api::{registry, Registry, SourceLocation};
 use super::hub::{RegistryHub, LOCAL_OWNER};
 use crate::error::{Error, Kind};
 use crate::host::{HostConfig, HostInner, Registration, RegistryLink};
-use crate::node::Node;
+use crate::node::{BackgroundError, Node, Reporter};
 use crate::replica::{Replica, ReplicaState};
 use crate::wire::ObjectInfo;
 use crate::SlotError;
@@ -22,6 +22,8 @@ pub(crate) enum Registrar {
     Remote {
         node: Node,
         replica: Replica<Registry>,
+        /// The host's background errors.
+        reporter: Reporter,
     },
 }
 
@@ -74,15 +76,27 @@ impl Registrar {
     /// Connects to the registry at `url` for a host; registers whatever the host serves each
     /// time the registry replica becomes valid (first connect, registry restart, reconnect).
     pub(crate) fn remote(url: &str, host: Weak<HostInner>) -> Result<Registrar, Error> {
+        let inner = host.upgrade();
         let node = Node::new(
-            host.upgrade()
+            inner
+                .as_ref()
                 .map(|h| h.registry_node_config())
                 .unwrap_or_default(),
         );
+        let reporter = inner.map(|h| h.reporter().clone()).unwrap_or_default();
+        // The host's link to the registry failing is the host's background error.
+        let mut link_errors = node.background_errors();
         node.connect_in_background(url)?;
+        let forward_to = reporter.clone();
+        actix::spawn(async move {
+            while let Some(error) = link_errors.next().await {
+                forward_to.report(error);
+            }
+        });
         let replica = node.acquire_named::<Registry>(super::REGISTRY_NAME);
         let mut states = replica.state_changes();
         let watched = replica.clone();
+        let told = reporter.clone();
         actix::spawn(async move {
             while let Some(state) = states.next().await {
                 if state != ReplicaState::Valid {
@@ -93,16 +107,18 @@ impl Registrar {
                     continue;
                 };
                 for info in inner.source_infos() {
-                    match call_add(&watched, &info, &url).await {
-                        Err(e) if e.is_registry_conflict() => {}
-                        Err(e) => warn!(name = %info.name, error = %e, "cannot register a source"),
-                        Ok(()) => {}
+                    if let Err(error) = call_add(&watched, &info, &url).await {
+                        told.report(registration_error(&info.name, error));
                     }
                 }
                 info!(registry = %watched.source_name(), "registered this host's sources");
             }
         });
-        Ok(Registrar::Remote { node, replica })
+        Ok(Registrar::Remote {
+            node,
+            replica,
+            reporter,
+        })
     }
 
     /// Registers one source; a name another host registered first is a conflict error.
@@ -112,14 +128,17 @@ impl Registrar {
             Registrar::Local(hub) => hub
                 .add(&info.name, location(info, host_url), LOCAL_OWNER)
                 .map_err(conflict),
-            Registrar::Remote { replica, .. } => {
+            Registrar::Remote {
+                replica, reporter, ..
+            } => {
                 if replica.state() != ReplicaState::Valid {
                     return Ok(());
                 }
                 match call_add(replica, info, host_url).await {
                     Err(e) if e.is_registry_conflict() => Err(e),
+                    // The caller goes on; the source is registered again on reconnect.
                     Err(e) => {
-                        warn!(name = %info.name, error = %e, "cannot register a source; will retry on reconnect");
+                        reporter.report(registration_error(&info.name, e));
                         Ok(())
                     }
                     Ok(()) => Ok(()),
@@ -149,6 +168,19 @@ impl Registrar {
             // The registry drops this host's entries when its connection closes.
             node.shutdown().await;
         }
+    }
+}
+
+/// `name` could not be registered, where no caller waits for it (logged here; the refusal
+/// itself was logged by [`conflict`]).
+fn registration_error(name: &str, error: Error) -> BackgroundError {
+    let name = name.to_owned();
+    let error = Arc::new(error);
+    if error.is_registry_conflict() {
+        BackgroundError::RegistrationConflict { name, error }
+    } else {
+        warn!(%name, %error, "cannot register a source; will retry on reconnect");
+        BackgroundError::RegistrationFailed { name, error }
     }
 }
 

@@ -293,6 +293,45 @@ where
     sender
 }
 
+/// Streams that one producer feeds alike (a node's network changes, its background errors):
+/// each gets every event, or once it falls behind a count of what it lost; one whose
+/// consumer went away is forgotten at the next send.
+pub(crate) struct Subscribers<T> {
+    senders: Mutex<Vec<QueueSender<T>>>,
+    capacity: usize,
+}
+
+impl<T: Clone> Subscribers<T> {
+    /// Subscribers whose queues each hold `capacity` events before they lag.
+    pub(crate) fn new(capacity: usize) -> Subscribers<T> {
+        Subscribers {
+            senders: Mutex::new(Vec::new()),
+            capacity,
+        }
+    }
+
+    /// A new stream, told every event sent from now on.
+    pub(crate) fn subscribe(&self) -> QueueReceiver<T> {
+        let (sender, receiver) = queue(self.capacity);
+        self.senders().push(sender);
+        receiver
+    }
+
+    /// Sends `events`, in order, to every stream.
+    pub(crate) fn send_all(&self, events: &[T]) {
+        if events.is_empty() {
+            return;
+        }
+        self.senders()
+            .retain(|s| events.iter().all(|e| s.push_event(e.clone())));
+    }
+
+    fn senders(&self) -> MutexGuard<'_, Vec<QueueSender<T>>> {
+        // Pushing leaves the list consistent whatever panics.
+        self.senders.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// Where a node's subscriptions run and how much they hold: shared by its replicas.
 #[derive(Clone)]
 pub(crate) struct Delivery {

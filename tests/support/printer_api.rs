@@ -187,3 +187,12 @@ pub fn collector<M: Message<Result = ()> + Send + Unpin + 'static>(
     let (tx, rx) = futures::channel::mpsc::unbounded();
     (Collector { tx }.start().recipient(), rx)
 }
+
+/// A host on a free loopback port, configured with `config`, serving a `PrinterService`.
+pub async fn printer_host(config: HostConfig) -> Host {
+    let host = Host::listen_with("tcp://127.0.0.1:0", config)
+        .await
+        .unwrap();
+    host.enable_remoting(PrinterService::new()).await.unwrap();
+    host
+}
