@@ -16,6 +16,9 @@ pub mod signals_and_slots {}
 #[doc = include_str!("../docs/guide/registry.md")]
 pub mod registry {}
 
+#[doc = include_str!("../docs/guide/discovery.md")]
+pub mod discovery {}
+
 #[doc = include_str!("../docs/guide/models.md")]
 pub mod models {}
 

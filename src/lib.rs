@@ -7,6 +7,7 @@
 //! - [`guide::properties`]: property types and their bounds, defaults, access, writes.
 //! - [`guide::signals_and_slots`]: signals, slots, their errors, and ordering.
 //! - [`guide::registry`]: finding sources by name across hosts.
+//! - [`guide::discovery`]: finding hosts on a LAN with mDNS, with no address at all.
 //! - [`guide::persisted`]: persisted properties and their stores.
 //! - [`guide::dynamic`]: replicas and sources without compile-time types, and `aro`.
 //! - [`guide::security`]: what is protected by default and what to turn on.

@@ -22,7 +22,8 @@ use actix_remote_objects::{Host, HostConfig, NetworkChange, Node, ReplicaState};
 use demo::ReplicaExt as _;
 use futures::StreamExt;
 use qt_demo::{demo, Demo, Mode, MyPod, OtherDemo};
-use qt_programs::{aro, cpp_programs, run_to_end, with_qt};
+use qt_programs::{cpp_programs, run_to_end, with_qt};
+use support::processes::aro;
 use support::processes::{example, spawn_listening_program, Process};
 use support::*;
 

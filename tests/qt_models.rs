@@ -219,7 +219,7 @@ async fn aro_reads_a_qt_sources_model() {
     let (_qt_host, url) = qt_playlist_host();
     let url = format!("qt+{url}");
     let aro = move |action: &str| {
-        let out = Command::new(qt_programs::aro())
+        let out = Command::new(support::processes::aro())
             .args(["model", &url, "Playlist.tracks", action])
             .output()
             .unwrap();

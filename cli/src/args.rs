@@ -60,7 +60,7 @@ fn positional_indices(args: &[OsString]) -> Vec<usize> {
 /// A URL `aro` connects to or listens on, as opposed to a source's name.
 fn looks_like_url(arg: &OsString) -> bool {
     let text = arg.to_string_lossy();
-    text.contains("://") || text.starts_with("local:")
+    text.contains("://") || text.starts_with("local:") || text.starts_with("mdns:")
 }
 
 #[cfg(test)]
@@ -95,6 +95,7 @@ mod tests {
     #[test]
     fn a_given_url_and_commands_without_one_are_left_alone() {
         let url = Some("tcp://h:1");
+        assert_eq!(run("aro list mdns:lab", url), "aro list mdns:lab");
         assert_eq!(
             run("aro get local:other Printer", url),
             "aro get local:other Printer"

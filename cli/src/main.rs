@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! aro list URL                               sources a host (or registry) offers, with their APIs
+//! aro list --mdns [mdns:NAME?…]              sources hosts on the LAN announce (mDNS/DNS-SD)
 //! aro get URL SOURCE [PROPERTY]              property values (and children's) as JSON
 //! aro watch URL SOURCE                       property changes and signals until interrupted
 //! aro call URL SOURCE SLOT [JSON-ARG]...     call a slot, print its result as JSON
@@ -61,8 +62,12 @@ enum Command {
     /// List the sources a host offers, with their APIs (and, for a registry, what the
     /// network offers).
     List {
-        /// The host: tcp://HOST:PORT or local:NAME.
-        url: String,
+        /// The host: tcp://HOST:PORT or local:NAME (or an mdns: URL, as --mdns).
+        url: Option<String>,
+        /// List what hosts on the LAN announce with mDNS/DNS-SD (`mdns:`, or the mdns: URL
+        /// given), as answered within a second and a half.
+        #[arg(long)]
+        mdns: bool,
     },
     /// Print property values as JSON: one property, or all of them as an object.
     Get {
@@ -195,7 +200,12 @@ async fn main() -> ExitCode {
         name_sources: false,
     };
     let result = match cli.command {
-        Command::List { url } => list(&url, timeout, out).await,
+        Command::List { url, mdns } => match (url, mdns) {
+            (Some(url), false) if !url.starts_with("mdns:") => list(&url, timeout, out).await,
+            (Some(url), _) if url.starts_with("mdns:") => list_lan(&url, timeout, out).await,
+            (_, true) => list_lan("mdns:", timeout, out).await,
+            (_, false) => fail("list needs a URL, or --mdns"),
+        },
         Command::Get {
             url,
             source,
@@ -439,6 +449,43 @@ fn print_api(name: &str, schema: &ApiSchema) {
         };
         println!("  child {}: {api}", c.name);
     }
+}
+
+/// How long `list --mdns` listens: long enough for a second query (sent a second after the
+/// first), as a responder that multicast its answer to someone else's query within the last
+/// second stays silent for the first (RFC 6762 §6).
+const LAN_LISTENING: Duration = Duration::from_millis(1500);
+
+/// What hosts on the LAN announce, as heard within [`LAN_LISTENING`] (or `timeout`, if
+/// shorter).
+async fn list_lan(url: &str, timeout: Duration, out: Output) -> Result<(), Failure> {
+    let node = Node::with_registry(url)?;
+    tokio::time::sleep(LAN_LISTENING.min(timeout)).await;
+    let sources = node.network_sources();
+    if out.json {
+        let listed: Vec<Json> = sources
+            .iter()
+            .map(|(name, at)| {
+                json!({
+                    "name": name,
+                    "api": at.api,
+                    "signature": format!("{:#018x}", at.signature),
+                    "host_url": at.host_url,
+                })
+            })
+            .collect();
+        out.value(&Json::Array(listed));
+    } else if sources.is_empty() {
+        println!("no host on the LAN announces a source ({url})");
+    }
+    for (name, at) in sources.iter().filter(|_| !out.json) {
+        println!(
+            "{name} (API {}, signature {:#018x}) at {}",
+            at.api, at.signature, at.host_url
+        );
+    }
+    node.shutdown().await;
+    Ok(())
 }
 
 async fn list(url: &str, timeout: Duration, out: Output) -> Result<(), Failure> {

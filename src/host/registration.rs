@@ -35,6 +35,9 @@ pub(crate) struct RegistryLink {
     pub(crate) url: String,
     /// Connects `host` to the registry at the URL.
     pub(crate) attach: AttachRegistry,
+    /// Discovery that finds the host's addresses itself (mDNS): the URL is no host's, and
+    /// a host listening on every address (`0.0.0.0`) is announced at each of them.
+    pub(crate) announces_addresses: bool,
 }
 
 impl std::fmt::Debug for RegistryLink {
@@ -60,6 +63,9 @@ pub(crate) fn check(config: &HostConfig, listening: Option<&Endpoint>) -> Result
     let Some(registry) = &config.registry else {
         return Ok(());
     };
+    if registry.announces_addresses {
+        return Ok(());
+    }
     Endpoint::parse(&registry.url)?;
     let Some(advertised) = &config.advertised_url else {
         return match listening {

@@ -8,6 +8,7 @@ use futures::{Stream, StreamExt};
 use tracing::{debug, warn};
 
 use super::api::{registry, Registry, SourceLocation};
+use super::mdns::{Browser, MdnsSettings};
 use super::view::{NetworkChange, NetworkView, Step};
 use super::REGISTRY_NAME;
 use crate::error::{Error, Kind};
@@ -26,15 +27,23 @@ impl Node {
 
     /// Uses the registry at `url` (kept connected in the background) to find the hosts of
     /// the sources this node acquires. A node has one registry.
+    ///
+    /// With `mdns:` (`mdns:NAME?port=N&interface=IF`, as the hosts were given) the node
+    /// has no registry: it browses the LAN with mDNS/DNS-SD for hosts announcing sources,
+    /// and [`Node::network_sources`] and [`Node::network_changes`] tell what it finds.
     pub fn set_registry_url(&self, url: &str) -> Result<(), Error> {
         if self.locator().is_some() {
             return Err(already_has_one());
         }
+        if MdnsSettings::is_mdns(url) {
+            return self.discover_on_lan(url);
+        }
         self.connect_in_background(url)?;
         let replica = self.acquire_named::<Registry>(REGISTRY_NAME);
         let finder = Arc::new(Finder {
-            replica: replica.clone(),
+            replica: Some(replica.clone()),
             watch: Arc::new(Watch::new(self.event_buffer())),
+            lan: None,
         });
         let watch = Arc::clone(&finder.watch);
         if !self.set_locator(finder) {
@@ -46,18 +55,44 @@ impl Node {
         Ok(())
     }
 
-    /// Waits until the registry replica is initialized.
+    /// Finds sources with mDNS instead of a registry.
+    fn discover_on_lan(&self, url: &str) -> Result<(), Error> {
+        let watch = Arc::new(Watch::new(self.event_buffer()));
+        let browser = Browser::start(
+            url,
+            Arc::clone(&watch),
+            self.locations_sink(),
+            self.background_errors(),
+        )?;
+        let finder = Arc::new(Finder {
+            replica: None,
+            watch,
+            lan: Some(browser),
+        });
+        match self.set_locator(finder) {
+            true => Ok(()),
+            false => Err(already_has_one()),
+        }
+    }
+
+    /// Waits until the registry replica is initialized (at once for mDNS discovery, which
+    /// has no registry to wait for).
     pub async fn wait_for_registry(&self, timeout: std::time::Duration) -> Result<(), Error> {
-        match self.registry() {
-            Some(registry) => registry.wait_for_source(timeout).await,
-            None => Err(Error::new(Kind::NoRegistry)),
+        match self.finder() {
+            Some(Finder {
+                replica: Some(registry),
+                ..
+            }) => registry.wait_for_source(timeout).await,
+            Some(Finder { lan: Some(_), .. }) => Ok(()),
+            _ => Err(Error::new(Kind::NoRegistry)),
         }
     }
 
     /// The registry replica (for its state; its `snapshot` property is what the registry
-    /// held when the replica last initialized, not now).
+    /// held when the replica last initialized, not now). `None` without a registry, and
+    /// for mDNS discovery.
     pub fn registry(&self) -> Option<&Replica<Registry>> {
-        Some(&self.finder()?.replica)
+        self.finder()?.replica.as_ref()
     }
 
     /// What the network offers now, by source name, as the registry said (empty without a
@@ -95,14 +130,17 @@ fn already_has_one() -> Error {
     Error::new(Kind::Registry("this node already has a registry".into()))
 }
 
-/// A node's locator: the registry replica, and the view kept from it.
+/// A node's locator: the registry replica (or the mDNS browser), and the view kept from it.
 struct Finder {
-    replica: Replica<Registry>,
+    replica: Option<Replica<Registry>>,
     watch: Arc<Watch>,
+    /// Kept for as long as the node: dropped, it stops browsing.
+    #[allow(dead_code)]
+    lan: Option<Browser>,
 }
 
 /// The view, and the streams told of its changes.
-struct Watch {
+pub(super) struct Watch {
     view: Mutex<NetworkView>,
     streams: Subscribers<NetworkChange>,
 }
@@ -125,7 +163,10 @@ impl Watch {
 
     /// Feeds the view one step; what changed goes to the streams (while the view is still
     /// locked, so a stream made meanwhile starts from a list its changes follow).
-    fn apply(&self, step: impl FnOnce(&mut NetworkView) -> Step) -> Option<Vec<NetworkChange>> {
+    pub(super) fn apply(
+        &self,
+        step: impl FnOnce(&mut NetworkView) -> Step,
+    ) -> Option<Vec<NetworkChange>> {
         let mut view = self.view();
         let Step::Applied(changes) = step(&mut view) else {
             return None;
@@ -184,7 +225,7 @@ async fn resync(replica: &Replica<Registry>, watch: &Watch) -> Option<Vec<Networ
 }
 
 /// Where each changed source is served now (`None`: nowhere).
-fn host_moves(changes: Vec<NetworkChange>) -> Vec<(String, Option<String>)> {
+pub(super) fn host_moves(changes: Vec<NetworkChange>) -> Vec<(String, Option<String>)> {
     changes
         .into_iter()
         .filter_map(|change| match change {

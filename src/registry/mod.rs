@@ -11,6 +11,7 @@
 mod api;
 mod finder;
 mod hub;
+mod mdns;
 mod registrar;
 mod view;
 

@@ -8,6 +8,7 @@ use tracing::{error, info, warn};
 
 use super::api::{registry, Registry, SourceLocation};
 use super::hub::{RegistryHub, LOCAL_OWNER};
+use super::mdns::{Announcer, MdnsSettings};
 use crate::error::{Error, Kind};
 use crate::host::{HostConfig, HostInner, Registration, RegistryLink};
 use crate::node::{BackgroundError, Node, Reporter};
@@ -44,10 +45,21 @@ impl HostConfig {
     /// Registers every source this host enables with the registry at `url` (a
     /// [`RegistryHost`](crate::RegistryHost)), under this host's URL, and unregisters it when
     /// disabled. The registry may be down: registration happens whenever it is reachable.
+    ///
+    /// With `mdns:` (`mdns:NAME?port=N&interface=IF`, see
+    /// [`guide::discovery`](crate::guide::discovery)) there is no registry: the host
+    /// announces each source on the LAN with mDNS/DNS-SD, and nodes given the same URL find
+    /// it with no address at all.
     pub fn registry_url(mut self, url: impl Into<String>) -> Self {
+        let url = url.into();
+        let lan = MdnsSettings::is_mdns(&url);
         self.registry = Some(RegistryLink {
-            url: url.into(),
-            attach: |url, host| Ok(Arc::new(Registrar::remote(url, host.downgrade())?)),
+            url,
+            attach: match lan {
+                true => Announcer::attach,
+                false => |url, host| Ok(Arc::new(Registrar::remote(url, host.downgrade())?)),
+            },
+            announces_addresses: lan,
         });
         self
     }

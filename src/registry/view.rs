@@ -74,6 +74,32 @@ impl NetworkView {
             .collect()
     }
 
+    /// `name` is served at `location` now (`None`: nowhere), as discovery without revisions
+    /// (mDNS) says: what changed, the old place removed first.
+    pub(crate) fn set(
+        &mut self,
+        name: &str,
+        location: Option<SourceLocation>,
+    ) -> Vec<NetworkChange> {
+        let sources = &mut self.snapshot.sources;
+        if sources.get(name) == location.as_ref() {
+            return Vec::new();
+        }
+        let removed = match &location {
+            Some(location) => sources.insert(name.to_owned(), location.clone()),
+            None => sources.remove(name),
+        };
+        let removed = removed.map(|location| NetworkChange::Removed {
+            name: name.to_owned(),
+            location,
+        });
+        let added = location.map(|location| NetworkChange::Added {
+            name: name.to_owned(),
+            location,
+        });
+        removed.into_iter().chain(added).collect()
+    }
+
     /// `name` was registered at `location`, making revision `revision`.
     pub(crate) fn added(&mut self, signal: registry::SourceAdded) -> Step {
         let registry::SourceAdded {
@@ -176,6 +202,19 @@ mod tests {
             name: name.into(),
             location: at(url),
         }
+    }
+
+    #[test]
+    fn a_location_set_without_revisions_reports_the_move_removal_first() {
+        let mut view = NetworkView::default();
+        assert_eq!(view.set("A", Some(at("tcp://a"))), [add("A", "tcp://a")]);
+        assert_eq!(view.set("A", Some(at("tcp://a"))), []);
+        assert_eq!(
+            view.set("A", Some(at("tcp://b"))),
+            [remove("A", "tcp://a"), add("A", "tcp://b")]
+        );
+        assert_eq!(view.set("A", None), [remove("A", "tcp://b")]);
+        assert_eq!(view.set("A", None), []);
     }
 
     #[test]

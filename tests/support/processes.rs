@@ -68,3 +68,20 @@ pub async fn run(name: &str, args: &[&str]) -> Output {
         .expect("the example did not finish")
         .unwrap()
 }
+
+/// `aro`, built if this test runs on its own.
+pub fn aro() -> PathBuf {
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    path.pop();
+    path.push("aro");
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "actix-remote-objects-cli"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot build aro");
+    }
+    path
+}

@@ -78,20 +78,3 @@ pub fn run_to_end(cmd: &mut Command) -> String {
     );
     stdout
 }
-
-/// `aro`, built if this test runs on its own.
-pub fn aro() -> PathBuf {
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    path.pop();
-    path.push("aro");
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "actix-remote-objects-cli"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cannot build aro");
-    }
-    path
-}
