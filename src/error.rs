@@ -122,6 +122,14 @@ impl Error {
         Error { kind }
     }
 
+    /// `url` cannot be used, for `reason`.
+    pub(crate) fn invalid_url(url: impl Into<String>, reason: &'static str) -> Error {
+        Error::new(Kind::InvalidUrl {
+            url: url.into(),
+            reason,
+        })
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
         Error::new(Kind::Io {
             context: context.into(),

@@ -403,3 +403,16 @@ async fn a_view_that_fell_behind_the_registry_catches_up_from_a_snapshot() {
     );
     registry.shutdown().await;
 }
+
+#[cfg(not(feature = "etcd"))]
+#[actix::test]
+async fn an_etcd_url_in_a_build_without_etcd_is_refused_saying_why() {
+    let _guard = init();
+    let config = HostConfig::default().registry_url("etcd://127.0.0.1:2379");
+    let refused = Host::listen_with("tcp://127.0.0.1:0", config).await;
+    let error = refused.err().expect("the host started");
+    assert!(error.is_invalid_url(), "{error}");
+    assert!(error.to_string().contains("`etcd` feature"), "{error}");
+    let node = Node::with_registry("etcd://127.0.0.1:2379");
+    assert!(node.is_err_and(|e| e.is_invalid_url()));
+}

@@ -7,7 +7,7 @@ mod registration;
 mod supervision;
 
 pub use config::HostConfig;
-pub(crate) use registration::{Registration, RegistryLink};
+pub(crate) use registration::{AttachRegistry, Registration, RegistryKind, RegistryLink};
 pub use supervision::SupervisedSource;
 
 use std::collections::HashMap;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use super::{Host, HostConfig};
-use crate::error::{Error, Kind};
+use crate::error::Error;
 use crate::transport::Endpoint;
 use crate::wire::ObjectInfo;
 
@@ -35,9 +35,19 @@ pub(crate) struct RegistryLink {
     pub(crate) url: String,
     /// Connects `host` to the registry at the URL.
     pub(crate) attach: AttachRegistry,
-    /// Discovery that finds the host's addresses itself (mDNS): the URL is no host's, and
-    /// a host listening on every address (`0.0.0.0`) is announced at each of them.
-    pub(crate) announces_addresses: bool,
+    pub(crate) kind: RegistryKind,
+}
+
+/// What a registry URL names, for checking what a host would register there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RegistryKind {
+    /// A registry host (ours or Qt's): the URL is a host's.
+    Host,
+    /// A store of entries (etcd): the URL is no host's, but what is registered must be.
+    Store,
+    /// Discovery that finds the host's addresses itself (mDNS): a host listening on every
+    /// address (`0.0.0.0`) is announced at each of them.
+    Lan,
 }
 
 impl std::fmt::Debug for RegistryLink {
@@ -63,10 +73,11 @@ pub(crate) fn check(config: &HostConfig, listening: Option<&Endpoint>) -> Result
     let Some(registry) = &config.registry else {
         return Ok(());
     };
-    if registry.announces_addresses {
-        return Ok(());
+    match registry.kind {
+        RegistryKind::Lan => return Ok(()),
+        RegistryKind::Store => {}
+        RegistryKind::Host => drop(Endpoint::parse(&registry.url)?),
     }
-    Endpoint::parse(&registry.url)?;
     let Some(advertised) = &config.advertised_url else {
         return match listening {
             Some(endpoint) if endpoint.is_unspecified() => Err(unreachable(
@@ -95,10 +106,7 @@ pub(crate) fn check(config: &HostConfig, listening: Option<&Endpoint>) -> Result
 }
 
 fn unreachable(url: &str, reason: &'static str) -> Error {
-    Error::new(Kind::InvalidUrl {
-        url: url.to_owned(),
-        reason,
-    })
+    Error::invalid_url(url, reason)
 }
 
 fn names_a_builtin_scheme(url: &str) -> bool {

@@ -195,6 +195,12 @@ impl Node {
         self.inner.reporter.subscribe()
     }
 
+    /// Where this node's background errors go, for the layers above that find its hosts.
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
+    pub(crate) fn reporter(&self) -> Reporter {
+        self.inner.reporter.clone()
+    }
+
     pub(crate) fn event_buffer(&self) -> usize {
         self.inner.config.event_buffer
     }

@@ -8,6 +8,7 @@ use futures::{Stream, StreamExt};
 use tracing::{debug, warn};
 
 use super::api::{registry, Registry, SourceLocation};
+use super::etcd::EtcdSettings;
 use super::mdns::{Browser, MdnsSettings};
 use super::view::{NetworkChange, NetworkView, Step};
 use super::REGISTRY_NAME;
@@ -38,12 +39,16 @@ impl Node {
         if MdnsSettings::is_mdns(url) {
             return self.discover_on_lan(url);
         }
+        if EtcdSettings::is_etcd(url) {
+            return self.follow_etcd(url);
+        }
         self.connect_in_background(url)?;
         let replica = self.acquire_named::<Registry>(REGISTRY_NAME);
         let finder = Arc::new(Finder {
             replica: Some(replica.clone()),
             watch: Arc::new(Watch::new(self.event_buffer())),
-            lan: None,
+            backend: None,
+            ready: None,
         });
         let watch = Arc::clone(&finder.watch);
         if !self.set_locator(finder) {
@@ -64,27 +69,63 @@ impl Node {
             self.locations_sink(),
             self.background_errors(),
         )?;
-        let finder = Arc::new(Finder {
+        self.use_finder(Finder {
             replica: None,
             watch,
-            lan: Some(browser),
-        });
-        match self.set_locator(finder) {
+            backend: Some(Box::new(browser)),
+            ready: None,
+        })
+    }
+
+    /// Finds sources in etcd instead of a registry.
+    fn follow_etcd(&self, url: &str) -> Result<(), Error> {
+        #[cfg(feature = "etcd")]
+        {
+            let watch = Arc::new(Watch::new(self.event_buffer()));
+            let reporter = self.reporter();
+            let (follower, ready) = super::etcd::follow(
+                url,
+                Arc::clone(&watch),
+                self.locations_sink(),
+                move |error| reporter.report(error),
+            )?;
+            self.use_finder(Finder {
+                replica: None,
+                watch,
+                backend: Some(Box::new(follower)),
+                ready: Some(ready),
+            })
+        }
+        #[cfg(not(feature = "etcd"))]
+        Err(super::etcd::unsupported(url))
+    }
+
+    fn use_finder(&self, finder: Finder) -> Result<(), Error> {
+        match self.set_locator(Arc::new(finder)) {
             true => Ok(()),
             false => Err(already_has_one()),
         }
     }
 
-    /// Waits until the registry replica is initialized (at once for mDNS discovery, which
-    /// has no registry to wait for).
+    /// Waits until the registry replica is initialized, or etcd's entries were first read
+    /// (at once for mDNS discovery, which has no registry to wait for).
     pub async fn wait_for_registry(&self, timeout: std::time::Duration) -> Result<(), Error> {
-        match self.finder() {
-            Some(Finder {
-                replica: Some(registry),
-                ..
-            }) => registry.wait_for_source(timeout).await,
-            Some(Finder { lan: Some(_), .. }) => Ok(()),
-            _ => Err(Error::new(Kind::NoRegistry)),
+        let Some(finder) = self.finder() else {
+            return Err(Error::new(Kind::NoRegistry));
+        };
+        if let Some(registry) = &finder.replica {
+            return registry.wait_for_source(timeout).await;
+        }
+        let Some(mut ready) = finder.ready.clone() else {
+            return Ok(());
+        };
+        let read = async move { ready.wait_for(|read| *read).await.map(drop) };
+        match crate::runtime::timeout(timeout, read).await {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(_)) => Err(Error::new(Kind::Shutdown)),
+            None => Err(Error::new(Kind::Registry(format!(
+                "the registry's store did not answer within {timeout:?}"
+            )))),
         }
     }
 
@@ -130,13 +171,17 @@ fn already_has_one() -> Error {
     Error::new(Kind::Registry("this node already has a registry".into()))
 }
 
-/// A node's locator: the registry replica (or the mDNS browser), and the view kept from it.
+/// A node's locator: the registry replica (or the mDNS browser, or the etcd follower), and
+/// the view kept from it.
 struct Finder {
     replica: Option<Replica<Registry>>,
     watch: Arc<Watch>,
-    /// Kept for as long as the node: dropped, it stops browsing.
+    /// What keeps the view without a registry replica, for as long as the node: dropped, it
+    /// stops.
     #[allow(dead_code)]
-    lan: Option<Browser>,
+    backend: Option<Box<dyn std::any::Any + Send + Sync>>,
+    /// Turns true once a store's entries were first read.
+    ready: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// The view, and the streams told of its changes.

@@ -9,6 +9,7 @@
 //! the host of any source it acquires, and can list and watch what the network offers.
 
 mod api;
+mod etcd;
 mod finder;
 mod hub;
 mod mdns;

@@ -7,10 +7,13 @@ use futures::{FutureExt, StreamExt};
 use tracing::{error, info, warn};
 
 use super::api::{registry, Registry, SourceLocation};
+use super::etcd::EtcdSettings;
 use super::hub::{RegistryHub, LOCAL_OWNER};
 use super::mdns::{Announcer, MdnsSettings};
 use crate::error::{Error, Kind};
-use crate::host::{HostConfig, HostInner, Registration, RegistryLink};
+use crate::host::{
+    AttachRegistry, Host, HostConfig, HostInner, Registration, RegistryKind, RegistryLink,
+};
 use crate::node::{BackgroundError, Node, Reporter};
 use crate::replica::{Replica, ReplicaState};
 use crate::wire::ObjectInfo;
@@ -52,16 +55,28 @@ impl HostConfig {
     /// it with no address at all.
     pub fn registry_url(mut self, url: impl Into<String>) -> Self {
         let url = url.into();
-        let lan = MdnsSettings::is_mdns(&url);
-        self.registry = Some(RegistryLink {
-            url,
-            attach: match lan {
-                true => Announcer::attach,
-                false => |url, host| Ok(Arc::new(Registrar::remote(url, host.downgrade())?)),
-            },
-            announces_addresses: lan,
-        });
+        let (kind, attach): (RegistryKind, AttachRegistry) = if MdnsSettings::is_mdns(&url) {
+            (RegistryKind::Lan, Announcer::attach)
+        } else if EtcdSettings::is_etcd(&url) {
+            (RegistryKind::Store, attach_etcd)
+        } else {
+            let remote: AttachRegistry =
+                |url, host| Ok(Arc::new(Registrar::remote(url, host.downgrade())?));
+            (RegistryKind::Host, remote)
+        };
+        self.registry = Some(RegistryLink { url, attach, kind });
         self
+    }
+}
+
+/// Attaches a host to the etcd cluster at `url` (or says this build cannot).
+fn attach_etcd(url: &str, host: &Host) -> Result<Arc<dyn Registration>, Error> {
+    #[cfg(feature = "etcd")]
+    return super::etcd::EtcdRegistrar::attach(url, host);
+    #[cfg(not(feature = "etcd"))]
+    {
+        let _ = host;
+        Err(super::etcd::unsupported(url))
     }
 }
 
@@ -183,15 +198,15 @@ impl Registrar {
     }
 }
 
-/// `name` could not be registered, where no caller waits for it (logged here; the refusal
-/// itself was logged by [`conflict`]).
-fn registration_error(name: &str, error: Error) -> BackgroundError {
+/// `name` could not be registered, where no caller waits for it (logged here; a refusal
+/// was logged where it was made).
+pub(super) fn registration_error(name: &str, error: Error) -> BackgroundError {
     let name = name.to_owned();
     let error = Arc::new(error);
     if error.is_registry_conflict() {
         BackgroundError::RegistrationConflict { name, error }
     } else {
-        warn!(%name, %error, "cannot register a source; will retry on reconnect");
+        warn!(%name, %error, "cannot register a source; will retry when the registry is back");
         BackgroundError::RegistrationFailed { name, error }
     }
 }

@@ -46,13 +46,6 @@ pub(crate) struct MdnsSettings {
     pub(crate) interfaces: Vec<String>,
 }
 
-fn invalid(url: &str, reason: &'static str) -> Error {
-    Error::new(Kind::InvalidUrl {
-        url: url.to_owned(),
-        reason,
-    })
-}
-
 impl MdnsSettings {
     /// Whether `url` selects mDNS.
     pub(crate) fn is_mdns(url: &str) -> bool {
@@ -64,7 +57,7 @@ impl MdnsSettings {
     pub(crate) fn parse(url: &str) -> Result<MdnsSettings, Error> {
         let rest = url
             .strip_prefix(SCHEME)
-            .ok_or_else(|| invalid(url, "expected mdns:"))?;
+            .ok_or_else(|| Error::invalid_url(url, "expected mdns:"))?;
         let rest = rest.strip_prefix("//").unwrap_or(rest);
         let (name, query) = rest.split_once('?').unwrap_or((rest, ""));
         let name = if name.is_empty() {
@@ -77,7 +70,7 @@ impl MdnsSettings {
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && name.bytes().any(|b| b.is_ascii_alphabetic());
         if !valid_name {
-            return Err(invalid(
+            return Err(Error::invalid_url(
                 url,
                 "the service name is 1 to 14 letters, digits or '-', with a letter",
             ));
@@ -94,12 +87,12 @@ impl MdnsSettings {
                         .parse()
                         .ok()
                         .filter(|p| *p != 0)
-                        .ok_or_else(|| invalid(url, "port is 1 to 65535"))?;
+                        .ok_or_else(|| Error::invalid_url(url, "port is 1 to 65535"))?;
                 }
                 Some(("interface", name)) if !name.is_empty() => {
                     settings.interfaces.push(name.to_owned())
                 }
-                _ => return Err(invalid(url, "expected port=N or interface=NAME")),
+                _ => return Err(Error::invalid_url(url, "expected port=N or interface=NAME")),
             }
         }
         Ok(settings)
