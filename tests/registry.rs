@@ -410,7 +410,7 @@ async fn an_etcd_url_in_a_build_without_etcd_is_refused_saying_why() {
     let _guard = init();
     let config = HostConfig::default().registry_url("etcd://127.0.0.1:2379");
     let refused = Host::listen_with("tcp://127.0.0.1:0", config).await;
-    let error = refused.err().expect("the host started");
+    let error = refused.expect_err("the host started");
     assert!(error.is_invalid_url(), "{error}");
     assert!(error.to_string().contains("`etcd` feature"), "{error}");
     let node = Node::with_registry("etcd://127.0.0.1:2379");
