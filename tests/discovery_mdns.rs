@@ -96,3 +96,30 @@ async fn when_the_host_serving_a_name_leaves_another_serving_it_takes_over() {
     );
     second.shutdown().await;
 }
+
+/// Regression: enabling hundreds of sources at once filled mdns-sd's command queue, and
+/// `enable_remoting` failed with "try again"; the burst of events a node then gets can fill
+/// its subscription, which mdns-sd closes.
+#[actix::test]
+async fn a_host_announcing_hundreds_of_sources_at_once_is_found_whole() {
+    let _guard = init();
+    let lan = lan_of_this_test();
+    let host = Host::listen_with(
+        "tcp://127.0.0.1:0",
+        HostConfig::default().registry_url(&lan),
+    )
+    .await
+    .unwrap();
+    const SOURCES: usize = 600;
+    for i in 0..SOURCES {
+        host.enable_remoting_as(PrinterService::new(), &format!("p{i}"))
+            .await
+            .unwrap();
+    }
+    let node = Node::with_registry(&lan).unwrap();
+    let mut changes = node.network_changes();
+    while node.network_sources().len() < SOURCES {
+        next(&mut changes).await;
+    }
+    host.shutdown().await;
+}

@@ -31,6 +31,27 @@ pub(crate) fn daemon_error(error: mdns_sd::Error) -> Error {
     Error::new(Kind::Registry(format!("mDNS: {error}")))
 }
 
+/// How long a command waits for room in the daemon's queue (which is bounded: a host that
+/// enables a thousand sources at once fills it faster than the daemon's thread drains it).
+const QUEUE_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Runs `command` on the daemon, trying again while its queue is full.
+pub(crate) async fn when_queued<T>(
+    mut command: impl FnMut() -> mdns_sd::Result<T>,
+) -> Result<T, Error> {
+    let deadline = tokio::time::Instant::now() + QUEUE_PATIENCE;
+    let mut pause = Duration::from_micros(100);
+    loop {
+        match command() {
+            Err(mdns_sd::Error::Again) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            result => return result.map_err(daemon_error),
+        }
+    }
+}
+
 /// Starts an mDNS responder as `settings` say: on the interfaces it names, or every one.
 pub(crate) fn start_daemon(settings: &MdnsSettings) -> Result<ServiceDaemon, Error> {
     let daemon = ServiceDaemon::new_with_port(settings.port).map_err(daemon_error)?;
@@ -67,7 +88,7 @@ impl Announcer {
         self.announced.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn announce(&self, info: &ObjectInfo, host_url: &str) -> Result<(), Error> {
+    async fn announce(&self, info: &ObjectInfo, host_url: &str) -> Result<(), Error> {
         let location = SourceLocation {
             api: info.api.clone(),
             signature: info.signature,
@@ -96,7 +117,7 @@ impl Announcer {
         // both), so there is no one to probe for.
         service.set_requires_probe(false);
         let fullname = service.get_fullname().to_owned();
-        self.daemon.register(service).map_err(daemon_error)?;
+        when_queued(|| self.daemon.register(service.clone())).await?;
         debug!(name = %info.name, instance = %fullname, "announced with mDNS");
         if let Some(replaced) = self.announced().insert(info.name.clone(), fullname.clone()) {
             if replaced != fullname {
@@ -106,10 +127,22 @@ impl Announcer {
         Ok(())
     }
 
-    /// Withdraws one instance: mdns-sd sends its goodbye (records with a TTL of zero).
+    /// Withdraws one instance: mdns-sd sends its goodbye (records with a TTL of zero). The
+    /// answer says when it was sent.
     fn goodbye(&self, fullname: &str) -> Option<mdns_sd::Receiver<mdns_sd::UnregisterStatus>> {
         match self.daemon.unregister(fullname) {
             Ok(status) => Some(status),
+            Err(mdns_sd::Error::Again) => {
+                // The queue is full: withdraw it as soon as there is room.
+                let daemon = self.daemon.clone();
+                let fullname = fullname.to_owned();
+                crate::runtime::spawn(async move {
+                    if let Err(error) = when_queued(|| daemon.unregister(&fullname)).await {
+                        warn!(instance = %fullname, %error, "cannot withdraw an mDNS announcement");
+                    }
+                });
+                None
+            }
             Err(error) => {
                 warn!(instance = %fullname, %error, "cannot withdraw an mDNS announcement");
                 None
@@ -124,7 +157,7 @@ impl Registration for Announcer {
         info: &'a ObjectInfo,
         host_url: &'a str,
     ) -> BoxFuture<'a, Result<(), Error>> {
-        futures::future::ready(self.announce(info, host_url)).boxed()
+        self.announce(info, host_url).boxed()
     }
 
     fn unregister(&self, name: &str) {

@@ -8,7 +8,7 @@ use futures::{Stream, StreamExt};
 use mdns_sd::{ServiceDaemon, ServiceEvent, VERIFY_TIMEOUT_DEFAULT};
 use tracing::{debug, info, warn};
 
-use super::announce::{daemon_error, start_daemon};
+use super::announce::{daemon_error, start_daemon, when_queued};
 use super::{resolve, Discovered, MdnsSettings};
 use crate::error::Error;
 use crate::node::BackgroundError;
@@ -45,6 +45,7 @@ impl Browser {
         info!(service = %settings.service_type, "discovering sources with mDNS");
         let follower = Follower {
             daemon: daemon.clone(),
+            service_type: settings.service_type,
             discovered: Discovered::default(),
             watch,
         };
@@ -56,6 +57,7 @@ impl Browser {
 /// The browsing task's state.
 struct Follower {
     daemon: ServiceDaemon,
+    service_type: String,
     discovered: Discovered,
     watch: Arc<Watch>,
 }
@@ -72,7 +74,13 @@ impl Follower {
             let moved = tokio::select! {
                 event = events.next() => match event {
                     Some(event) => self.on_event(event),
-                    None => break, // the daemon stopped: the node is gone
+                    None => match self.browse_again().await {
+                        Some(again) => {
+                            events = again.into_stream();
+                            continue;
+                        }
+                        None => break, // the daemon stopped: the node is gone
+                    },
                 },
                 Some(failure) = failures.next() => {
                     self.on_failure(failure);
@@ -82,6 +90,20 @@ impl Follower {
             if !moved.is_empty() && !tell_node(host_moves(moved)) {
                 break;
             }
+        }
+    }
+
+    /// The daemon ended the subscription: it does so when its queue of events for it is
+    /// full (a burst of a thousand announcements read too slowly). Subscribing again replays
+    /// what its cache holds; what left meanwhile goes when its records expire. `None` once
+    /// the daemon has stopped.
+    async fn browse_again(&self) -> Option<mdns_sd::Receiver<ServiceEvent>> {
+        match when_queued(|| self.daemon.browse(&self.service_type)).await {
+            Ok(events) => {
+                warn!(service = %self.service_type, "mDNS events came faster than read; browsing again");
+                Some(events)
+            }
+            Err(_) => None,
         }
     }
 
@@ -138,9 +160,13 @@ impl Follower {
         };
         for fullname in self.discovered.instances_at(&url) {
             debug!(instance = %fullname, "its host is unreachable; verifying it");
-            if let Err(error) = self.daemon.verify(fullname, VERIFY_TIMEOUT_DEFAULT) {
-                warn!(%error, "cannot verify an mDNS instance");
-            }
+            let daemon = self.daemon.clone();
+            crate::runtime::spawn(async move {
+                let verify = || daemon.verify(fullname.clone(), VERIFY_TIMEOUT_DEFAULT);
+                if let Err(error) = when_queued(verify).await {
+                    warn!(%error, "cannot verify an mDNS instance");
+                }
+            });
         }
     }
 }
