@@ -1,7 +1,7 @@
 //! Where sources are served, as the node's locator (the registry) last said, and which
 //! hosts to connect to because of it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use tracing::warn;
 
@@ -11,6 +11,9 @@ use crate::transport::{Connectors, Endpoint};
 #[derive(Default)]
 pub(crate) struct Locations {
     by_name: BTreeMap<String, String>,
+    /// How many names each URL serves: a reconnect decision looks at each host once, not at
+    /// each of its (maybe thousands of) sources.
+    names_per_url: HashMap<String, usize>,
     /// The node's schemes of the user's, which listed URLs may use.
     connectors: Connectors,
 }
@@ -19,18 +22,26 @@ impl Locations {
     pub(crate) fn new(connectors: Connectors) -> Locations {
         Locations {
             by_name: BTreeMap::new(),
+            names_per_url: HashMap::new(),
             connectors,
         }
     }
 
     /// Where `name` is served now (`None`: nowhere).
     pub(crate) fn set(&mut self, name: &str, url: Option<String>) {
-        match url {
+        let old = match url {
             Some(url) => {
-                self.by_name.insert(name.to_owned(), url);
+                *self.names_per_url.entry(url.clone()).or_default() += 1;
+                self.by_name.insert(name.to_owned(), url)
             }
-            None => {
-                self.by_name.remove(name);
+            None => self.by_name.remove(name),
+        };
+        if let Some(old) = old {
+            if let Some(count) = self.names_per_url.get_mut(&old) {
+                *count -= 1;
+                if *count == 0 {
+                    self.names_per_url.remove(&old);
+                }
             }
         }
     }
@@ -41,8 +52,8 @@ impl Locations {
 
     /// Whether some source is listed at `endpoint`.
     pub(crate) fn lists(&self, endpoint: &Endpoint) -> bool {
-        self.by_name
-            .values()
+        self.names_per_url
+            .keys()
             .any(|url| self.connectors.parse(url).is_ok_and(|e| e == *endpoint))
     }
 
@@ -78,6 +89,12 @@ mod tests {
             std::slice::from_ref(&a)
         );
         assert!(locations.lists(&a));
+        // A host stays listed while any of its names is, and not after.
+        locations.set("A2", Some("tcp://127.0.0.1:1".to_owned()));
+        locations.set("A", Some("tcp://127.0.0.1:9".to_owned()));
+        assert!(locations.lists(&a));
+        locations.set("A2", None);
+        assert!(!locations.lists(&a));
         assert!(!locations.lists(&Endpoint::parse("tcp://127.0.0.1:2").unwrap()));
     }
 }
