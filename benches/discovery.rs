@@ -15,13 +15,14 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_remote_objects::prelude::*;
-use actix_remote_objects::NetworkChange;
+use actix_remote_objects::{NetworkChange, ProxyFilter};
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 remote_object! {
     pub Counter {
         prop value: i32;
+        slot bump() -> i32;
     }
 }
 
@@ -35,6 +36,17 @@ impl RemoteSource for CounterService {
     type Api = Counter;
     fn simple_source(&self) -> &counter::SimpleSource {
         &self.0
+    }
+}
+
+impl Handler<counter::Bump> for CounterService {
+    type Result = SlotResult<i32>;
+    fn handle(&mut self, _: counter::Bump, _: &mut Context<Self>) -> SlotResult<i32> {
+        let value = self.0.value() + 1;
+        self.0
+            .set_value(value)
+            .map_err(|e| SlotError::source(e.to_string()))?;
+        Ok(value)
     }
 }
 
@@ -280,8 +292,73 @@ async fn measure_etcd() {
     let _ = etcd.wait();
 }
 
+/// Call round trips, and one change told to 100 replicas, with the node next to the
+/// source's host and with one proxy between them.
+async fn measure_proxy_hop() {
+    println!("\nan extra proxy hop");
+    let registry = RegistryHost::listen("tcp://127.0.0.1:0").await.unwrap();
+    let far = registry.url().unwrap().to_owned();
+    let config = HostConfig::default().registry_url(&far);
+    let source_host = Host::listen_with("tcp://127.0.0.1:0", config)
+        .await
+        .unwrap();
+    source_host.wait_for_registry(WAIT).await.unwrap();
+    let source = counter::SimpleSource::default();
+    source_host
+        .enable_remoting(CounterService(source.clone()))
+        .await
+        .unwrap();
+    let proxy_host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let _proxy = proxy_host.proxy(&far, ProxyFilter::all()).unwrap();
+    for (label, url) in [
+        ("direct", source_host.url().unwrap().to_owned()),
+        ("through a proxy", proxy_host.url().unwrap().to_owned()),
+    ] {
+        let node = Node::connect(&url).await.unwrap();
+        let replica = node.acquire::<Counter>();
+        replica.wait_for_source(WAIT).await.unwrap();
+        let mut rtts: Vec<Duration> = Vec::new();
+        for _ in 0..2_000 {
+            let started = Instant::now();
+            replica.call(counter::Bump {}).await.unwrap();
+            rtts.push(started.elapsed());
+        }
+        rtts.sort();
+        // One change, told to 100 replicas on 100 nodes.
+        let nodes: Vec<Node> = futures::future::join_all((0..NODES).map(|_| Node::connect(&url)))
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let replicas: Vec<_> = nodes.iter().map(|n| n.acquire::<Counter>()).collect();
+        for replica in &replicas {
+            replica.wait_for_source(WAIT).await.unwrap();
+        }
+        let mut streams: Vec<_> = replicas.iter().map(|r| r.property_changes()).collect();
+        let changed = Instant::now();
+        source.set_value(-1).unwrap();
+        for stream in &mut streams {
+            tokio::time::timeout(WAIT, stream.next()).await.unwrap();
+        }
+        println!(
+            "  {label}: call round trip median {:.1} µs (p99 {:.1} µs); one change told to \
+             {NODES} replicas within {:.2} ms",
+            rtts[rtts.len() / 2].as_secs_f64() * 1e6,
+            rtts[rtts.len() * 99 / 100].as_secs_f64() * 1e6,
+            changed.elapsed().as_secs_f64() * 1e3
+        );
+        source.set_value(0).unwrap();
+        drop(streams);
+        drop(replicas);
+        for node in nodes {
+            node.shutdown().await;
+        }
+    }
+}
+
 #[actix::main]
 async fn main() {
+    measure_proxy_hop().await;
     let registry = RegistryHost::listen("tcp://127.0.0.1:0").await.unwrap();
     let url = registry.url().unwrap().to_owned();
     measure("built-in registry", &url).await;

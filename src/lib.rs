@@ -62,7 +62,7 @@ pub use error::{Error, SlotError, SlotResult};
 pub use host::{Host, HostConfig, SupervisedSource};
 pub use node::OfferedSource;
 pub use node::{BackgroundError, Node, NodeConfig};
-pub use registry::{NetworkChange, RegistryHost, SourceLocation};
+pub use registry::{NetworkChange, Proxy, ProxyFilter, RegistryHost, SourceLocation};
 pub use replica::{Event, PendingWrite, Replica, ReplicaActor, ReplicaState, StateChanged};
 pub use source::{ChildSource, RemoteSource};
 pub use transport::{Connector, PeerAddr, Transport, UnixCredentials, SUPPORTED_SCHEMES};

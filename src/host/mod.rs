@@ -642,6 +642,37 @@ impl Host {
         runtime::run(move || async move { host.register(&info).await }).await?
     }
 
+    /// Serves a relayed source (a proxy's) under `name`, registered like any other when
+    /// `register` (a reverse proxy's, already in its own registry, is not).
+    pub(crate) async fn serve_relayed(
+        &self,
+        name: &str,
+        source: &crate::source::RelayedSource,
+        register: bool,
+    ) -> Result<(), Error> {
+        let info = ObjectInfo {
+            name: name.to_owned(),
+            api: source.api().to_owned(),
+            signature: source.signature(),
+        };
+        self.insert_hub(info.clone(), source.hub(), !register)?;
+        if !register {
+            return Ok(());
+        }
+        let host = self.clone();
+        runtime::run(move || async move { host.register(&info).await }).await?
+    }
+
+    /// Tells `error` to this host's [`Host::background_errors`] streams.
+    pub(crate) fn report(&self, error: BackgroundError) {
+        self.inner.reporter.report(error);
+    }
+
+    /// The encoding this host's connections use.
+    pub(crate) fn encoding(&self) -> crate::wire::Encoding {
+        self.inner.config.encoding
+    }
+
     /// Serves a hub of the library's own (the registry) under `info.name`. Such a source is
     /// not registered with a registry.
     pub(crate) fn enable_hub(

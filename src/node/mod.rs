@@ -195,6 +195,26 @@ impl Node {
         self.inner.reporter.subscribe()
     }
 
+    /// Acquires `name` for `entry`, a replica of the library's own (a proxy's relay); the
+    /// returned closure lets go of it.
+    pub(crate) fn attach_entry(
+        &self,
+        name: &str,
+        entry: Arc<dyn ReplicaEntry<Outbox>>,
+    ) -> impl FnOnce() + Send + 'static {
+        self.inner.actor.do_send(Attach {
+            name: name.to_owned(),
+            entry: Arc::clone(&entry),
+        });
+        let actor = self.inner.actor.downgrade();
+        let name = name.to_owned();
+        move || {
+            if let Some(actor) = actor.upgrade() {
+                actor.do_send(Detach { name, entry });
+            }
+        }
+    }
+
     /// Where this node's background errors go, for the layers above that find its hosts.
     #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
     pub(crate) fn reporter(&self) -> Reporter {

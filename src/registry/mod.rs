@@ -13,12 +13,14 @@ mod etcd;
 mod finder;
 mod hub;
 mod mdns;
+mod proxy;
 mod registrar;
 mod view;
 
 pub use api::{registry, Registry, RegistrySnapshot, SourceLocation};
 pub use hub::RegistrationRules;
 pub(crate) use hub::RegistryHub;
+pub use proxy::{Proxy, ProxyFilter};
 pub(crate) use registrar::Registrar;
 pub use view::NetworkChange;
 

@@ -4,6 +4,7 @@ mod actor;
 pub(crate) mod delivery;
 pub(crate) mod dynamic;
 pub(crate) mod model;
+pub(crate) mod relay;
 pub(crate) mod shared;
 pub(crate) mod state_cell;
 

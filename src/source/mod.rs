@@ -6,6 +6,7 @@ mod dynamic;
 mod fanout;
 mod hosted;
 mod list_model;
+mod relayed;
 mod serving;
 mod state;
 
@@ -13,5 +14,6 @@ pub use children::ChildSource;
 pub use dynamic::{DynamicCall, DynamicSource, DynamicWrite};
 pub(crate) use hosted::{declared_name, encoded_schema, Caller, HostedSource, SourceHub};
 pub use list_model::ListModel;
+pub(crate) use relayed::{RelayedSource, Upstream};
 pub use serving::{AsSourceState, Hostable, RemoteSource};
 pub use state::SourceState;

@@ -35,8 +35,11 @@ fn backoff() -> Backoff {
     Backoff::new(Duration::from_millis(100), Duration::from_secs(5))
 }
 
-/// A client of the cluster, with timeouts that notice a member gone quiet.
-async fn connect(settings: &EtcdSettings) -> Result<Client, Error> {
+/// A client of one member of the cluster — the `attempt`th, round the list — with timeouts
+/// that notice a member gone quiet. One member at a time, the next after each failure: a
+/// dead member costs one failed attempt, where a channel balanced over every member keeps
+/// picking it now and then.
+async fn connect(settings: &EtcdSettings, attempt: usize) -> Result<Client, Error> {
     let ttl = Duration::from_secs(settings.ttl as u64);
     let mut options = ConnectOptions::new()
         .with_connect_timeout(Duration::from_secs(2))
@@ -46,7 +49,8 @@ async fn connect(settings: &EtcdSettings) -> Result<Client, Error> {
     if let Some((name, password)) = &settings.user {
         options = options.with_user(name, password);
     }
-    Client::connect(&settings.endpoints, Some(options))
+    let member = &settings.endpoints[attempt % settings.endpoints.len()];
+    Client::connect([member], Some(options))
         .await
         .map_err(etcd_error)
 }
@@ -74,6 +78,9 @@ struct Shared {
     /// Every source the host serves, to claim again in each new session.
     wanted: Mutex<BTreeMap<String, SourceLocation>>,
     session: watch::Sender<Option<Session>>,
+    /// Ends the session when a request in it failed (its member may be gone): the next one,
+    /// with the next member, claims everything again.
+    restart: tokio::sync::Notify,
 }
 
 /// A connection to the cluster, and the lease this host's keys live under.
@@ -148,7 +155,8 @@ impl Shared {
         }
     }
 
-    /// Claims every wanted source in `session`; what fails is a background error.
+    /// Claims every wanted source in `session`; what fails is a background error, and one
+    /// that is not a conflict ends the session.
     async fn claim_all(&self, session: &Session) {
         let wanted: Vec<(String, SourceLocation)> = self
             .wanted()
@@ -157,16 +165,24 @@ impl Shared {
             .collect();
         for (name, at) in wanted {
             if let Err(error) = self.claim(session, &name, &at).await {
-                self.reporter.report(registration_error(&name, error));
+                self.claim_failed(&name, error);
             }
         }
+    }
+
+    fn claim_failed(&self, name: &str, error: Error) {
+        if !error.is_registry_conflict() {
+            self.restart.notify_one();
+        }
+        self.reporter.report(registration_error(name, error));
     }
 
     /// Keeps a session open, opening a new one whenever it is lost, until aborted.
     async fn keep_session(self: Arc<Self>) {
         let mut backoff = backoff();
+        let mut attempt = 0;
         loop {
-            match self.open().await {
+            match self.open(attempt).await {
                 Ok((session, keeper, responses)) => {
                     backoff.reset();
                     info!(etcd = %self.endpoints(), lease = session.lease, "registering with etcd");
@@ -174,10 +190,12 @@ impl Shared {
                     self.claim_all(&session).await;
                     let lost = self.keep_alive(keeper, responses).await;
                     self.session.send_replace(None);
+                    attempt += 1;
                     warn!(etcd = %self.endpoints(), reason = %lost,
-                        "lost the etcd lease; registering again when etcd answers");
+                        "lost the etcd session; registering again when etcd answers");
                 }
                 Err(error) => {
+                    attempt += 1;
                     debug!(etcd = %self.endpoints(), %error, "cannot open an etcd session");
                     self.reporter.report(BackgroundError::ConnectFailed {
                         url: self.endpoints(),
@@ -190,8 +208,11 @@ impl Shared {
         }
     }
 
-    async fn open(&self) -> Result<(Session, LeaseKeeper, LeaseKeepAliveStream), Error> {
-        let mut client = connect(&self.settings).await?;
+    async fn open(
+        &self,
+        attempt: usize,
+    ) -> Result<(Session, LeaseKeeper, LeaseKeepAliveStream), Error> {
+        let mut client = connect(&self.settings, attempt).await?;
         let granted = client
             .lease_grant(self.settings.ttl, None)
             .await
@@ -212,7 +233,10 @@ impl Shared {
     ) -> String {
         let period = Duration::from_secs(self.settings.ttl as u64) / 3;
         loop {
-            tokio::time::sleep(period).await;
+            tokio::select! {
+                () = tokio::time::sleep(period) => {}
+                () = self.restart.notified() => return "a request in it failed".into(),
+            }
             if let Err(error) = keeper.keep_alive().await {
                 return error.to_string();
             }
@@ -249,6 +273,7 @@ impl EtcdRegistrar {
             reporter,
             wanted: Mutex::new(BTreeMap::new()),
             session,
+            restart: tokio::sync::Notify::new(),
         });
         let task = actix::spawn(Arc::clone(&shared).keep_session());
         Ok(Arc::new(EtcdRegistrar {
@@ -274,9 +299,7 @@ impl EtcdRegistrar {
                 Err(error)
             }
             Err(error) => {
-                self.shared
-                    .reporter
-                    .report(registration_error(&info.name, error));
+                self.shared.claim_failed(&info.name, error);
                 Ok(())
             }
             Ok(()) => Ok(()),
@@ -376,8 +399,12 @@ pub(crate) fn follow(
     let (ready, read) = watch::channel(false);
     let task = actix::spawn(async move {
         let mut backoff = backoff();
+        let mut attempt = 0;
         loop {
-            let Err(stopped) = read_then_watch(&settings, &watch, &tell_node, &ready).await;
+            let read =
+                read_then_watch(&settings, attempt, &mut backoff, &watch, &tell_node, &ready);
+            let Err(stopped) = read.await;
+            attempt += 1;
             match stopped {
                 Stopped::NodeGone => return,
                 Stopped::Lost(error) => {
@@ -398,11 +425,13 @@ pub(crate) fn follow(
 /// Reads every entry, then applies each change from the revision read on, until it cannot.
 async fn read_then_watch(
     settings: &EtcdSettings,
+    attempt: usize,
+    backoff: &mut Backoff,
     watch: &Watch,
     tell_node: &impl Fn(Vec<(String, Option<String>)>) -> bool,
     ready: &watch::Sender<bool>,
 ) -> Result<std::convert::Infallible, Stopped> {
-    let mut client = connect(settings).await?;
+    let mut client = connect(settings, attempt).await?;
     let options = GetOptions::new().with_prefix().with_limit(MAX_ENTRIES);
     let read = client.get(settings.prefix.clone(), Some(options)).await?;
     if read.more() {
@@ -429,6 +458,7 @@ async fn read_then_watch(
         .apply(|view| Step::Applied(view.reset(snapshot)))
         .unwrap_or_default();
     ready.send_replace(true);
+    backoff.reset();
     tell(tell_node, changes)?;
     let options = WatchOptions::new()
         .with_prefix()

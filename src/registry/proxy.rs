@@ -1,0 +1,356 @@
+//! Proxies between networks (QtRO's `QRemoteObjectHostBase::proxy`): a host re-serves the
+//! sources another registry lists, so nodes of this network reach sources of that one. Each
+//! is relayed through a replica that keeps the bytes it receives and passes them on as they
+//! came — values, changes and signals one way, calls, replies and writes the other — never
+//! decoded or encoded again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tracing::{debug, info, warn};
+
+use super::registrar::registration_error;
+use super::NetworkChange;
+use crate::error::{Error, Kind, SlotError};
+use crate::host::Host;
+use crate::node::{Node, NodeConfig};
+use crate::proto::{SlotFuture, WriteFuture};
+use crate::replica::relay::{Relay, RelayEvents};
+use crate::source::{RelayedSource, Upstream};
+use crate::wire::{FailureKind, RemoteFailure};
+
+/// Which of the other network's sources a proxy re-serves: by name and by API (each list
+/// empty: any).
+#[derive(Debug, Clone, Default)]
+pub struct ProxyFilter {
+    names: Vec<String>,
+    apis: Vec<String>,
+}
+
+impl ProxyFilter {
+    /// Every source.
+    pub fn all() -> ProxyFilter {
+        ProxyFilter::default()
+    }
+
+    /// Also the source named `name` (once any name is given, only those named).
+    pub fn name(mut self, name: impl Into<String>) -> ProxyFilter {
+        self.names.push(name.into());
+        self
+    }
+
+    /// Also the sources of API `api` (once any API is given, only those).
+    pub fn api(mut self, api: impl Into<String>) -> ProxyFilter {
+        self.apis.push(api.into());
+        self
+    }
+
+    fn accepts(&self, name: &str, api: &str) -> bool {
+        (self.names.is_empty() || self.names.iter().any(|n| n == name))
+            && (self.apis.is_empty() || self.apis.iter().any(|a| a == api))
+    }
+}
+
+/// A running proxy: while it lives, its host serves the other network's sources; dropped,
+/// it withdraws them.
+pub struct Proxy {
+    relays: Arc<Mutex<HashMap<String, Relayed>>>,
+    _node: Node,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        for (_, relayed) in lock(&self.relays).drain() {
+            relayed.stop();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section is a map or an option operation.
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One relayed source: its relay on the proxy's node, and what the host serves from it.
+struct Relayed {
+    release: Box<dyn FnOnce() + Send>,
+    link: Arc<Link>,
+}
+
+impl Relayed {
+    fn stop(self) {
+        (self.release)();
+        self.link.withdraw();
+    }
+}
+
+impl Host {
+    /// Re-serves on this host the sources the registry at `registry_url` lists that
+    /// `filter` accepts, for as long as the returned [`Proxy`] lives: each appears here
+    /// (and in this host's own registry, if it has one) when it appears there, and is
+    /// withdrawn when it leaves there, or its host or that registry goes away. Calls,
+    /// writes, replies, changes and signals are relayed as bytes.
+    ///
+    /// No loops: a source the other registry lists at this host's own URL is not relayed
+    /// back, and a name taken in this host's registry (first registration wins) is not
+    /// taken again. Sources with sub-objects are not relayed yet.
+    pub fn proxy(&self, registry_url: &str, filter: ProxyFilter) -> Result<Proxy, Error> {
+        self.relay_from(registry_url, filter, true)
+    }
+
+    /// Relays what the registry at `registry_url` lists; `register`: in this host's own
+    /// registry too.
+    fn relay_from(
+        &self,
+        registry_url: &str,
+        filter: ProxyFilter,
+        register: bool,
+    ) -> Result<Proxy, Error> {
+        let node = Node::new(NodeConfig::default().encoding(self.encoding()));
+        node.set_registry_url(registry_url)?;
+        let relays: Arc<Mutex<HashMap<String, Relayed>>> = Arc::default();
+        let driver = Driver {
+            host: self.clone(),
+            node: node.clone(),
+            filter,
+            register,
+            relays: Arc::clone(&relays),
+        };
+        let task = actix::spawn(driver.run());
+        info!(registry = %registry_url, "proxying the sources another registry lists");
+        Ok(Proxy {
+            relays,
+            _node: node,
+            task,
+        })
+    }
+}
+
+impl super::RegistryHost {
+    /// Re-serves on this registry host the sources of its own network that `filter`
+    /// accepts (Qt's `reverseProxy`): a node or proxy of another network that can reach
+    /// only this host reaches them all through it. They are not registered again (they are
+    /// in this registry already); each follows its source as [`Host::proxy`]'s do.
+    pub fn reverse_proxy(&self, filter: ProxyFilter) -> Result<Proxy, Error> {
+        let url = self
+            .url()
+            .ok_or_else(|| Error::new(Kind::NoRegistry))?
+            .to_owned();
+        self.relay_from(&url, filter, false)
+    }
+}
+
+/// Follows the other registry and starts and stops relays.
+struct Driver {
+    host: Host,
+    node: Node,
+    filter: ProxyFilter,
+    /// Whether relayed sources are registered in the host's own registry.
+    register: bool,
+    relays: Arc<Mutex<HashMap<String, Relayed>>>,
+}
+
+impl Driver {
+    async fn run(self) {
+        let mut changes = self.node.network_changes();
+        for (name, location) in self.node.network_sources() {
+            self.added(&name, &location.api, &location.host_url);
+        }
+        while let Some(change) = changes.next().await {
+            match change {
+                NetworkChange::Added { name, location } => {
+                    self.added(&name, &location.api, &location.host_url)
+                }
+                NetworkChange::Removed { name, .. } => self.removed(&name),
+                NetworkChange::Lagged(_) => self.resync(),
+            }
+        }
+    }
+
+    fn added(&self, name: &str, api: &str, host_url: &str) {
+        if !self.filter.accepts(name, api) || self.host.url() == Some(host_url) {
+            return;
+        }
+        let mut relays = lock(&self.relays);
+        if relays.contains_key(name) {
+            return;
+        }
+        debug!(%name, at = %host_url, "relaying a source");
+        let link = Arc::new(Link {
+            host: self.host.clone(),
+            register: self.register,
+            name: name.to_owned(),
+            relay: Mutex::new(Weak::new()),
+            served: Mutex::new(None),
+        });
+        let relay = Relay::new(name, Arc::clone(&link) as Arc<dyn RelayEvents>);
+        *lock(&link.relay) = Arc::downgrade(&relay);
+        let release = Box::new(self.node.attach_entry(name, relay));
+        relays.insert(name.to_owned(), Relayed { release, link });
+    }
+
+    fn removed(&self, name: &str) {
+        if let Some(relayed) = lock(&self.relays).remove(name) {
+            relayed.stop();
+        }
+    }
+
+    /// The stream lagged: relay exactly what the registry lists now.
+    fn resync(&self) {
+        let listed = self.node.network_sources();
+        let gone: Vec<String> = lock(&self.relays)
+            .keys()
+            .filter(|name| !listed.contains_key(*name))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.removed(&name);
+        }
+        for (name, location) in listed {
+            self.added(&name, &location.api, &location.host_url);
+        }
+    }
+}
+
+/// Between one relay and the host: serves what the relay receives.
+struct Link {
+    host: Host,
+    register: bool,
+    name: String,
+    relay: Mutex<Weak<Relay>>,
+    served: Mutex<Option<RelayedSource>>,
+}
+
+impl Link {
+    /// Stops serving the source here (its replicas go `Suspect`).
+    fn withdraw(&self) {
+        if lock(&self.served).take().is_none() {
+            return;
+        }
+        let host = self.host.clone();
+        let name = self.name.clone();
+        actix::spawn(async move {
+            if host.disable_remoting(&name).await.is_ok() {
+                info!(%name, "withdrew a relayed source");
+            }
+        });
+    }
+}
+
+impl RelayEvents for Link {
+    fn init(&self, signature: u64, schema: &Bytes, values: Vec<Bytes>) {
+        let mut served = lock(&self.served);
+        if let Some(source) = served.as_ref().filter(|s| s.signature() == signature) {
+            if let Err(error) = source.reinit(values) {
+                warn!(name = %self.name, %error, "cannot relay a re-init");
+            }
+            return;
+        }
+        let upstream = Arc::new(ViaRelay(lock(&self.relay).clone()));
+        let source = match RelayedSource::new(
+            signature,
+            schema.clone(),
+            self.host.encoding(),
+            values,
+            upstream,
+        ) {
+            Ok(source) => source,
+            Err(reason) => {
+                warn!(name = %self.name, %reason, "cannot relay this source");
+                return;
+            }
+        };
+        let replaced = served.replace(source.clone()).is_some();
+        drop(served);
+        let host = self.host.clone();
+        let name = self.name.clone();
+        let register = self.register;
+        actix::spawn(async move {
+            if replaced {
+                // Its API changed while away: served anew.
+                let _ = host.disable_remoting(&name).await;
+            }
+            match host.serve_relayed(&name, &source, register).await {
+                Ok(()) => info!(%name, "serving a relayed source"),
+                Err(error) => {
+                    warn!(%name, %error, "cannot serve a relayed source");
+                    host.report(registration_error(&name, error));
+                }
+            }
+        });
+    }
+
+    fn change(&self, index: u16, value: Bytes) {
+        if let Some(source) = lock(&self.served).as_ref() {
+            if let Err(error) = source.change(index, value) {
+                warn!(name = %self.name, %error, "cannot relay a change");
+            }
+        }
+    }
+
+    fn signal(&self, index: u16, args: &[u8]) {
+        if let Some(source) = lock(&self.served).as_ref() {
+            if let Err(error) = source.signal(index, args) {
+                warn!(name = %self.name, %error, "cannot relay a signal");
+            }
+        }
+    }
+
+    fn lost(&self) {
+        self.withdraw();
+    }
+}
+
+/// Calls and writes to a relayed source, sent to its relay.
+struct ViaRelay(Weak<Relay>);
+
+impl Upstream for ViaRelay {
+    fn call(&self, slot: u16, args: Bytes) -> SlotFuture {
+        let relay = self.0.clone();
+        Box::pin(async move {
+            let Some(relay) = relay.upgrade() else {
+                return Err(rejected("the far source is gone"));
+            };
+            relay.call(slot, args).await.map_err(|error| match error {
+                SlotError::Source(message) => RemoteFailure {
+                    kind: FailureKind::Source,
+                    message,
+                },
+                other => rejected(&other.to_string()),
+            })
+        })
+    }
+
+    fn write(&self, index: u16, value: Bytes) -> WriteFuture {
+        let relay = self.0.clone();
+        Box::pin(async move {
+            let Some(relay) = relay.upgrade() else {
+                return Err("the far source is gone".to_owned());
+            };
+            relay
+                .write(index, value)
+                .await
+                .map_err(|error| match error {
+                    SlotError::Rejected(reason) | SlotError::Source(reason) => reason,
+                    other => other.to_string(),
+                })
+        })
+    }
+}
+
+fn rejected(message: &str) -> RemoteFailure {
+    RemoteFailure {
+        kind: FailureKind::Rejected,
+        message: message.to_owned(),
+    }
+}
