@@ -235,3 +235,22 @@ async fn a_reverse_proxy_serves_its_networks_sources_to_a_node_that_reaches_only
         source_host.url()
     );
 }
+
+#[actix::test]
+async fn when_the_other_registry_goes_away_what_came_through_it_is_withdrawn() {
+    let _guard = init();
+    let (far_registry, far, _source_host) = network_with_a_printer().await;
+    let (_near_registry, near) = network().await;
+    let proxy_host = host_in(&near).await;
+    let _proxy = proxy_host.proxy(&far, ProxyFilter::all()).unwrap();
+    let node = Node::with_registry(&near).unwrap();
+    let printer = node.acquire::<Printer>();
+    printer.wait_for_source(TIMEOUT).await.unwrap();
+
+    far_registry.shutdown().await;
+    wait_state(&printer, ReplicaState::Suspect).await;
+    let mut changes = node.network_changes();
+    while node.network_sources().contains_key("Printer") {
+        next(&mut changes).await;
+    }
+}

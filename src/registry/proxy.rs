@@ -18,6 +18,7 @@ use crate::host::Host;
 use crate::node::{Node, NodeConfig};
 use crate::proto::{SlotFuture, WriteFuture};
 use crate::replica::relay::{Relay, RelayEvents};
+use crate::replica::ReplicaState;
 use crate::source::{RelayedSource, Upstream};
 use crate::wire::{FailureKind, RemoteFailure};
 
@@ -163,17 +164,47 @@ struct Driver {
 impl Driver {
     async fn run(self) {
         let mut changes = self.node.network_changes();
+        // The other registry going away withdraws everything relayed from its network;
+        // back, it is relayed again.
+        let mut registry = match self.node.registry() {
+            Some(registry) => registry.state_changes().boxed(),
+            None => futures::stream::pending().boxed(),
+        };
+        let mut reachable = true;
         for (name, location) in self.node.network_sources() {
             self.added(&name, &location.api, &location.host_url);
         }
-        while let Some(change) = changes.next().await {
-            match change {
-                NetworkChange::Added { name, location } => {
-                    self.added(&name, &location.api, &location.host_url)
-                }
-                NetworkChange::Removed { name, .. } => self.removed(&name),
-                NetworkChange::Lagged(_) => self.resync(),
+        loop {
+            tokio::select! {
+                change = changes.next() => match change {
+                    Some(NetworkChange::Added { name, location }) if reachable => {
+                        self.added(&name, &location.api, &location.host_url)
+                    }
+                    Some(NetworkChange::Removed { name, .. }) => self.removed(&name),
+                    Some(NetworkChange::Lagged(_)) if reachable => self.resync(),
+                    Some(_) => {}
+                    None => break,
+                },
+                Some(state) = registry.next() => match state {
+                    ReplicaState::Valid if !reachable => {
+                        reachable = true;
+                        self.resync();
+                    }
+                    ReplicaState::Suspect if reachable => {
+                        reachable = false;
+                        info!("the other registry is gone; withdrawing what came through it");
+                        self.withdraw_all();
+                    }
+                    _ => {}
+                },
             }
+        }
+    }
+
+    fn withdraw_all(&self) {
+        let relays: Vec<Relayed> = lock(&self.relays).drain().map(|(_, r)| r).collect();
+        for relayed in relays {
+            relayed.stop();
         }
     }
 
