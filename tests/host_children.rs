@@ -4,86 +4,12 @@
 
 mod support;
 
-use actix::prelude::*;
 use actix_remote_objects::prelude::*;
 use actix_remote_objects::{ChildSource, Event};
-use support::*;
-
-remote_object! {
-    /// A paper tray.
-    pub Tray {
-        prop sheets: u32;
-        prop label: String, read_write;
-        signal ran_out(after: u32);
-        slot refill(n: u32) -> u32;
-    }
-}
-
-remote_object! {
-    /// An office with one tray it always has and a spare it may have.
-    pub Office {
-        prop name: String;
-        child tray: Tray;
-        child spare: Option<Tray>;
-        /// Loads `n` sheets into the tray, then answers.
-        slot load(n: u32);
-    }
-}
-
 use office::ReplicaExt as _;
+use support::office_api::*;
+use support::*;
 use tray::ReplicaExt as _;
-
-struct TrayService(tray::SimpleSource);
-
-impl Actor for TrayService {
-    type Context = Context<Self>;
-}
-
-impl RemoteSource for TrayService {
-    type Api = Tray;
-    fn simple_source(&self) -> &tray::SimpleSource {
-        &self.0
-    }
-}
-
-impl Handler<tray::Refill> for TrayService {
-    type Result = SlotResult<u32>;
-    fn handle(&mut self, msg: tray::Refill, _: &mut Context<Self>) -> SlotResult<u32> {
-        let sheets = self.0.sheets() + msg.n;
-        self.0.set_sheets(sheets).map_err(SlotError::source)?;
-        Ok(sheets)
-    }
-}
-
-fn new_tray(sheets: u32) -> ChildSource<Tray> {
-    let state = tray::SimpleSource::new(tray::Properties {
-        sheets,
-        ..Default::default()
-    });
-    ChildSource::start(TrayService(state))
-}
-
-struct OfficeService(office::SimpleSource);
-
-impl Actor for OfficeService {
-    type Context = Context<Self>;
-}
-
-impl RemoteSource for OfficeService {
-    type Api = Office;
-    fn simple_source(&self) -> &office::SimpleSource {
-        &self.0
-    }
-}
-
-impl Handler<office::Load> for OfficeService {
-    type Result = SlotResult<()>;
-    fn handle(&mut self, msg: office::Load, _: &mut Context<Self>) -> SlotResult<()> {
-        let tray = self.0.tray().ok_or_else(|| SlotError::source("no tray"))?;
-        tray.source().set_sheets(msg.n).map_err(SlotError::source)?;
-        Ok(())
-    }
-}
 
 /// A host serving an office named "HQ" whose tray holds `sheets`, and its state.
 async fn office_host(url: &str, sheets: u32) -> (Host, office::SimpleSource) {
@@ -343,4 +269,41 @@ async fn a_child_made_outside_an_actix_system_serves_its_slots() {
     let tray = replica.tray().expect("the tray came with the office");
     assert_eq!(tray.call(tray::Refill { n: 3 }).await, Ok(3));
     host.shutdown().await;
+}
+
+#[actix::test]
+async fn a_dynamic_replica_joining_a_typed_one_on_the_same_node_sees_the_children() {
+    // Regression: the first replica of a source used up the children of an init, so the
+    // second on the same node came without them.
+    use actix_remote_objects::dynamic::{DynamicEvent, Value};
+    let _guard = init();
+    let (host, office) = office_host("tcp://127.0.0.1:0", 5).await;
+    let node = Node::connect(host.url().unwrap()).await.unwrap();
+    let typed = node.acquire::<Office>();
+    typed.wait_for_source(TIMEOUT).await.unwrap();
+    let replica = node.acquire_dynamic("Office");
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    let tray = replica
+        .child("tray")
+        .expect("the tray came with the office");
+    assert_eq!(tray.property("sheets"), Ok(Value::UInt(5)));
+    assert_eq!(typed.tray().map(|t| t.sheets()), Some(5));
+
+    // A child change reaches both.
+    let mut events = typed.events();
+    let mut dynamic_events = replica.events();
+    office.set_spare(Some(new_tray(9))).unwrap();
+    assert!(matches!(
+        next(&mut events).await,
+        Event::ChildChanged { child: "spare" }
+    ));
+    loop {
+        if let DynamicEvent::ChildChanged { child } = next(&mut dynamic_events).await {
+            assert_eq!(child, "spare");
+            break;
+        }
+    }
+    assert_eq!(typed.spare().map(|t| t.sheets()), Some(9));
+    let spare = replica.child("spare").expect("the spare is there for both");
+    assert_eq!(spare.property("sheets"), Ok(Value::UInt(9)));
 }

@@ -4,9 +4,13 @@
 mod support;
 
 use actix_remote_objects::prelude::*;
-use actix_remote_objects::{BackgroundError, Event, ProxyFilter};
+use actix_remote_objects::{BackgroundError, Event, Proxy, ProxyFilter};
+use office::ReplicaExt as _;
+use print_queue::ReplicaExt as _;
 use printer::ReplicaExt;
+use support::office_api::*;
 use support::*;
+use tray::ReplicaExt as _;
 
 /// A network: its registry, and its URL.
 async fn network() -> (RegistryHost, String) {
@@ -248,4 +252,155 @@ async fn when_the_other_registry_goes_away_what_came_through_it_is_withdrawn() {
     while node.network_sources().contains_key("Printer") {
         next(&mut changes).await;
     }
+}
+
+/// A far network whose host serves an office (its tray holding 5 sheets), and a near one
+/// whose host proxies it.
+struct OfficeAway {
+    office: office::SimpleSource,
+    /// The near network's registry.
+    near: String,
+    _running: (RegistryHost, Host, RegistryHost, Host, Proxy),
+}
+
+async fn an_office_one_proxy_away() -> OfficeAway {
+    let (far_registry, far) = network().await;
+    let source_host = host_in(&far).await;
+    let office = office::SimpleSource::new(office::Properties { name: "HQ".into() });
+    office.set_tray(new_tray(5)).unwrap();
+    source_host
+        .enable_remoting(OfficeService(office.clone()))
+        .await
+        .unwrap();
+    let (near_registry, near) = network().await;
+    let proxy_host = host_in(&near).await;
+    let proxy = proxy_host.proxy(&far, ProxyFilter::all()).unwrap();
+    OfficeAway {
+        office,
+        near,
+        _running: (far_registry, source_host, near_registry, proxy_host, proxy),
+    }
+}
+
+#[actix::test]
+async fn a_source_with_sub_objects_is_relayed_whole_with_its_childrens_calls_writes_and_changes() {
+    let _guard = init();
+    let away = an_office_one_proxy_away().await;
+    let (office, node) = (&away.office, Node::with_registry(&away.near).unwrap());
+    let replica = node.acquire::<Office>();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    let tray = replica.tray().expect("the tray came with the office");
+    assert_eq!((replica.name(), tray.sheets()), ("HQ".to_owned(), 5));
+    assert_eq!(tray.state(), ReplicaState::Valid);
+    assert!(replica.spare().is_none());
+
+    // The child's own changes and signals, relayed.
+    let mut tray_events = tray.events();
+    let source_tray = office.tray().unwrap();
+    source_tray.source().set_sheets(3).unwrap();
+    source_tray.source().emit_ran_out(3).unwrap();
+    assert!(matches!(
+        next(&mut tray_events).await,
+        Event::PropertyChanged(tray::PropertyChange::Sheets(3))
+    ));
+    assert!(matches!(
+        next(&mut tray_events).await,
+        Event::Signal(tray::Signal::RanOut(s)) if s.after == 3
+    ));
+
+    // The child's slot and a write of its property reach the far child.
+    assert_eq!(tray.call(tray::Refill { n: 4 }).await, Ok(7));
+    assert_eq!(tray.sheets(), 7, "its change came before its reply");
+    assert_eq!(tray.set_label("A4".into()).await, Ok("A4".to_owned()));
+    assert_eq!(source_tray.source().label(), "A4");
+
+    // Members re-pointed and emptied at the far source are seen whole.
+    let mut events = replica.events();
+    office.set_spare(Some(new_tray(9))).unwrap();
+    assert!(matches!(
+        next(&mut events).await,
+        Event::ChildChanged { child: "spare" }
+    ));
+    let spare = replica.spare().expect("the spare is there");
+    assert_eq!((spare.state(), spare.sheets()), (ReplicaState::Valid, 9));
+    assert_eq!(spare.call(tray::Refill { n: 1 }).await, Ok(10));
+
+    office.set_tray(new_tray(42)).unwrap();
+    assert!(matches!(
+        next(&mut events).await,
+        Event::ChildChanged { child: "tray" }
+    ));
+    assert_eq!(tray.sheets(), 42);
+    assert_eq!(
+        tray.call(tray::Refill { n: 1 }).await,
+        Ok(43),
+        "the new tray answers"
+    );
+
+    office.set_spare(None).unwrap();
+    assert!(matches!(
+        next(&mut events).await,
+        Event::ChildChanged { child: "spare" }
+    ));
+    assert!(replica.spare().is_none());
+    assert_eq!(spare.state(), ReplicaState::Suspect);
+}
+
+#[actix::test]
+async fn a_dynamic_replica_one_proxy_away_sees_the_children() {
+    use actix_remote_objects::dynamic::Value;
+    let _guard = init();
+    let away = an_office_one_proxy_away().await;
+    let node = Node::with_registry(&away.near).unwrap();
+    let replica = node.acquire_dynamic("Office");
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    let tray = replica
+        .child("tray")
+        .expect("the tray came with the office");
+    assert_eq!(tray.property("sheets"), Ok(Value::UInt(5)));
+    assert_eq!(
+        tray.call("refill", vec![Value::UInt(2)]).await,
+        Ok(Value::UInt(7))
+    );
+    assert_eq!(away.office.tray().map(|t| t.source().sheets()), Some(7));
+}
+
+#[actix::test]
+async fn a_model_one_proxy_away_is_paged_through_and_follows_the_far_rows() {
+    use actix_remote_objects::model::ModelChange;
+    let _guard = init();
+    let (_far_registry, far) = network().await;
+    let source_host = host_in(&far).await;
+    let queue = print_queue::SimpleSource::default();
+    queue
+        .jobs()
+        .extend((0..300).map(|n| n.to_string()))
+        .unwrap();
+    source_host
+        .enable_remoting(PrintQueueService(queue.clone()))
+        .await
+        .unwrap();
+    let (_near_registry, near) = network().await;
+    let proxy_host = host_in(&near).await;
+    let _proxy = proxy_host.proxy(&far, ProxyFilter::all()).unwrap();
+
+    let node = Node::with_registry(&near).unwrap();
+    let replica = node.acquire::<PrintQueue>();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    let jobs = replica.jobs().expect("the model came with the init");
+    assert_eq!(jobs.row_count(), 300);
+    let rows = jobs.fetch(250..260).await.unwrap();
+    assert_eq!(rows, (250..260).map(|n| n.to_string()).collect::<Vec<_>>());
+
+    let mut changes = jobs.changes();
+    queue.jobs().push("last".into()).unwrap();
+    assert_eq!(
+        next(&mut changes).await,
+        ModelChange::Inserted {
+            first: 300,
+            count: 1
+        }
+    );
+    assert_eq!(jobs.row_count(), 301);
+    assert_eq!(jobs.fetch(300..301).await.unwrap(), ["last"]);
 }

@@ -67,6 +67,12 @@ impl<'a, S> ChildTree<'a, S> {
             linked: Vec::new(),
         }
     }
+
+    /// Starts over for the next replica of the same source: each replica of it on the node
+    /// holds the whole tree, so every init is there for each of them once.
+    fn next_replica(&mut self) {
+        self.used.fill(false);
+    }
 }
 
 /// Initializes the child replicas of the replica linked by `link` from `tree`: each child
@@ -852,6 +858,7 @@ impl<S: FrameSink> NodeProtocol<S> {
         let mut mismatched = false;
         let mut tree = ChildTree::new(children);
         for entry in &entries {
+            tree.next_replica();
             let link = Link {
                 conn,
                 source,
@@ -933,6 +940,7 @@ impl<S: FrameSink> NodeProtocol<S> {
         );
         let mut tree = ChildTree::new(children);
         for entry in entries {
+            tree.next_replica();
             let link = Link {
                 conn,
                 source: parent,

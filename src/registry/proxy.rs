@@ -17,7 +17,7 @@ use crate::error::{Error, Kind, SlotError};
 use crate::host::Host;
 use crate::node::{Node, NodeConfig};
 use crate::proto::{SlotFuture, WriteFuture};
-use crate::replica::relay::{Relay, RelayEvents};
+use crate::replica::relay::{Relay, RelayEvents, Snapshot};
 use crate::replica::ReplicaState;
 use crate::source::{RelayedSource, Upstream};
 use crate::wire::{FailureKind, RemoteFailure};
@@ -279,22 +279,17 @@ impl Link {
 }
 
 impl RelayEvents for Link {
-    fn init(&self, signature: u64, schema: &Bytes, values: Vec<Bytes>) {
+    fn init(&self, schema: &Bytes, tree: Snapshot) {
         let mut served = lock(&self.served);
-        if let Some(source) = served.as_ref().filter(|s| s.signature() == signature) {
-            if let Err(error) = source.reinit(values) {
+        if let Some(source) = served.as_ref().filter(|s| s.signature() == tree.signature) {
+            if let Err(error) = source.reinit(tree) {
                 warn!(name = %self.name, %error, "cannot relay a re-init");
             }
             return;
         }
         let upstream = Arc::new(ViaRelay(lock(&self.relay).clone()));
-        let source = match RelayedSource::new(
-            signature,
-            schema.clone(),
-            self.host.encoding(),
-            values,
-            upstream,
-        ) {
+        let source = match RelayedSource::new(schema.clone(), self.host.encoding(), tree, upstream)
+        {
             Ok(source) => source,
             Err(reason) => {
                 warn!(name = %self.name, %reason, "cannot relay this source");
@@ -321,17 +316,25 @@ impl RelayEvents for Link {
         });
     }
 
-    fn change(&self, index: u16, value: Bytes) {
+    fn child_change(&self, parent: &[u16], slot: u16, child: Option<Snapshot>) {
         if let Some(source) = lock(&self.served).as_ref() {
-            if let Err(error) = source.change(index, value) {
+            if let Err(error) = source.child_change(parent, slot, child) {
+                warn!(name = %self.name, %error, "cannot relay a child change");
+            }
+        }
+    }
+
+    fn change(&self, path: &[u16], index: u16, value: Bytes) {
+        if let Some(source) = lock(&self.served).as_ref() {
+            if let Err(error) = source.change(path, index, value) {
                 warn!(name = %self.name, %error, "cannot relay a change");
             }
         }
     }
 
-    fn signal(&self, index: u16, args: &[u8]) {
+    fn signal(&self, path: &[u16], index: u16, args: &[u8]) {
         if let Some(source) = lock(&self.served).as_ref() {
-            if let Err(error) = source.signal(index, args) {
+            if let Err(error) = source.signal(path, index, args) {
                 warn!(name = %self.name, %error, "cannot relay a signal");
             }
         }
@@ -346,30 +349,35 @@ impl RelayEvents for Link {
 struct ViaRelay(Weak<Relay>);
 
 impl Upstream for ViaRelay {
-    fn call(&self, slot: u16, args: Bytes) -> SlotFuture {
+    fn call(&self, path: &[u16], slot: u16, args: Bytes) -> SlotFuture {
         let relay = self.0.clone();
+        let path = path.to_vec();
         Box::pin(async move {
             let Some(relay) = relay.upgrade() else {
                 return Err(rejected("the far source is gone"));
             };
-            relay.call(slot, args).await.map_err(|error| match error {
-                SlotError::Source(message) => RemoteFailure {
-                    kind: FailureKind::Source,
-                    message,
-                },
-                other => rejected(&other.to_string()),
-            })
+            relay
+                .call(&path, slot, args)
+                .await
+                .map_err(|error| match error {
+                    SlotError::Source(message) => RemoteFailure {
+                        kind: FailureKind::Source,
+                        message,
+                    },
+                    other => rejected(&other.to_string()),
+                })
         })
     }
 
-    fn write(&self, index: u16, value: Bytes) -> WriteFuture {
+    fn write(&self, path: &[u16], index: u16, value: Bytes) -> WriteFuture {
         let relay = self.0.clone();
+        let path = path.to_vec();
         Box::pin(async move {
             let Some(relay) = relay.upgrade() else {
                 return Err("the far source is gone".to_owned());
             };
             relay
-                .write(index, value)
+                .write(&path, index, value)
                 .await
                 .map_err(|error| match error {
                     SlotError::Rejected(reason) | SlotError::Source(reason) => reason,

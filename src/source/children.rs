@@ -15,11 +15,12 @@ use std::sync::{Arc, Mutex};
 
 use actix::{Actor, Addr};
 
+use super::fanout::Subscribers;
 use super::hosted::{typed_hub, SourceHub};
 use super::RemoteSource;
 use crate::api::RemoteObject;
 use crate::error::Error;
-use crate::outbox::Outbox;
+use crate::outbox::{ConnId, Outbox};
 use crate::wire::{ChildInit, Encoding, SourceId};
 
 /// The `parent` of a top-level child in a tree collected by [`ChildHub::lock_tree`]: the
@@ -32,6 +33,19 @@ pub(crate) struct Place {
     pub(crate) parent: SourceId,
     pub(crate) slot: u16,
     pub(crate) source: SourceId,
+}
+
+impl Place {
+    /// The init of a child here, with `signature` and `values`.
+    pub(crate) fn init(self, signature: u64, values: Vec<bytes::Bytes>) -> ChildInit {
+        ChildInit {
+            parent: self.parent,
+            slot: self.slot,
+            source: self.source,
+            signature,
+            values,
+        }
+    }
 }
 
 /// A fresh id for a child just attached. Children's ids are unique in the process and
@@ -65,7 +79,7 @@ pub(crate) trait ChildHub: SourceHub {
     /// Switches the value encoding (to its parent's), with every child under it.
     fn use_encoding(&self, encoding: Encoding) -> Result<(), Error>;
     /// Its API's wire name.
-    fn api_name(&self) -> &'static str;
+    fn api_name(&self) -> &str;
     /// Its API's signature.
     fn signature(&self) -> u64;
 }
@@ -256,6 +270,24 @@ fn lock_from(
     }
 }
 
+/// What [`ChildHub::lock_tree`] does for a child whose init is `init` while its state is
+/// locked: subscribes `outboxes` to it, appends its init, then locks its `children` in turn.
+pub(crate) fn lock_subtree(
+    subscribers: &mut Subscribers,
+    children: &[Option<Attached>],
+    init: ChildInit,
+    outboxes: &[Outbox],
+    inits: &mut Vec<ChildInit>,
+    then: &mut dyn FnMut(&mut Vec<ChildInit>),
+) {
+    let source = init.source;
+    for outbox in outboxes {
+        subscribers.add(source, outbox);
+    }
+    inits.push(init);
+    lock_children(children, source, outboxes, inits, then);
+}
+
 /// `inits` for the root whose id is `root` on one host.
 pub(crate) fn for_root(inits: &[ChildInit], root: SourceId) -> Vec<ChildInit> {
     inits
@@ -269,4 +301,75 @@ pub(crate) fn for_root(inits: &[ChildInit], root: SourceId) -> Vec<ChildInit> {
             ..init.clone()
         })
         .collect()
+}
+
+/// Removes `conn`'s subscription to `source` (all of its, if `None`) from `subscribers`,
+/// and its subscriptions to every child in `children` and under them.
+pub(crate) fn unsubscribe(
+    subscribers: &mut Subscribers,
+    children: &[Option<Attached>],
+    conn: ConnId,
+    source: Option<SourceId>,
+) {
+    subscribers.unsubscribe(conn, source);
+    for child in children.iter().flatten() {
+        child.node.unsubscribe(conn, None);
+    }
+}
+
+/// Removes every subscription made under `source` (the source was disabled there), and
+/// those connections' subscriptions to every child in `children` and under them.
+pub(crate) fn unsubscribe_all(
+    subscribers: &mut Subscribers,
+    children: &[Option<Attached>],
+    source: SourceId,
+) {
+    let conns = subscribers.conns_of(source);
+    subscribers.unsubscribe_all(source);
+    for child in children.iter().flatten() {
+        for &conn in &conns {
+            child.node.unsubscribe(conn, None);
+        }
+    }
+}
+
+/// Drops every subscriber of a source detached from its parent, and of each child in
+/// `children` and under them.
+pub(crate) fn detach(subscribers: &mut Subscribers, children: &[Option<Attached>]) {
+    subscribers.clear();
+    for child in children.iter().flatten() {
+        child.node.detach_tree();
+    }
+}
+
+/// Whether the source whose state is `state` is one of `children` or under them. Takes
+/// them out of their parent's lock: each child locks its own.
+pub(crate) fn hold(children: Vec<Attached>, state: *const ()) -> bool {
+    children.iter().any(|c| c.node.contains(state))
+}
+
+/// The child with id `id` among `children` (each with the index of its member, named by
+/// `member`) or under them: its path of member names and its node. Takes them out of
+/// their parent's lock.
+pub(crate) fn find<'a>(
+    children: Vec<(usize, Attached)>,
+    member: impl Fn(usize) -> Option<&'a str>,
+    id: SourceId,
+) -> Option<(String, Arc<dyn ChildHub>)> {
+    for (i, child) in children {
+        let name = member(i).unwrap_or("?");
+        if child.id == id {
+            return Some((name.to_owned(), child.node));
+        }
+        if let Some((path, node)) = child.node.find_child(id) {
+            return Some((format!("{name}.{path}"), node));
+        }
+    }
+    None
+}
+
+/// The children a member holds, with their members' indices, taken out of the lock.
+pub(crate) fn held(children: &[Option<Attached>]) -> Vec<(usize, Attached)> {
+    let held = children.iter().enumerate();
+    held.filter_map(|(i, c)| Some((i, c.clone()?))).collect()
 }

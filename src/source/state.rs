@@ -226,23 +226,14 @@ impl<Api: RemoteObject> SourceState<Api> {
     /// and its subscriptions to every child under it.
     pub(crate) fn unsubscribe(&self, conn: ConnId, source: Option<SourceId>) {
         let inner = &mut *self.lock();
-        inner.subscribers.unsubscribe(conn, source);
-        for child in inner.children.iter().flatten() {
-            child.node.unsubscribe(conn, None);
-        }
+        children::unsubscribe(&mut inner.subscribers, &inner.children, conn, source);
     }
 
     /// Removes every subscription made under `source` (the source was disabled there), and
     /// those connections' subscriptions to every child under it.
     pub(crate) fn unsubscribe_all(&self, source: SourceId) {
         let inner = &mut *self.lock();
-        let conns = inner.subscribers.conns_of(source);
-        inner.subscribers.unsubscribe_all(source);
-        for child in inner.children.iter().flatten() {
-            for &conn in &conns {
-                child.node.unsubscribe(conn, None);
-            }
-        }
+        children::unsubscribe_all(&mut inner.subscribers, &inner.children, source);
     }
 
     /// The source held at child member `index`, if any (and if it is of API `C`).
@@ -392,26 +383,14 @@ impl<Api: RemoteObject> SourceState<Api> {
                 Vec::new()
             }
         };
-        for outbox in outboxes {
-            subscribers.add(place.source, outbox);
-        }
-        inits.push(ChildInit {
-            parent: place.parent,
-            slot: place.slot,
-            source: place.source,
-            signature: Api::signature(),
-            values,
-        });
-        children::lock_children(children, place.source, outboxes, inits, then);
+        let init = place.init(Api::signature(), values);
+        children::lock_subtree(subscribers, children, init, outboxes, inits, then);
     }
 
     /// See [`children::ChildHub::detach_tree`].
     pub(crate) fn detach_tree(&self) {
         let inner = &mut *self.lock();
-        inner.subscribers.clear();
-        for child in inner.children.iter().flatten() {
-            child.node.detach_tree();
-        }
+        children::detach(&mut inner.subscribers, &inner.children);
     }
 
     /// Marks it as hanging under a source (false if it already does), or as not.
@@ -427,7 +406,7 @@ impl<Api: RemoteObject> SourceState<Api> {
             return true;
         }
         let children: Vec<Attached> = self.lock().children.iter().flatten().cloned().collect();
-        children.iter().any(|c| c.node.contains(state))
+        children::hold(children, state)
     }
 
     /// The child with id `id` under this source: its path of member names and its node.
@@ -435,23 +414,8 @@ impl<Api: RemoteObject> SourceState<Api> {
         &self,
         id: SourceId,
     ) -> Option<(String, std::sync::Arc<dyn children::ChildHub>)> {
-        let children: Vec<(usize, Attached)> = self
-            .lock()
-            .children
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| Some((i, c.clone()?)))
-            .collect();
-        for (i, child) in children {
-            let name = Api::CHILDREN.get(i).map_or("?", |c| c.name);
-            if child.id == id {
-                return Some((name.to_owned(), child.node));
-            }
-            if let Some((path, node)) = child.node.find_child(id) {
-                return Some((format!("{name}.{path}"), node));
-            }
-        }
-        None
+        let children = children::held(&self.lock().children);
+        children::find(children, |i| Some(Api::CHILDREN.get(i)?.name), id)
     }
 }
 

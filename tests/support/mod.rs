@@ -6,6 +6,7 @@ pub mod attack;
 pub mod certs;
 pub mod counter_api;
 pub mod mutate;
+pub mod office_api;
 pub mod printer_api;
 pub mod processes;
 pub mod proxy;
