@@ -642,23 +642,26 @@ impl Host {
         runtime::run(move || async move { host.register(&info).await }).await?
     }
 
-    /// Serves a relayed source (a proxy's) under `name`, registered like any other when
-    /// `register` (a reverse proxy's, already in its own registry, is not).
-    pub(crate) async fn serve_relayed(
+    /// Serves a relayed source (a proxy's) under `name`, to be registered like any other
+    /// with [`Host::register_relayed`] when `register` (a reverse proxy's, already in its
+    /// own registry, is not): what to register.
+    pub(crate) fn serve_relayed(
         &self,
         name: &str,
         source: &crate::source::RelayedSource,
         register: bool,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<ObjectInfo>, Error> {
         let info = ObjectInfo {
             name: name.to_owned(),
             api: source.api().to_owned(),
             signature: source.signature(),
         };
         self.insert_hub(info.clone(), source.hub(), !register)?;
-        if !register {
-            return Ok(());
-        }
+        Ok(register.then_some(info))
+    }
+
+    /// Registers the relayed source `info` describes with this host's registry.
+    pub(crate) async fn register_relayed(&self, info: ObjectInfo) -> Result<(), Error> {
         let host = self.clone();
         runtime::run(move || async move { host.register(&info).await }).await?
     }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use bytes::Bytes;
 use futures::StreamExt;
+use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use super::registrar::registration_error;
@@ -20,7 +21,7 @@ use crate::proto::{SlotFuture, WriteFuture};
 use crate::replica::relay::{Relay, RelayEvents, Snapshot};
 use crate::replica::ReplicaState;
 use crate::source::{RelayedSource, Upstream};
-use crate::wire::{FailureKind, RemoteFailure};
+use crate::wire::{Encoding, FailureKind, RemoteFailure};
 
 /// Which of the other network's sources a proxy re-serves: by name and by API (each list
 /// empty: any).
@@ -217,13 +218,7 @@ impl Driver {
             return;
         }
         debug!(%name, at = %host_url, "relaying a source");
-        let link = Arc::new(Link {
-            host: self.host.clone(),
-            register: self.register,
-            name: name.to_owned(),
-            relay: Mutex::new(Weak::new()),
-            served: Mutex::new(None),
-        });
+        let link = Link::new(&self.host, name, self.register);
         let relay = Relay::new(name, Arc::clone(&link) as Arc<dyn RelayEvents>);
         *lock(&link.relay) = Arc::downgrade(&relay);
         let release = Box::new(self.node.attach_entry(name, relay));
@@ -255,69 +250,125 @@ impl Driver {
 
 /// Between one relay and the host: serves what the relay receives.
 struct Link {
-    host: Host,
-    register: bool,
+    encoding: Encoding,
     name: String,
     relay: Mutex<Weak<Relay>>,
-    served: Mutex<Option<RelayedSource>>,
+    /// The source the host should serve now, or none; [`keep_served`] makes it so.
+    wanted: watch::Sender<Option<RelayedSource>>,
 }
 
 impl Link {
+    /// A link serving on `host` what the relay of `name` receives (registered in the
+    /// host's registry when `register`).
+    fn new(host: &Host, name: &str, register: bool) -> Arc<Link> {
+        let (wanted, receiver) = watch::channel(None);
+        actix::spawn(keep_served(
+            host.clone(),
+            name.to_owned(),
+            register,
+            receiver,
+        ));
+        Arc::new(Link {
+            encoding: host.encoding(),
+            name: name.to_owned(),
+            relay: Mutex::new(Weak::new()),
+            wanted,
+        })
+    }
+
     /// Stops serving the source here (its replicas go `Suspect`).
     fn withdraw(&self) {
-        if lock(&self.served).take().is_none() {
-            return;
-        }
-        let host = self.host.clone();
-        let name = self.name.clone();
-        actix::spawn(async move {
-            if host.disable_remoting(&name).await.is_ok() {
+        self.wanted
+            .send_if_modified(|wanted| wanted.take().is_some());
+    }
+
+    /// The source served from this link's relay, if any.
+    fn served(&self) -> Option<RelayedSource> {
+        self.wanted.borrow().clone()
+    }
+}
+
+/// Serves on `host` under `name` the source `wanted` holds, withdraws it when it holds none,
+/// serves the new one when it is replaced — one step after the other, so a withdrawal
+/// never overtakes the serving (and registering) it follows. Ends, withdrawing, when the
+/// link is gone.
+async fn keep_served(
+    host: Host,
+    name: String,
+    register: bool,
+    mut wanted: watch::Receiver<Option<RelayedSource>>,
+) {
+    let mut serving: Option<RelayedSource> = None;
+    loop {
+        let want = wanted.borrow_and_update().clone();
+        let same = match (&want, &serving) {
+            (Some(want), Some(serving)) => want.is(serving),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            if serving.take().is_some() && host.disable_remoting(&name).await.is_ok() {
                 info!(%name, "withdrew a relayed source");
             }
-        });
+            if let Some(source) = want {
+                serving = serve(&host, &name, source, register).await;
+            }
+        }
+        if wanted.changed().await.is_err() {
+            break;
+        }
     }
+    if serving.is_some() {
+        let _ = host.disable_remoting(&name).await;
+    }
+}
+
+/// Serves `source` on `host` under `name` (and registers it when `register`): the source
+/// if the host serves it now.
+async fn serve(
+    host: &Host,
+    name: &str,
+    source: RelayedSource,
+    register: bool,
+) -> Option<RelayedSource> {
+    let registered = match host.serve_relayed(name, &source, register) {
+        Ok(Some(info)) => host.register_relayed(info).await,
+        Ok(None) => Ok(()),
+        Err(error) => {
+            warn!(%name, %error, "cannot serve a relayed source");
+            host.report(registration_error(name, error));
+            return None;
+        }
+    };
+    match registered {
+        Ok(()) => info!(%name, "serving a relayed source"),
+        Err(error) => {
+            warn!(%name, %error, "cannot register a relayed source");
+            host.report(registration_error(name, error));
+        }
+    }
+    Some(source)
 }
 
 impl RelayEvents for Link {
     fn init(&self, schema: &Bytes, tree: Snapshot) {
-        let mut served = lock(&self.served);
-        if let Some(source) = served.as_ref().filter(|s| s.signature() == tree.signature) {
+        let served = self.served();
+        if let Some(source) = served.filter(|s| s.signature() == tree.signature) {
             if let Err(error) = source.reinit(tree) {
                 warn!(name = %self.name, %error, "cannot relay a re-init");
             }
             return;
         }
         let upstream = Arc::new(ViaRelay(lock(&self.relay).clone()));
-        let source = match RelayedSource::new(schema.clone(), self.host.encoding(), tree, upstream)
-        {
-            Ok(source) => source,
-            Err(reason) => {
-                warn!(name = %self.name, %reason, "cannot relay this source");
-                return;
-            }
-        };
-        let replaced = served.replace(source.clone()).is_some();
-        drop(served);
-        let host = self.host.clone();
-        let name = self.name.clone();
-        let register = self.register;
-        actix::spawn(async move {
-            if replaced {
-                // Its API changed while away: served anew.
-                let _ = host.disable_remoting(&name).await;
-            }
-            match host.serve_relayed(&name, &source, register).await {
-                Ok(()) => info!(%name, "serving a relayed source"),
-                Err(error) => {
-                    warn!(%name, %error, "cannot serve a relayed source");
-                    host.report(registration_error(&name, error));
-                }
-            }
-        });
+        match RelayedSource::new(schema.clone(), self.encoding, tree, upstream) {
+            // A new source, or its API changed while away: served anew.
+            Ok(source) => drop(self.wanted.send_replace(Some(source))),
+            Err(reason) => warn!(name = %self.name, %reason, "cannot relay this source"),
+        }
     }
 
     fn child_change(&self, parent: &[u16], slot: u16, child: Option<Snapshot>) {
-        if let Some(source) = lock(&self.served).as_ref() {
+        if let Some(source) = self.served() {
             if let Err(error) = source.child_change(parent, slot, child) {
                 warn!(name = %self.name, %error, "cannot relay a child change");
             }
@@ -325,7 +376,7 @@ impl RelayEvents for Link {
     }
 
     fn change(&self, path: &[u16], index: u16, value: Bytes) {
-        if let Some(source) = lock(&self.served).as_ref() {
+        if let Some(source) = self.served() {
             if let Err(error) = source.change(path, index, value) {
                 warn!(name = %self.name, %error, "cannot relay a change");
             }
@@ -333,7 +384,7 @@ impl RelayEvents for Link {
     }
 
     fn signal(&self, path: &[u16], index: u16, args: &[u8]) {
-        if let Some(source) = lock(&self.served).as_ref() {
+        if let Some(source) = self.served() {
             if let Err(error) = source.signal(path, index, args) {
                 warn!(name = %self.name, %error, "cannot relay a signal");
             }

@@ -87,6 +87,11 @@ impl RelayedSource {
         self.root.signature
     }
 
+    /// Whether `other` is this source (a clone of it).
+    pub(crate) fn is(&self, other: &RelayedSource) -> bool {
+        Arc::ptr_eq(&self.root, &other.root)
+    }
+
     /// The object at `path`, if it holds one there now.
     fn at(&self, path: &[u16]) -> Option<Arc<Node>> {
         let mut node = Arc::clone(&self.root);
