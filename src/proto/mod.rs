@@ -22,6 +22,7 @@ pub(crate) mod admission;
 pub(crate) mod host;
 pub(crate) mod model;
 pub(crate) mod node;
+pub(crate) mod relay;
 pub(crate) mod replica;
 
 use std::future::Future;

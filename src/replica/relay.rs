@@ -17,6 +17,7 @@ use tracing::warn;
 use crate::error::SlotError;
 use crate::outbox::{ConnId, Outbox};
 use crate::proto::node::{init_children, ChildTree};
+use crate::proto::relay::Snapshot;
 use crate::proto::replica::{Offered, ReplicaCore};
 use crate::replica::shared::{
     invoke, lose_calls, write, InitOutcome, Link, PendingReply, ReplicaEntry, ReplicaProtocolError,
@@ -24,15 +25,6 @@ use crate::replica::shared::{
 use crate::replica::ReplicaState;
 use crate::values::ApiSchema;
 use crate::wire::{Encoding, SourceId};
-
-/// One object as relayed: a source's or a child's signature and values as received, and
-/// the children it holds (one place per child member of its API).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Snapshot {
-    pub(crate) signature: u64,
-    pub(crate) values: Vec<Bytes>,
-    pub(crate) children: Vec<Option<Snapshot>>,
-}
 
 /// What a relay tells of its source. `path` names an object of the tree: empty for the
 /// source itself, then the child member indices down to it.

@@ -16,8 +16,8 @@ use super::hosted::SourceHub;
 use crate::error::{Error, Kind};
 use crate::outbox::{ConnId, Outbox};
 use crate::proto::host::Caller;
+use crate::proto::relay::Snapshot;
 use crate::proto::{SlotFuture, WriteFuture};
-use crate::replica::relay::Snapshot;
 use crate::values::ApiSchema;
 use crate::wire::{ChildInit, Encoding, Packet, SourceId};
 
