@@ -16,6 +16,7 @@ use super::reconnect::{HostId, KnownHosts};
 use super::{BackgroundError, NodeConfig, Reporter};
 use crate::batch::Batched;
 use crate::error::Error;
+use crate::lifecycle::Backoff;
 use crate::outbox::{ConnId, Outbox, WriterEnd};
 use crate::proto::node::{NodeProtocol, ReplicaEntry};
 use crate::telemetry::{self, Side};
@@ -53,7 +54,9 @@ fn now() -> Instant {
 
 impl NodeActor {
     pub(crate) fn new(config: NodeConfig, reporter: Reporter) -> Self {
-        let hosts = KnownHosts::new(config.reconnect_initial, config.reconnect_max);
+        let (every, during) = config.reconnect_eager;
+        let backoff = Backoff::new(config.reconnect_initial, config.reconnect_max);
+        let hosts = KnownHosts::new(backoff.eager(every, during));
         let locations = Locations::new(config.connectors.clone());
         NodeActor {
             config,

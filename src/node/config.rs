@@ -25,6 +25,9 @@ pub struct NodeConfig {
     pub(crate) handshake_timeout: Duration,
     pub(crate) reconnect_initial: Duration,
     pub(crate) reconnect_max: Duration,
+    /// The eager phase: at most this between attempts, until the delays add up to the
+    /// second.
+    pub(crate) reconnect_eager: (Duration, Duration),
     pub(crate) heartbeat: Option<Duration>,
     pub(crate) store: Option<StoreHandle>,
     pub(crate) max_queued_bytes: usize,
@@ -65,8 +68,9 @@ impl Default for NodeConfig {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             encoding: Encoding::default(),
             handshake_timeout: Duration::from_secs(10),
-            reconnect_initial: Duration::from_millis(10),
+            reconnect_initial: Duration::from_millis(1),
             reconnect_max: Duration::from_millis(500),
+            reconnect_eager: (Duration::from_millis(50), Duration::from_secs(5)),
             heartbeat: None,
             store: None,
             max_queued_bytes: crate::outbox::DEFAULT_MAX_QUEUED,
@@ -136,15 +140,27 @@ impl NodeConfig {
     }
 
     /// The delay before the first reconnect attempt after a connection is lost, and the
-    /// most it grows to, doubling per failed attempt, with jitter (defaults 10 ms and 500 ms:
-    /// a host back after a one-second outage is found within about 1.2 s, and a dead host
-    /// sees at most two to four attempts a second). The delays start again from `initial`
-    /// only after a connection initialized a replica or stayed up for a second: a host that
-    /// accepts and then drops every connection is retried no faster than one that refuses
-    /// them.
+    /// most it grows to, doubling per failed attempt, with jitter (each shortened by up to
+    /// half; defaults 1 ms and 500 ms: a host restarted at once is back within a few
+    /// milliseconds, and a host dead for long sees two to four attempts a second). The
+    /// delays start again from `initial` only after a connection initialized a replica or
+    /// stayed up for a second: a host that accepts and then drops every connection is
+    /// retried no faster than one that refuses them. See also
+    /// [`NodeConfig::reconnect_eagerly`].
     pub fn reconnect_delays(mut self, initial: Duration, max: Duration) -> Self {
         self.reconnect_initial = initial;
         self.reconnect_max = max;
+        self
+    }
+
+    /// For the first `during` of an outage, the delays between reconnect attempts grow no
+    /// longer than `every` (kept between the initial delay and the maximum of
+    /// [`NodeConfig::reconnect_delays`]); after that they grow to the maximum. Defaults
+    /// 50 ms for 5 s: a host back within seconds — a restart, a redeploy — is found within
+    /// 50 ms of listening again, and only a longer outage backs off. `during` zero turns
+    /// the phase off.
+    pub fn reconnect_eagerly(mut self, every: Duration, during: Duration) -> Self {
+        self.reconnect_eager = (every, during);
         self
     }
 

@@ -36,17 +36,15 @@ struct KnownHost {
 /// Every host the node reconnects to.
 pub(crate) struct KnownHosts {
     hosts: Vec<KnownHost>,
-    initial: Duration,
-    max: Duration,
+    backoff: Backoff,
 }
 
 impl KnownHosts {
-    /// Hosts retried after `initial`, doubling up to `max`.
-    pub(crate) fn new(initial: Duration, max: Duration) -> KnownHosts {
+    /// Hosts retried as `backoff` says.
+    pub(crate) fn new(backoff: Backoff) -> KnownHosts {
         KnownHosts {
             hosts: Vec::new(),
-            initial,
-            max,
+            backoff,
         }
     }
 
@@ -56,7 +54,7 @@ impl KnownHosts {
             conn: None,
             connected_at: None,
             ever_connected: false,
-            backoff: Backoff::new(self.initial, self.max),
+            backoff: self.backoff.clone(),
             connecting: false,
             via_locator,
             retired: false,
@@ -114,6 +112,9 @@ impl KnownHosts {
             .map(|at| now.saturating_duration_since(at));
         if initialized || lived.is_some_and(|lived| lived >= HEALTHY_AFTER) {
             host.backoff.reset();
+        } else if lived.is_some() {
+            // It answers and drops: retrying eagerly would only make a storm of handshakes.
+            host.backoff.end_eager();
         }
     }
 
@@ -153,7 +154,10 @@ mod tests {
 
     #[test]
     fn one_attempt_at_a_time_and_none_while_connected() {
-        let mut hosts = KnownHosts::new(Duration::from_millis(10), Duration::from_millis(80));
+        let mut hosts = KnownHosts::new(Backoff::new(
+            Duration::from_millis(10),
+            Duration::from_millis(80),
+        ));
         let h = hosts.add(endpoint(1), false);
         assert_eq!(hosts.start_attempt(h), Some(endpoint(1)));
         assert_eq!(hosts.start_attempt(h), None, "already connecting");
@@ -167,7 +171,10 @@ mod tests {
 
     #[test]
     fn delays_double_and_reset_only_after_a_healthy_connection() {
-        let mut hosts = KnownHosts::new(Duration::from_millis(10), Duration::from_millis(80));
+        let mut hosts = KnownHosts::new(Backoff::new(
+            Duration::from_millis(10),
+            Duration::from_millis(80),
+        ));
         let h = hosts.add(endpoint(1), false);
         let ms = |n| Duration::from_millis(n);
         let mut delays: Vec<_> = (0..3)
@@ -192,7 +199,10 @@ mod tests {
 
     #[test]
     fn a_host_found_through_the_locator_retires_when_no_longer_listed() {
-        let mut hosts = KnownHosts::new(Duration::from_millis(10), Duration::from_millis(80));
+        let mut hosts = KnownHosts::new(Backoff::new(
+            Duration::from_millis(10),
+            Duration::from_millis(80),
+        ));
         let h = hosts.add(endpoint(2), true);
         assert!(hosts.retry_delay(h, 0.0, |_| true).is_some());
         assert_eq!(hosts.retry_delay(h, 0.0, |_| false), None);
