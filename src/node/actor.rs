@@ -148,12 +148,17 @@ impl NodeActor {
             return;
         };
         let config = self.config.clone();
+        // Whether the stream opened tells an outage (nothing listens) from a host that is
+        // there but whose sessions do not come up.
         let attempt = async move {
             let stream = endpoint
                 .connect(config.tls.as_ref(), &config.connectors)
-                .await?;
+                .await
+                .map_err(|error| (error, false))?;
             let wire = super::connection::dialect_wire(&endpoint, stream, &config);
-            establish(wire, &config, &endpoint.to_string()).await
+            establish(wire, &config, &endpoint.to_string())
+                .await
+                .map_err(|error| (error, true))
         };
         ctx.spawn(attempt.into_actor(self).map(move |result, act, ctx| {
             act.hosts.attempt_ended(h);
@@ -162,7 +167,10 @@ impl NodeActor {
                     info!(url = %act.hosts.endpoint(h), "connected to host");
                     act.register(established, Some(h), ctx);
                 }
-                Err(error) => {
+                Err((error, reached)) => {
+                    if reached {
+                        act.hosts.session_failed(h);
+                    }
                     act.report_failed_attempt(h, error);
                     act.retry_later(h, ctx);
                 }

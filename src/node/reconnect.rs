@@ -118,6 +118,12 @@ impl KnownHosts {
         }
     }
 
+    /// A stream to `h` opened but its session did not come up (the host, or something in
+    /// between, ends it during the greeting): no eager retries, they would only repeat it.
+    pub(crate) fn session_failed(&mut self, h: HostId) {
+        self.hosts[h].backoff.end_eager();
+    }
+
     /// How long to wait before trying `h` again (`jitter` in `[0, 1)`), or `None` when it is
     /// not to be retried: found through the locator, which no longer lists it (`listed`).
     pub(crate) fn retry_delay(
@@ -195,6 +201,23 @@ mod tests {
         hosts.connected(h, 3, start);
         hosts.lost(h, start, true);
         assert_eq!(hosts.retry_delay(h, 0.0, |_| false), Some(ms(10)));
+    }
+
+    #[test]
+    fn a_session_that_fails_after_its_stream_opened_ends_the_eager_phase() {
+        let ms = |n| Duration::from_millis(n);
+        let eager = Backoff::new(ms(1), ms(500)).eager(ms(50), Duration::from_secs(5));
+        let mut hosts = KnownHosts::new(eager);
+        let h = hosts.add(endpoint(3), false);
+        let delays: Vec<_> = (0..8)
+            .map(|_| hosts.retry_delay(h, 0.0, |_| false).unwrap())
+            .collect();
+        assert_eq!(delays[7], ms(50), "nothing listens: eager retries");
+        hosts.session_failed(h);
+        let delays: Vec<_> = (0..3)
+            .map(|_| hosts.retry_delay(h, 0.0, |_| false).unwrap())
+            .collect();
+        assert_eq!(delays, [ms(256), ms(500), ms(500)], "backing off again");
     }
 
     #[test]
