@@ -1,18 +1,20 @@
-//! A replicated model (Qt's `MODEL`): a player's playlist of 100 000 tracks that a replica
+//! Replicated models (Qt's `MODEL`): a player's playlist of 100 000 tracks that a replica
 //! pages through, holding only the rows it fetched, while the source adds, moves and
-//! changes tracks.
+//! changes tracks; and its library, a tree of artists and their albums, that the replica
+//! expands row by row.
 //!
 //! ```text
 //! cargo run --example playlist                # host and replica in one process, narrated
 //! cargo run --example playlist host URL       # only the host (prints "listening on URL")
 //! ```
 //! Then, for instance: `aro model URL Player.playlist size`,
-//! `aro model URL Player.playlist rows --first 500 --count 3`, `aro call URL Player shuffle`.
+//! `aro model URL Player.playlist rows --first 500 --count 3`, `aro call URL Player shuffle`,
+//! `aro model URL Player.library rows --parent 2`.
 
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_remote_objects::model::{ListModel, ModelChange};
+use actix_remote_objects::model::{ListModel, ModelChange, TreeItem, TreeModel};
 use actix_remote_objects::prelude::*;
 use futures::StreamExt;
 
@@ -27,11 +29,20 @@ pub struct Track {
     pub plays: u32,
 }
 
+/// One row of the library: an artist (whose children are albums) or an album.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Shelf {
+    pub name: String,
+    pub tracks: u32,
+}
+
 remote_object! {
     /// A music player.
     pub Player {
         /// What it plays, in order.
         model playlist: ListModel<Track>;
+        /// Artists, and under each its albums.
+        model library: TreeModel<Shelf>;
         /// Moves the first track to the end and counts a play of it.
         slot shuffle();
     }
@@ -66,6 +77,21 @@ impl Handler<player::Shuffle> for PlayerService {
 }
 
 const TRACKS: usize = 100_000;
+const ARTISTS: usize = 1_000;
+
+/// Artist `n` and its albums.
+fn artist(n: usize) -> TreeItem<Shelf> {
+    let albums = (0..n % 4 + 1)
+        .map(|a| {
+            TreeItem::leaf(Shelf {
+                name: format!("album {n}.{a}"),
+                tracks: 10,
+            })
+        })
+        .collect();
+    let name = format!("artist {n}");
+    TreeItem::new(Shelf { name, tracks: 0 }, albums)
+}
 
 async fn run_host(url: &str) -> Result<Host, actix_remote_objects::Error> {
     let host = Host::listen(url).await?;
@@ -82,6 +108,7 @@ async fn run_host(url: &str) -> Result<Host, actix_remote_objects::Error> {
             Ok(())
         }
     });
+    state.library().reset((0..ARTISTS).map(artist));
     host.enable_remoting(PlayerService(state)).await?;
     println!("listening on {}", host.url().unwrap_or(url));
     Ok(host)
@@ -128,6 +155,22 @@ async fn run_replica(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(ModelChange::Changed { first, .. }) = changes.next().await {
         println!("replica: the source confirmed the change of row {first}");
     }
+    let library = player
+        .library()
+        .ok_or("the player came without its library")?;
+    let artists = library.fetch(&[], 0..3).await?;
+    let albums = library.fetch(&[2], 0..artists[2].children).await?;
+    println!(
+        "replica: library of {:?} artists; {} has {} albums: {:?} ({} rows held)",
+        library.row_count(&[]),
+        artists[2].value.name,
+        artists[2].children,
+        albums
+            .iter()
+            .map(|a| a.value.name.as_str())
+            .collect::<Vec<_>>(),
+        library.cached_rows()
+    );
     Ok(())
 }
 

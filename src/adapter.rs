@@ -13,6 +13,12 @@
 //!
 //! Rows travel as the row type itself, so the schema is the adapter's with the row type
 //! filled in, and dynamic replicas decode rows like any value.
+//!
+//! A tree model is served as the tree adapter, `ItemTree`: the same members at the same
+//! indices, each signal (but `reset`) and slot naming the parent it is about first (a
+//! path of row indices from the root, `[]` for the root's rows), rows travelling as
+//! `(row, children)`, `current` a path, and the `rows` answer carrying the parent's child
+//! count before its rows.
 
 use std::any::TypeId;
 use std::collections::{BTreeMap, HashMap};
@@ -49,6 +55,8 @@ pub(crate) fn index(row: u64) -> usize {
 
 /// The adapter's wire name.
 pub(crate) const API_NAME: &str = "ItemModel";
+/// The tree adapter's wire name.
+pub(crate) const TREE_API_NAME: &str = "ItemTree";
 
 /// Property indices.
 pub(crate) const PROP_ROWS: u16 = 0;
@@ -78,16 +86,34 @@ const WHOLE_ROW_ROLE: &str = "display";
 
 /// The adapter's description with rows of type `R`.
 pub(crate) fn schema<R: ModelRow>() -> Result<ApiSchema, SchemaError> {
-    let mut b = SchemaBuilder::default();
-    let row = b.trace::<R>()?;
-    Ok(schema_of_rows(row, b.types()?))
+    form_schema::<R>(Form::List)
 }
 
 /// The adapter's description with rows of shape `row`, whose named types are `types` (a
 /// model known only from a peer's description of its rows).
 pub(crate) fn schema_of_rows(row: TypeFormat, types: BTreeMap<String, TypeDef>) -> ApiSchema {
+    schema_of(Form::List, row, types)
+}
+
+/// A list's adapter or a tree's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Form {
+    /// `ItemModel`: rows by index.
+    List,
+    /// `ItemTree`: rows by path, each with its child count; every signal and slot names
+    /// the parent it is about first.
+    Tree,
+}
+
+fn schema_of(form: Form, row: TypeFormat, types: BTreeMap<String, TypeDef>) -> ApiSchema {
     let u64_ = TypeFormat::U64;
-    let rows = TypeFormat::Seq(Box::new(row.clone()));
+    let path = TypeFormat::Seq(Box::new(u64_.clone()));
+    // A tree's rows travel with their number of children.
+    let item = match form {
+        Form::List => row.clone(),
+        Form::Tree => TypeFormat::Tuple(vec![row.clone(), u64_.clone()]),
+    };
+    let rows = TypeFormat::Seq(Box::new(item));
     let field = |name: &str, format: &TypeFormat| Field {
         name: name.to_owned(),
         format: format.clone(),
@@ -99,10 +125,17 @@ pub(crate) fn schema_of_rows(row: TypeFormat, types: BTreeMap<String, TypeDef>) 
         access,
         persisted: false,
     };
-    let member = |name: &str, args: Vec<Field>| MemberSchema {
-        name: name.to_owned(),
-        args,
-        returns: TypeFormat::Unit,
+    let member = |name: &str, args: Vec<Field>| {
+        let parent = (form == Form::Tree && name != "reset").then(|| field("parent", &path));
+        MemberSchema {
+            name: name.to_owned(),
+            args: parent.into_iter().chain(args).collect(),
+            returns: TypeFormat::Unit,
+        }
+    };
+    let (current_type, current) = match form {
+        Form::List => ("Option<u64>", u64_.clone()),
+        Form::Tree => ("Option<Vec<u64>>", path.clone()),
     };
     let properties = vec![
         property("rows", "u64", u64_.clone(), AccessFlag::ReadOnly),
@@ -114,8 +147,8 @@ pub(crate) fn schema_of_rows(row: TypeFormat, types: BTreeMap<String, TypeDef>) 
         ),
         property(
             "current",
-            "Option<u64>",
-            TypeFormat::Option(Box::new(TypeFormat::U64)),
+            current_type,
+            TypeFormat::Option(Box::new(current)),
             AccessFlag::ReadWrite,
         ),
     ];
@@ -125,6 +158,15 @@ pub(crate) fn schema_of_rows(row: TypeFormat, types: BTreeMap<String, TypeDef>) 
         field("total", &u64_),
     );
     let request = field("request", &TypeFormat::U32);
+    let answer = match form {
+        Form::List => vec![request.clone(), first.clone(), field("rows", &rows)],
+        Form::Tree => vec![
+            request.clone(),
+            first.clone(),
+            total.clone(),
+            field("rows", &rows),
+        ],
+    };
     let signals = vec![
         member(
             "inserted",
@@ -154,17 +196,18 @@ pub(crate) fn schema_of_rows(row: TypeFormat, types: BTreeMap<String, TypeDef>) 
             ],
         ),
         member("reset", vec![total]),
-        member(
-            "rows",
-            vec![request.clone(), first.clone(), field("rows", &rows)],
-        ),
+        member("rows", answer),
     ];
     let slots = vec![
         member("fetch", vec![request, first, count]),
         member("write", vec![field("row", &u64_), field("value", &row)]),
     ];
     ApiSchema {
-        api: API_NAME.to_owned(),
+        api: match form {
+            Form::List => API_NAME,
+            Form::Tree => TREE_API_NAME,
+        }
+        .to_owned(),
         signature: 0,
         properties,
         signals,
@@ -177,25 +220,48 @@ pub(crate) fn schema_of_rows(row: TypeFormat, types: BTreeMap<String, TypeDef>) 
 /// The adapter's signature with rows of type `R`: its schema's structural hash, computed
 /// once per row type.
 pub(crate) fn signature<R: ModelRow>() -> u64 {
-    static SIGNATURES: Mutex<Option<HashMap<TypeId, u64>>> = Mutex::new(None);
+    form_signature::<R>(Form::List)
+}
+
+/// The tree adapter's signature with rows of type `R`.
+pub(crate) fn tree_signature<R: ModelRow>() -> u64 {
+    form_signature::<R>(Form::Tree)
+}
+
+fn form_signature<R: ModelRow>(form: Form) -> u64 {
+    static SIGNATURES: Mutex<Option<HashMap<(TypeId, Form), u64>>> = Mutex::new(None);
     let mut cache = SIGNATURES.lock().unwrap_or_else(|p| p.into_inner());
     let cache = cache.get_or_insert_with(HashMap::new);
-    *cache.entry(TypeId::of::<R>()).or_insert_with(|| {
-        let hashed = schema::<R>()
+    *cache.entry((TypeId::of::<R>(), form)).or_insert_with(|| {
+        let hashed = form_schema::<R>(form)
             .map_err(|e| e.to_string())
             .and_then(|schema| schema.structural_signature());
         hashed.unwrap_or_else(|error| {
             // Like an API whose types cannot be described: the signature covers the name.
             tracing::warn!(%error, "cannot describe a model's row type");
-            crate::wire::fnv1a(std::any::type_name::<R>().as_bytes())
+            let name = format!("{form:?}{}", std::any::type_name::<R>());
+            crate::wire::fnv1a(name.as_bytes())
         })
     })
+}
+
+fn form_schema<R: ModelRow>(form: Form) -> Result<ApiSchema, SchemaError> {
+    let mut b = SchemaBuilder::default();
+    let row = b.trace::<R>()?;
+    Ok(schema_of(form, row, b.types()?))
 }
 
 /// The adapter's description with rows of type `R`, carrying its signature.
 pub(crate) fn described<R: ModelRow>() -> Result<ApiSchema, SchemaError> {
     let mut schema = schema::<R>()?;
     schema.signature = signature::<R>();
+    Ok(schema)
+}
+
+/// The tree adapter's description with rows of type `R`, carrying its signature.
+pub(crate) fn tree_described<R: ModelRow>() -> Result<ApiSchema, SchemaError> {
+    let mut schema = form_schema::<R>(Form::Tree)?;
+    schema.signature = tree_signature::<R>();
     Ok(schema)
 }
 
@@ -213,6 +279,26 @@ pub(crate) fn roles<R: ModelRow>() -> Vec<String> {
         }
     });
     fields.unwrap_or_else(|| vec![WHOLE_ROW_ROLE.to_owned()])
+}
+
+/// The indices of `roles` among the roles of rows of type `R`, for a change of only these.
+pub(crate) fn role_indices<R: ModelRow>(roles: &[&str]) -> Result<Vec<u16>, crate::Error> {
+    if roles.is_empty() {
+        return Ok(Vec::new());
+    }
+    let known = self::roles::<R>();
+    roles
+        .iter()
+        .map(|role| {
+            let index = known.iter().position(|k| k == role).ok_or_else(|| {
+                crate::error::Error::new(crate::error::Kind::InvalidValue(format!(
+                    "a row has no role {role:?} (its roles: {})",
+                    known.join(", ")
+                )))
+            })?;
+            Ok(index as u16)
+        })
+        .collect()
 }
 
 #[cfg(test)]

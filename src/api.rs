@@ -72,7 +72,8 @@ pub struct ChildInfo {
     pub api: &'static str,
     /// Declared `Option<…>`: the source may hold none.
     pub optional: bool,
-    /// A model (`model playlist: ListModel<Track>`): `api` is the model adapter's.
+    /// A model (`model playlist: ListModel<Track>`, or a `TreeModel`): `api` is the model
+    /// adapter's (or the tree adapter's).
     pub model: bool,
 }
 
@@ -85,6 +86,8 @@ pub trait ChildVisitor {
     fn visit<C: RemoteObject>(self) -> Self::Output;
     /// Called for a model member, with its row type.
     fn visit_model<R: crate::adapter::ModelRow>(self) -> Self::Output;
+    /// Called for a tree model member, with its row type.
+    fn visit_tree<R: crate::adapter::ModelRow>(self) -> Self::Output;
 }
 
 /// An API: the marker type `remote_object!` generates. It knows the API's wire identity,

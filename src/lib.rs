@@ -103,6 +103,10 @@ pub mod model {
     //! it (and asks for the rows around a miss), `fetch(range)` awaits rows, `changes()`
     //! streams what changed.
     //!
+    //! Rows with children are a [`TreeModel`] (`model files: TreeModel<Entry>`), whose rows
+    //! are named by paths from the top and whose replica, a [`TreeReplica`], fetches the
+    //! children of the rows it expands (the `guide::models` chapter shows both).
+    //!
     //! ```
     //! use actix_remote_objects::prelude::*;
     //! use actix_remote_objects::model::ListModel;
@@ -155,8 +159,8 @@ pub mod model {
     //! ```
 
     pub use crate::adapter::ModelRow;
-    pub use crate::replica::{ModelChange, ModelReplica};
-    pub use crate::source::ListModel;
+    pub use crate::replica::{ModelChange, ModelReplica, TreeChange, TreeReplica, TreeRow};
+    pub use crate::source::{ListModel, TreeItem, TreeModel};
 }
 
 /// Items the generated code uses; not part of the public API.

@@ -118,6 +118,22 @@ pub fn model_schema<R: crate::adapter::ModelRow>(
 /// The model adapter's wire name, for a model member's [`ChildInfo`].
 pub const MODEL_API: &str = crate::adapter::API_NAME;
 
+/// The description of tree model member `name`, whose rows are `R`: the tree adapter's API
+/// with the row type filled in.
+pub fn tree_schema<R: crate::adapter::ModelRow>(
+    name: &'static str,
+) -> Result<ChildSchema, SchemaError> {
+    Ok(ChildSchema {
+        name: name.to_owned(),
+        optional: false,
+        api: crate::adapter::tree_described::<R>()?,
+        model: true,
+    })
+}
+
+/// The tree adapter's wire name, for a tree model member's [`ChildInfo`].
+pub const TREE_API: &str = crate::adapter::TREE_API_NAME;
+
 /// What a source actor answered to a `checked` write: the value to set (through `set`, so
 /// every replica sees it in order) or its refusal, as the replica will read it.
 pub fn apply_write<T>(

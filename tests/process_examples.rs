@@ -110,6 +110,7 @@ async fn the_playlist_demo_pages_through_a_model_and_exits_cleanly() {
         "replica: fetched the first screen: \"track 0\" … \"track 19\" (20 rows held)",
         "replica: shuffled; first is now Some(\"track 1\"); diffs Some(Moved { first: 0, count: 1, to: 99999 }), Some(Changed { first: 99999, count: 1, roles: [\"plays\"] })",
         "replica: the source confirmed the change of row 0",
+        "replica: library of Some(1000) artists; artist 2 has 3 albums: [\"album 2.0\", \"album 2.1\", \"album 2.2\"] (6 rows held)",
     ] {
         assert!(stdout.lines().any(|l| l == line), "no {line:?} in:\n{stdout}");
     }

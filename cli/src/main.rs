@@ -11,6 +11,7 @@
 //! aro schema URL SOURCE                      a source's API as JSON (what `serve` reads)
 //! aro wait URL SOURCE                        wait until a source is up (within --timeout)
 //! aro model URL SOURCE.MODEL size|rows|watch  a model's row count, rows (--first, --count) or diffs
+//!                                            (a tree's: of the children of --parent 0/2)
 //! aro monitor URL                            every source's changes and signals, until interrupted
 //! aro serve URL SCHEMA.json [--name NAME]    serve a mock source of that API
 //! aro completions SHELL                      a completion script for bash, zsh, fish…
@@ -141,6 +142,10 @@ enum Command {
         /// How many rows `rows` prints (at most).
         #[arg(long, default_value_t = 100)]
         count: u64,
+        /// For a tree model: the row whose children `size` and `rows` are about, as its
+        /// path of row indices (`2`, `0/3`); the top level if omitted.
+        #[arg(long, value_parser = parse_path)]
+        parent: Option<Path>,
     },
     /// Print a source's API as JSON: the schema `aro serve` reads.
     Schema {
@@ -232,16 +237,15 @@ async fn main() -> ExitCode {
             action,
             first,
             count,
+            parent,
         } => {
-            model(
-                &url,
-                &name,
+            let rows = first..first.saturating_add(count);
+            let at = ModelAt {
                 action,
-                first..first.saturating_add(count),
-                timeout,
-                out,
-            )
-            .await
+                rows,
+                parent,
+            };
+            model(&url, &name, at, timeout, out).await
         }
         Command::Wait { url, source } => wait(&url, &source, timeout, out).await,
         Command::Serve { url, schema, name } => serve::run(&url, &schema, name.as_deref()).await,
@@ -759,59 +763,76 @@ async fn schema(url: &str, source: &str, timeout: Duration, out: Output) -> Resu
 /// The most rows one fetch asks for (the model's own limit).
 const FETCH_ROWS: u64 = 4096;
 
+/// A row's path in a tree model, from the root.
+type Path = Vec<u64>;
+
+fn parse_path(text: &str) -> Result<Path, String> {
+    text.split('/')
+        .map(|k| {
+            k.parse()
+                .map_err(|_| format!("{k:?} is not a row index (a path is `0/3`)"))
+        })
+        .collect()
+}
+
+/// What `aro model` reads, and where.
+struct ModelAt {
+    action: ModelAction,
+    rows: std::ops::Range<u64>,
+    /// The parent row, in a tree model.
+    parent: Option<Path>,
+}
+
 async fn model(
     url: &str,
     name: &str,
-    action: ModelAction,
-    rows: std::ops::Range<u64>,
+    at: ModelAt,
     timeout: Duration,
     out: Output,
 ) -> Result<(), Failure> {
     let node = connect(url, timeout).await?;
     let replica = replica(&node, url, name, timeout).await?;
-    // A model is served as the model adapter's API.
-    if schema_of(&replica)?.api != "ItemModel" {
-        return fail(format!("{name} is not a model"));
-    }
-    match action {
-        ModelAction::Size => out.value(&replica.property("rows")?.to_json()),
-        ModelAction::Rows => out.value(&Json::Array(fetch_rows(&replica, rows).await?)),
+    // A model is served as the model adapter's API, a tree as the tree adapter's.
+    let parent = match (schema_of(&replica)?.api.as_str(), at.parent) {
+        ("ItemModel", None) => None,
+        ("ItemModel", Some(_)) => return fail(format!("{name} is a list: it has no --parent")),
+        ("ItemTree", parent) => Some(parent.unwrap_or_default()),
+        _ => return fail(format!("{name} is not a model")),
+    };
+    let top_level = parent.as_ref().is_none_or(Vec::is_empty);
+    match at.action {
+        ModelAction::Size if top_level => out.value(&replica.property("rows")?.to_json()),
+        ModelAction::Size => {
+            let (total, _) =
+                fetch_part(&replica, &mut replica.events(), parent.as_deref(), 0, 0, 0).await?;
+            out.value(&json!(total))
+        }
+        ModelAction::Rows => {
+            let rows = fetch_rows(&replica, parent.as_deref(), at.rows).await?;
+            out.value(&Json::Array(rows))
+        }
         ModelAction::Watch => follow(vec![(name.to_owned(), replica)], out).await?,
     }
     node.shutdown().await;
     Ok(())
 }
 
-/// The model's rows in `rows` (clipped to the model), fetched in parts: each answer comes
-/// as a `rows` signal to this connection, before the call's reply.
+/// The model's rows in `rows` (clipped to the model; in a tree, of `parent`'s children,
+/// each as `{"value", "children"}`), fetched in parts.
 async fn fetch_rows(
     replica: &DynamicReplica,
+    parent: Option<&[u64]>,
     rows: std::ops::Range<u64>,
 ) -> Result<Vec<Json>, Failure> {
     let mut events = replica.events();
     let mut fetched = Vec::new();
     let mut at = rows.start;
-    for request in 1u64.. {
+    for request in 1u32.. {
         if at >= rows.end {
             break;
         }
         let count = (rows.end - at).min(FETCH_ROWS);
-        let args = vec![Value::UInt(request), Value::UInt(at), Value::UInt(count)];
-        replica.call("fetch", args).await?;
-        let part = loop {
-            match events.next().await {
-                Some(DynamicEvent::Signal { name, args }) if name == "rows" => {
-                    if args.first().map(|(_, v)| v.to_json()) == Some(json!(request)) {
-                        break args.get(2).map(|(_, v)| v.to_json());
-                    }
-                }
-                Some(_) => {}
-                None => return fail("the model replica went away"),
-            }
-        };
-        let Some(Json::Array(part)) = part else {
-            return fail("the source answered a fetch with no rows");
-        };
+        let (_, part) = fetch_part(replica, &mut events, parent, request, at, count).await?;
         let got = part.len() as u64;
         fetched.extend(part);
         if got < count {
@@ -820,4 +841,59 @@ async fn fetch_rows(
         at += got;
     }
     Ok(fetched)
+}
+
+/// One fetch: the answer comes as a `rows` signal to this connection, before the call's
+/// reply. Returns the parent's child count (in a tree) and the rows.
+async fn fetch_part(
+    replica: &DynamicReplica,
+    events: &mut (impl futures::Stream<Item = DynamicEvent> + Unpin),
+    parent: Option<&[u64]>,
+    request: u32,
+    first: u64,
+    count: u64,
+) -> Result<(u64, Vec<Json>), Failure> {
+    let mut args = vec![
+        Value::UInt(request.into()),
+        Value::UInt(first),
+        Value::UInt(count),
+    ];
+    // A tree's members name the parent first; its answer carries the count before the rows.
+    let (request_at, rows_at) = match parent {
+        Some(parent) => {
+            args.insert(
+                0,
+                Value::Seq(parent.iter().map(|&k| Value::UInt(k)).collect()),
+            );
+            (1, 4)
+        }
+        None => (0, 2),
+    };
+    replica.call("fetch", args).await?;
+    let answer = loop {
+        match events.next().await {
+            Some(DynamicEvent::Signal { name, args }) if name == "rows" => {
+                if args.get(request_at).map(|(_, v)| v.to_json()) == Some(json!(request)) {
+                    break args;
+                }
+            }
+            Some(_) => {}
+            None => return fail("the model replica went away"),
+        }
+    };
+    let Some(Json::Array(rows)) = answer.get(rows_at).map(|(_, v)| v.to_json()) else {
+        return fail("the source answered a fetch with no rows");
+    };
+    if parent.is_none() {
+        return Ok((0, rows));
+    }
+    let total = answer
+        .get(3)
+        .and_then(|(_, v)| v.to_json().as_u64())
+        .unwrap_or(0);
+    let rows = rows
+        .into_iter()
+        .map(|row| json!({"value": row[0], "children": row[1]}))
+        .collect();
+    Ok((total, rows))
 }

@@ -245,6 +245,35 @@ fn a_model_is_read_by_size_and_rows() {
 }
 
 #[test]
+fn a_tree_model_is_read_by_parent() {
+    let host = PrinterHost::of("playlist");
+    let url = host.url.as_str();
+    let model = "Player.library";
+    assert_eq!(json(&ok(&["model", url, model, "size"])), 1000);
+    assert_eq!(
+        json(&ok(&["model", url, model, "size", "--parent", "3"])),
+        4
+    );
+    assert_eq!(
+        json(&ok(&[
+            "model", url, model, "rows", "--first", "2", "--count", "1"
+        ])),
+        serde_json::json!([{"value": {"name": "artist 2", "tracks": 0}, "children": 3}])
+    );
+    assert_eq!(
+        json(&ok(&["model", url, model, "rows", "--parent", "1"])),
+        serde_json::json!([
+            {"value": {"name": "album 1.0", "tracks": 10}, "children": 0},
+            {"value": {"name": "album 1.1", "tracks": 10}, "children": 0},
+        ])
+    );
+    let none = json(&ok(&["model", url, model, "rows", "--parent", "1/0"]));
+    assert_eq!(none, serde_json::json!([]), "an album has no children");
+    let error = failing(&["model", url, "Player.playlist", "size", "--parent", "1"]);
+    assert!(error.contains("is a list: it has no --parent"), "{error}");
+}
+
+#[test]
 fn watch_prints_changes_and_signals_as_they_happen() {
     let host = PrinterHost::start();
     let mut watch = Command::new(env!("CARGO_BIN_EXE_aro"))

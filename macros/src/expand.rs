@@ -558,7 +558,11 @@ fn source_child_methods(c: &ChildDef, idx: u16) -> TokenStream {
     let lib = quote!(::actix_remote_objects);
     let (docs, name, api) = (child_docs(c), &c.name, &c.api);
     if let Some(row) = &c.model {
-        let get = quote_spanned!(api.span()=> self.state.model::<#row>(#idx));
+        let get = if c.tree {
+            quote_spanned!(api.span()=> self.state.tree::<#row>(#idx))
+        } else {
+            quote_spanned!(api.span()=> self.state.model::<#row>(#idx))
+        };
         return quote! {
             #docs
             pub fn #name(&self) -> #api {
@@ -666,8 +670,17 @@ fn replica_ext(def: &ApiDef) -> TokenStream {
         if let Some(row) = &c.model {
             // Every use of the row type at the member's type: a row type that lacks a
             // bound is one error there.
-            let replica = quote_spanned!(api.span()=> ::core::option::Option<::actix_remote_objects::model::ModelReplica<#row>>);
-            let get = quote_spanned!(api.span()=> self.child_model::<#row>(#idx));
+            let (replica, get) = if c.tree {
+                (
+                    quote_spanned!(api.span()=> ::core::option::Option<::actix_remote_objects::model::TreeReplica<#row>>),
+                    quote_spanned!(api.span()=> self.child_tree::<#row>(#idx)),
+                )
+            } else {
+                (
+                    quote_spanned!(api.span()=> ::core::option::Option<::actix_remote_objects::model::ModelReplica<#row>>),
+                    quote_spanned!(api.span()=> self.child_model::<#row>(#idx)),
+                )
+            };
             decls.push(quote! {
                 #docs
                 ///
@@ -820,7 +833,8 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
     let child_infos = def.children.iter().map(|c| {
         let (name, api, optional) = (LitStr::new(&c.name.to_string(), c.name.span()), &c.api, c.optional);
         if c.model.is_some() {
-            return quote!(#private::ChildInfo { name: #name, api: #private::MODEL_API, optional: false, model: true });
+            let api = if c.tree { quote!(#private::TREE_API) } else { quote!(#private::MODEL_API) };
+            return quote!(#private::ChildInfo { name: #name, api: #api, optional: false, model: true });
         }
         quote!(#private::ChildInfo { name: #name, api: <#api as #lib::RemoteObject>::NAME, optional: #optional, model: false })
     });
@@ -831,6 +845,9 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
             c.optional,
         );
         if let Some(row) = &c.model {
+            if c.tree {
+                return quote_spanned!(api.span()=> #private::tree_schema::<#row>(#name)?);
+            }
             return quote_spanned!(api.span()=> #private::model_schema::<#row>(#name)?);
         }
         quote!(#private::child_schema::<#api>(#wire_name, #name, #optional)?)
@@ -838,7 +855,11 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
     let child_arms = def.children.iter().enumerate().map(|(i, c)| {
         let (idx, api) = (index(i), &c.api);
         if let Some(row) = &c.model {
-            let visit = quote_spanned!(api.span()=> visitor.visit_model::<#row>());
+            let visit = if c.tree {
+                quote_spanned!(api.span()=> visitor.visit_tree::<#row>())
+            } else {
+                quote_spanned!(api.span()=> visitor.visit_model::<#row>())
+            };
             return quote!(#idx => ::core::option::Option::Some(#visit),);
         }
         quote!(#idx => ::core::option::Option::Some(visitor.visit::<#api>()),)

@@ -42,6 +42,8 @@ pub struct ChildDef {
     pub optional: bool,
     /// A model member (`model playlist: ListModel<Track>`): its row type.
     pub model: Option<Type>,
+    /// The model is a `TreeModel<Row>` (rows with children), not a `ListModel<Row>`.
+    pub tree: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -337,6 +339,7 @@ fn parse_child(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<ChildDef
         api,
         optional,
         model: None,
+        tree: false,
     })
 }
 
@@ -345,11 +348,16 @@ fn parse_model(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<ChildDef
     let name: Ident = input.parse()?;
     input.parse::<Token![:]>()?;
     let ty: syn::TypePath = input.parse()?;
-    let not_a_model =
-        || syn::Error::new_spanned(&ty, "a model is a `ListModel<Row>`, `Row` a serde type");
+    let not_a_model = || {
+        syn::Error::new_spanned(
+            &ty,
+            "a model is a `ListModel<Row>` or a `TreeModel<Row>`, `Row` a serde type",
+        )
+    };
     let last = ty.path.segments.last().ok_or_else(not_a_model)?;
+    let tree = last.ident == "TreeModel";
     let row = match &last.arguments {
-        syn::PathArguments::AngleBracketed(args) if last.ident == "ListModel" => {
+        syn::PathArguments::AngleBracketed(args) if last.ident == "ListModel" || tree => {
             match args.args.iter().collect::<Vec<_>>().as_slice() {
                 [syn::GenericArgument::Type(row)] => row.clone(),
                 _ => return Err(not_a_model()),
@@ -366,6 +374,7 @@ fn parse_model(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<ChildDef
         api: ty.path.clone(),
         optional: false,
         model: Some(row),
+        tree,
     })
 }
 

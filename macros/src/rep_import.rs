@@ -361,6 +361,7 @@ fn class_def(class: &rep::Class, ctx: &Context<'_>, path: &str) -> syn::Result<A
                     api: syn::parse_quote!(::actix_remote_objects::model::ListModel<#row>),
                     optional: false,
                     model: Some(syn::parse_quote!(#row)),
+                    tree: false,
                 });
             }
             rep::ClassMember::Child {
@@ -382,6 +383,7 @@ fn class_def(class: &rep::Class, ctx: &Context<'_>, path: &str) -> syn::Result<A
                     // A Qt sub-object is a pointer: a source may hold none.
                     optional: true,
                     model: None,
+                    tree: false,
                 });
             }
         }

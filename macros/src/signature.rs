@@ -39,7 +39,8 @@ fn canonical(def: &ApiDef) -> String {
     }
     for c in &def.children {
         if let Some(row) = &c.model {
-            s += &format!("model {}:{};", c.name, ty(row));
+            let kind = if c.tree { "tree" } else { "model" };
+            s += &format!("{kind} {}:{};", c.name, ty(row));
             continue;
         }
         let optional = if c.optional { "?" } else { "" };

@@ -105,6 +105,12 @@ pub(crate) struct BadDiff {
     what: &'static str,
 }
 
+impl BadDiff {
+    pub(crate) fn new(total: u64, what: &'static str) -> BadDiff {
+        BadDiff { total, what }
+    }
+}
+
 /// What applying a diff did.
 #[derive(Debug)]
 pub(crate) struct Applied<R> {
@@ -207,6 +213,24 @@ impl<R: Clone> ModelWindow<R> {
     /// Row `row` if held, without fetching it.
     pub(crate) fn peek(&self, row: u64) -> Option<&R> {
         self.rows.get(&row)
+    }
+
+    /// Row `row` if held, to change in place (a tree's child count).
+    pub(crate) fn peek_mut(&mut self, row: u64) -> Option<&mut R> {
+        self.rows.get_mut(&row)
+    }
+
+    /// Eviction keeps the rows nearest `row` from now on.
+    pub(crate) fn look_at(&mut self, row: u64) {
+        self.focus = row;
+    }
+
+    /// Drops the rows farthest from the focus until at most `max` are held (a tree
+    /// sharing one budget among its windows).
+    pub(crate) fn evict_to(&mut self, max: usize) {
+        let capacity = std::mem::replace(&mut self.capacity, max);
+        self.evict();
+        self.capacity = capacity;
     }
 
     /// Fetches for rows `first..first + count` (clipped to the model), one per
@@ -416,7 +440,7 @@ impl<R: Clone> ModelWindow<R> {
 
 /// Where row `k` is after `count` rows at `first` moved to start at `to` (an index in the
 /// rows after the move).
-fn moved(k: u64, first: u64, count: u64, to: u64) -> u64 {
+pub(crate) fn moved(k: u64, first: u64, count: u64, to: u64) -> u64 {
     if (first..first + count).contains(&k) {
         return to + (k - first);
     }

@@ -345,6 +345,12 @@ impl QtApi {
     pub fn from_schema(schema: &ApiSchema) -> Result<QtApi, QtApiError> {
         let mut children = Vec::with_capacity(schema.children.len());
         for child in &schema.children {
+            if child.model && child.api.api == crate::adapter::TREE_API_NAME {
+                return Err(QtApiError::NotCarried(format!(
+                    "{}: the tree model {} is not shown to Qt nodes (list models are)",
+                    schema.api, child.name
+                )));
+            }
             let model = match child.model {
                 true => Some(std::sync::Arc::new(
                     super::model::ModelFace::of_adapter(&child.api).ok_or_else(|| {
@@ -1382,5 +1388,31 @@ impl QtApi {
             .remove(class_name)
             .unwrap_or_default();
         Ok(api)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_with_a_tree_model_is_not_shown_to_qt_nodes_and_says_why() {
+        let schema = ApiSchema {
+            api: "Explorer".to_owned(),
+            signature: 0,
+            properties: Vec::new(),
+            signals: Vec::new(),
+            slots: Vec::new(),
+            types: Default::default(),
+            children: vec![crate::__private::tree_schema::<String>("files").unwrap()],
+        };
+        let refused = QtApi::from_schema(&schema).unwrap_err();
+        assert!(
+            matches!(&refused, QtApiError::NotCarried(why) if why.contains("tree model files")),
+            "{refused:?}"
+        );
+        let mut listed = schema;
+        listed.children = vec![crate::__private::model_schema::<String>("files").unwrap()];
+        assert!(QtApi::from_schema(&listed).is_ok(), "a list model is");
     }
 }

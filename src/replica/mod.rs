@@ -7,10 +7,12 @@ pub(crate) mod model;
 pub(crate) mod relay;
 pub(crate) mod shared;
 pub(crate) mod state_cell;
+pub(crate) mod tree;
 
 pub(crate) use actor::LazyActor;
 pub use actor::ReplicaActor;
 pub use model::{ModelChange, ModelReplica};
+pub use tree::{TreeChange, TreeReplica, TreeRow};
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -228,6 +230,16 @@ impl<A: RemoteObject> Replica<A> {
         let shared = self.shared.model::<R>(index)?;
         let parent: Arc<dyn std::any::Any + Send + Sync> = self._token.clone();
         Some(ModelReplica::new(shared, parent))
+    }
+
+    /// The replica of tree model member `index` (generated getters, `replica.files()`,
+    /// call this): `None` until the replica is initialized. It shares this replica's
+    /// subscription and connection, and keeps it.
+    #[doc(hidden)]
+    pub fn child_tree<R: crate::adapter::ModelRow>(&self, index: u16) -> Option<TreeReplica<R>> {
+        let shared = self.shared.tree::<R>(index)?;
+        let parent: Arc<dyn std::any::Any + Send + Sync> = self._token.clone();
+        Some(TreeReplica::new(shared, parent))
     }
 
     /// Calls a slot and waits for its result: the same as `send(msg)`, flattened, and one

@@ -303,7 +303,7 @@ impl<T: ModelRow> ModelShared<T> {
     }
 }
 
-fn public_change(change: Change, roles: &[String]) -> ModelChange {
+pub(super) fn public_change(change: Change, roles: &[String]) -> ModelChange {
     match change {
         Change::Inserted { first, count } => ModelChange::Inserted {
             first: index(first),
@@ -651,18 +651,7 @@ impl<T: ModelRow> ModelReplica<T> {
         &self,
         send: impl FnOnce(&mut ReplicaCore<Link, PendingReply>, PendingReply) -> Option<PendingReply>,
     ) -> PendingWrite<()> {
-        let (tx, rx) = oneshot::channel();
-        let complete: PendingReply = Box::new(move |reply| {
-            let _ = tx.send(reply);
-        });
-        let refused = send(&mut self.shared.lock().core, complete);
-        if let Some(complete) = refused {
-            complete(Err(SlotError::NotConnected));
-        }
-        PendingWrite::new(async move {
-            rx.await.map_err(|_| SlotError::ConnectionLost)??;
-            Ok(())
-        })
+        answered(&mut self.shared.lock().core, send)
     }
 
     /// What changes from now on, in the order the source made the changes: rows inserted,
@@ -676,4 +665,23 @@ impl<T: ModelRow> ModelReplica<T> {
             Delivered::Lagged(_) => ModelChange::Lagged,
         })
     }
+}
+
+/// A request to the source that `send` makes on `core` (with what completes it), resolving
+/// once the source answered; `NotConnected` at once when there is no link.
+pub(super) fn answered(
+    core: &mut ReplicaCore<Link, PendingReply>,
+    send: impl FnOnce(&mut ReplicaCore<Link, PendingReply>, PendingReply) -> Option<PendingReply>,
+) -> PendingWrite<()> {
+    let (tx, rx) = oneshot::channel();
+    let complete: PendingReply = Box::new(move |reply| {
+        let _ = tx.send(reply);
+    });
+    if let Some(complete) = send(core, complete) {
+        complete(Err(SlotError::NotConnected));
+    }
+    PendingWrite::new(async move {
+        rx.await.map_err(|_| SlotError::ConnectionLost)??;
+        Ok(())
+    })
 }

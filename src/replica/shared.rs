@@ -169,6 +169,14 @@ impl ChildVisitor for MakeChild {
             present: false,
         }
     }
+    fn visit_tree<R: crate::adapter::ModelRow>(self) -> ChildSlot {
+        let shared = super::tree::TreeShared::<R>::new(self.name, self.encoding, self.delivery);
+        ChildSlot {
+            entry: shared.clone(),
+            handles: Arc::new(shared),
+            present: false,
+        }
+    }
 }
 
 /// Each subscriber reads from a bounded queue of its own (see [`super::delivery`]).
@@ -311,14 +319,24 @@ impl<A: RemoteObject> ReplicaShared<A> {
         &self,
         index: u16,
     ) -> Option<Arc<super::model::ModelShared<R>>> {
+        self.model_at(index)
+    }
+
+    /// The replica of tree model member `index`, as [`ReplicaShared::model`].
+    pub(crate) fn tree<R: crate::adapter::ModelRow>(
+        &self,
+        index: u16,
+    ) -> Option<Arc<super::tree::TreeShared<R>>> {
+        self.model_at(index)
+    }
+
+    fn model_at<M: Clone + 'static>(&self, index: u16) -> Option<M> {
         let inner = self.lock();
         let slot = inner.children.get(usize::from(index))?.as_ref()?;
         if !slot.present {
             return None;
         }
-        slot.handles
-            .downcast_ref::<Arc<super::model::ModelShared<R>>>()
-            .cloned()
+        slot.handles.downcast_ref::<M>().cloned()
     }
 
     /// The replica of child member `index`, made now if it was not yet.

@@ -5,23 +5,19 @@
 //! and queued under the same lock, so every replica applies diffs and answers to the rows
 //! exactly as they stood (see `proto::model`).
 //!
-//! A slow replica: diffs cannot be coalesced like property values, and dropping one would
-//! leave the replica's window wrong. So once a subscriber's connection lags (more is queued
-//! than the point where property values start to coalesce, 256 KiB), the model stops
-//! sending it diffs and queues a marker; when the
-//! connection's writer reaches the marker (the peer read everything before it), the model
-//! sends that subscriber one reset, and diffs again from there. Its connection stays open.
+//! A slow replica gets a reset instead of the diffs it fell behind on (see
+//! `model_subscribers`).
 
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::Stream;
-use serde::Serialize;
-use tracing::{debug, warn};
+use tracing::warn;
 
 use super::children::{next_child_id, Attached, ChildHub, Place};
 use super::hosted::SourceHub;
+use super::model_subscribers::{ready, ModelSubscribers, OnCaughtUp};
 use crate::adapter::{self, ModelRow, PROP_CURRENT, SIG_CHANGED, SIG_INSERTED, SIG_MOVED};
 use crate::adapter::{SIG_REMOVED, SIG_RESET, SIG_ROWS, SLOT_FETCH, SLOT_WRITE};
 use crate::error::{Error, Kind};
@@ -29,7 +25,7 @@ use crate::outbox::{ConnId, Outbox};
 use crate::proto::host::Caller;
 use crate::proto::model::MAX_FETCH_ROWS;
 use crate::proto::{SlotFuture, WriteFuture};
-use crate::wire::{ChildInit, Encoding, FailureKind, Packet, RemoteFailure, SourceId};
+use crate::wire::{ChildInit, Encoding, Packet, SourceId};
 
 /// Inserts of up to this many rows carry their values; larger ones leave replicas to fetch
 /// the rows they show.
@@ -65,7 +61,7 @@ impl<T: ModelRow> std::fmt::Debug for ListModel<T> {
         let state = self.shared.lock();
         f.debug_struct("ListModel")
             .field("rows", &state.rows.len())
-            .field("subscribers", &state.subscribers.len())
+            .field("subscribers", &state.subs.len())
             .finish_non_exhaustive()
     }
 }
@@ -88,20 +84,9 @@ struct Shared<T: ModelRow> {
 struct State<T> {
     rows: Vec<T>,
     current: Option<u64>,
-    encoding: Encoding,
-    subscribers: Vec<Subscriber>,
-    /// The number of subscribers, for whoever watches it (made on the first ask).
-    count: Option<tokio::sync::watch::Sender<usize>>,
+    subs: ModelSubscribers,
     attached: bool,
     accept_writes: Option<Arc<WritePolicy<T>>>,
-}
-
-/// A replica connection subscribed to the model, under the id the model has there.
-struct Subscriber {
-    source: SourceId,
-    outbox: Outbox,
-    /// Fell behind: gets no diffs until its connection drains to the marker queued then.
-    lagging: bool,
 }
 
 fn out_of_range(row: usize, rows: usize) -> Error {
@@ -115,9 +100,7 @@ impl<T: ModelRow> ListModel<T> {
             state: Mutex::new(State {
                 rows,
                 current: None,
-                encoding: Encoding::default(),
-                subscribers: Vec::new(),
-                count: None,
+                subs: ModelSubscribers::new(),
                 attached: false,
                 accept_writes: None,
             }),
@@ -196,9 +179,11 @@ impl<T: ModelRow> ListModel<T> {
         } else {
             &[]
         };
-        let frame = state.frame(SIG_INSERTED, &(first, count, inline, total))?;
+        let frame = state
+            .subs
+            .frame(SIG_INSERTED, &(first, count, inline, total))?;
         state.rows.splice(at..at, new);
-        state.fan_out(frame, &self.shared.this);
+        state.subs.fan_out(frame, &self.shared.on_caught_up());
         Ok(())
     }
 
@@ -220,9 +205,9 @@ impl<T: ModelRow> ListModel<T> {
         }
         let (first, count) = (range.start as u64, range.len() as u64);
         let total = (len - range.len()) as u64;
-        let frame = state.frame(SIG_REMOVED, &(first, count, total))?;
+        let frame = state.subs.frame(SIG_REMOVED, &(first, count, total))?;
         let removed = state.rows.drain(range).collect();
-        state.fan_out(frame, &self.shared.this);
+        state.subs.fan_out(frame, &self.shared.on_caught_up());
         Ok(removed)
     }
 
@@ -241,10 +226,12 @@ impl<T: ModelRow> ListModel<T> {
             return Ok(());
         }
         let (first, count) = (range.start as u64, range.len() as u64);
-        let frame = state.frame(SIG_MOVED, &(first, count, to as u64, len as u64))?;
+        let frame = state
+            .subs
+            .frame(SIG_MOVED, &(first, count, to as u64, len as u64))?;
         let block: Vec<T> = state.rows.drain(range).collect();
         state.rows.splice(to..to, block);
-        state.fan_out(frame, &self.shared.this);
+        state.subs.fan_out(frame, &self.shared.on_caught_up());
         Ok(())
     }
 
@@ -273,26 +260,18 @@ impl<T: ModelRow> ListModel<T> {
     }
 
     fn replace(&self, row: usize, value: T, roles: &[&str]) -> Result<T, Error> {
-        let known = adapter::roles::<T>();
-        let mut indices = Vec::with_capacity(roles.len());
-        for role in roles {
-            let index = known.iter().position(|k| k == role).ok_or_else(|| {
-                Error::new(Kind::InvalidValue(format!(
-                    "a row has no role {role:?} (its roles: {})",
-                    known.join(", ")
-                )))
-            })?;
-            indices.push(index as u16);
-        }
+        let indices = adapter::role_indices::<T>(roles)?;
         let mut state = self.shared.lock();
         let len = state.rows.len();
         if row >= len {
             return Err(out_of_range(row, len));
         }
         let rows = std::slice::from_ref(&value);
-        let frame = state.frame(SIG_CHANGED, &(row as u64, rows, &indices))?;
+        let frame = state
+            .subs
+            .frame(SIG_CHANGED, &(row as u64, rows, &indices))?;
         let old = std::mem::replace(&mut state.rows[row], value);
-        state.fan_out(frame, &self.shared.this);
+        state.subs.fan_out(frame, &self.shared.on_caught_up());
         Ok(old)
     }
 
@@ -301,7 +280,7 @@ impl<T: ModelRow> ListModel<T> {
         let rows: Vec<T> = rows.into_iter().collect();
         let mut state = self.shared.lock();
         state.rows = rows;
-        state.send_reset(&self.shared.this);
+        state.send_reset(&self.shared.on_caught_up());
     }
 
     /// Removes every row.
@@ -338,7 +317,7 @@ impl<T: ModelRow> ListModel<T> {
 
     /// How many replica connections are subscribed.
     pub fn subscriber_count(&self) -> usize {
-        self.shared.lock().subscribers.len()
+        self.shared.lock().subs.len()
     }
 }
 
@@ -358,19 +337,7 @@ impl<T: ModelRow> Shared<T> {
         if state.current == row {
             return Ok(());
         }
-        if !state.subscribers.is_empty() {
-            let source = state.subscribers[0].source;
-            let encoding = state.encoding;
-            let (frame, _) = Packet::value_frame(false, source, PROP_CURRENT, |out| {
-                encoding.encode_into(&row, out)
-            })?;
-            // The latest current row wins in a slow peer's queue, like any property.
-            state.subscribers.retain(|sub| {
-                sub.outbox
-                    .push_property(sub.source, PROP_CURRENT, with_source(&frame, sub.source))
-            });
-            state.counted();
-        }
+        state.subs.push_property(PROP_CURRENT, &row)?;
         state.current = row;
         drop(state);
         self.current.send_replace(row.map(adapter::index));
@@ -382,27 +349,19 @@ impl<T: ModelRow> Shared<T> {
     fn caught_up(&self, conn: ConnId, source: SourceId) {
         let mut state = self.lock();
         let total = state.rows.len() as u64;
-        let encoding = state.encoding;
-        let Some(sub) = state
-            .subscribers
-            .iter_mut()
-            .find(|s| s.source == source && s.outbox.id() == conn && s.lagging)
-        else {
-            return;
-        };
-        sub.lagging = false;
-        debug!(conn, "a model replica caught up; sending it a reset");
-        crate::telemetry::model_reset();
-        match Packet::value_frame(true, source, SIG_RESET, |out| {
-            encoding.encode_into(&total, out)
-        }) {
-            Ok((frame, _)) => {
-                if !sub.outbox.push(frame) {
-                    state.subscribers.retain(|s| s.outbox.id() != conn);
-                    state.counted();
+        state.subs.caught_up(conn, source, SIG_RESET, &total);
+    }
+
+    /// What a lagging subscriber's marker does once its connection drained to it.
+    fn on_caught_up(&self) -> impl Fn(ConnId, SourceId) -> Box<dyn FnOnce() + Send> + Sync {
+        let this = self.this.clone();
+        move |conn, source| {
+            let this = this.clone();
+            Box::new(move || {
+                if let Some(model) = this.upgrade() {
+                    model.caught_up(conn, source);
                 }
-            }
-            Err(error) => warn!(%error, "cannot encode a model reset"),
+            })
         }
     }
 
@@ -416,19 +375,15 @@ impl<T: ModelRow> Shared<T> {
         count: u64,
     ) -> Result<(), String> {
         let state = self.lock();
-        let Some(sub) = state.subscribers.iter().find(|s| s.outbox.id() == conn) else {
-            return Err("the connection has not acquired this model".to_owned());
-        };
-        if sub.lagging {
-            // It will get a reset, after which it asks again.
+        let Some(sub) = state.subs.answering(conn)? else {
             return Ok(());
-        }
+        };
         let len = state.rows.len();
         let start = usize::try_from(first).unwrap_or(len).min(len);
         let count = usize::try_from(count.min(MAX_FETCH_ROWS)).unwrap_or(0);
         let end = start.saturating_add(count).min(len);
         let rows = &state.rows[start..end];
-        let encoding = state.encoding;
+        let encoding = state.subs.encoding;
         let (frame, _) = Packet::value_frame(true, sub.source, SIG_ROWS, |out| {
             encoding.encode_into(&(request, start as u64, rows), out)
         })
@@ -452,102 +407,25 @@ impl<T: ModelRow> Shared<T> {
     }
 }
 
-/// `frame` (a signal or change frame built for some source id) for `source`.
-fn with_source(frame: &Bytes, source: SourceId) -> Bytes {
-    const SOURCE_AT: usize = 4 + 1;
-    if frame.get(SOURCE_AT..SOURCE_AT + 4) == Some(&source.to_le_bytes()[..]) {
-        return frame.clone();
-    }
-    let mut copy = BytesMut::from(&frame[..]);
-    copy[SOURCE_AT..SOURCE_AT + 4].copy_from_slice(&source.to_le_bytes());
-    copy.freeze()
-}
-
 impl<T: ModelRow> State<T> {
-    /// Signal `index` with `args`, if anyone listens (empty otherwise).
-    fn frame<A: Serialize>(&self, index: u16, args: &A) -> Result<Bytes, Error> {
-        let Some(first) = self.subscribers.first() else {
-            return Ok(Bytes::new());
-        };
-        let encoding = self.encoding;
-        let (frame, _) = Packet::value_frame(true, first.source, index, |out| {
-            encoding.encode_into(args, out)
-        })?;
-        Ok(frame)
-    }
-
-    /// Queues `frame` to every subscriber that keeps up; one that fell behind gets a marker
-    /// instead, and a reset once its connection drains to it.
-    fn fan_out(&mut self, frame: Bytes, this: &Weak<Shared<T>>) {
-        if frame.is_empty() {
-            return;
-        }
-        let before = self.subscribers.len();
-        self.subscribers.retain_mut(|sub| {
-            if sub.lagging {
-                return true;
-            }
-            if sub.outbox.is_lagging() {
-                warn!(
-                    conn = sub.outbox.id(),
-                    "a model replica reads too slowly; it gets a reset once it catches up"
-                );
-                sub.lagging = true;
-                let (this, conn, source) = (this.clone(), sub.outbox.id(), sub.source);
-                return sub.outbox.push_marker(Box::new(move || {
-                    if let Some(model) = this.upgrade() {
-                        model.caught_up(conn, source);
-                    }
-                }));
-            }
-            sub.outbox.push(with_source(&frame, sub.source))
-        });
-        if self.subscribers.len() != before {
-            self.counted();
-        }
-    }
-
     /// Tells every subscriber the rows were replaced.
-    fn send_reset(&mut self, this: &Weak<Shared<T>>) {
+    fn send_reset(&mut self, on_caught_up: &OnCaughtUp) {
         let total = self.rows.len() as u64;
-        match self.frame(SIG_RESET, &total) {
-            Ok(frame) => self.fan_out(frame, this),
+        match self.subs.frame(SIG_RESET, &total) {
+            Ok(frame) => self.subs.fan_out(frame, on_caught_up),
             Err(error) => warn!(%error, "cannot encode a model reset"),
-        }
-    }
-
-    /// Tells the watchers of the subscriber count, if any, that it may have changed.
-    fn counted(&self) {
-        if let Some(count) = &self.count {
-            let len = self.subscribers.len();
-            count.send_if_modified(|n| std::mem::replace(n, len) != len);
         }
     }
 
     /// The values of the adapter's properties, for an init.
     fn init_values(&self) -> Result<Vec<Bytes>, Error> {
-        let enc = self.encoding;
+        let enc = self.subs.encoding;
         Ok(vec![
             Bytes::from(enc.encode(&(self.rows.len() as u64))?),
             Bytes::from(enc.encode(&adapter::roles::<T>())?),
             Bytes::from(enc.encode(&self.current)?),
         ])
     }
-}
-
-fn ready(outcome: Result<(), String>, enc: Encoding) -> SlotFuture {
-    let outcome = outcome
-        .map_err(|message| RemoteFailure {
-            kind: FailureKind::Source,
-            message,
-        })
-        .and_then(|()| {
-            enc.encode(&()).map(Bytes::from).map_err(|e| RemoteFailure {
-                kind: FailureKind::Source,
-                message: e.to_string(),
-            })
-        });
-    Box::pin(futures::future::ready(outcome))
 }
 
 impl<T: ModelRow> SourceHub for Shared<T> {
@@ -576,17 +454,11 @@ impl<T: ModelRow> SourceHub for Shared<T> {
     }
 
     fn unsubscribe(&self, conn: ConnId, source: Option<SourceId>) {
-        let mut state = self.lock();
-        state
-            .subscribers
-            .retain(|s| s.outbox.id() != conn || source.is_some_and(|id| id != s.source));
-        state.counted();
+        self.lock().subs.unsubscribe(conn, source);
     }
 
     fn unsubscribe_all(&self, source: SourceId) {
-        let mut state = self.lock();
-        state.subscribers.retain(|s| s.source != source);
-        state.counted();
+        self.lock().subs.unsubscribe_all(source);
     }
 
     fn set_from_remote(
@@ -630,16 +502,11 @@ impl<T: ModelRow> SourceHub for Shared<T> {
     }
 
     fn subscriber_count(&self) -> usize {
-        self.lock().subscribers.len()
+        self.lock().subs.len()
     }
 
     fn subscriber_counts(&self) -> tokio::sync::watch::Receiver<usize> {
-        let mut state = self.lock();
-        let len = state.subscribers.len();
-        state
-            .count
-            .get_or_insert_with(|| tokio::sync::watch::Sender::new(len))
-            .subscribe()
+        self.lock().subs.counts()
     }
 
     fn slot_name(&self, index: u16) -> Option<&str> {
@@ -665,17 +532,7 @@ impl<T: ModelRow> ChildHub for Shared<T> {
             tracing::error!(%error, "cannot encode a model's init");
             Vec::new()
         });
-        for outbox in outboxes {
-            state
-                .subscribers
-                .retain(|s| !(s.source == place.source && s.outbox.id() == outbox.id()));
-            state.subscribers.push(Subscriber {
-                source: place.source,
-                outbox: outbox.clone(),
-                lagging: false,
-            });
-        }
-        state.counted();
+        state.subs.subscribe(place.source, outboxes);
         inits.push(ChildInit {
             parent: place.parent,
             slot: place.slot,
@@ -687,9 +544,7 @@ impl<T: ModelRow> ChildHub for Shared<T> {
     }
 
     fn detach_tree(&self) {
-        let mut state = self.lock();
-        state.subscribers.clear();
-        state.counted();
+        self.lock().subs.clear();
     }
 
     fn attach(&self) -> bool {
@@ -705,15 +560,7 @@ impl<T: ModelRow> ChildHub for Shared<T> {
     }
 
     fn use_encoding(&self, encoding: Encoding) -> Result<(), Error> {
-        let mut state = self.lock();
-        if state.encoding != encoding && !state.subscribers.is_empty() {
-            return Err(Error::new(Kind::EncodingInUse {
-                api: adapter::API_NAME.to_owned(),
-                current: state.encoding,
-            }));
-        }
-        state.encoding = encoding;
-        Ok(())
+        self.lock().subs.use_encoding(encoding, adapter::API_NAME)
     }
 
     fn api_name(&self) -> &'static str {

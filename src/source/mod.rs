@@ -6,9 +6,11 @@ mod dynamic;
 mod fanout;
 mod hosted;
 mod list_model;
+mod model_subscribers;
 mod relayed;
 mod serving;
 mod state;
+mod tree_model;
 
 pub use children::ChildSource;
 pub use dynamic::{DynamicCall, DynamicSource, DynamicWrite};
@@ -17,3 +19,4 @@ pub use list_model::ListModel;
 pub(crate) use relayed::{RelayedSource, Upstream};
 pub use serving::{AsSourceState, Hostable, RemoteSource};
 pub use state::SourceState;
+pub use tree_model::{TreeItem, TreeModel};

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::children::{self, Attached, ChildSource, Place};
 use super::fanout::{InitHeader, Subscribers};
 use super::list_model::ListModel;
+use super::tree_model::TreeModel;
 use crate::adapter::ModelRow;
 use crate::api::{ChildVisitor, RemoteObject};
 use crate::error::{Error, Kind};
@@ -246,12 +247,21 @@ impl<Api: RemoteObject> SourceState<Api> {
     /// The model held at model member `index` (if it is of rows `R`; a new, empty one
     /// that no replica sees otherwise, which the generated code never asks for).
     pub fn model<R: ModelRow>(&self, index: u16) -> ListModel<R> {
+        self.model_at(index)
+    }
+
+    /// The tree model held at model member `index` (as [`SourceState::model`]).
+    pub fn tree<R: ModelRow>(&self, index: u16) -> TreeModel<R> {
+        self.model_at(index)
+    }
+
+    fn model_at<M: Clone + Default + 'static>(&self, index: u16) -> M {
         let inner = self.lock();
         let model = inner
             .children
             .get(usize::from(index))
             .and_then(Option::as_ref)
-            .and_then(|attached| attached.source.downcast_ref::<ListModel<R>>());
+            .and_then(|attached| attached.source.downcast_ref::<M>());
         match model {
             Some(model) => model.clone(),
             None => {
@@ -260,7 +270,7 @@ impl<Api: RemoteObject> SourceState<Api> {
                     index,
                     "no model of these rows at this member"
                 );
-                ListModel::default()
+                M::default()
             }
         }
     }
@@ -429,6 +439,9 @@ fn new_models<Api: RemoteObject>() -> Vec<Option<Attached>> {
         }
         fn visit_model<R: ModelRow>(self) -> Option<Attached> {
             Some(ListModel::<R>::default().attachment())
+        }
+        fn visit_tree<R: ModelRow>(self) -> Option<Attached> {
+            Some(TreeModel::<R>::default().attachment())
         }
     }
     (0..Api::CHILDREN.len())
