@@ -3,13 +3,15 @@
 //!
 //! Its members, by wire index:
 //! - properties: `rows: u64` (the row count at init; diffs carry it after), `roles:
-//!   Vec<String>` (constant), `current: Option<u64>` (read-write: the shared current row);
+//!   Vec<String>` (constant), `current: Option<u64>` (read-write: the shared current row),
+//!   `selection: Vec<(u64, u64)>` (the selected rows as `(first, count)` ranges);
 //! - signals: `inserted(first, count, rows, total)`, `removed(first, count, total)`,
 //!   `moved(first, count, to, total)`, `changed(first, rows, roles)`, `reset(total)`, and
 //!   `rows(request, first, rows)` — a fetch's answer, sent to the connection that asked
 //!   only;
 //! - slots: `fetch(request, first, count)` (one-way: answered by `rows`, in order with the
-//!   diffs), `write(row, value)` (the source accepts or refuses it).
+//!   diffs), `write(row, value)` (the source accepts or refuses it), `select(first, count,
+//!   command)` (Qt's selection flags: clear 1, select 2, deselect 4, toggle 8).
 //!
 //! Rows travel as the row type itself, so the schema is the adapter's with the row type
 //! filled in, and dynamic replicas decode rows like any value.
@@ -57,13 +59,17 @@ pub(crate) fn index(row: u64) -> usize {
 pub(crate) const API_NAME: &str = "ItemModel";
 /// The tree adapter's wire name.
 pub(crate) const TREE_API_NAME: &str = "ItemTree";
+/// The table adapter's wire name: the list adapter's members, for a list shown as a table.
+pub(crate) const TABLE_API_NAME: &str = "ItemTable";
 
 /// Property indices.
 pub(crate) const PROP_ROWS: u16 = 0;
 pub(crate) const PROP_ROLES: u16 = 1;
 pub(crate) const PROP_CURRENT: u16 = 2;
 /// The number of properties.
-pub(crate) const PROPERTIES: usize = 3;
+pub(crate) const PROP_SELECTION: u16 = 3;
+/// The number of properties (a tree's adapter has no `selection`).
+pub(crate) const PROPERTIES: usize = 4;
 
 /// Signal indices.
 pub(crate) const SIG_INSERTED: u16 = 0;
@@ -76,10 +82,11 @@ pub(crate) const SIG_ROWS: u16 = 5;
 /// Slot indices.
 pub(crate) const SLOT_FETCH: u16 = 0;
 pub(crate) const SLOT_WRITE: u16 = 1;
+pub(crate) const SLOT_SELECT: u16 = 2;
 
 /// The names of the properties and slots, by index (for access policies and logs).
-pub(crate) const PROPERTY_NAMES: [&str; PROPERTIES] = ["rows", "roles", "current"];
-pub(crate) const SLOT_NAMES: [&str; 2] = ["fetch", "write"];
+pub(crate) const PROPERTY_NAMES: [&str; PROPERTIES] = ["rows", "roles", "current", "selection"];
+pub(crate) const SLOT_NAMES: [&str; 3] = ["fetch", "write", "select"];
 
 /// The role a row that is not a struct has: itself.
 const WHOLE_ROW_ROLE: &str = "display";
@@ -100,6 +107,8 @@ pub(crate) fn schema_of_rows(row: TypeFormat, types: BTreeMap<String, TypeDef>) 
 pub(crate) enum Form {
     /// `ItemModel`: rows by index.
     List,
+    /// `ItemTable`: a list whose rows' fields are shown as columns (to Qt: a table).
+    Table,
     /// `ItemTree`: rows by path, each with its child count; every signal and slot names
     /// the parent it is about first.
     Tree,
@@ -110,7 +119,7 @@ fn schema_of(form: Form, row: TypeFormat, types: BTreeMap<String, TypeDef>) -> A
     let path = TypeFormat::Seq(Box::new(u64_.clone()));
     // A tree's rows travel with their number of children.
     let item = match form {
-        Form::List => row.clone(),
+        Form::List | Form::Table => row.clone(),
         Form::Tree => TypeFormat::Tuple(vec![row.clone(), u64_.clone()]),
     };
     let rows = TypeFormat::Seq(Box::new(item));
@@ -134,10 +143,10 @@ fn schema_of(form: Form, row: TypeFormat, types: BTreeMap<String, TypeDef>) -> A
         }
     };
     let (current_type, current) = match form {
-        Form::List => ("Option<u64>", u64_.clone()),
+        Form::List | Form::Table => ("Option<u64>", u64_.clone()),
         Form::Tree => ("Option<Vec<u64>>", path.clone()),
     };
-    let properties = vec![
+    let mut properties = vec![
         property("rows", "u64", u64_.clone(), AccessFlag::ReadOnly),
         property(
             "roles",
@@ -159,7 +168,7 @@ fn schema_of(form: Form, row: TypeFormat, types: BTreeMap<String, TypeDef>) -> A
     );
     let request = field("request", &TypeFormat::U32);
     let answer = match form {
-        Form::List => vec![request.clone(), first.clone(), field("rows", &rows)],
+        Form::List | Form::Table => vec![request.clone(), first.clone(), field("rows", &rows)],
         Form::Tree => vec![
             request.clone(),
             first.clone(),
@@ -198,22 +207,44 @@ fn schema_of(form: Form, row: TypeFormat, types: BTreeMap<String, TypeDef>) -> A
         member("reset", vec![total]),
         member("rows", answer),
     ];
-    let slots = vec![
-        member("fetch", vec![request, first, count]),
+    let mut slots = vec![
+        member("fetch", vec![request, first.clone(), count.clone()]),
         member("write", vec![field("row", &u64_), field("value", &row)]),
     ];
+    if form != Form::Tree {
+        // The selected rows as (first, count) ranges, changed through `select`.
+        let ranges = TypeFormat::Seq(Box::new(TypeFormat::Tuple(vec![
+            u64_.clone(),
+            u64_.clone(),
+        ])));
+        properties.push(property(
+            "selection",
+            "Vec<(u64, u64)>",
+            ranges,
+            AccessFlag::ReadOnly,
+        ));
+        let how = field("command", &TypeFormat::U8);
+        slots.push(member("select", vec![first, count, how]));
+    }
     ApiSchema {
-        api: match form {
-            Form::List => API_NAME,
-            Form::Tree => TREE_API_NAME,
-        }
-        .to_owned(),
+        api: form.api_name().to_owned(),
         signature: 0,
         properties,
         signals,
         slots,
         types,
         children: Vec::new(),
+    }
+}
+
+impl Form {
+    /// The adapter's wire name.
+    pub(crate) fn api_name(self) -> &'static str {
+        match self {
+            Form::List => API_NAME,
+            Form::Table => TABLE_API_NAME,
+            Form::Tree => TREE_API_NAME,
+        }
     }
 }
 
@@ -228,7 +259,9 @@ pub(crate) fn tree_signature<R: ModelRow>() -> u64 {
     form_signature::<R>(Form::Tree)
 }
 
-fn form_signature<R: ModelRow>(form: Form) -> u64 {
+/// The signature of the adapter of `form` with rows of type `R`, computed once per row
+/// type and form.
+pub(crate) fn form_signature<R: ModelRow>(form: Form) -> u64 {
     static SIGNATURES: Mutex<Option<HashMap<(TypeId, Form), u64>>> = Mutex::new(None);
     let mut cache = SIGNATURES.lock().unwrap_or_else(|p| p.into_inner());
     let cache = cache.get_or_insert_with(HashMap::new);
@@ -260,8 +293,13 @@ pub(crate) fn described<R: ModelRow>() -> Result<ApiSchema, SchemaError> {
 
 /// The tree adapter's description with rows of type `R`, carrying its signature.
 pub(crate) fn tree_described<R: ModelRow>() -> Result<ApiSchema, SchemaError> {
-    let mut schema = form_schema::<R>(Form::Tree)?;
-    schema.signature = tree_signature::<R>();
+    form_described::<R>(Form::Tree)
+}
+
+/// The description of the adapter of `form` with rows of type `R`, carrying its signature.
+pub(crate) fn form_described<R: ModelRow>(form: Form) -> Result<ApiSchema, SchemaError> {
+    let mut schema = form_schema::<R>(form)?;
+    schema.signature = form_signature::<R>(form);
     Ok(schema)
 }
 

@@ -72,8 +72,8 @@ pub struct ChildInfo {
     pub api: &'static str,
     /// Declared `Option<…>`: the source may hold none.
     pub optional: bool,
-    /// A model (`model playlist: ListModel<Track>`, or a `TreeModel`): `api` is the model
-    /// adapter's (or the tree adapter's).
+    /// A model (`model playlist: ListModel<Track>`, a `TableModel` or a `TreeModel`): `api`
+    /// is the model adapter's (the list's, the table's or the tree's).
     pub model: bool,
 }
 
@@ -86,6 +86,8 @@ pub trait ChildVisitor {
     fn visit<C: RemoteObject>(self) -> Self::Output;
     /// Called for a model member, with its row type.
     fn visit_model<R: crate::adapter::ModelRow>(self) -> Self::Output;
+    /// Called for a table model member (a list shown as a table), with its row type.
+    fn visit_table<R: crate::adapter::ModelRow>(self) -> Self::Output;
     /// Called for a tree model member, with its row type.
     fn visit_tree<R: crate::adapter::ModelRow>(self) -> Self::Output;
 }

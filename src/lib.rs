@@ -161,6 +161,13 @@ pub mod model {
     pub use crate::adapter::ModelRow;
     pub use crate::replica::{ModelChange, ModelReplica, TreeChange, TreeReplica, TreeRow};
     pub use crate::source::{ListModel, TreeItem, TreeModel};
+
+    /// A list shown as a table (`model grid: TableModel<Row>`): a [`ListModel`] whose rows'
+    /// fields are also its columns. A Rust replica reads it as any list (a
+    /// [`ModelReplica`]); to a Qt node it is a table — one column per field, headed by the
+    /// field's name, each cell the field as its display and edit roles — which a
+    /// `QTableView` shows as it is.
+    pub type TableModel<T> = ListModel<T>;
 }
 
 /// Items the generated code uses; not part of the public API.

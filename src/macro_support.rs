@@ -131,6 +131,21 @@ pub fn tree_schema<R: crate::adapter::ModelRow>(
     })
 }
 
+/// The description of table model member `name`, whose rows are `R`.
+pub fn table_schema<R: crate::adapter::ModelRow>(
+    name: &'static str,
+) -> Result<ChildSchema, SchemaError> {
+    Ok(ChildSchema {
+        name: name.to_owned(),
+        optional: false,
+        api: crate::adapter::form_described::<R>(crate::adapter::Form::Table)?,
+        model: true,
+    })
+}
+
+/// The table adapter's wire name, for a table model member's [`ChildInfo`].
+pub const TABLE_API: &str = crate::adapter::TABLE_API_NAME;
+
 /// The tree adapter's wire name, for a tree model member's [`ChildInfo`].
 pub const TREE_API: &str = crate::adapter::TREE_API_NAME;
 

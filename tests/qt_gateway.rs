@@ -1265,6 +1265,7 @@ fn a_qt_hosts_model_reaches_the_node_in_order() {
         face.entries(
             row as u64,
             &[row_value],
+            0..=0,
             &[0],
             &QtApi::from_schema(&schema.children[0].api).unwrap(),
         )

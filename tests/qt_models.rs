@@ -5,6 +5,8 @@
 //! the `QStandardItemModel` of a repc C++ source (`tests/qt/playlist_host.cpp`).
 //!
 //! Needs Qt 6, as `tests/qt_interop.rs` does.
+// Selections are compared with lists of ranges, one range or more.
+#![allow(clippy::single_range_in_vec_init)]
 
 #[path = "support/qt_programs.rs"]
 mod qt_programs;
@@ -14,7 +16,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use actix::prelude::*;
-use actix_remote_objects::model::ListModel;
+use actix_remote_objects::model::{ListModel, TableModel};
 use actix_remote_objects::prelude::*;
 use qt_programs::{cpp_programs, run_to_end, with_qt};
 use support::processes::Process;
@@ -128,11 +130,18 @@ async fn a_pyqt_model_replica_pages_through_a_rust_list_model() {
         }
     });
     let mut seen = Vec::new();
+    let mut selection = tracks.selection_changes();
     while let Some(line) = next_line(&mut lines).await {
         if line == "ready" {
             // The Qt replica showed the edit: a row inserted now reaches it as Qt's.
             assert_eq!(tracks.get(1), Some(track("B", 2)), "the edit went through");
             tracks.push(track("d", 0)).unwrap();
+        }
+        if line == "selected" {
+            // Its selection model's command selected the row here, and made it current.
+            while next(&mut selection).await != [2..3] {}
+            assert_eq!(tracks.current(), Some(2));
+            tracks.push(track("e", 0)).unwrap();
         }
         seen.push(line);
     }
@@ -148,7 +157,8 @@ async fn a_pyqt_model_replica_pages_through_a_rust_list_model() {
             "data a:1,b:2,c:3",
             "edited B",
             "ready",
-            "inserted d"
+            "inserted d",
+            "selected"
         ]
     );
 }
@@ -207,6 +217,18 @@ async fn a_rust_model_replica_pages_through_a_qt_sources_model() {
         next(&mut changes).await;
     }
     assert_eq!(tracks.fetch(3..4).await.unwrap(), [track("d", 0)]);
+
+    // Qt selects one row at a time (`replicaSetCurrentIndex`); a range is refused here.
+    let refused = tracks.select(0..2).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("one existing row at a time"),
+        "{refused}"
+    );
+    assert_eq!(tracks.select(1..2).await, Ok(()));
+    assert!(
+        tracks.selection().is_empty(),
+        "Qt's protocol shares no selection"
+    );
     node.shutdown().await;
 }
 
@@ -234,5 +256,76 @@ async fn aro_reads_a_qt_sources_model() {
     assert_eq!(
         rows[1],
         serde_json::json!({"display": {"String": "b"}, "plays": {"Int": 2}})
+    );
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Line {
+    pub item: String,
+    pub count: i32,
+    pub price: f64,
+}
+
+remote_object! {
+    /// A sheet of lines, shown as a table.
+    pub Sheet {
+        model cells: TableModel<Line>;
+    }
+}
+
+struct SheetService(sheet::SimpleSource);
+
+impl Actor for SheetService {
+    type Context = Context<Self>;
+}
+
+impl RemoteSource for SheetService {
+    type Api = Sheet;
+    fn simple_source(&self) -> &sheet::SimpleSource {
+        &self.0
+    }
+}
+
+#[actix::test]
+async fn a_pyqt_model_replica_reads_a_rust_table_model_as_a_table() {
+    let _guard = init();
+    if !with_qt() {
+        return;
+    }
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let url = host.listen_qt("tcp://127.0.0.1:0").await.unwrap();
+    let state = sheet::SimpleSource::default();
+    let line = |item: &str, count, price| Line {
+        item: item.into(),
+        count,
+        price,
+    };
+    let cells = state.cells();
+    cells
+        .extend([line("pen", 3, 1.5), line("ink", 1, 9.0)])
+        .unwrap();
+    cells.accept_writes(|_, _| Ok(()));
+    host.enable_remoting(SheetService(state)).await.unwrap();
+
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qt/table_replica.py");
+    let out = actix_rt::task::spawn_blocking(move || {
+        run_to_end(Command::new("/usr/bin/python3").arg(script).arg(url))
+    })
+    .await
+    .unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "size 2x3",
+            "headers item,count,price",
+            "cells pen,3,1.5 | ink,1,9.0",
+            "edited ink,1,42.0",
+        ]
+    );
+    assert_eq!(
+        cells.get(1),
+        Some(line("ink", 1, 42.0)),
+        "the cell's edit went through the source"
     );
 }

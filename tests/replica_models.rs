@@ -2,11 +2,13 @@
 //! bounded window of rows kept right through every insert, removal, move and change, in order
 //! with the parent's changes; writes the source decides on; a shared current row; re-init
 //! after a reconnect; and a stalled replica that gets a reset instead of a closed connection.
+// Selections are compared with lists of ranges, one range or more.
+#![allow(clippy::single_range_in_vec_init)]
 
 mod support;
 
 use actix::prelude::*;
-use actix_remote_objects::model::{ListModel, ModelChange, ModelReplica};
+use actix_remote_objects::model::{ListModel, ModelChange, ModelReplica, TableModel};
 use actix_remote_objects::prelude::*;
 use support::proxy::FaultProxy;
 use support::*;
@@ -112,6 +114,10 @@ async fn every_operation_reaches_the_window_in_order_with_the_parents_changes(ur
     let mut changes = model.changes();
     let mut events = replica.events();
 
+    // An actor subscribed gets the same changes, in the same order.
+    let (to, mut delivered) = collector::<ModelChange>();
+    model.subscribe(to);
+
     let playlist = state.playlist();
     playlist.insert(2, track(100)).unwrap();
     state.set_volume(7).unwrap();
@@ -152,8 +158,12 @@ async fn every_operation_reaches_the_window_in_order_with_the_parents_changes(ur
         },
         ModelChange::Inserted { first: 9, count: 3 },
     ];
-    for change in expected {
+    for change in expected.clone() {
         assert_eq!(next(&mut changes).await, change);
+    }
+    let first = ModelChange::Inserted { first: 2, count: 1 };
+    for change in std::iter::once(first).chain(expected) {
+        assert_eq!(next(&mut delivered).await, change, "the subscribed actor's");
     }
     // What the replica held was kept right through every diff, without a fetch.
     let source_rows = playlist.read(<[Track]>::to_vec);
@@ -247,7 +257,118 @@ async fn the_current_row_is_shared_both_ways(url: &str) {
         .is_out_of_range());
 }
 
+async fn the_current_row_and_the_selection_stay_on_their_rows(url: &str) {
+    let _guard = init();
+    let (host, state) = player_host(url, HostConfig::default(), 10).await;
+    let (_node, _replica, model) = model_replica(host.url().unwrap(), NodeConfig::default()).await;
+    let playlist = state.playlist();
+    let mut changes = model.changes();
+    playlist.set_current(Some(4)).unwrap();
+    playlist.select(2..5).unwrap();
+    assert_eq!(
+        next(&mut changes).await,
+        ModelChange::Current { row: Some(4) }
+    );
+    assert_eq!(
+        next(&mut changes).await,
+        ModelChange::Selection { ranges: vec![2..5] }
+    );
+
+    // Two rows inserted before them: both move down, after the insert.
+    playlist.insert_many(0, [track(100), track(101)]).unwrap();
+    assert_eq!(
+        next(&mut changes).await,
+        ModelChange::Inserted { first: 0, count: 2 }
+    );
+    assert_eq!(
+        next(&mut changes).await,
+        ModelChange::Current { row: Some(6) }
+    );
+    assert_eq!(
+        next(&mut changes).await,
+        ModelChange::Selection { ranges: vec![4..7] }
+    );
+    assert_eq!((model.current(), model.selection()), (Some(6), vec![4..7]));
+    assert_eq!(playlist.current(), Some(6));
+    // The current row removed: no current row; the selection shrinks.
+    playlist.remove(6).unwrap();
+    assert_eq!(
+        next(&mut changes).await,
+        ModelChange::Removed { first: 6, count: 1 }
+    );
+    assert_eq!(next(&mut changes).await, ModelChange::Current { row: None });
+    assert_eq!(
+        next(&mut changes).await,
+        ModelChange::Selection { ranges: vec![4..6] }
+    );
+    // Moved with their rows.
+    playlist.move_rows(4..6, 0).unwrap();
+    assert_eq!(
+        next(&mut changes).await,
+        ModelChange::Moved {
+            first: 4,
+            count: 2,
+            to: 0
+        }
+    );
+    assert_eq!(
+        next(&mut changes).await,
+        ModelChange::Selection { ranges: vec![0..2] }
+    );
+    assert_eq!(playlist.selection(), [0..2]);
+}
+
+async fn a_replica_changes_the_selection_through_the_source(url: &str) {
+    let _guard = init();
+    let (host, state) = player_host(url, HostConfig::default(), 10).await;
+    let (_node, _replica, model) = model_replica(host.url().unwrap(), NodeConfig::default()).await;
+    let (_other_node, _other, other) =
+        model_replica(host.url().unwrap(), NodeConfig::default()).await;
+    let mut source_selection = state.playlist().selection_changes();
+    assert!(next(&mut source_selection).await.is_empty());
+    let mut other_changes = other.changes();
+
+    model.select(1..4).await.unwrap();
+    assert_eq!(
+        model.selection(),
+        [1..4],
+        "applied before the call resolved"
+    );
+    assert_eq!(next(&mut source_selection).await, vec![1..4]);
+    model.deselect(2..3).await.unwrap();
+    model.toggle(3..6).await.unwrap();
+    assert_eq!(model.selection(), [1..2, 4..6]);
+    model.select_only(8..9).await.unwrap();
+    assert_eq!(state.playlist().selection(), [8..9]);
+    loop {
+        if next(&mut other_changes).await == (ModelChange::Selection { ranges: vec![8..9] }) {
+            break;
+        }
+    }
+    assert_eq!(other.selection(), [8..9], "every replica is told");
+
+    let refused = model.select(9..12).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("outside the 10 rows"),
+        "{refused}"
+    );
+    assert_eq!(
+        state.playlist().selection(),
+        [8..9],
+        "a refused selection changes nothing"
+    );
+    state.playlist().reset((0..3).map(track));
+    loop {
+        if let ModelChange::Selection { ranges } = next(&mut other_changes).await {
+            assert!(ranges.is_empty(), "a reset selects nothing");
+            break;
+        }
+    }
+}
+
 over_tcp_and_unix!(
+    the_current_row_and_the_selection_stay_on_their_rows,
+    a_replica_changes_the_selection_through_the_source,
     a_replica_knows_the_row_count_at_init_and_fetches_rows_it_reads,
     every_operation_reaches_the_window_in_order_with_the_parents_changes,
     writes_are_refused_until_the_source_accepts_them_and_then_decided_by_it,
@@ -367,6 +488,9 @@ async fn a_stalled_replica_gets_a_reset_instead_of_a_closed_connection() {
         }
     }
     state.set_volume(3).unwrap();
+    // Marks changed during the stall reach it after its reset.
+    playlist.set_current(Some(7)).unwrap();
+    playlist.select(10..20).unwrap();
     proxy.pass();
 
     // The replica reads what was queued before it fell behind, then a reset; once more
@@ -385,6 +509,14 @@ async fn a_stalled_replica_gets_a_reset_instead_of_a_closed_connection() {
             other => panic!("unexpected {other:?}"),
         }
     }
+    loop {
+        match next(&mut changes).await {
+            ModelChange::Selection { ranges } if ranges == [10..20] => break,
+            ModelChange::Current { .. } | ModelChange::Selection { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(model.current(), Some(7));
     eprintln!("the stalled replica saw {inserts} of {rows} inserts and {resets} resets");
     assert!(inserts < rows, "diffs were replaced by the reset");
     assert_eq!(model.row_count(), rows);
@@ -450,4 +582,59 @@ async fn a_dynamic_replica_sees_a_model_as_a_child_and_fetches_its_rows() {
     };
     assert_eq!(name, "inserted");
     assert_eq!(args[3], ("total".to_owned(), Value::UInt(4)));
+}
+
+mod as_table {
+    use super::*;
+
+    remote_object! {
+        /// The same player, its playlist shown as a table.
+        pub Player {
+            prop volume: u8;
+            model playlist: TableModel<Track>;
+        }
+    }
+}
+
+struct TablePlayerService(as_table::player::SimpleSource);
+
+impl Actor for TablePlayerService {
+    type Context = Context<Self>;
+}
+
+impl RemoteSource for TablePlayerService {
+    type Api = as_table::Player;
+    fn simple_source(&self) -> &as_table::player::SimpleSource {
+        &self.0
+    }
+}
+
+#[actix::test]
+async fn a_table_model_is_a_list_to_rust_replicas_under_an_api_of_its_own() {
+    use as_table::player::ReplicaExt as _;
+    let _guard = init();
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let state = as_table::player::SimpleSource::default();
+    let table: TableModel<Track> = state.playlist();
+    table.extend((0..5).map(track)).unwrap();
+    host.enable_remoting(TablePlayerService(state))
+        .await
+        .unwrap();
+    let node = Node::connect(host.url().unwrap()).await.unwrap();
+
+    let replica = node.acquire::<as_table::Player>();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    let rows = replica.playlist().expect("initialized");
+    assert_eq!(rows.fetch(1..3).await.unwrap(), [track(1), track(2)]);
+    assert_eq!(rows.roles(), ["title", "plays"], "its columns");
+
+    // A replica that takes it for a list does not match: the forms are told apart.
+    let as_list = node.acquire::<Player>();
+    let error = as_list.wait_for_source(TIMEOUT).await.unwrap_err();
+    assert!(error.is_signature_mismatch(), "{error}");
+
+    let dynamic = node.acquire_dynamic("Player");
+    dynamic.wait_for_source(TIMEOUT).await.unwrap();
+    let schema = dynamic.schema().expect("described");
+    assert_eq!(schema.children[0].api.api, "ItemTable");
 }

@@ -189,6 +189,8 @@ async fn every_operation_at_any_depth_reaches_the_windows_in_order(url: &str) {
     assert_eq!(outline(&tree).await, source_outline(&files), "all held");
     let mut changes = tree.changes();
     let mut events = replica.events();
+    let (to, mut delivered) = collector::<TreeChange>();
+    tree.subscribe(to);
 
     files
         .insert(&[], 0, TreeItem::leaf(entry(".gitignore")))
@@ -240,8 +242,16 @@ async fn every_operation_at_any_depth_reaches_the_windows_in_order(url: &str) {
             },
         ),
     ];
-    for want in expected {
+    for want in expected.clone() {
         assert_eq!(next_tree(&mut changes).await, want);
+    }
+    let first = (vec![], ModelChange::Inserted { first: 0, count: 1 });
+    for want in std::iter::once(first).chain(expected) {
+        assert_eq!(
+            next_tree(&mut delivered).await,
+            want,
+            "the subscribed actor's"
+        );
     }
     // Every window followed, without fetching again: what is held is the source's tree.
     assert_eq!(
@@ -304,6 +314,21 @@ async fn writes_and_the_current_row_go_through_the_source(url: &str) {
         "no such row"
     );
     assert_eq!(files.current(), Some(vec![2]));
+    // The current row stays on its row, and goes with it.
+    files.insert(&[], 0, TreeItem::leaf(entry("new"))).unwrap();
+    assert_eq!(files.current(), Some(vec![3]));
+    loop {
+        let change = next(&mut changes).await;
+        if let ModelChange::Current { .. } = change.change {
+            if change.current == Some(vec![3]) {
+                break;
+            }
+        }
+    }
+    assert_eq!(tree.current(), Some(vec![3]));
+    files.set_current(Some(&[1, 1, 0])).unwrap();
+    files.remove(&[1]).unwrap();
+    assert_eq!(files.current(), None, "removed with docs/");
 }
 
 over_tcp_and_unix!(

@@ -794,8 +794,10 @@ async fn model(
     let replica = replica(&node, url, name, timeout).await?;
     // A model is served as the model adapter's API, a tree as the tree adapter's.
     let parent = match (schema_of(&replica)?.api.as_str(), at.parent) {
-        ("ItemModel", None) => None,
-        ("ItemModel", Some(_)) => return fail(format!("{name} is a list: it has no --parent")),
+        ("ItemModel" | "ItemTable", None) => None,
+        ("ItemModel" | "ItemTable", Some(_)) => {
+            return fail(format!("{name} is a list: it has no --parent"))
+        }
         ("ItemTree", parent) => Some(parent.unwrap_or_default()),
         _ => return fail(format!("{name} is not a model")),
     };

@@ -5,7 +5,9 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Ident, LitStr};
 
-use crate::parse::{camel_case, snake_case, Access, ApiDef, ChildDef, MethodDef, PropDef};
+use crate::parse::{
+    camel_case, snake_case, Access, ApiDef, ChildDef, MethodDef, ModelForm, PropDef,
+};
 use crate::signature::signature;
 
 pub fn expand(def: &ApiDef) -> TokenStream {
@@ -558,7 +560,7 @@ fn source_child_methods(c: &ChildDef, idx: u16) -> TokenStream {
     let lib = quote!(::actix_remote_objects);
     let (docs, name, api) = (child_docs(c), &c.name, &c.api);
     if let Some(row) = &c.model {
-        let get = if c.tree {
+        let get = if c.form == ModelForm::Tree {
             quote_spanned!(api.span()=> self.state.tree::<#row>(#idx))
         } else {
             quote_spanned!(api.span()=> self.state.model::<#row>(#idx))
@@ -670,7 +672,7 @@ fn replica_ext(def: &ApiDef) -> TokenStream {
         if let Some(row) = &c.model {
             // Every use of the row type at the member's type: a row type that lacks a
             // bound is one error there.
-            let (replica, get) = if c.tree {
+            let (replica, get) = if c.form == ModelForm::Tree {
                 (
                     quote_spanned!(api.span()=> ::core::option::Option<::actix_remote_objects::model::TreeReplica<#row>>),
                     quote_spanned!(api.span()=> self.child_tree::<#row>(#idx)),
@@ -833,7 +835,11 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
     let child_infos = def.children.iter().map(|c| {
         let (name, api, optional) = (LitStr::new(&c.name.to_string(), c.name.span()), &c.api, c.optional);
         if c.model.is_some() {
-            let api = if c.tree { quote!(#private::TREE_API) } else { quote!(#private::MODEL_API) };
+            let api = match c.form {
+                ModelForm::List => quote!(#private::MODEL_API),
+                ModelForm::Table => quote!(#private::TABLE_API),
+                ModelForm::Tree => quote!(#private::TREE_API),
+            };
             return quote!(#private::ChildInfo { name: #name, api: #api, optional: false, model: true });
         }
         quote!(#private::ChildInfo { name: #name, api: <#api as #lib::RemoteObject>::NAME, optional: #optional, model: false })
@@ -845,20 +851,27 @@ fn remote_object_impl(def: &ApiDef, module: &Ident) -> TokenStream {
             c.optional,
         );
         if let Some(row) = &c.model {
-            if c.tree {
-                return quote_spanned!(api.span()=> #private::tree_schema::<#row>(#name)?);
-            }
-            return quote_spanned!(api.span()=> #private::model_schema::<#row>(#name)?);
+            return match c.form {
+                ModelForm::List => {
+                    quote_spanned!(api.span()=> #private::model_schema::<#row>(#name)?)
+                }
+                ModelForm::Table => {
+                    quote_spanned!(api.span()=> #private::table_schema::<#row>(#name)?)
+                }
+                ModelForm::Tree => {
+                    quote_spanned!(api.span()=> #private::tree_schema::<#row>(#name)?)
+                }
+            };
         }
         quote!(#private::child_schema::<#api>(#wire_name, #name, #optional)?)
     });
     let child_arms = def.children.iter().enumerate().map(|(i, c)| {
         let (idx, api) = (index(i), &c.api);
         if let Some(row) = &c.model {
-            let visit = if c.tree {
-                quote_spanned!(api.span()=> visitor.visit_tree::<#row>())
-            } else {
-                quote_spanned!(api.span()=> visitor.visit_model::<#row>())
+            let visit = match c.form {
+                ModelForm::List => quote_spanned!(api.span()=> visitor.visit_model::<#row>()),
+                ModelForm::Table => quote_spanned!(api.span()=> visitor.visit_table::<#row>()),
+                ModelForm::Tree => quote_spanned!(api.span()=> visitor.visit_tree::<#row>()),
             };
             return quote!(#idx => ::core::option::Option::Some(#visit),);
         }

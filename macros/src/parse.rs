@@ -42,8 +42,30 @@ pub struct ChildDef {
     pub optional: bool,
     /// A model member (`model playlist: ListModel<Track>`): its row type.
     pub model: Option<Type>,
-    /// The model is a `TreeModel<Row>` (rows with children), not a `ListModel<Row>`.
-    pub tree: bool,
+    /// Which model it is (a list unless `model` is given).
+    pub form: ModelForm,
+}
+
+/// The form of a model member, by the type it is declared with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ModelForm {
+    /// `ListModel<Row>`.
+    List,
+    /// `TableModel<Row>`: a list shown as a table.
+    Table,
+    /// `TreeModel<Row>`: rows with children.
+    Tree,
+}
+
+impl ModelForm {
+    /// The word the signature writes for it.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ModelForm::List => "model",
+            ModelForm::Table => "table",
+            ModelForm::Tree => "tree",
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -339,7 +361,7 @@ fn parse_child(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<ChildDef
         api,
         optional,
         model: None,
-        tree: false,
+        form: ModelForm::List,
     })
 }
 
@@ -351,13 +373,18 @@ fn parse_model(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<ChildDef
     let not_a_model = || {
         syn::Error::new_spanned(
             &ty,
-            "a model is a `ListModel<Row>` or a `TreeModel<Row>`, `Row` a serde type",
+            "a model is a `ListModel<Row>`, a `TableModel<Row>` or a `TreeModel<Row>`, `Row` a serde type",
         )
     };
     let last = ty.path.segments.last().ok_or_else(not_a_model)?;
-    let tree = last.ident == "TreeModel";
+    let form = match last.ident.to_string().as_str() {
+        "ListModel" => ModelForm::List,
+        "TableModel" => ModelForm::Table,
+        "TreeModel" => ModelForm::Tree,
+        _ => return Err(not_a_model()),
+    };
     let row = match &last.arguments {
-        syn::PathArguments::AngleBracketed(args) if last.ident == "ListModel" || tree => {
+        syn::PathArguments::AngleBracketed(args) => {
             match args.args.iter().collect::<Vec<_>>().as_slice() {
                 [syn::GenericArgument::Type(row)] => row.clone(),
                 _ => return Err(not_a_model()),
@@ -374,7 +401,7 @@ fn parse_model(input: ParseStream, docs: Vec<Attribute>) -> syn::Result<ChildDef
         api: ty.path.clone(),
         optional: false,
         model: Some(row),
-        tree,
+        form,
     })
 }
 

@@ -361,7 +361,7 @@ fn class_def(class: &rep::Class, ctx: &Context<'_>, path: &str) -> syn::Result<A
                     api: syn::parse_quote!(::actix_remote_objects::model::ListModel<#row>),
                     optional: false,
                     model: Some(syn::parse_quote!(#row)),
-                    tree: false,
+                    form: crate::parse::ModelForm::List,
                 });
             }
             rep::ClassMember::Child {
@@ -383,7 +383,7 @@ fn class_def(class: &rep::Class, ctx: &Context<'_>, path: &str) -> syn::Result<A
                     // A Qt sub-object is a pointer: a source may hold none.
                     optional: true,
                     model: None,
-                    tree: false,
+                    form: crate::parse::ModelForm::List,
                 });
             }
         }

@@ -39,7 +39,7 @@ fn canonical(def: &ApiDef) -> String {
     }
     for c in &def.children {
         if let Some(row) = &c.model {
-            let kind = if c.tree { "tree" } else { "model" };
+            let kind = c.form.keyword();
             s += &format!("{kind} {}:{};", c.name, ty(row));
             continue;
         }

@@ -24,6 +24,7 @@ pub(crate) mod model;
 pub(crate) mod node;
 pub(crate) mod relay;
 pub(crate) mod replica;
+pub(crate) mod selection;
 pub(crate) mod tree;
 
 use std::future::Future;

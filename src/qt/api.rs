@@ -1397,6 +1397,12 @@ mod tests {
 
     #[test]
     fn a_source_with_a_tree_model_is_not_shown_to_qt_nodes_and_says_why() {
+        let child = |api| crate::values::schema::ChildSchema {
+            name: "files".to_owned(),
+            optional: false,
+            api,
+            model: true,
+        };
         let schema = ApiSchema {
             api: "Explorer".to_owned(),
             signature: 0,
@@ -1404,7 +1410,7 @@ mod tests {
             signals: Vec::new(),
             slots: Vec::new(),
             types: Default::default(),
-            children: vec![crate::__private::tree_schema::<String>("files").unwrap()],
+            children: vec![child(crate::adapter::tree_described::<String>().unwrap())],
         };
         let refused = QtApi::from_schema(&schema).unwrap_err();
         assert!(
@@ -1412,7 +1418,7 @@ mod tests {
             "{refused:?}"
         );
         let mut listed = schema;
-        listed.children = vec![crate::__private::model_schema::<String>("files").unwrap()];
+        listed.children = vec![child(crate::adapter::described::<String>().unwrap())];
         assert!(QtApi::from_schema(&listed).is_ok(), "a list model is");
     }
 }

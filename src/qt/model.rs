@@ -90,7 +90,14 @@ pub struct ModelFace {
     pub row: TypeFormat,
     /// Whether a row is a struct of its roles (else the row is its one role).
     pub fields: bool,
+    /// Shown as a table: one column per field, each cell the field as its display and edit
+    /// roles (the fields stay roles too, numbered from `Qt::UserRole`).
+    pub table: bool,
 }
+
+/// Qt's `DisplayRole` and `EditRole`: a table's cells.
+const DISPLAY_ROLE: i32 = 0;
+const EDIT_ROLE: i32 = 2;
 
 /// The number Qt knows role `name` (field `index` of a row) by.
 fn role_id(name: &str, index: usize) -> i32 {
@@ -126,23 +133,67 @@ impl ModelFace {
             },
             _ => None,
         };
+        let table = adapter.api == crate::adapter::TABLE_API_NAME && struct_fields.is_some();
         let (roles, fields) = match struct_fields {
             Some(fields) => (
                 fields
                     .iter()
                     .enumerate()
-                    .map(|(i, f)| role(i, &f.name, &f.format))
+                    .map(|(i, f)| {
+                        let mut role = role(i, &f.name, &f.format);
+                        if table {
+                            // The display and edit roles are the cells'.
+                            role.id = USER_ROLE + i as i32;
+                        }
+                        role
+                    })
                     .collect(),
                 true,
             ),
             None => (vec![role(0, "display", &row)], false),
         };
-        Some(ModelFace { roles, row, fields })
+        Some(ModelFace {
+            roles,
+            row,
+            fields,
+            table,
+        })
     }
 
-    /// Every role's number, in order (Qt's `availableRoles`).
+    /// How many columns Qt sees: a table's fields, else one.
+    pub fn columns(&self) -> i32 {
+        match self.table {
+            true => self.roles.len() as i32,
+            false => 1,
+        }
+    }
+
+    /// The field a table's cell in `column` shows as `role`, if it is a cell role.
+    pub fn cell_field(&self, column: i32, role: i32) -> Option<usize> {
+        let column = usize::try_from(column)
+            .ok()
+            .filter(|&c| c < self.roles.len())?;
+        (self.table && (role == DISPLAY_ROLE || role == EDIT_ROLE)).then_some(column)
+    }
+
+    /// A table's column headers (Qt's horizontal `headerData`): its fields' names.
+    pub fn header(&self, section: i32) -> Option<&str> {
+        let section = usize::try_from(section).ok()?;
+        self.table
+            .then(|| self.roles.get(section).map(|r| r.name.as_str()))
+            .flatten()
+    }
+
+    /// Every role's number, in order (Qt's `availableRoles`): a table's cell roles first.
     pub fn role_ids(&self) -> Vec<i32> {
-        self.roles.iter().map(|r| r.id).collect()
+        let cells = match self.table {
+            true => vec![DISPLAY_ROLE, EDIT_ROLE],
+            false => Vec::new(),
+        };
+        cells
+            .into_iter()
+            .chain(self.roles.iter().map(|r| r.id))
+            .collect()
     }
 
     /// The role with Qt number `id`, and its index among the roles.
@@ -152,13 +203,18 @@ impl ModelFace {
 
     /// The values of the sub-object Qt's init carries: `availableRoles` and `roleNames`.
     pub fn init_values(&self) -> Vec<QVariant> {
-        let names = self
-            .roles
+        let cells: &[(i32, &str)] = match self.table {
+            true => &[(DISPLAY_ROLE, "display"), (EDIT_ROLE, "edit")],
+            false => &[],
+        };
+        let names = cells
             .iter()
-            .map(|r| {
+            .map(|&(id, name)| (id, name))
+            .chain(self.roles.iter().map(|r| (r.id, r.name.as_str())))
+            .map(|(id, name)| {
                 (
-                    QVariant::Int(r.id),
-                    QVariant::ByteArray(r.name.clone().into_bytes()),
+                    QVariant::Int(id),
+                    QVariant::ByteArray(name.as_bytes().to_vec()),
                 )
             })
             .collect();
@@ -175,8 +231,9 @@ impl ModelFace {
         ]
     }
 
-    /// The values of `roles` (Qt numbers; every role when empty) of `row`.
-    fn role_values(&self, row: &Value, roles: &[i32], cx: &Cx<'_>) -> Vec<QVariant> {
+    /// The values of `roles` (Qt numbers; every role when empty) of `row`'s cell in
+    /// `column`.
+    fn role_values(&self, row: &Value, column: i32, roles: &[i32], cx: &Cx<'_>) -> Vec<QVariant> {
         let wanted: Vec<i32> = match roles.is_empty() {
             true => self.role_ids(),
             false => roles.to_vec(),
@@ -184,7 +241,11 @@ impl ModelFace {
         wanted
             .iter()
             .map(|id| {
-                let Some((index, role)) = self.role(*id) else {
+                let found = match self.cell_field(column, *id) {
+                    Some(field) => self.roles.get(field).map(|role| (field, role)),
+                    None => self.role(*id),
+                };
+                let Some((index, role)) = found else {
                     return QVariant::Invalid;
                 };
                 let value = match (self.fields, row) {
@@ -199,18 +260,30 @@ impl ModelFace {
             .collect()
     }
 
-    /// Qt's `IndexValuePair`s of `rows` from row `first` on, with `roles`.
-    pub fn entries(&self, first: u64, rows: &[Value], roles: &[i32], api: &QtApi) -> Vec<QVariant> {
+    /// Qt's `IndexValuePair`s of `rows` from row `first` on, in `columns` (clipped to the
+    /// face's), with `roles`.
+    pub fn entries(
+        &self,
+        first: u64,
+        rows: &[Value],
+        columns: std::ops::RangeInclusive<i32>,
+        roles: &[i32],
+        api: &QtApi,
+    ) -> Vec<QVariant> {
         let cx = Cx::of(api);
-        rows.iter()
+        let columns = (*columns.start()).max(0)..=(*columns.end()).min(self.columns() - 1);
+        let cells = rows
+            .iter()
             .enumerate()
-            .map(|(i, row)| {
+            .flat_map(|(i, row)| columns.clone().map(move |column| (i, row, column)));
+        cells
+            .map(|(i, row, column)| {
                 let at = clamp_row(first + i as u64);
                 QVariant::User {
                     ty: QtType::Named(names::INDEX_VALUE_PAIR.to_owned()),
                     value: UserValue::Fields(vec![
-                        index_list(&[(at, 0)]),
-                        QVariant::List(self.role_values(row, roles, &cx)),
+                        index_list(&[(at, column)]),
+                        QVariant::List(self.role_values(row, column, roles, &cx)),
                         QVariant::Bool(false),
                         QVariant::Int(ITEM_FLAGS),
                         QVariant::User {
@@ -240,7 +313,8 @@ pub fn int_list(values: &[i32]) -> QVariant {
     }
 }
 
-/// The `int`s of a `QList<int>` (nothing for anything else).
+/// The `int`s of a `QList<int>`, or of a list of enums (`QList<Qt::Orientation>`);
+/// nothing for anything else.
 pub fn read_int_list(value: &QVariant) -> Vec<i32> {
     match value {
         QVariant::User {
@@ -250,6 +324,10 @@ pub fn read_int_list(value: &QVariant) -> Vec<i32> {
             .iter()
             .filter_map(|v| match v {
                 QVariant::Int(i) => Some(*i),
+                QVariant::User {
+                    value: UserValue::Enum(n),
+                    ..
+                } => i32::try_from(*n).ok(),
                 _ => None,
             })
             .collect(),
@@ -314,7 +392,12 @@ pub fn data_entries(entries: Vec<QVariant>) -> QVariant {
 }
 
 /// `MetaAndDataEntries`: a cache request's answer, with the roles and the model's size.
-pub fn meta_and_data_entries(entries: Vec<QVariant>, roles: &[i32], rows: u64) -> QVariant {
+pub fn meta_and_data_entries(
+    entries: Vec<QVariant>,
+    roles: &[i32],
+    columns: i32,
+    rows: u64,
+) -> QVariant {
     QVariant::User {
         ty: QtType::Named(names::META_AND_DATA_ENTRIES.to_owned()),
         value: UserValue::Fields(vec![
@@ -323,7 +406,7 @@ pub fn meta_and_data_entries(entries: Vec<QVariant>, roles: &[i32], rows: u64) -
                 value: UserValue::Items(entries),
             },
             int_list(roles),
-            QVariant::Size(1, clamp_row(rows)),
+            QVariant::Size(columns, clamp_row(rows)),
         ]),
     }
 }
@@ -409,6 +492,7 @@ impl ModelFace {
                 .collect(),
             row: TypeFormat::Named(row_name.into()),
             fields: true,
+            table: false,
         };
         (face, schema)
     }

@@ -14,7 +14,8 @@ use super::delivery::{Delivered, Delivery, QueueSender};
 use super::shared::{invoke, lose_calls, write, Link};
 use super::state_cell::StateCell;
 use super::{PendingWrite, ReplicaState};
-use crate::adapter::{self, index, ModelRow, PROP_CURRENT, SIG_CHANGED, SIG_INSERTED};
+use crate::adapter::{self, index, Form, ModelRow, PROP_CURRENT, SIG_CHANGED, SIG_INSERTED};
+use crate::adapter::{PROP_SELECTION, SLOT_SELECT};
 use crate::adapter::{SIG_MOVED, SIG_REMOVED, SIG_RESET, SIG_ROWS, SLOT_FETCH, SLOT_WRITE};
 use crate::error::{SlotError, SlotResult};
 use crate::outbox::{ConnId, Outbox};
@@ -23,10 +24,13 @@ use crate::proto::node::{
     ChildTree, InitOutcome, PendingReply, ReplicaEntry, ReplicaProtocolError,
 };
 use crate::proto::replica::{InitRefused, Offered, ReplicaCore, Transition};
+use crate::proto::selection::command;
 use crate::wire::{Encoding, Packet, SourceId, NO_REPLY};
 
-/// What changed in a model, as a [`ModelReplica`] shows it (row indices after the change).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What changed in a model, as a [`ModelReplica`] shows it (row indices after the change);
+/// a message, for [`ModelReplica::subscribe`].
+#[derive(Debug, Clone, PartialEq, Eq, actix::Message)]
+#[rtype(result = "()")]
 #[non_exhaustive]
 pub enum ModelChange {
     /// `count` rows were inserted at `first`.
@@ -75,10 +79,17 @@ pub enum ModelChange {
         /// How many.
         count: usize,
     },
-    /// The current row is now `row` (set by the source or by a replica).
+    /// The current row is now `row` (set by the source or by a replica, or moved with its
+    /// row).
     Current {
         /// The current row, if any.
         row: Option<usize>,
+    },
+    /// The selected rows are now `ranges` (changed by the source or by a replica, or moved
+    /// with their rows).
+    Selection {
+        /// The selected rows, as sorted, disjoint ranges.
+        ranges: Vec<Range<usize>>,
     },
     /// This stream fell behind and dropped changes: read the rows again.
     Lagged,
@@ -112,6 +123,8 @@ type Waiter<T> = oneshot::Sender<SlotResult<Vec<T>>>;
 
 pub(crate) struct ModelShared<T: ModelRow> {
     name: String,
+    /// The signature of its adapter: a list's or a table's.
+    signature: u64,
     encoding: Encoding,
     delivery: Delivery,
     prefetch_rows: usize,
@@ -124,25 +137,35 @@ struct Inner<T> {
     window: ModelWindow<T>,
     roles: Vec<String>,
     current: Option<u64>,
+    selection: Vec<Range<usize>>,
     waiters: FxHashMap<u32, Waiter<T>>,
     changes: Vec<QueueSender<ModelChange>>,
 }
 
 impl<T: ModelRow> ModelShared<T> {
-    pub(crate) fn new(name: String, encoding: Encoding, delivery: Delivery) -> Arc<Self> {
+    /// A replica of a model served as `form` (a list or a table).
+    pub(crate) fn new(
+        name: String,
+        encoding: Encoding,
+        delivery: Delivery,
+        form: Form,
+    ) -> Arc<Self> {
         let settings = delivery.models;
         let defaults = [
             encoding.encode(&0u64),
             encoding.encode(&adapter::roles::<T>()),
             encoding.encode(&None::<u64>),
+            encoding.encode(&Vec::<(u64, u64)>::new()),
         ];
         let defaults = defaults
             .into_iter()
             .map(|d| d.map(Bytes::from).unwrap_or_default())
             .collect();
-        let core = ReplicaCore::new(adapter::signature::<T>(), defaults, ReplicaState::Default);
+        let signature = adapter::form_signature::<T>(form);
+        let core = ReplicaCore::new(signature, defaults, ReplicaState::Default);
         Arc::new(ModelShared {
             name,
+            signature,
             encoding,
             delivery,
             prefetch_rows: settings.prefetch_rows,
@@ -151,6 +174,7 @@ impl<T: ModelRow> ModelShared<T> {
                 window: ModelWindow::new(settings.cache_rows),
                 roles: adapter::roles::<T>(),
                 current: None,
+                selection: Vec::new(),
                 waiters: FxHashMap::default(),
                 changes: Vec::new(),
             }),
@@ -199,6 +223,33 @@ impl<T: ModelRow> ModelShared<T> {
 
     fn tell(inner: &mut Inner<T>, change: ModelChange) {
         inner.changes.retain(|c| c.push_event(change.clone()));
+    }
+
+    fn tell_current(inner: &mut Inner<T>, current: Option<u64>) {
+        if std::mem::replace(&mut inner.current, current) != current {
+            let row = current.map(index);
+            Self::tell(inner, ModelChange::Current { row });
+        }
+    }
+
+    /// The selection as the source sent it: `(first, count)` pairs.
+    fn tell_selection(
+        &self,
+        inner: &mut Inner<T>,
+        value: &[u8],
+    ) -> Result<(), ReplicaProtocolError> {
+        let pairs: Vec<(u64, u64)> = self.encoding.decode(value).map_err(|error| {
+            ReplicaProtocolError::bad_value(&self.name, "model selection", error)
+        })?;
+        let ranges: Vec<Range<usize>> = pairs
+            .into_iter()
+            .map(|(first, count)| index(first)..index(first.saturating_add(count)))
+            .collect();
+        if inner.selection != ranges {
+            inner.selection.clone_from(&ranges);
+            Self::tell(inner, ModelChange::Selection { ranges });
+        }
+        Ok(())
     }
 
     fn decode<A: serde::de::DeserializeOwned>(
@@ -340,7 +391,7 @@ pub(super) fn public_change(change: Change, roles: &[String]) -> ModelChange {
 
 impl<T: ModelRow> ReplicaEntry<Outbox> for ModelShared<T> {
     fn signature(&self) -> u64 {
-        adapter::signature::<T>()
+        self.signature
     }
 
     fn link(&self) -> Option<(ConnId, SourceId)> {
@@ -383,20 +434,14 @@ impl<T: ModelRow> ReplicaEntry<Outbox> for ModelShared<T> {
             .decode(decode(adapter::PROP_ROLES))
             .map_err(bad)?;
         let current: Option<u64> = self.encoding.decode(decode(PROP_CURRENT)).map_err(bad)?;
+        self.tell_selection(&mut inner, decode(PROP_SELECTION))?;
         let applied = inner.core.commit_init(link, values);
         let resend = inner.window.init(total);
         inner.roles = roles;
         self.send(&inner, &resend);
         self.prefetch(&mut inner);
         Self::tell(&mut inner, ModelChange::Reset { rows: index(total) });
-        if std::mem::replace(&mut inner.current, current) != current {
-            Self::tell(
-                &mut inner,
-                ModelChange::Current {
-                    row: current.map(index),
-                },
-            );
-        }
+        Self::tell_current(&mut inner, current);
         self.notify_state(applied.transition);
         Ok(InitOutcome::Applied)
     }
@@ -414,14 +459,10 @@ impl<T: ModelRow> ReplicaEntry<Outbox> for ModelShared<T> {
             let current: Option<u64> = self.encoding.decode(&value).map_err(|error| {
                 ReplicaProtocolError::bad_value(&self.name, "property value", error)
             })?;
-            if std::mem::replace(&mut inner.current, current) != current {
-                Self::tell(
-                    &mut inner,
-                    ModelChange::Current {
-                        row: current.map(index),
-                    },
-                );
-            }
+            Self::tell_current(&mut inner, current);
+        }
+        if index_ == PROP_SELECTION {
+            self.tell_selection(&mut inner, &value)?;
         }
         inner.core.commit_change(index_, value);
         Ok(())
@@ -646,6 +687,50 @@ impl<T: ModelRow> ModelReplica<T> {
         self.answered(|core, complete| write(core, PROP_CURRENT, value, complete))
     }
 
+    /// The selected rows (Qt's selection model), as the source shares them: sorted,
+    /// disjoint ranges.
+    pub fn selection(&self) -> Vec<Range<usize>> {
+        self.shared.lock().selection.clone()
+    }
+
+    /// Asks the source to add the rows in `range` to the selection; resolves once it did
+    /// (every replica is told) or refused (rows it does not have, or a selection of too
+    /// many ranges).
+    pub fn select(&self, range: Range<usize>) -> PendingWrite<()> {
+        self.select_with(range, command::SELECT)
+    }
+
+    /// Asks the source to take the rows in `range` out of the selection.
+    pub fn deselect(&self, range: Range<usize>) -> PendingWrite<()> {
+        self.select_with(range, command::DESELECT)
+    }
+
+    /// Asks the source to select the rows in `range` that are not, and deselect the others.
+    pub fn toggle(&self, range: Range<usize>) -> PendingWrite<()> {
+        self.select_with(range, command::TOGGLE)
+    }
+
+    /// Asks the source to select only the rows in `range` (none if it is empty).
+    pub fn select_only(&self, range: Range<usize>) -> PendingWrite<()> {
+        self.select_with(range, command::CLEAR | command::SELECT)
+    }
+
+    fn select_with(&self, range: Range<usize>, how: u8) -> PendingWrite<()> {
+        let count = range.end.saturating_sub(range.start) as u64;
+        let args = match self
+            .shared
+            .encoding
+            .encode(&(range.start as u64, count, how))
+        {
+            Ok(args) => Bytes::from(args),
+            Err(e) => {
+                let refused = SlotError::Encode(e.to_string());
+                return PendingWrite::new(futures::future::ready(Err(refused)));
+            }
+        };
+        self.answered(|core, complete| invoke(core, SLOT_SELECT, args, complete))
+    }
+
     /// A request `send` makes (with what completes it), resolving once the source answered.
     fn answered(
         &self,
@@ -654,8 +739,15 @@ impl<T: ModelRow> ModelReplica<T> {
         answered(&mut self.shared.lock().core, send)
     }
 
+    /// Delivers what changes from now on to `to`, in order (as [`ModelReplica::changes`]:
+    /// an actor that falls behind by the node's event buffer gets [`ModelChange::Lagged`]).
+    pub fn subscribe(&self, to: actix::Recipient<ModelChange>) {
+        let feed = self.shared.delivery.feed(to);
+        self.shared.lock().changes.push(feed);
+    }
+
     /// What changes from now on, in the order the source made the changes: rows inserted,
-    /// removed, moved and changed, resets, rows fetched, the current row. A stream that
+    /// removed, moved and changed, resets, rows fetched, the current row, the selection. A stream that
     /// falls behind by the node's event buffer gets [`ModelChange::Lagged`].
     pub fn changes(&self) -> impl Stream<Item = ModelChange> + Unpin + Send + 'static {
         let (tx, rx) = self.shared.delivery.stream();

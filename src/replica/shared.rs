@@ -149,6 +149,18 @@ struct MakeChild {
     delivery: Delivery,
 }
 
+impl MakeChild {
+    fn list_model<R: crate::adapter::ModelRow>(self, form: crate::adapter::Form) -> ChildSlot {
+        let shared =
+            super::model::ModelShared::<R>::new(self.name, self.encoding, self.delivery, form);
+        ChildSlot {
+            entry: shared.clone(),
+            handles: Arc::new(shared),
+            present: false,
+        }
+    }
+}
+
 impl ChildVisitor for MakeChild {
     type Output = ChildSlot;
     fn visit<C: RemoteObject>(self) -> ChildSlot {
@@ -162,12 +174,10 @@ impl ChildVisitor for MakeChild {
         }
     }
     fn visit_model<R: crate::adapter::ModelRow>(self) -> ChildSlot {
-        let shared = super::model::ModelShared::<R>::new(self.name, self.encoding, self.delivery);
-        ChildSlot {
-            entry: shared.clone(),
-            handles: Arc::new(shared),
-            present: false,
-        }
+        self.list_model::<R>(crate::adapter::Form::List)
+    }
+    fn visit_table<R: crate::adapter::ModelRow>(self) -> ChildSlot {
+        self.list_model::<R>(crate::adapter::Form::Table)
     }
     fn visit_tree<R: crate::adapter::ModelRow>(self) -> ChildSlot {
         let shared = super::tree::TreeShared::<R>::new(self.name, self.encoding, self.delivery);

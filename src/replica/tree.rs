@@ -29,8 +29,10 @@ use crate::proto::tree::{Item, TreeApplied, TreeDiff, TreeRequest, TreeWindow, M
 use crate::wire::{Encoding, Packet, SourceId, NO_REPLY};
 
 /// What changed in a tree model, as a [`TreeReplica`] shows it: a [`ModelChange`] among
-/// the children of `parent` (the path of their parent row; empty for the top level).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// the children of `parent` (the path of their parent row; empty for the top level). A
+/// message, for [`TreeReplica::subscribe`].
+#[derive(Debug, Clone, PartialEq, Eq, actix::Message)]
+#[rtype(result = "()")]
 pub struct TreeChange {
     /// Whose children changed.
     pub parent: Vec<usize>,
@@ -649,6 +651,12 @@ impl<T: ModelRow> TreeReplica<T> {
         send: impl FnOnce(&mut ReplicaCore<Link, PendingReply>, PendingReply) -> Option<PendingReply>,
     ) -> PendingWrite<()> {
         super::model::answered(&mut self.shared.lock().core, send)
+    }
+
+    /// Delivers what changes from now on to `to`, in order (as [`TreeReplica::changes`]).
+    pub fn subscribe(&self, to: actix::Recipient<TreeChange>) {
+        let feed = self.shared.delivery.feed(to);
+        self.shared.lock().changes.push(feed);
     }
 
     /// What changes from now on, in the order the source made the changes, each under the

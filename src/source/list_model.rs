@@ -18,12 +18,14 @@ use tracing::warn;
 use super::children::{next_child_id, Attached, ChildHub, Place};
 use super::hosted::SourceHub;
 use super::model_subscribers::{ready, ModelSubscribers, OnCaughtUp};
-use crate::adapter::{self, ModelRow, PROP_CURRENT, SIG_CHANGED, SIG_INSERTED, SIG_MOVED};
-use crate::adapter::{SIG_REMOVED, SIG_RESET, SIG_ROWS, SLOT_FETCH, SLOT_WRITE};
+use crate::adapter::{self, Form, ModelRow, PROP_CURRENT, SIG_CHANGED, SIG_INSERTED, SIG_MOVED};
+use crate::adapter::{PROP_SELECTION, SIG_REMOVED, SIG_RESET, SIG_ROWS};
+use crate::adapter::{SLOT_FETCH, SLOT_SELECT, SLOT_WRITE};
 use crate::error::{Error, Kind};
 use crate::outbox::{ConnId, Outbox};
 use crate::proto::host::Caller;
 use crate::proto::model::MAX_FETCH_ROWS;
+use crate::proto::selection::{command, Marks, Moved};
 use crate::proto::{SlotFuture, WriteFuture};
 use crate::wire::{ChildInit, Encoding, Packet, SourceId};
 
@@ -76,14 +78,19 @@ struct Shared<T: ModelRow> {
     state: Mutex<State<T>>,
     /// Told the current row at every change.
     current: tokio::sync::watch::Sender<Option<usize>>,
+    /// Told the selection at every change.
+    selection: tokio::sync::watch::Sender<Vec<Range<usize>>>,
     schema: OnceLock<Result<Bytes, String>>,
+    /// Served as a list or as a table.
+    form: Form,
     /// Itself, for the markers of lagging subscribers.
     this: Weak<Shared<T>>,
 }
 
 struct State<T> {
     rows: Vec<T>,
-    current: Option<u64>,
+    /// The current row and the selection, which follow their rows.
+    marks: Marks,
     subs: ModelSubscribers,
     attached: bool,
     accept_writes: Option<Arc<WritePolicy<T>>>,
@@ -96,16 +103,27 @@ fn out_of_range(row: usize, rows: usize) -> Error {
 impl<T: ModelRow> ListModel<T> {
     /// A model holding `rows`.
     pub fn new(rows: Vec<T>) -> ListModel<T> {
+        ListModel::of_form(rows, Form::List)
+    }
+
+    /// An empty model served as `form` (a list or a table).
+    pub(crate) fn empty(form: Form) -> ListModel<T> {
+        ListModel::of_form(Vec::new(), form)
+    }
+
+    fn of_form(rows: Vec<T>, form: Form) -> ListModel<T> {
         let shared = Arc::new_cyclic(|this| Shared {
             state: Mutex::new(State {
                 rows,
-                current: None,
+                marks: Marks::default(),
                 subs: ModelSubscribers::new(),
                 attached: false,
                 accept_writes: None,
             }),
             current: tokio::sync::watch::Sender::new(None),
+            selection: tokio::sync::watch::Sender::new(Vec::new()),
             schema: OnceLock::new(),
+            form,
             this: this.clone(),
         });
         ListModel { shared }
@@ -184,6 +202,8 @@ impl<T: ModelRow> ListModel<T> {
             .frame(SIG_INSERTED, &(first, count, inline, total))?;
         state.rows.splice(at..at, new);
         state.subs.fan_out(frame, &self.shared.on_caught_up());
+        let moved = state.marks.inserted(first, count);
+        self.shared.marks_moved(&mut state, moved);
         Ok(())
     }
 
@@ -208,6 +228,8 @@ impl<T: ModelRow> ListModel<T> {
         let frame = state.subs.frame(SIG_REMOVED, &(first, count, total))?;
         let removed = state.rows.drain(range).collect();
         state.subs.fan_out(frame, &self.shared.on_caught_up());
+        let moved = state.marks.removed(first, count);
+        self.shared.marks_moved(&mut state, moved);
         Ok(removed)
     }
 
@@ -232,6 +254,8 @@ impl<T: ModelRow> ListModel<T> {
         let block: Vec<T> = state.rows.drain(range).collect();
         state.rows.splice(to..to, block);
         state.subs.fan_out(frame, &self.shared.on_caught_up());
+        let moved = state.marks.moved(first, count, to as u64);
+        self.shared.marks_moved(&mut state, moved);
         Ok(())
     }
 
@@ -275,12 +299,15 @@ impl<T: ModelRow> ListModel<T> {
         Ok(old)
     }
 
-    /// Replaces every row: replicas drop their windows and fetch again.
+    /// Replaces every row: replicas drop their windows and fetch again. Nothing is current
+    /// or selected after it.
     pub fn reset(&self, rows: impl IntoIterator<Item = T>) {
         let rows: Vec<T> = rows.into_iter().collect();
         let mut state = self.shared.lock();
         state.rows = rows;
         state.send_reset(&self.shared.on_caught_up());
+        let moved = state.marks.reset();
+        self.shared.marks_moved(&mut state, moved);
     }
 
     /// Removes every row.
@@ -289,9 +316,10 @@ impl<T: ModelRow> ListModel<T> {
     }
 
     /// The current row (Qt's current index), shared with every replica: set here or by a
-    /// replica.
+    /// replica. It stays on its row as rows are inserted, removed and moved (and is none
+    /// once its row is removed).
     pub fn current(&self) -> Option<usize> {
-        self.shared.lock().current.map(adapter::index)
+        self.shared.lock().marks.current.map(adapter::index)
     }
 
     /// Sets the current row (`None` for none); every replica is told.
@@ -302,6 +330,59 @@ impl<T: ModelRow> ListModel<T> {
     /// The current row now and after every change (by the source or a replica).
     pub fn current_changes(&self) -> impl Stream<Item = Option<usize>> + Unpin + Send + 'static {
         crate::runtime::watch_stream(self.shared.current.subscribe())
+    }
+
+    /// The selected rows (Qt's selection model), shared with every replica, as sorted,
+    /// disjoint ranges: changed here or by a replica, and kept on their rows as rows are
+    /// inserted, removed and moved (a range rows are inserted inside grows, as Qt's does).
+    pub fn selection(&self) -> Vec<Range<usize>> {
+        ranges(&self.shared.lock().marks.selection.ranges())
+    }
+
+    /// Adds the rows in `range` to the selection.
+    pub fn select(&self, range: Range<usize>) -> Result<(), Error> {
+        self.shared.select(range, command::SELECT)
+    }
+
+    /// Takes the rows in `range` out of the selection.
+    pub fn deselect(&self, range: Range<usize>) -> Result<(), Error> {
+        self.shared.select(range, command::DESELECT)
+    }
+
+    /// Selects the rows in `range` that were not, and deselects those that were.
+    pub fn toggle(&self, range: Range<usize>) -> Result<(), Error> {
+        self.shared.select(range, command::TOGGLE)
+    }
+
+    /// Makes `ranges` the selection (clipped to the rows).
+    pub fn set_selection(&self, ranges: &[Range<usize>]) -> Result<(), Error> {
+        let ranges: Vec<Range<u64>> = ranges
+            .iter()
+            .map(|r| r.start as u64..r.end as u64)
+            .collect();
+        let mut state = self.shared.lock();
+        let rows = state.rows.len() as u64;
+        let changed = state.marks.selection.set(&ranges, rows).map_err(invalid)?;
+        let moved = Moved {
+            current: false,
+            selection: changed,
+        };
+        self.shared.marks_moved(&mut state, moved);
+        Ok(())
+    }
+
+    /// Selects nothing.
+    pub fn clear_selection(&self) {
+        // Clearing always fits.
+        let _ = self.shared.select(0..0, command::CLEAR);
+    }
+
+    /// The selection now and after every change (by the source, a replica, or the rows
+    /// moving under it).
+    pub fn selection_changes(
+        &self,
+    ) -> impl Stream<Item = Vec<Range<usize>>> + Unpin + Send + 'static {
+        crate::runtime::watch_stream(self.shared.selection.subscribe())
     }
 
     /// Lets replicas write rows: `decide(row, &value)` is called for each write (outside
@@ -334,14 +415,47 @@ impl<T: ModelRow> Shared<T> {
         if let Some(row) = row.filter(|&r| r >= len as u64) {
             return Err(out_of_range(adapter::index(row), len));
         }
-        if state.current == row {
-            return Ok(());
-        }
-        state.subs.push_property(PROP_CURRENT, &row)?;
-        state.current = row;
-        drop(state);
-        self.current.send_replace(row.map(adapter::index));
+        let changed = std::mem::replace(&mut state.marks.current, row) != row;
+        let moved = Moved {
+            current: changed,
+            selection: false,
+        };
+        self.marks_moved(&mut state, moved);
         Ok(())
+    }
+
+    /// Applies selection `command` to the rows in `range`.
+    fn select(&self, range: Range<usize>, how: u8) -> Result<(), Error> {
+        let mut state = self.lock();
+        let rows = state.rows.len() as u64;
+        let (first, count) = (range.start as u64, range.len() as u64);
+        let changed = state
+            .marks
+            .selection
+            .apply(first, count, how, rows)
+            .map_err(invalid)?;
+        let moved = Moved {
+            current: false,
+            selection: changed,
+        };
+        self.marks_moved(&mut state, moved);
+        Ok(())
+    }
+
+    /// Tells every replica, after what was queued so far, the marks that `moved` says
+    /// changed, and the watchers here.
+    fn marks_moved(&self, state: &mut State<T>, moved: Moved) {
+        if moved.current {
+            let current = state.marks.current;
+            state.send_property(PROP_CURRENT, &current, &self.on_caught_up());
+            self.current.send_replace(current.map(adapter::index));
+        }
+        if moved.selection {
+            let pairs = state.marks.selection.pairs();
+            state.send_property(PROP_SELECTION, &pairs, &self.on_caught_up());
+            self.selection
+                .send_replace(ranges(&state.marks.selection.ranges()));
+        }
     }
 
     /// The subscriber on `conn` under `source` caught up with what was queued when it fell
@@ -349,7 +463,19 @@ impl<T: ModelRow> Shared<T> {
     fn caught_up(&self, conn: ConnId, source: SourceId) {
         let mut state = self.lock();
         let total = state.rows.len() as u64;
-        state.subs.caught_up(conn, source, SIG_RESET, &total);
+        let frames = [
+            state.subs.frame(SIG_RESET, &total),
+            state
+                .subs
+                .property_frame(PROP_CURRENT, &state.marks.current),
+            state
+                .subs
+                .property_frame(PROP_SELECTION, &state.marks.selection.pairs()),
+        ];
+        match frames.into_iter().collect::<Result<Vec<_>, _>>() {
+            Ok(frames) => state.subs.caught_up(conn, source, &frames),
+            Err(error) => warn!(%error, "cannot encode a model reset"),
+        }
     }
 
     /// What a lagging subscriber's marker does once its connection drained to it.
@@ -407,7 +533,32 @@ impl<T: ModelRow> Shared<T> {
     }
 }
 
+/// Wire row ranges as indices.
+fn ranges(ranges: &[Range<u64>]) -> Vec<Range<usize>> {
+    ranges
+        .iter()
+        .map(|r| adapter::index(r.start)..adapter::index(r.end))
+        .collect()
+}
+
+fn invalid(error: impl std::fmt::Display) -> Error {
+    Error::new(Kind::InvalidValue(error.to_string()))
+}
+
 impl<T: ModelRow> State<T> {
+    /// Queues property `index`'s new `value` to every subscriber, in order with the diffs.
+    fn send_property<V: serde::Serialize>(
+        &mut self,
+        index: u16,
+        value: &V,
+        on_caught_up: &OnCaughtUp,
+    ) {
+        match self.subs.property_frame(index, value) {
+            Ok(frame) => self.subs.fan_out(frame, on_caught_up),
+            Err(error) => warn!(%error, "cannot encode a model's property"),
+        }
+    }
+
     /// Tells every subscriber the rows were replaced.
     fn send_reset(&mut self, on_caught_up: &OnCaughtUp) {
         let total = self.rows.len() as u64;
@@ -423,7 +574,8 @@ impl<T: ModelRow> State<T> {
         Ok(vec![
             Bytes::from(enc.encode(&(self.rows.len() as u64))?),
             Bytes::from(enc.encode(&adapter::roles::<T>())?),
-            Bytes::from(enc.encode(&self.current)?),
+            Bytes::from(enc.encode(&self.marks.current)?),
+            Bytes::from(enc.encode(&self.marks.selection.pairs())?),
         ])
     }
 }
@@ -444,7 +596,7 @@ impl<T: ModelRow> SourceHub for Shared<T> {
     fn schema(&self) -> Result<Bytes, String> {
         self.schema
             .get_or_init(|| {
-                let schema = adapter::described::<T>().map_err(|e| e.to_string())?;
+                let schema = adapter::form_described::<T>(self.form).map_err(|e| e.to_string())?;
                 Encoding::Bincode
                     .encode(&schema)
                     .map(Bytes::from)
@@ -497,6 +649,13 @@ impl<T: ModelRow> SourceHub for Shared<T> {
                 let (row, value): (u64, T) = enc.decode(args).map_err(|e| e.to_string())?;
                 Ok(ready(self.write(row, value), enc))
             }
+            SLOT_SELECT => {
+                let (first, count, how): (u64, u64, u8) =
+                    enc.decode(args).map_err(|e| e.to_string())?;
+                let range = adapter::index(first)..adapter::index(first.saturating_add(count));
+                let selected = self.select(range, how).map_err(|e| e.to_string());
+                Ok(ready(selected, enc))
+            }
             _ => Err(format!("no slot has index {slot}")),
         }
     }
@@ -537,7 +696,7 @@ impl<T: ModelRow> ChildHub for Shared<T> {
             parent: place.parent,
             slot: place.slot,
             source: place.source,
-            signature: adapter::signature::<T>(),
+            signature: adapter::form_signature::<T>(self.form),
             values,
         });
         then(inits);
@@ -560,14 +719,16 @@ impl<T: ModelRow> ChildHub for Shared<T> {
     }
 
     fn use_encoding(&self, encoding: Encoding) -> Result<(), Error> {
-        self.lock().subs.use_encoding(encoding, adapter::API_NAME)
+        self.lock()
+            .subs
+            .use_encoding(encoding, self.form.api_name())
     }
 
     fn api_name(&self) -> &'static str {
-        adapter::API_NAME
+        self.form.api_name()
     }
 
     fn signature(&self) -> u64 {
-        adapter::signature::<T>()
+        adapter::form_signature::<T>(self.form)
     }
 }

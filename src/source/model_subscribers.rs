@@ -94,38 +94,28 @@ impl ModelSubscribers {
         }
     }
 
-    /// Sends property `index`'s new `value` to every subscriber: the latest wins in a slow
-    /// peer's queue, like any property.
-    pub(super) fn push_property<V: Serialize>(
-        &mut self,
+    /// Property `index`'s new `value`, if anyone listens (empty otherwise): queued with
+    /// [`ModelSubscribers::fan_out`], so in order with the diffs (a model's properties are
+    /// marks on its rows, which must not overtake the diffs that move them).
+    pub(super) fn property_frame<V: Serialize + ?Sized>(
+        &self,
         index: u16,
         value: &V,
-    ) -> Result<(), Error> {
+    ) -> Result<Bytes, Error> {
         let Some(first) = self.list.first() else {
-            return Ok(());
+            return Ok(Bytes::new());
         };
         let encoding = self.encoding;
         let (frame, _) = Packet::value_frame(false, first.source, index, |out| {
             encoding.encode_into(value, out)
         })?;
-        self.list.retain(|sub| {
-            sub.outbox
-                .push_property(sub.source, index, with_source(&frame, sub.source))
-        });
-        self.counted();
-        Ok(())
+        Ok(frame)
     }
 
     /// The subscriber on `conn` under `source` caught up with what was queued when it fell
-    /// behind: it gets signal `reset` with `args`, and every diff from here on.
-    pub(super) fn caught_up<A: Serialize>(
-        &mut self,
-        conn: ConnId,
-        source: SourceId,
-        reset: u16,
-        args: &A,
-    ) {
-        let encoding = self.encoding;
+    /// behind: it gets `frames` (a reset, and the model's marks as they are now), and every
+    /// diff from here on.
+    pub(super) fn caught_up(&mut self, conn: ConnId, source: SourceId, frames: &[Bytes]) {
         let Some(sub) = self
             .list
             .iter_mut()
@@ -136,14 +126,14 @@ impl ModelSubscribers {
         sub.lagging = false;
         debug!(conn, "a model replica caught up; sending it a reset");
         crate::telemetry::model_reset();
-        match Packet::value_frame(true, source, reset, |out| encoding.encode_into(args, out)) {
-            Ok((frame, _)) => {
-                if !sub.outbox.push(frame) {
-                    self.list.retain(|s| s.outbox.id() != conn);
-                    self.counted();
-                }
-            }
-            Err(error) => warn!(%error, "cannot encode a model reset"),
+        let outbox = sub.outbox.clone();
+        let pushed = frames
+            .iter()
+            .filter(|f| !f.is_empty())
+            .all(|frame| outbox.push(with_source(frame, source)));
+        if !pushed {
+            self.list.retain(|s| s.outbox.id() != conn);
+            self.counted();
         }
     }
 

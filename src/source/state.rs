@@ -440,6 +440,9 @@ fn new_models<Api: RemoteObject>() -> Vec<Option<Attached>> {
         fn visit_model<R: ModelRow>(self) -> Option<Attached> {
             Some(ListModel::<R>::default().attachment())
         }
+        fn visit_table<R: ModelRow>(self) -> Option<Attached> {
+            Some(ListModel::<R>::empty(crate::adapter::Form::Table).attachment())
+        }
         fn visit_tree<R: ModelRow>(self) -> Option<Attached> {
             Some(TreeModel::<R>::default().attachment())
         }

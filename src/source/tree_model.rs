@@ -23,7 +23,7 @@ use crate::adapter::{SIG_REMOVED, SIG_RESET, SIG_ROWS, SLOT_FETCH, SLOT_WRITE};
 use crate::error::{Error, Kind};
 use crate::outbox::{ConnId, Outbox};
 use crate::proto::host::Caller;
-use crate::proto::model::MAX_FETCH_ROWS;
+use crate::proto::model::{moved, MAX_FETCH_ROWS};
 use crate::proto::tree::MAX_DEPTH;
 use crate::proto::{SlotFuture, WriteFuture};
 use crate::wire::{ChildInit, Encoding, Packet, SourceId};
@@ -259,6 +259,9 @@ impl<T: ModelRow> TreeModel<T> {
         drop(args);
         list.splice(at..at, new);
         state.subs.fan_out(frame, &self.shared.on_caught_up());
+        self.shared.follow(state, parent, |k| {
+            Some(if k >= first { k + count } else { k })
+        });
         Ok(())
     }
 
@@ -293,6 +296,11 @@ impl<T: ModelRow> TreeModel<T> {
             .frame(SIG_REMOVED, &(wire_path(parent), first, count, total))?;
         let removed = list.drain(range).collect();
         state.subs.fan_out(frame, &self.shared.on_caught_up());
+        self.shared.follow(state, parent, |k| match k {
+            k if k < first => Some(k),
+            k if k < first + count => None,
+            k => Some(k - count),
+        });
         Ok(removed)
     }
 
@@ -318,6 +326,8 @@ impl<T: ModelRow> TreeModel<T> {
         let block: Vec<TreeItem<T>> = list.drain(range).collect();
         list.splice(to..to, block);
         state.subs.fan_out(frame, &self.shared.on_caught_up());
+        self.shared
+            .follow(state, parent, |k| Some(moved(k, first, count, to as u64)));
         Ok(())
     }
 
@@ -366,14 +376,14 @@ impl<T: ModelRow> TreeModel<T> {
     pub fn reset(&self, roots: impl IntoIterator<Item = TreeItem<T>>) {
         let mut state = self.shared.lock();
         state.roots = roots.into_iter().collect();
+        // Nothing is current after a reset, as in Qt.
         state.current = None;
         let total = state.roots.len() as u64;
         match state.subs.frame(SIG_RESET, &total) {
             Ok(frame) => state.subs.fan_out(frame, &self.shared.on_caught_up()),
             Err(error) => warn!(%error, "cannot encode a model reset"),
         }
-        drop(state);
-        self.shared.current.send_replace(None);
+        self.shared.current_moved(&mut state);
     }
 
     /// Removes every row.
@@ -445,18 +455,58 @@ impl<T: ModelRow> Shared<T> {
         if state.current == path {
             return Ok(());
         }
-        state.subs.push_property(PROP_CURRENT, &path)?;
-        state.current = path.clone();
-        drop(state);
-        self.current.send_replace(path.as_deref().map(local_path));
+        state.current = path;
+        self.current_moved(&mut state);
         Ok(())
+    }
+
+    /// Keeps the current row on its row after a change of `parent`'s children that moved
+    /// child `k` to `to(k)` (or removed it: `None`).
+    fn follow(&self, state: &mut State<T>, parent: &[usize], to: impl Fn(u64) -> Option<u64>) {
+        let depth = parent.len();
+        let Some(current) = &mut state.current else {
+            return;
+        };
+        let below = current.len() > depth
+            && current[..depth]
+                .iter()
+                .zip(parent)
+                .all(|(&a, &b)| a == b as u64);
+        if !below {
+            return;
+        }
+        match to(current[depth]) {
+            Some(k) if k == current[depth] => return,
+            Some(k) => current[depth] = k,
+            None => state.current = None,
+        }
+        self.current_moved(state);
+    }
+
+    /// Tells every replica the current row, after what was queued so far, and the
+    /// watchers here.
+    fn current_moved(&self, state: &mut State<T>) {
+        let current = state.current.clone();
+        match state.subs.property_frame(PROP_CURRENT, &current) {
+            Ok(frame) => state.subs.fan_out(frame, &self.on_caught_up()),
+            Err(error) => warn!(%error, "cannot encode a model's current row"),
+        }
+        self.current
+            .send_replace(current.as_deref().map(local_path));
     }
 
     /// The subscriber on `conn` under `source` caught up: one reset, then every diff.
     fn caught_up(&self, conn: ConnId, source: SourceId) {
         let mut state = self.lock();
         let total = state.roots.len() as u64;
-        state.subs.caught_up(conn, source, SIG_RESET, &total);
+        let frames = [
+            state.subs.frame(SIG_RESET, &total),
+            state.subs.property_frame(PROP_CURRENT, &state.current),
+        ];
+        match frames.into_iter().collect::<Result<Vec<_>, _>>() {
+            Ok(frames) => state.subs.caught_up(conn, source, &frames),
+            Err(error) => warn!(%error, "cannot encode a model reset"),
+        }
     }
 
     /// What a lagging subscriber's marker does once its connection drained to it.

@@ -7,26 +7,17 @@ event loop (PyQt shows the replica's model as a plain QAbstractItemModel).
 """
 import sys
 
-from PyQt6.QtCore import QCoreApplication, Qt, QTimer, QUrl
-from PyQt6.QtRemoteObjects import QRemoteObjectNode
+from PyQt6 import sip
+from PyQt6.QtCore import QCoreApplication, QItemSelectionModel, Qt, QTimer, QUrl
+from PyQt6.QtRemoteObjects import QAbstractItemModelReplica, QRemoteObjectNode
+
+from pysteps import say, when
 
 app = QCoreApplication(sys.argv)
 node = QRemoteObjectNode()
 node.connectToNode(QUrl(sys.argv[1]))
 playlist = node.acquireDynamic("Playlist")
 DISPLAY = Qt.ItemDataRole.DisplayRole
-
-
-def say(line):
-    print(line, flush=True)
-
-
-def when(done, then):
-    """Runs `then` once `done()` holds."""
-    if done():
-        then()
-    else:
-        QTimer.singleShot(20, lambda: when(done, then))
 
 
 def text(model, row, role=DISPLAY):
@@ -67,7 +58,15 @@ def edited(model):
 
 def inserted(model):
     say(f"inserted {text(model, 3)}")
-    app.exit(0)
+    # Select the third row through the replica's selection model, as a view would; the
+    # source's selection changes, and the test appends a row once it saw it.
+    flags = QItemSelectionModel.SelectionFlag
+    replica = sip.cast(model, QAbstractItemModelReplica)
+    replica.selectionModel().setCurrentIndex(
+        model.index(2, 0), flags.ClearAndSelect | flags.Current
+    )
+    say("selected")
+    when(lambda: model.rowCount() == 5, lambda: app.exit(0))
 
 
 playlist.initialized.connect(initialized)

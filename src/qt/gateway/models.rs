@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap as HashMap;
 use tracing::{debug, warn};
 
 use super::{Acquired, HostGateway};
+use crate::adapter::SLOT_SELECT;
 use crate::adapter::{
     PROP_CURRENT, PROP_ROWS, SIG_CHANGED, SIG_INSERTED, SIG_MOVED, SIG_REMOVED, SIG_RESET,
     SIG_ROWS, SLOT_FETCH, SLOT_WRITE,
@@ -21,7 +22,7 @@ use crate::qt::convert::{from_qvariant, Cx};
 use crate::qt::model::{self as qt_model, method, signal, ModelFace};
 use crate::values::{codec, Value};
 use crate::wire::qt::variant::sub_object_kind;
-use crate::wire::qt::{QVariant, QtPacket, SubObject, CALL_INVOKE, NO_SERIAL};
+use crate::wire::qt::{QVariant, QtPacket, SubObject, UserValue, CALL_INVOKE, NO_SERIAL};
 use crate::wire::{ChildInit, Packet, SourceId, NO_REPLY};
 
 /// What the gateway knows of a model it shows the Qt node.
@@ -38,8 +39,12 @@ pub(super) struct ModelView {
 
 /// What a fetch's rows answer.
 enum Fetch {
-    /// A row request: a `DataEntries` reply with `roles`.
-    Rows { serial: i32, roles: Vec<i32> },
+    /// A row request: a `DataEntries` reply with `roles` of the cells in `columns`.
+    Rows {
+        serial: i32,
+        roles: Vec<i32>,
+        columns: std::ops::RangeInclusive<i32>,
+    },
     /// A cache request: a `MetaAndDataEntries` reply with `roles`.
     Cache { serial: i32, roles: Vec<i32> },
     /// An edit of one role of `row`: the row as fetched with the role replaced is written.
@@ -171,15 +176,18 @@ impl HostGateway {
                     _ => Vec::new(),
                 };
                 // Every role changed: named one by one (an empty list makes Qt's replica
-                // refetch with no roles, and then mishandle the answer).
+                // refetch with no roles, and then mishandle the answer). A table's cells
+                // change with their fields.
                 let roles = match (roles.is_empty(), self.face(source)) {
                     (true, Some(face)) => face.role_ids(),
+                    (false, Some(face)) if face.table => [0, 2].into_iter().chain(roles).collect(),
                     _ => roles,
                 };
                 let last = (first + count).saturating_sub(1);
+                let right = self.face(source).map_or(0, |face| face.columns() - 1);
                 let args = vec![
                     qt_model::index_list(&[(qt_model::clamp_row(first), 0)]),
-                    qt_model::index_list(&[(qt_model::clamp_row(last), 0)]),
+                    qt_model::index_list(&[(qt_model::clamp_row(last), right)]),
                     qt_model::int_list(&roles),
                 ];
                 (signal::DATA_CHANGED, args)
@@ -289,7 +297,9 @@ impl HostGateway {
             method::SIZE => {
                 // A list's rows have no children: only the root has a size.
                 let size = match args.first().and_then(qt_model::read_index_list) {
-                    Some(path) if path.is_empty() => QVariant::Size(1, qt_model::clamp_row(total)),
+                    Some(path) if path.is_empty() => {
+                        QVariant::Size(face.columns(), qt_model::clamp_row(total))
+                    }
                     _ => QVariant::Size(0, 0),
                 };
                 reply(self, size);
@@ -298,10 +308,23 @@ impl HostGateway {
                 let first = args.first().and_then(qt_model::list_row);
                 let last = args.get(1).and_then(qt_model::list_row);
                 let roles = args.get(2).map(qt_model::read_int_list).unwrap_or_default();
+                let column = |arg: Option<&QVariant>| match arg
+                    .and_then(qt_model::read_index_list)
+                    .as_deref()
+                {
+                    Some([(_, column)]) => *column,
+                    _ => 0,
+                };
+                let columns = column(args.first())..=column(args.get(1));
                 match (first, last) {
                     (Some(first), Some(last)) if last >= first => {
                         let count = (last - first + 1).min(MAX_FETCH_ROWS);
-                        self.fetch(source, first, count, Fetch::Rows { serial, roles });
+                        let then = Fetch::Rows {
+                            serial,
+                            roles,
+                            columns,
+                        };
+                        self.fetch(source, first, count, then);
                     }
                     _ => reply(self, qt_model::data_entries(Vec::new())),
                 }
@@ -317,16 +340,37 @@ impl HostGateway {
                 self.fetch(source, 0, count, Fetch::Cache { serial, roles });
             }
             method::HEADER => {
-                // A list has no headers of its own: one invalid value per section asked.
-                let sections = match args.get(1) {
-                    Some(list) => qt_model::read_int_list(list).len(),
-                    None => 0,
-                };
-                reply(self, QVariant::List(vec![QVariant::Invalid; sections]));
+                // One value per (orientation, section, role) asked: a table's columns are
+                // headed by its fields' names; a list has no headers of its own.
+                let orientations = args
+                    .first()
+                    .map(qt_model::read_int_list)
+                    .unwrap_or_default();
+                let sections = args.get(1).map(qt_model::read_int_list).unwrap_or_default();
+                let roles = args.get(2).map(qt_model::read_int_list).unwrap_or_default();
+                let headers = sections
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &section)| {
+                        let horizontal = orientations.get(i) == Some(&HORIZONTAL);
+                        let display = roles.get(i) == Some(&0);
+                        match face.header(section).filter(|_| horizontal && display) {
+                            Some(name) => QVariant::String(name.to_owned()),
+                            None => QVariant::Invalid,
+                        }
+                    })
+                    .collect();
+                reply(self, QVariant::List(headers));
             }
             method::SET_CURRENT => {
                 let row = args.first().and_then(qt_model::list_row);
                 self.write_current(source, row);
+                // Its selection flags change the source's selection too, as a Qt
+                // source's selection model applies them.
+                let how = args.get(1).and_then(selection_flags).unwrap_or(0);
+                if how != 0 {
+                    self.select(source, row, how);
+                }
             }
             method::SET_DATA => {
                 let (Some(row), Some(value), Some(QVariant::Int(role))) = (
@@ -336,7 +380,11 @@ impl HostGateway {
                 ) else {
                     return warn!(model = %name, "a Qt edit of no row");
                 };
-                self.edit(source, &face, row, *role, value);
+                let column = match args.first().and_then(qt_model::read_index_list).as_deref() {
+                    Some([(_, column)]) => *column,
+                    _ => 0,
+                };
+                self.edit(source, &face, (row, column), *role, value);
             }
             other => {
                 warn!(model = %name, index = other, "a Qt model call that does not exist");
@@ -388,20 +436,23 @@ impl HostGateway {
             return debug!(model = %name, request, "rows nobody asked for");
         };
         let (serial, value) = match fetch {
-            Fetch::Rows { serial, roles } => (
+            Fetch::Rows {
                 serial,
-                qt_model::data_entries(face.entries(first, rows, &roles, &api)),
+                roles,
+                columns,
+            } => (
+                serial,
+                qt_model::data_entries(face.entries(first, rows, columns, &roles, &api)),
             ),
             Fetch::Cache { serial, roles } => {
                 let roles = match roles.is_empty() {
                     true => face.role_ids(),
                     false => roles,
                 };
-                let entries = face.entries(first, rows, &roles, &api);
-                (
-                    serial,
-                    qt_model::meta_and_data_entries(entries, &roles, total),
-                )
+                let columns = 0..=face.columns() - 1;
+                let entries = face.entries(first, rows, columns, &roles, &api);
+                let reply = qt_model::meta_and_data_entries(entries, &roles, face.columns(), total);
+                (serial, reply)
             }
             Fetch::Edit { row, role, value } => {
                 return match rows.first() {
@@ -427,11 +478,23 @@ impl HostGateway {
 
     /// Qt's `setData(index, value, role)`: a row of one role is written at once; a role of
     /// a larger row replaces that field of the row as the model holds it.
-    fn edit(&mut self, source: SourceId, face: &ModelFace, row: u64, role: i32, value: &QVariant) {
+    fn edit(
+        &mut self,
+        source: SourceId,
+        face: &ModelFace,
+        (row, column): (u64, i32),
+        role: i32,
+        value: &QVariant,
+    ) {
         let Some(acquired) = self.acquired.get(&source) else {
             return;
         };
-        let Some((index, qt_role)) = face.role(role) else {
+        // A table's cell is its column's field; any other role is the field of its name.
+        let found = match face.cell_field(column, role) {
+            Some(field) => face.roles.get(field).map(|r| (field, r)),
+            None => face.role(role),
+        };
+        let Some((index, qt_role)) = found else {
             return warn!(model = %acquired.name, role, "a Qt edit of a role the rows do not have");
         };
         let value = match from_qvariant(value, &qt_role.ty.format, &Cx::of(&acquired.api)) {
@@ -473,6 +536,28 @@ impl HostGateway {
         }
     }
 
+    /// A Qt replica's selection command on `row` (none: on no row, which only a clear
+    /// does anything to), as the source's `select` slot.
+    fn select(&mut self, source: SourceId, row: Option<u64>, how: u8) {
+        let Some(acquired) = self.acquired.get(&source) else {
+            return;
+        };
+        let (first, count): (u64, u64) = match row {
+            Some(row) => (row, 1),
+            None => (0, 0),
+        };
+        let args = (first, count, how);
+        match self.encoding.encode(&args) {
+            Ok(args) => self.to_host.push(Packet::Invoke {
+                source,
+                slot: SLOT_SELECT,
+                serial: NO_REPLY,
+                args: Bytes::from(args),
+            }),
+            Err(error) => warn!(model = %acquired.name, %error, "a selection that does not fit"),
+        }
+    }
+
     fn write_current(&mut self, source: SourceId, row: Option<u64>) {
         let Some(acquired) = self.acquired.get(&source) else {
             return;
@@ -493,3 +578,21 @@ impl HostGateway {
         }
     }
 }
+
+/// The bits of Qt's `QItemSelectionModel::SelectionFlags` this crate's selection applies
+/// (clear, select, deselect, toggle), from the flags a Qt replica sent.
+fn selection_flags(flags: &QVariant) -> Option<u8> {
+    let bits = match flags {
+        QVariant::User {
+            value: UserValue::Enum(bits),
+            ..
+        } => *bits,
+        QVariant::Int(bits) => i64::from(*bits),
+        QVariant::UInt(bits) => i64::from(*bits),
+        _ => return None,
+    };
+    Some((bits & i64::from(crate::proto::selection::command::ALL)) as u8)
+}
+
+/// `Qt::Horizontal`, in a header request's orientations.
+const HORIZONTAL: i32 = 1;

@@ -18,19 +18,22 @@ use tracing::{debug, warn};
 
 use super::{Acquired, NodeGateway, PongFor};
 use crate::adapter::{
-    PROP_CURRENT, PROP_ROLES, PROP_ROWS, SIG_CHANGED, SIG_INSERTED, SIG_MOVED, SIG_REMOVED,
-    SIG_RESET, SIG_ROWS, SLOT_FETCH, SLOT_WRITE,
+    PROP_CURRENT, PROP_ROLES, PROP_ROWS, PROP_SELECTION, SIG_CHANGED, SIG_INSERTED, SIG_MOVED,
+    SIG_REMOVED, SIG_RESET, SIG_ROWS, SLOT_FETCH, SLOT_SELECT, SLOT_WRITE,
 };
 use crate::proto::model::MAX_FETCH_ROWS;
+use crate::proto::selection;
 use crate::qt::api::{QtApi, QtApiError};
 use crate::qt::convert::{to_qvariant, Cx};
 use crate::qt::model::{self as qt_model, method, signal, ModelFace};
 use crate::values::{codec, Value};
 use crate::wire::qt::{QVariant, QtPacket, QtType, SubObject, UserValue, CALL_INVOKE, NO_SERIAL};
-use crate::wire::{ChildInit, Packet, SourceId, NO_REPLY};
+use crate::wire::{ChildInit, FailureKind, Packet, RemoteFailure, SourceId, NO_REPLY};
 
 /// `QItemSelectionModel::ClearAndSelect | Current`: how the node's current row is set.
 const SELECT_CURRENT: i64 = 0x0003 | 0x0010;
+/// `QItemSelectionModel::Current`: the index becomes the current one.
+const CURRENT_FLAG: i64 = 0x0010;
 
 /// The most packets held back for the node while the Qt host answers what they wait on.
 const MAX_HELD: usize = 65_536;
@@ -192,6 +195,8 @@ impl NodeGateway {
             encode(PROP_ROWS, &Value::UInt(0))?,
             encode(PROP_ROLES, &names)?,
             encode(PROP_CURRENT, &Value::Option(None))?,
+            // Qt's model protocol shares no selection: replicas see none.
+            encode(PROP_SELECTION, &Value::Seq(Vec::new()))?,
         ];
         let source = self.fresh_source();
         tree.push(ChildInit {
@@ -603,8 +608,51 @@ impl NodeGateway {
                     self.ping(PongFor::Reply { source, serial });
                 }
             }
+            SLOT_SELECT => {
+                // Qt selects through `replicaSetCurrentIndex(index, flags)`: one row at a
+                // time, which also becomes the current row.
+                let (first, count, how) = (number(0), number(1), number(2) as u8);
+                if count != 1 || how & !selection::command::ALL != 0 || first >= total {
+                    let reason = "a Qt source selects one existing row at a time".to_owned();
+                    return self.refuse_call(source, serial, reason);
+                }
+                let flags = QVariant::User {
+                    ty: QtType::Named("QItemSelectionModel::SelectionFlags".into()),
+                    value: UserValue::Enum(i64::from(how) | CURRENT_FLAG),
+                };
+                self.to_qt.push(QtPacket::Invoke {
+                    name: name.clone(),
+                    call: CALL_INVOKE,
+                    index: method::SET_CURRENT,
+                    args: vec![
+                        qt_model::index_list(&[(qt_model::clamp_row(first), 0)]),
+                        flags,
+                    ],
+                    serial: NO_SERIAL,
+                    property_index: -1,
+                });
+                if serial != NO_REPLY {
+                    self.ping(PongFor::Reply { source, serial });
+                }
+            }
             _ => {}
         }
+    }
+
+    /// Answers the node's call `serial` on `source` with a refusal.
+    fn refuse_call(&mut self, source: SourceId, serial: u32, reason: String) {
+        warn!(%reason, "a model call a Qt source cannot take");
+        if serial == NO_REPLY {
+            return;
+        }
+        self.emit(Packet::InvokeReply {
+            source,
+            serial,
+            outcome: Err(RemoteFailure {
+                kind: FailureKind::Source,
+                message: reason,
+            }),
+        });
     }
 
     /// The node's write of a model's property: its current row.
