@@ -24,16 +24,14 @@ where
     A: Actor<Context = actix::Context<A>> + Handler<M>,
     M: Slot,
 {
-    // A fresh clone per call: an actix sender that fills the mailbox parks itself and
-    // refuses every later message until the actor drains one, which would serialize
-    // pipelined calls behind task wake-ups. The clone's park state is its own.
-    let sent = addr.clone().send(msg);
+    // `addr` is a sender of its own where the mailbox could fill (see
+    // `source::hosted::Sender`).
+    let sent = addr.send(msg);
     Box::pin(async move {
         let failure = |kind, message| RemoteFailure { kind, message };
         match sent.await {
             Ok(Ok(value)) => enc
-                .encode(&value)
-                .map(Bytes::from)
+                .encode_transient(&value)
                 .map_err(|e| failure(FailureKind::Source, e.to_string())),
             // Send the source's own words, not our Display prefix, so the caller's
             // `SlotError::Source` reads as the source wrote it.

@@ -231,3 +231,81 @@ over_tcp_and_unix!(
     a_call_without_a_source_fails_at_once_with_not_connected,
     a_type_that_means_another_under_the_same_name_is_a_signature_mismatch,
 );
+
+mod tight {
+    use super::*;
+
+    remote_object! {
+        /// Counts its calls.
+        pub Counter {
+            slot next() -> u32;
+        }
+    }
+
+    /// A source whose mailbox holds one message: calls past it wait for room.
+    pub struct TightCounter {
+        pub remote: counter::SimpleSource,
+        pub calls: u32,
+    }
+
+    impl Actor for TightCounter {
+        type Context = Context<Self>;
+        fn started(&mut self, ctx: &mut Context<Self>) {
+            ctx.set_mailbox_capacity(1);
+        }
+    }
+
+    impl RemoteSource for TightCounter {
+        type Api = Counter;
+        fn simple_source(&self) -> &counter::SimpleSource {
+            &self.remote
+        }
+    }
+
+    impl Handler<counter::Next> for TightCounter {
+        type Result = SlotResult<u32>;
+        fn handle(&mut self, _: counter::Next, _: &mut Context<Self>) -> SlotResult<u32> {
+            self.calls += 1;
+            Ok(self.calls)
+        }
+    }
+}
+
+/// Pipelined calls to `source` (as the host serves it): every one answered, in order.
+async fn all_pipelined_calls_are_answered(host: &Host) {
+    let node = Node::connect(host.url().unwrap()).await.unwrap();
+    let replica = node.acquire::<tight::Counter>();
+    replica.wait_for_source(TIMEOUT).await.unwrap();
+    let calls = (0..500).map(|_| replica.call(tight::counter::Next {}));
+    let replies: Vec<u32> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(replies, (1..=500).collect::<Vec<_>>());
+}
+
+/// The host gives the actors it starts a mailbox calls never fill, and calls go through one
+/// sender; an actor that shrinks it, and one started elsewhere with actix's own, still get
+/// every call, each waiting for room.
+#[actix::test]
+async fn pipelined_calls_reach_a_source_whose_mailbox_is_small() {
+    let _guard = init();
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let counter = || tight::TightCounter {
+        remote: Default::default(),
+        calls: 0,
+    };
+    host.enable_remoting(counter()).await.unwrap();
+    all_pipelined_calls_are_answered(&host).await;
+    host.shutdown().await;
+
+    let host = Host::listen("tcp://127.0.0.1:0").await.unwrap();
+    let actor = counter();
+    let source = actor.remote.clone();
+    host.enable_remoting_addr(actor.start(), source)
+        .await
+        .unwrap();
+    all_pipelined_calls_are_answered(&host).await;
+    host.shutdown().await;
+}

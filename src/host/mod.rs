@@ -30,7 +30,7 @@ use crate::qt::NativeWire;
 use crate::runtime;
 use crate::security::Peer;
 use crate::source::{AsSourceState, DynamicSource, RemoteSource};
-use crate::source::{HostedSource, SourceHub};
+use crate::source::{HostedSource, Sender, SourceHub};
 use crate::transport::{Endpoint, Incoming, Listener, PeerAddr, PeerKey, Transport};
 use crate::wire::codec::{HandshakeGate, InputBudget};
 use crate::wire::{ObjectInfo, Packet, PacketCodec, SourceId};
@@ -516,6 +516,11 @@ impl Host {
 
     /// Starts `actor` on the current arbiter and remotes it under its API's name.
     ///
+    /// The actor's mailbox holds 65 536 messages (actix's default is 16), so that the calls
+    /// of every connection fit without parking the sender they go through; the host bounds
+    /// the calls in flight itself. An actor that sets a smaller one in `started` still
+    /// works, its calls then wait for room.
+    ///
     /// Outside an actix arbiter it fails with [`Error::is_no_runtime`] (the actor need not
     /// be `Send`, so it cannot be moved to the crate's own): use
     /// [`Host::enable_remoting_with`] there.
@@ -557,7 +562,7 @@ impl Host {
                 inner.withdraw(&watched_name, *id, &ended);
             }
         });
-        let (id, info) = self.insert_hosted(addr.clone(), source, name)?;
+        let (id, info) = self.insert_hosted(addr.clone(), source, name, true)?;
         let _ = served.set(id);
         if !addr.connected() {
             // It ended while it started, before its id was known.
@@ -585,17 +590,20 @@ impl Host {
         source: <A::Api as RemoteObject>::SimpleSource,
         name: &str,
     ) -> Result<(), Error> {
-        let (_, info) = self.insert_hosted(addr, source, name)?;
+        let (_, info) = self.insert_hosted(addr, source, name, false)?;
         let host = self.clone();
         runtime::run(move || async move { host.register(&info).await }).await?
     }
 
     /// Serves `addr` under `name` at once (registering is the caller's): its id and info.
+    /// Serves the source of `addr` under `name`; `roomy`: the host started the actor, with
+    /// a mailbox calls never fill.
     fn insert_hosted<A: RemoteSource>(
         &self,
         addr: Addr<A>,
         source: <A::Api as RemoteObject>::SimpleSource,
         name: &str,
+        roomy: bool,
     ) -> Result<(SourceId, ObjectInfo), Error> {
         check_children::<A::Api>(&source)?;
         source
@@ -611,7 +619,8 @@ impl Host {
                 inner.withdraw(&gone_name, id, &supervision::Ended::Stopped);
             }
         };
-        let hosted = HostedSource::new(id, name.to_owned(), addr, source, Box::new(on_gone));
+        let sender = Sender { addr, roomy };
+        let hosted = HostedSource::new(id, name.to_owned(), sender, source, Box::new(on_gone));
         let info = hosted.info.clone();
         insert_source(&self.inner.config, &mut tables, hosted)?;
         Ok((id, info))

@@ -46,7 +46,10 @@ pub(crate) fn start_watched<A>(actor: A, on_end: impl FnOnce(Ended) + 'static) -
 where
     A: Actor<Context = Context<A>>,
 {
-    let ctx = Context::new();
+    let mut ctx = Context::new();
+    // Room for every call the host lets its connections have in flight, so the one
+    // sender calls go through never parks (see `source::hosted`'s roomy hubs).
+    ctx.set_mailbox_capacity(SOURCE_MAILBOX);
     let addr = ctx.address();
     let running = ctx.into_future(actor);
     actix::spawn(async move {
@@ -58,6 +61,10 @@ where
     });
     addr
 }
+
+/// The mailbox of a source actor the host starts: calls from every connection fit (actix's
+/// default, 16, would make the sender they go through park and retry).
+pub(crate) const SOURCE_MAILBOX: usize = 1 << 16;
 
 fn panic_message(panic: &(dyn Any + Send)) -> String {
     match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
@@ -140,7 +147,7 @@ where
         let me = Rc::clone(self);
         let id = Rc::clone(&served);
         let addr = start_watched(actor, move |ended| me.ended(ended, id.get(), started));
-        let (id, info) = host.insert_hosted(addr.clone(), source, &self.name)?;
+        let (id, info) = host.insert_hosted(addr.clone(), source, &self.name, true)?;
         served.set(Some(id));
         *self
             .handle

@@ -146,7 +146,8 @@ pub(crate) struct Requester<S> {
 impl<S: FrameSink> Requester<S> {
     /// Sends `packet`; one for a closed connection is refused by the sink.
     fn answer(&self, packet: &Packet) {
-        self.sink.push(self.dialect.encode(packet));
+        // An answer is written once and dropped.
+        self.sink.push(self.dialect.encode_transient(packet));
     }
 }
 

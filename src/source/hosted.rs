@@ -67,9 +67,21 @@ pub(crate) fn declared_name<T>(
     members.get(usize::from(index)).map(name)
 }
 
+/// A source actor's address, as calls reach it.
+pub(crate) struct Sender<A: actix::Actor> {
+    pub(crate) addr: Addr<A>,
+    /// The host started the actor with a mailbox calls never fill, so calls go through
+    /// this one sender. Otherwise each call gets a fresh clone: an actix sender that finds
+    /// the mailbox full parks itself and holds back every later message until the actor
+    /// drains one, which would serialize pipelined calls behind task wake-ups (a clone's
+    /// park state is its own — and it costs two allocations).
+    pub(crate) roomy: bool,
+}
+
 struct TypedHub<A: RemoteSource> {
     source: <A::Api as RemoteObject>::SimpleSource,
     addr: Addr<A>,
+    roomy: bool,
     /// Told when a call finds the actor gone.
     on_gone: Box<dyn Fn() + Send + Sync>,
     schema: std::sync::OnceLock<Result<Bytes, String>>,
@@ -125,7 +137,15 @@ impl<A: RemoteSource> SourceHub for TypedHub<A> {
             (self.on_gone)();
             return Err(InvokeError::Stopped.to_string());
         }
-        <A::Api as Hostable<A>>::invoke(&self.addr, &self.source, slot, args, enc)
+        let fresh;
+        let addr = match self.roomy {
+            true => &self.addr,
+            false => {
+                fresh = self.addr.clone();
+                &fresh
+            }
+        };
+        <A::Api as Hostable<A>>::invoke(addr, &self.source, slot, args, enc)
             .map_err(|e| e.to_string())
     }
     fn subscriber_count(&self) -> usize {
@@ -189,6 +209,7 @@ pub(crate) fn typed_hub<A: RemoteSource>(
     Arc::new(TypedHub {
         source,
         addr,
+        roomy: false,
         on_gone,
         schema: std::sync::OnceLock::new(),
     })
@@ -214,10 +235,11 @@ impl HostedSource {
     pub(crate) fn new<A: RemoteSource>(
         id: SourceId,
         name: String,
-        addr: Addr<A>,
+        sender: Sender<A>,
         source: <A::Api as RemoteObject>::SimpleSource,
         on_gone: Box<dyn Fn() + Send + Sync>,
     ) -> Arc<HostedSource> {
+        let Sender { addr, roomy } = sender;
         let info = ObjectInfo {
             name,
             api: A::Api::NAME.to_owned(),
@@ -229,6 +251,7 @@ impl HostedSource {
             hub: Arc::new(TypedHub {
                 source,
                 addr,
+                roomy,
                 on_gone,
                 schema: std::sync::OnceLock::new(),
             }),

@@ -14,7 +14,7 @@ mod tree_model;
 
 pub use children::ChildSource;
 pub use dynamic::{DynamicCall, DynamicSource, DynamicWrite};
-pub(crate) use hosted::{declared_name, encoded_schema, Caller, HostedSource, SourceHub};
+pub(crate) use hosted::{declared_name, encoded_schema, Caller, HostedSource, Sender, SourceHub};
 pub use list_model::ListModel;
 pub(crate) use relayed::{RelayedSource, Upstream};
 pub use serving::{AsSourceState, Hostable, RemoteSource};

@@ -12,6 +12,11 @@ pub trait Dialect: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// One whole frame for `packet`, length prefix included.
     fn encode(&self, packet: &Packet) -> Bytes;
+    /// [`Dialect::encode`] for a packet sent once and dropped (a reply): the frame may
+    /// share a buffer with others (see `wire::transient`).
+    fn encode_transient(&self, packet: &Packet) -> Bytes {
+        self.encode(packet)
+    }
     /// The packet in one frame's payload (after the length prefix).
     fn decode(&self, payload: Bytes) -> Result<Packet, PacketError>;
 }
@@ -33,6 +38,10 @@ impl Dialect for Native {
 
     fn encode(&self, packet: &Packet) -> Bytes {
         packet.to_frame()
+    }
+
+    fn encode_transient(&self, packet: &Packet) -> Bytes {
+        packet.to_transient_frame()
     }
 
     fn decode(&self, payload: Bytes) -> Result<Packet, PacketError> {

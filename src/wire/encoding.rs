@@ -90,6 +90,16 @@ impl Encoding {
         })
     }
 
+    /// Encodes `value` as bytes sent once and dropped (a slot's result, on its way into its
+    /// reply frame): cut from this thread's shared buffer when small, so they cost no
+    /// allocation of their own.
+    pub(crate) fn encode_transient<T: Serialize + ?Sized>(
+        self,
+        value: &T,
+    ) -> Result<bytes::Bytes, EncodeError> {
+        super::transient::cut(64, |out| self.encode_into(value, out))
+    }
+
     /// Encodes `value` at the end of `out` (in place: no intermediate buffer).
     pub fn encode_into<T: Serialize + ?Sized>(
         self,

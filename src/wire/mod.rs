@@ -13,6 +13,7 @@ pub mod dialect;
 pub mod encoding;
 pub mod packet;
 pub mod qt;
+pub(crate) mod transient;
 
 pub use bounded::Limit;
 pub use codec::{FrameError, PacketCodec, DEFAULT_MAX_FRAME_SIZE};

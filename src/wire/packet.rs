@@ -464,6 +464,22 @@ impl Packet {
         out.freeze()
     }
 
+    /// [`Packet::to_frame`] for a frame sent once and dropped (a reply, a call): cut from
+    /// this thread's shared buffer (`wire::transient`), so it costs no allocation of its own.
+    pub fn to_transient_frame(&self) -> Bytes {
+        let written =
+            super::transient::cut::<std::convert::Infallible>(4 + self.size_hint(), |out| {
+                out.put_u32(0);
+                self.write_payload(out);
+                let len = (out.len() - 4) as u32;
+                out[..4].copy_from_slice(&len.to_be_bytes());
+                Ok(())
+            });
+        match written {
+            Ok(frame) => frame,
+        }
+    }
+
     /// A `PropertyChange` (or, with `signal`, a `Signal`) frame whose value is encoded in
     /// place by `encode`, and the value's bytes as a slice of that frame: one buffer for
     /// both what is sent and what is cached.
