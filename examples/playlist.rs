@@ -9,12 +9,12 @@
 //! ```
 //! Then, for instance: `aro model URL Player.playlist size`,
 //! `aro model URL Player.playlist rows --first 500 --count 3`, `aro call URL Player shuffle`,
-//! `aro model URL Player.library rows --parent 2`.
+//! `aro model URL Player.library rows --parent 2`, `aro model URL Player.chart rows`.
 
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_remote_objects::model::{ListModel, ModelChange, TreeItem, TreeModel};
+use actix_remote_objects::model::{ListModel, ModelChange, TableModel, TreeItem, TreeModel};
 use actix_remote_objects::prelude::*;
 use futures::StreamExt;
 
@@ -43,6 +43,8 @@ remote_object! {
         model playlist: ListModel<Track>;
         /// Artists, and under each its albums.
         model library: TreeModel<Shelf>;
+        /// The first ten tracks, which Qt views show as a table (a column per field).
+        model chart: TableModel<Track>;
         /// Moves the first track to the end and counts a play of it.
         slot shuffle();
     }
@@ -109,6 +111,10 @@ async fn run_host(url: &str) -> Result<Host, actix_remote_objects::Error> {
         }
     });
     state.library().reset((0..ARTISTS).map(artist));
+    state.chart().extend((0..10).map(|n| Track {
+        title: format!("track {n}"),
+        plays: 0,
+    }))?;
     host.enable_remoting(PlayerService(state)).await?;
     println!("listening on {}", host.url().unwrap_or(url));
     Ok(host)

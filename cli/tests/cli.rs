@@ -274,6 +274,19 @@ fn a_tree_model_is_read_by_parent() {
 }
 
 #[test]
+fn a_table_model_is_read_as_a_list() {
+    let host = PrinterHost::of("playlist");
+    let url = host.url.as_str();
+    assert_eq!(json(&ok(&["model", url, "Player.chart", "size"])), 10);
+    assert_eq!(
+        json(&ok(&["model", url, "Player.chart", "rows", "--first", "9"])),
+        serde_json::json!([{"title": "track 9", "plays": 0}])
+    );
+    let error = failing(&["model", url, "Player.chart", "rows", "--parent", "0"]);
+    assert!(error.contains("is a list: it has no --parent"), "{error}");
+}
+
+#[test]
 fn watch_prints_changes_and_signals_as_they_happen() {
     let host = PrinterHost::start();
     let mut watch = Command::new(env!("CARGO_BIN_EXE_aro"))
