@@ -256,13 +256,14 @@ impl<A: RemoteObject> Replica<A> {
     /// [`Replica::call`], without the metrics.
     async fn call_untimed<M: Slot<Api = A>>(&self, msg: M) -> SlotResult<M::Output> {
         let encoding = self.shared.encoding;
+        // The arguments only go into the call's frame.
         let args = encoding
-            .encode(&msg)
+            .encode_transient(&msg)
             .map_err(|e| SlotError::Encode(e.to_string()))?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.shared.start_call(
             M::INDEX,
-            Bytes::from(args),
+            args,
             Box::new(move |reply| {
                 let _ = tx.send(reply);
             }),

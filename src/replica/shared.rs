@@ -105,7 +105,8 @@ fn send_tracked(
         Ok(started) => started,
         Err(complete) => return Some(complete),
     };
-    let frame = build(link.source, serial).to_frame();
+    // Written once and dropped: cut from the thread's shared buffer.
+    let frame = build(link.source, serial).to_transient_frame();
     if link.sink.push(frame) {
         None
     } else {
