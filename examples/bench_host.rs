@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! bench_host --url tcp://127.0.0.1:PORT | local:NAME
-//!            [--blob BYTES] [--counter C] [--objects N] [--lifetime-s S]
+//!            [--blob BYTES] [--counter C] [--objects N] [--lifetime-s S] [--max-connections N]
 //! ```
 //! Serves `Bench` and, with `--objects N`, `Bench_0 … Bench_{N-1}`; prints
 //! `READY pid=… url=… objects=… rss_kib=…` once listening; exits cleanly on SIGTERM/SIGINT or
@@ -136,7 +136,7 @@ fn service(counter: i32, blob: usize) -> Result<BenchService, actix_remote_objec
     let remote = bench::SimpleSource::default();
     remote.set_counter(counter)?;
     if blob > 0 {
-        remote.set_blob(serde_bytes::ByteBuf::from(vec![b'x'; blob]))?;
+        remote.set_blob(SharedBytes::from(vec![b'x'; blob]))?;
     }
     Ok(BenchService { remote })
 }
@@ -166,14 +166,18 @@ async fn main() {
     let blob = args.num("--blob", 0).max(0) as usize;
     let counter = args.num("--counter", 0) as i32;
     let lifetime = Duration::from_secs(args.num("--lifetime-s", 600).max(1) as u64);
+    let mut config = HostConfig::default();
+    if args.has("--max-connections") {
+        config = config.max_connections(args.num("--max-connections", 1024).max(1) as usize);
+    }
 
     let listening = match qt_dialect() {
         // Qt's programs connect here: serve them in Qt's dialect on that URL.
         true => {
-            let host = Host::new(HostConfig::default());
+            let host = Host::new(config);
             host.listen_qt(&url).await.map(|_| host)
         }
-        false => Host::listen(&url).await,
+        false => Host::listen_with(&url, config).await,
     };
     let host = match listening {
         Ok(host) => host,

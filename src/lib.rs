@@ -47,6 +47,7 @@ pub mod registry;
 mod replica;
 pub mod runtime;
 pub mod security;
+mod shared_bytes;
 mod source;
 pub mod telemetry;
 mod transport;
@@ -64,6 +65,7 @@ pub use node::OfferedSource;
 pub use node::{BackgroundError, Node, NodeConfig};
 pub use registry::{NetworkChange, Proxy, ProxyFilter, RegistryHost, SourceLocation};
 pub use replica::{Event, PendingWrite, Replica, ReplicaActor, ReplicaState, StateChanged};
+pub use shared_bytes::SharedBytes;
 pub use source::{ChildSource, RemoteSource};
 pub use transport::{Connector, PeerAddr, Transport, UnixCredentials, SUPPORTED_SCHEMES};
 pub use wire::Encoding;
@@ -72,7 +74,7 @@ pub use wire::Encoding;
 pub mod prelude {
     pub use crate::{
         remote_object, Event, Host, HostConfig, Node, NodeConfig, RegistryHost, RemoteObject,
-        RemoteSource, Replica, ReplicaState, SlotError, SlotResult, StateChanged,
+        RemoteSource, Replica, ReplicaState, SharedBytes, SlotError, SlotResult, StateChanged,
     };
 }
 

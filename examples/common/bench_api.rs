@@ -1,7 +1,7 @@
 //! The benchmark API of `../shared/bench/qtro/bench.rep`, and helpers the bench programs
 //! share with the Qt ones (`common.h`).
 
-use actix_remote_objects::remote_object;
+use actix_remote_objects::{remote_object, SharedBytes};
 
 remote_object! {
     /// The Qt Remote Objects anchor benchmark's API, member for member (names, types,
@@ -11,7 +11,7 @@ remote_object! {
         /// Set by `bump` and `startCounter`.
         prop counter: i32 = 0, push;
         /// A large value for init timing (QByteArray in Qt).
-        prop blob: serde_bytes::ByteBuf, push;
+        prop blob: SharedBytes, push;
         /// Emitted by `startTicks`.
         signal tick(n: i32);
         /// Returns its argument.

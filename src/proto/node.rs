@@ -20,6 +20,7 @@ use super::{ConnId, FrameSink};
 use crate::error::{Error, Kind, SlotError};
 use crate::lifecycle::{Liveness, Tick};
 use crate::security::{AuthError, Credentials};
+use crate::shared_bytes::{decoding_from, SHARE_MIN};
 use crate::wire::{
     ChildInit, Dialect, Encoding, FailureKind, Handshake, HandshakeError, ObjectInfo, Packet,
     SourceId, NO_REPLY,
@@ -634,14 +635,18 @@ impl<S: FrameSink> NodeProtocol<S> {
                 source,
                 index,
                 value,
-            } => self.deliver(conn, source, |entry| {
-                entry.on_property_change(index, value.clone())
+            } => decoding_from(std::slice::from_ref(&value), || {
+                self.deliver(conn, source, |entry| {
+                    entry.on_property_change(index, value.clone())
+                })
             }),
             Packet::Signal {
                 source,
                 index,
                 args,
-            } => self.deliver(conn, source, |entry| entry.on_signal(index, &args)),
+            } => decoding_from(std::slice::from_ref(&args), || {
+                self.deliver(conn, source, |entry| entry.on_signal(index, &args))
+            }),
             Packet::InvokeReply {
                 source,
                 serial,
@@ -651,11 +656,19 @@ impl<S: FrameSink> NodeProtocol<S> {
                     .linked(conn, source)
                     .iter()
                     .find_map(|e| e.take_pending(serial));
+                // Only a large reply is worth a handle on its frame (see `SharedBytes`).
+                let large = outcome
+                    .as_ref()
+                    .ok()
+                    .filter(|b| b.len() >= SHARE_MIN)
+                    .cloned();
                 match pending {
-                    Some(complete) => complete(outcome.map_err(|failure| match failure.kind {
-                        FailureKind::Source => SlotError::Source(failure.message),
-                        FailureKind::Rejected => SlotError::Rejected(failure.message),
-                    })),
+                    Some(complete) => decoding_from(large.as_slice(), || {
+                        complete(outcome.map_err(|failure| match failure.kind {
+                            FailureKind::Source => SlotError::Source(failure.message),
+                            FailureKind::Rejected => SlotError::Rejected(failure.message),
+                        }))
+                    }),
                     None => debug!(conn, serial, "a reply to no pending call"),
                 }
             }

@@ -269,9 +269,11 @@ impl<A: RemoteObject> Replica<A> {
             }),
         );
         let reply = rx.await.map_err(|_| SlotError::ConnectionLost)??;
-        encoding
-            .decode::<M::Output>(&reply)
-            .map_err(|e| SlotError::Decode(e.to_string()))
+        crate::shared_bytes::decoding_from(std::slice::from_ref(&reply), || {
+            encoding
+                .decode::<M::Output>(&reply)
+                .map_err(|e| SlotError::Decode(e.to_string()))
+        })
     }
 
     /// Asks the source to set read-write property `index` (generated setters call this).

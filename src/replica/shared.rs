@@ -18,6 +18,7 @@ pub(crate) use crate::proto::node::{
     init_children, ChildTree, InitOutcome, PendingReply, ReplicaEntry, ReplicaProtocolError,
 };
 use crate::proto::replica::{InitRefused, Offered, ReplicaCore, Transition};
+use crate::shared_bytes::decoding_from;
 use crate::values::diff::first_difference;
 use crate::values::ApiSchema;
 use crate::wire::{Encoding, Packet, SourceId};
@@ -555,7 +556,7 @@ impl<A: RemoteObject> ReplicaEntry<Outbox> for ReplicaShared<A> {
             });
         }
         // Decode everything first: a replica never shows half an init (contract item 2).
-        let props = A::decode_properties(&values, self.encoding)
+        let props = decoding_from(&values, || A::decode_properties(&values, self.encoding))
             .map_err(|error| ReplicaProtocolError::bad_value(&self.name, "init", error))?;
         // The children first: a replica that is `Valid` shows them (contract item 2).
         self.init_children(&mut inner, &link, children, None);
