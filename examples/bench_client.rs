@@ -3,7 +3,7 @@
 //! key), so `../shared/bench/qtro/run.sh` runs it with `CLIENT_BIN=… HOST_BIN=… LABEL=rust`.
 //!
 //! ```text
-//! bench_client --url URL --mode rtt|rtt_block|pipe|bump|fanout|listen|init|many|reconnect [options]
+//! bench_client --url URL --mode rtt|rtt_block|pipe|bump|fanout|listen|hold|init|many|reconnect [options]
 //! ```
 //! `rtt_block` is `rtt` here: async Rust has no nested event loop to block in; each call is
 //! awaited before the next, as in `rtt`.
@@ -284,6 +284,20 @@ async fn mode_fanout(url: &str, tr: &str, a: &Args) -> Result<i32, Failure> {
     Ok(if done == k { 0 } else { 5 })
 }
 
+/// Appends `line` to the file the harness watches to know the listeners are ready.
+fn append_line(path: &str, line: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?;
+    writeln!(f, "{line}")?;
+    Ok(())
+}
+
+/// One listener process of the multi-process fan-out: `--conns` connections (one node each,
+/// default 1) that each count the updates; with `--trigger`, this process starts the workload
+/// once `--k` processes have written their ready line.
 async fn mode_listen(url: &str, tr: &str, a: &Args) -> Result<i32, Failure> {
     let props = a.str("--what", "props") == "props";
     let (k, m, chunk) = (
@@ -291,20 +305,19 @@ async fn mode_listen(url: &str, tr: &str, a: &Args) -> Result<i32, Failure> {
         a.num("--m", 100000) as i32,
         a.num("--chunk", 1000) as i32,
     );
+    let conns = a.num("--conns", 1).max(1) as usize;
     let ready_file = a.str("--ready-file", "");
-    let node = connect(url).await;
-    let r = acquire_init(&node, "Bench").await;
-    let base = if props { r.counter() } else { 0 };
-    let (count, done) = count_until(&r, props, base, base + m);
-    {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&ready_file)
-            .unwrap_or_else(|_| fail("cannot open ready file"));
-        writeln!(f, "ready {}", std::process::id())?;
+    let mut nodes = Vec::new();
+    let mut listeners = Vec::new();
+    for _ in 0..conns {
+        let node = connect(url).await;
+        let r = acquire_init(&node, "Bench").await;
+        let base = if props { r.counter() } else { 0 };
+        let (count, done) = count_until(&r, props, base, base + m);
+        listeners.push((r, count, done));
+        nodes.push(node);
     }
+    append_line(&ready_file, &format!("ready {}", std::process::id()))?;
     if a.has("--trigger") {
         let deadline = now_ns() + 30_000_000_000;
         while now_ns() < deadline {
@@ -317,26 +330,54 @@ async fn mode_listen(url: &str, tr: &str, a: &Args) -> Result<i32, Failure> {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         println!("TRIGGER t0_ns={}", now_ns());
+        let r = &listeners[0].0;
         if props {
             r.call(bench::StartCounter { m, chunk }).await?;
         } else {
             r.call(bench::StartTicks { m, chunk }).await?;
         }
     }
-    let ok = tokio::time::timeout(Duration::from_secs(240), done)
-        .await
-        .is_ok_and(|r| r.is_ok());
-    let c = *count.borrow();
-    println!(
-        "LISTEN_DONE what={} transport={tr} pid={} count={} last={} t_first_ns={} t_done_ns={}",
-        if props { "props" } else { "ticks" },
-        std::process::id(),
-        c.count,
-        c.last,
-        c.t_first,
-        c.t_done
-    );
-    Ok(if ok { 0 } else { 5 })
+    let mut all_done = true;
+    for (_, count, done) in listeners {
+        let ok = tokio::time::timeout(Duration::from_secs(240), done)
+            .await
+            .is_ok_and(|r| r.is_ok());
+        all_done &= ok;
+        let c = *count.borrow();
+        println!(
+            "LISTEN_DONE what={} transport={tr} pid={} count={} last={} t_first_ns={} t_done_ns={}",
+            if props { "props" } else { "ticks" },
+            std::process::id(),
+            c.count,
+            c.last,
+            c.t_first,
+            c.t_done
+        );
+    }
+    Ok(if all_done { 0 } else { 5 })
+}
+
+/// Holds `--conns` connections (one node each) open, each with a replica of `Bench` when
+/// `--acquire 1`, writes `ready PID RSS_KIB` to `--ready-file`, and waits to be killed: how
+/// much a connection and a subscription cost the host (`benches/scaling.sh`).
+async fn mode_hold(url: &str, a: &Args) -> Result<i32, Failure> {
+    let conns = a.num("--conns", 1).max(1) as usize;
+    let acquire = a.num("--acquire", 0) != 0;
+    let mut held = Vec::new();
+    for _ in 0..conns {
+        let node = connect(url).await;
+        let replica = match acquire {
+            true => Some(acquire_init(&node, "Bench").await),
+            false => None,
+        };
+        held.push((node, replica));
+    }
+    append_line(
+        &a.str("--ready-file", ""),
+        &format!("ready {} {}", std::process::id(), rss_kib(0)),
+    )?;
+    std::future::pending::<()>().await;
+    Ok(0)
 }
 
 async fn mode_init(url: &str, tr: &str, a: &Args) -> Result<i32, Failure> {
@@ -550,6 +591,7 @@ async fn main() {
         "bump" => mode_bump(&url, tr, &a).await,
         "fanout" => mode_fanout(&url, tr, &a).await,
         "listen" => mode_listen(&url, tr, &a).await,
+        "hold" => mode_hold(&url, &a).await,
         "init" => mode_init(&url, tr, &a).await,
         "many" => mode_many(&url, tr, &a).await,
         "reconnect" => mode_reconnect(&url, tr, &a).await,
