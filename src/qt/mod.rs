@@ -67,16 +67,17 @@ pub(crate) struct TypedApis {
 
 #[derive(Default)]
 struct TypedTable {
-    by_name: HashMap<String, TypedEntry>,
-    /// Each API's Qt face, by its signature: computed once however many sources share it
-    /// (a thousand sources of one API cost one face, not a thousand).
-    faces: HashMap<u64, Arc<api::QtApi>>,
+    /// The signature of the API of the typed replicas held under each name: a small entry,
+    /// since a node may hold a hundred thousand replicas and never meet a Qt host.
+    by_name: HashMap<String, u64>,
+    /// Each API, by its signature: one entry however many sources share it.
+    apis: HashMap<u64, TypedEntry>,
 }
 
 struct TypedEntry {
-    signature: u64,
     schema: fn() -> Result<ApiSchema, SchemaError>,
     hints: api::QtHints,
+    /// Its Qt face, computed when a Qt host first needs it.
     qt: Option<Arc<api::QtApi>>,
 }
 
@@ -96,48 +97,34 @@ impl TypedApis {
         hints: api::QtHints,
     ) {
         let mut apis = self.apis.lock().unwrap_or_else(|p| p.into_inner());
-        if apis
-            .by_name
-            .get(name)
-            .is_some_and(|e| e.signature == signature)
-        {
-            return;
+        if apis.by_name.get(name) != Some(&signature) {
+            apis.by_name.insert(name.to_owned(), signature);
         }
-        apis.by_name.insert(
-            name.to_owned(),
-            TypedEntry {
-                signature,
-                schema,
-                hints,
-                qt: None,
-            },
-        );
+        apis.apis.entry(signature).or_insert(TypedEntry {
+            schema,
+            hints,
+            qt: None,
+        });
     }
 
     /// The API of the typed replica held under `name`, if it has a Qt face.
     pub(crate) fn lookup(&self, name: &str) -> Option<node_gateway::TypedApi> {
         let mut apis = self.apis.lock().unwrap_or_else(|p| p.into_inner());
-        let TypedTable { by_name, faces } = &mut *apis;
-        let entry = by_name.get_mut(name)?;
+        let TypedTable { by_name, apis } = &mut *apis;
+        let signature = *by_name.get(name)?;
+        let entry = apis.get_mut(&signature)?;
         if entry.qt.is_none() {
-            let face = match faces.get(&entry.signature) {
-                Some(face) => Arc::clone(face),
-                None => {
-                    let schema = (entry.schema)().ok()?;
-                    match api::QtApi::for_api(&schema, entry.hints) {
-                        Ok(qt) => Arc::new(qt),
-                        Err(error) => {
-                            tracing::warn!(%name, %error, "a replica's API Qt hosts cannot serve");
-                            return None;
-                        }
-                    }
+            let schema = (entry.schema)().ok()?;
+            match api::QtApi::for_api(&schema, entry.hints) {
+                Ok(qt) => entry.qt = Some(Arc::new(qt)),
+                Err(error) => {
+                    tracing::warn!(%name, %error, "a replica's API Qt hosts cannot serve");
+                    return None;
                 }
-            };
-            faces.insert(entry.signature, Arc::clone(&face));
-            entry.qt = Some(face);
+            }
         }
         Some(node_gateway::TypedApi {
-            signature: entry.signature,
+            signature,
             qt: Arc::clone(entry.qt.as_ref()?),
         })
     }
@@ -165,5 +152,8 @@ mod tests {
         let (left, right) = (apis.lookup("Left").unwrap(), apis.lookup("Right").unwrap());
         assert!(Arc::ptr_eq(&left.qt, &right.qt));
         assert!(apis.lookup("Elsewhere").is_none());
+        let table = apis.apis.lock().unwrap();
+        assert_eq!(table.apis.len(), 1, "one entry per API, not per name");
+        assert_eq!(table.by_name.len(), 2);
     }
 }
