@@ -13,8 +13,9 @@ const LAYERS: &[(&str, u8)] = &[
     ("lifecycle", 0),
     // the metrics the crate reports
     ("telemetry", 0),
-    // who a peer is, what it may do
+    // who a peer is, what it may do; byte strings decoded as slices of their frames
     ("security", 1),
+    ("shared_bytes", 1),
     ("error", 2),
     // where actors and tasks run: the caller's arbiter or the crate's own
     ("runtime", 3),
