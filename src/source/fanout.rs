@@ -174,12 +174,13 @@ impl Subscribers {
         // Encode straight into a frame for the (usually only) source id, and cache a slice
         // of it: one buffer per change for both what is sent and what later inits send.
         let first = self.first_source();
-        let (frame, bytes) = Packet::value_frame(false, first, index, encode)?;
+        let frame = Packet::value_frame(false, first, index, encode)?;
+        let bytes = Packet::value_of_frame(&frame);
         if *cached == bytes {
             return Ok(false);
         }
         *cached = bytes.clone();
-        self.fan_out(Some(index), (first, frame), |source| {
+        self.fan_out(Some(index), (first, frame), |source, _| {
             Packet::PropertyChange {
                 source,
                 index,
@@ -199,11 +200,11 @@ impl Subscribers {
             return Ok(());
         }
         let first = self.first_source();
-        let (frame, bytes) = Packet::value_frame(true, first, index, encode)?;
-        self.fan_out(None, (first, frame), |source| Packet::Signal {
+        let frame = Packet::value_frame(true, first, index, encode)?;
+        self.fan_out(None, (first, frame), |source, frame| Packet::Signal {
             source,
             index,
-            args: bytes.clone(),
+            args: Packet::value_of_frame(frame),
         });
         Ok(())
     }
@@ -215,22 +216,30 @@ impl Subscribers {
     /// Queues one frame per distinct source id (normally one) to every subscriber, and drops
     /// subscribers whose connection has gone. A property's frames may coalesce in a slow
     /// subscriber's outbox (`property` is its index).
-    /// `ready` is the frame already built for one source id; others are built by `packet`.
+    /// `ready` is the frame already built for one source id; the last subscriber of that id
+    /// gets it moved, not cloned (one replica: no reference count at all). Frames for other
+    /// ids are built by `packet`, given the ready frame.
     fn fan_out(
         &mut self,
         property: Option<u16>,
         ready: (SourceId, Bytes),
-        packet: impl Fn(SourceId) -> Packet,
+        packet: impl Fn(SourceId, &Bytes) -> Packet,
     ) {
-        let mut cached = ready;
+        let (first, mut first_frame) = ready;
+        let mut other: Option<(SourceId, Bytes)> = None;
         self.changing(|list| {
+            let mut left = list.len();
             list.retain(|sub| {
-                let frame = if cached.0 == sub.source {
-                    cached.1.clone()
-                } else {
-                    let frame = packet(sub.source).to_frame();
-                    cached = (sub.source, frame.clone());
-                    frame
+                left -= 1;
+                let frame = match &other {
+                    _ if sub.source == first && left == 0 => std::mem::take(&mut first_frame),
+                    _ if sub.source == first => first_frame.clone(),
+                    Some((source, frame)) if *source == sub.source => frame.clone(),
+                    _ => {
+                        let frame = packet(sub.source, &first_frame).to_frame();
+                        other = Some((sub.source, frame.clone()));
+                        frame
+                    }
                 };
                 let alive = match property {
                     Some(index) => sub.outbox.push_property(sub.source, index, frame),
@@ -245,5 +254,73 @@ impl Subscribers {
                 alive
             })
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Encoding, PacketCodec};
+    use tokio_util::codec::Decoder;
+
+    fn packets(outbox: &Outbox) -> Vec<Packet> {
+        let mut bytes = outbox.drain();
+        let mut codec = PacketCodec::default();
+        std::iter::from_fn(|| codec.decode(&mut bytes).unwrap()).collect()
+    }
+
+    /// Each subscriber gets the frame for the id the source has on its connection, whether
+    /// that frame was the one built, a copy of it, or moved to the last subscriber.
+    #[test]
+    fn every_subscriber_gets_its_own_source_id_and_the_same_values() {
+        for ids in [
+            vec![1],
+            vec![1, 1],
+            vec![1, 2, 1],
+            vec![2, 1],
+            vec![1, 2, 2, 1, 3],
+        ] {
+            let mut subs = Subscribers::default();
+            let outboxes: Vec<Outbox> = (0..ids.len())
+                .map(|i| Outbox::detached(i as ConnId, 1 << 20))
+                .collect();
+            for (id, outbox) in ids.iter().zip(&outboxes) {
+                subs.add(*id, outbox);
+            }
+            subs.publish_signal(4, |out| {
+                Encoding::Bincode
+                    .encode_into(&77u32, out)
+                    .map_err(Error::from)
+            })
+            .unwrap();
+            let mut cached = Bytes::new();
+            subs.publish_property(2, &mut cached, |out| {
+                Encoding::Bincode
+                    .encode_into(&"on", out)
+                    .map_err(Error::from)
+            })
+            .unwrap();
+            let args = Bytes::from(Encoding::Bincode.encode(&77u32).unwrap());
+            let value = Bytes::from(Encoding::Bincode.encode(&"on").unwrap());
+            assert_eq!(cached, value);
+            for (id, outbox) in ids.iter().zip(&outboxes) {
+                assert_eq!(
+                    packets(outbox),
+                    vec![
+                        Packet::Signal {
+                            source: *id,
+                            index: 4,
+                            args: args.clone()
+                        },
+                        Packet::PropertyChange {
+                            source: *id,
+                            index: 2,
+                            value: value.clone()
+                        }
+                    ],
+                    "subscribers {ids:?}"
+                );
+            }
+        }
     }
 }

@@ -510,7 +510,7 @@ impl<T: ModelRow> Shared<T> {
         let end = start.saturating_add(count).min(len);
         let rows = &state.rows[start..end];
         let encoding = state.subs.encoding;
-        let (frame, _) = Packet::value_frame(true, sub.source, SIG_ROWS, |out| {
+        let frame = Packet::value_frame(true, sub.source, SIG_ROWS, |out| {
             encoding.encode_into(&(request, start as u64, rows), out)
         })
         .map_err(|e| e.to_string())?;

@@ -60,7 +60,7 @@ impl ModelSubscribers {
             return Ok(Bytes::new());
         };
         let encoding = self.encoding;
-        let (frame, _) = Packet::value_frame(true, first.source, index, |out| {
+        let frame = Packet::value_frame(true, first.source, index, |out| {
             encoding.encode_into(args, out)
         })?;
         Ok(frame)
@@ -106,7 +106,7 @@ impl ModelSubscribers {
             return Ok(Bytes::new());
         };
         let encoding = self.encoding;
-        let (frame, _) = Packet::value_frame(false, first.source, index, |out| {
+        let frame = Packet::value_frame(false, first.source, index, |out| {
             encoding.encode_into(value, out)
         })?;
         Ok(frame)

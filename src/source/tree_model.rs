@@ -545,7 +545,7 @@ impl<T: ModelRow> Shared<T> {
         let rows: Vec<(&T, u64)> = list[start..end].iter().map(item).collect();
         let encoding = state.subs.encoding;
         let args = (parent, request, start as u64, len as u64, rows);
-        let (frame, _) = Packet::value_frame(true, sub.source, SIG_ROWS, |out| {
+        let frame = Packet::value_frame(true, sub.source, SIG_ROWS, |out| {
             encoding.encode_into(&args, out)
         })
         .map_err(|e| e.to_string())?;

@@ -480,16 +480,20 @@ impl Packet {
         }
     }
 
+    /// The bytes before the value in a [`value_frame`](Packet::value_frame): the length, the
+    /// kind, the source id, the index and the value's length.
+    const VALUE_FRAME_HEADER: usize = 4 + 1 + 4 + 2 + 4;
+
     /// A `PropertyChange` (or, with `signal`, a `Signal`) frame whose value is encoded in
-    /// place by `encode`, and the value's bytes as a slice of that frame: one buffer for
-    /// both what is sent and what is cached.
+    /// place by `encode`. [`Packet::value_of_frame`] slices the value out of it, for what is
+    /// cached: one buffer for both what is sent and what later inits send.
     pub fn value_frame<E>(
         signal: bool,
         source: SourceId,
         index: u16,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), E>,
-    ) -> Result<(Bytes, Bytes), E> {
-        const HEADER: usize = 4 + 1 + 4 + 2 + 4;
+    ) -> Result<Bytes, E> {
+        const HEADER: usize = Packet::VALUE_FRAME_HEADER;
         let mut out = BytesMut::with_capacity(HEADER + 16);
         out.put_u32(0);
         out.put_u8(if signal {
@@ -505,9 +509,14 @@ impl Packet {
         let payload_len = (out.len() - 4) as u32;
         out[..4].copy_from_slice(&payload_len.to_be_bytes());
         out[HEADER - 4..HEADER].copy_from_slice(&value_len.to_le_bytes());
-        let frame = out.freeze();
-        let value = frame.slice(HEADER..);
-        Ok((frame, value))
+        Ok(out.freeze())
+    }
+
+    /// The value in a frame made by [`Packet::value_frame`], sharing its buffer. Taken only
+    /// when needed: the first slice of a frame makes its buffer reference-counted (an
+    /// allocation), and a frame nobody slices goes to its one connection as it is.
+    pub fn value_of_frame(frame: &Bytes) -> Bytes {
+        frame.slice(Packet::VALUE_FRAME_HEADER.min(frame.len())..)
     }
 
     /// An `Init` frame as segments, the same bytes as [`Packet::to_frame`] of the same init:
@@ -1246,7 +1255,8 @@ mod tests {
             out.put_slice(b"val");
             Ok(())
         };
-        let (frame, value) = Packet::value_frame(false, 7, 2, encode).unwrap();
+        let frame = Packet::value_frame(false, 7, 2, encode).unwrap();
+        let value = Packet::value_of_frame(&frame);
         let expected = Packet::PropertyChange {
             source: 7,
             index: 2,
@@ -1254,7 +1264,7 @@ mod tests {
         };
         assert_eq!(frame, expected.to_frame());
         assert_eq!(value, Bytes::from_static(b"val"));
-        let (frame, _) = Packet::value_frame(true, 7, 2, encode).unwrap();
+        let frame = Packet::value_frame(true, 7, 2, encode).unwrap();
         assert_eq!(
             frame,
             Packet::Signal {
