@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use actix::prelude::*;
 use actix_remote_objects::model::{ListModel, TableModel};
 use actix_remote_objects::prelude::*;
-use qt_programs::{cpp_programs, run_to_end, with_qt};
+use qt_programs::{cpp_programs, run_python_script, run_to_end, with_qt};
 use support::processes::Process;
 use support::*;
 
@@ -307,12 +307,7 @@ async fn a_pyqt_model_replica_reads_a_rust_table_model_as_a_table() {
     cells.accept_writes(|_, _| Ok(()));
     host.enable_remoting(SheetService(state)).await.unwrap();
 
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qt/table_replica.py");
-    let out = actix_rt::task::spawn_blocking(move || {
-        run_to_end(Command::new("/usr/bin/python3").arg(script).arg(url))
-    })
-    .await
-    .unwrap();
+    let out = run_python_script("table_replica.py", url).await;
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines,

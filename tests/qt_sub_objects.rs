@@ -17,7 +17,7 @@ use actix::prelude::*;
 use actix_remote_objects::dynamic::Value;
 use actix_remote_objects::prelude::*;
 use actix_remote_objects::{ChildSource, Event};
-use qt_programs::{cpp_programs, run_to_end, with_qt};
+use qt_programs::{cpp_programs, run_python_script, run_to_end, with_qt};
 use support::processes::spawn_listening_program;
 use support::*;
 
@@ -200,13 +200,7 @@ async fn a_pyqt_dynamic_replica_uses_the_sub_object_of_a_rust_source() {
         return;
     }
     let (_host, url) = rust_office_host("tcp://127.0.0.1:0").await;
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qt/dynamic_office.py");
-    let out = actix_rt::task::spawn_blocking(move || {
-        run_to_end(Command::new("/usr/bin/python3").arg(script).arg(url))
-    })
-    .await
-    .unwrap();
+    let out = run_python_script("dynamic_office.py", url).await;
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines,

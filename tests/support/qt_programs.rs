@@ -78,3 +78,16 @@ pub fn run_to_end(cmd: &mut Command) -> String {
     );
     stdout
 }
+
+/// Runs the PyQt6 script `tests/qt/<script>` with `url` as its argument, to its end, off
+/// the test's thread (the host it talks to runs there); its output.
+pub async fn run_python_script(script: &str, url: String) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/qt")
+        .join(script);
+    actix_rt::task::spawn_blocking(move || {
+        run_to_end(Command::new("/usr/bin/python3").arg(script).arg(url))
+    })
+    .await
+    .expect("the script's thread ends")
+}
