@@ -104,6 +104,17 @@ struct Shared {
     max_queued: usize,
 }
 
+impl Shared {
+    /// How many entries were ever queued, and how many bytes wait now.
+    fn backlog(&self) -> (u64, usize) {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        (
+            state.front_seq + state.entries.len() as u64,
+            state.queued_bytes,
+        )
+    }
+}
+
 /// The sending side of a connection's outgoing queue. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Outbox {
@@ -458,7 +469,7 @@ async fn drain<W: FrameWriter>(shared: &Shared, writer: &mut W) -> WriterEnd {
                 });
             }
             shared.wake_writer.notified().await;
-            pacing.before_write().await;
+            pacing.before_write(|| shared.backlog()).await;
             None
         };
         tokio::select! {
@@ -476,10 +487,13 @@ async fn drain<W: FrameWriter>(shared: &Shared, writer: &mut W) -> WriterEnd {
 
 /// When a woken writer waits a turn of the event loop before it writes, so that what the
 /// task that woke it queues next (the next change of a source emitting one per turn, the
-/// same frame for the other connections) goes out in the same write: one system call per
-/// turn instead of one per frame. It waits only while that pays: a wait that finds a lone
-/// frame (a reply to a round trip, a change of a quiet source) stops the waiting for the
-/// next [`Pacing::PROBE_AFTER`] wakes, so a round trip costs it almost nothing.
+/// same frame for the other connections) goes out in the same write. While every turn adds
+/// to the batch (a source changing once per turn, without pause) it waits on, up to
+/// [`Pacing::MAX_TURNS`] turns: one system call per that many changes, on this side and on
+/// the reader's, instead of one per change. It waits only while that pays: a wait that
+/// finds a lone frame (a reply to a round trip, a change of a quiet source) stops the
+/// waiting for the next [`Pacing::PROBE_AFTER`] wakes, so a round trip costs it almost
+/// nothing.
 #[derive(Default)]
 struct Pacing {
     /// Wakes left to write at once.
@@ -490,18 +504,34 @@ struct Pacing {
 
 impl Pacing {
     const PROBE_AFTER: u32 = 64;
+    /// The most turns a batch waits while a source keeps adding to it: the latency a busy
+    /// stream pays for sending one write per this many changes.
+    const MAX_TURNS: u32 = 16;
+    /// Waiting stops once this much is queued: more would not make the write cheaper.
+    const ENOUGH_BYTES: usize = 64 * 1024;
 
-    /// Woken with something queued: waits (or not) before the batch is taken.
-    async fn before_write(&mut self) {
+    /// Woken with something queued: waits (or not) before the batch is taken. `backlog`
+    /// tells how many entries were ever queued and how many bytes wait: the wait goes on
+    /// while each turn adds to the batch, up to [`Pacing::MAX_TURNS`] turns or until a
+    /// write's worth waits.
+    async fn before_write(&mut self, backlog: impl Fn() -> (u64, usize)) {
         if self.skip > 0 {
             self.skip -= 1;
             return;
         }
         self.waited = true;
-        // Tokio runs the tasks a turn deferred in the reverse order they yielded, so one
-        // yield would let this writer run before the task that woke it: two let it go on.
-        tokio::task::yield_now().await;
-        tokio::task::yield_now().await;
+        let (mut seen, _) = backlog();
+        for _ in 0..Self::MAX_TURNS {
+            // Tokio runs the tasks a turn deferred in the reverse order they yielded, so one
+            // yield would let this writer run before the task that woke it: two let it go on.
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+            let (pushed, bytes) = backlog();
+            if pushed == seen || bytes >= Self::ENOUGH_BYTES {
+                break;
+            }
+            seen = pushed;
+        }
     }
 
     /// The batch taken held `frames` frames (pieces).
@@ -544,6 +574,65 @@ mod tests {
 
     fn frame(tag: u8, len: usize) -> Bytes {
         Bytes::from(vec![tag; len])
+    }
+
+    /// Records how many frames each write carried.
+    #[derive(Clone, Default)]
+    struct CountingWriter(Arc<Mutex<Vec<usize>>>);
+
+    impl CountingWriter {
+        fn writes(&self) -> Vec<usize> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    impl FrameWriter for CountingWriter {
+        async fn write_frames(&mut self, frames: &mut Vec<Bytes>) -> std::io::Result<()> {
+            self.0.lock().unwrap().push(frames.len());
+            frames.clear();
+            Ok(())
+        }
+        async fn shutdown(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_source_changing_once_per_turn_without_pause_costs_one_write_per_many_changes() {
+        let counting = CountingWriter::default();
+        let (outbox, writer) = Outbox::with_writer(1, counting.clone(), DEFAULT_MAX_QUEUED);
+        let writer = tokio::spawn(writer);
+        let changes = 512;
+        for i in 0..changes {
+            outbox.push_property(1, 0, Bytes::from(vec![i as u8]));
+            tokio::task::yield_now().await;
+        }
+        outbox.close();
+        assert!(matches!(writer.await.unwrap(), WriterEnd::Closed));
+        let writes = counting.writes();
+        assert_eq!(writes.iter().sum::<usize>(), changes, "nothing lost");
+        assert!(
+            writes.len() <= changes / 8,
+            "{} writes for {changes} changes: {writes:?}",
+            writes.len()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lone_frame_is_written_within_a_few_turns() {
+        let counting = CountingWriter::default();
+        let (outbox, writer) = Outbox::with_writer(1, counting.clone(), DEFAULT_MAX_QUEUED);
+        let writer = tokio::spawn(writer);
+        for round in 1..=100 {
+            outbox.push(Bytes::from_static(b"reply"));
+            // What the writer waits for is the next change; with none coming it writes.
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
+            assert_eq!(counting.writes().len(), round, "round {round}");
+        }
+        outbox.close();
+        assert!(matches!(writer.await.unwrap(), WriterEnd::Closed));
     }
 
     #[tokio::test]
