@@ -45,6 +45,11 @@ pub(crate) const DEFAULT_MAX_QUEUED: usize = 64 * 1024 * 1024;
 const COPY_LIMIT: usize = 16 * 1024;
 /// The most the writer takes from the queue at once: the rest stays coalescable.
 const BATCH_LIMIT: usize = 256 * 1024;
+/// Small frames copied into the queue share buffers of up to this size (see
+/// [`Outbox::push_copy`]).
+const RUN_LIMIT: usize = COPY_LIMIT;
+/// The first size of such a buffer: it grows as frames are added.
+const RUN_START: usize = 256;
 
 /// A property of a source: the unit of coalescing.
 type PropertyKey = (SourceId, u16);
@@ -57,6 +62,11 @@ struct Entry {
 
 enum Pieces {
     One(Bytes),
+    /// Small frames copied back to back into one buffer, and how many.
+    Run {
+        bytes: BytesMut,
+        frames: usize,
+    },
     Many(Vec<Bytes>),
     /// Nothing to write: run once everything queued before it is written.
     Marker(Marker),
@@ -70,6 +80,7 @@ impl Entry {
     fn len(&self) -> usize {
         match &self.pieces {
             Pieces::One(frame) => frame.len(),
+            Pieces::Run { bytes, .. } => bytes.len(),
             Pieces::Many(pieces) => pieces.iter().map(Bytes::len).sum(),
             Pieces::Marker(_) => 0,
         }
@@ -82,6 +93,8 @@ struct State {
     entries: VecDeque<Option<Entry>>,
     /// The sequence number of `entries[0]`.
     front_seq: u64,
+    /// How many frames were ever queued (several may share an entry).
+    pushed: u64,
     /// Where each property's queued value is, by sequence number.
     queued_values: FxHashMap<PropertyKey, u64>,
     queued_bytes: usize,
@@ -102,16 +115,26 @@ struct Shared {
     /// and a socket window of zero): overflow and forced shutdown.
     abort_writer: Notify,
     max_queued: usize,
+    /// Whether the writer takes frames as bytes, so small ones may be queued copied into
+    /// shared buffers ([`FrameWriter::GATHERS_FRAMES`]).
+    gathers: bool,
 }
 
 impl Shared {
-    /// How many entries were ever queued, and how many bytes wait now.
+    fn new(max_queued: usize, gathers: bool) -> Arc<Shared> {
+        Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            wake_writer: Notify::new(),
+            abort_writer: Notify::new(),
+            max_queued,
+            gathers,
+        })
+    }
+
+    /// How many frames were ever queued, and how many bytes wait now.
     fn backlog(&self) -> (u64, usize) {
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        (
-            state.front_seq + state.entries.len() as u64,
-            state.queued_bytes,
-        )
+        (state.pushed, state.queued_bytes)
     }
 }
 
@@ -137,6 +160,10 @@ pub(crate) enum WriterEnd {
 
 /// Where a writer task puts the frames it takes from the queue.
 pub(crate) trait FrameWriter {
+    /// Whether it writes the frames' bytes back to back, wherever one ends (a socket). Then
+    /// small frames may reach it copied together in one piece; a writer that needs each
+    /// frame as it was pushed (a Qt translation, which shares its work per frame) says no.
+    const GATHERS_FRAMES: bool = true;
     /// Takes `frames` (leaving it empty) and passes them on in order.
     fn write_frames(
         &mut self,
@@ -185,12 +212,7 @@ impl Outbox {
         writer: W,
         max_queued: usize,
     ) -> (Outbox, impl std::future::Future<Output = WriterEnd>) {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-            wake_writer: Notify::new(),
-            abort_writer: Notify::new(),
-            max_queued,
-        });
+        let shared = Shared::new(max_queued, W::GATHERS_FRAMES);
         let outbox = Outbox {
             id,
             shared: Arc::clone(&shared),
@@ -206,13 +228,24 @@ impl Outbox {
     /// takes it. For driving protocol sessions in memory.
     #[cfg(test)]
     pub(crate) fn detached(id: ConnId, max_queued: usize) -> Outbox {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-            wake_writer: Notify::new(),
-            abort_writer: Notify::new(),
-            max_queued,
-        });
+        let shared = Shared::new(max_queued, true);
         Outbox { id, shared }
+    }
+
+    /// A detached outbox whose (absent) writer takes frames one by one, as a Qt
+    /// translation's does.
+    #[cfg(test)]
+    pub(crate) fn detached_one_by_one(id: ConnId, max_queued: usize) -> Outbox {
+        let shared = Shared::new(max_queued, false);
+        Outbox { id, shared }
+    }
+
+    /// Every queued piece, as the writer would take it (for tests).
+    #[cfg(test)]
+    pub(crate) fn queued_pieces(&self) -> Vec<Bytes> {
+        let mut pieces = Vec::new();
+        self.lock().take_batch(&mut pieces);
+        pieces
     }
 
     /// Takes every queued frame, in order, as the bytes a writer would write.
@@ -224,7 +257,7 @@ impl Outbox {
             if state.entries.is_empty() {
                 break;
             }
-            let marker = state.take_batch(&mut pieces);
+            let (_, marker) = state.take_batch(&mut pieces);
             drop(state);
             if let Some(marker) = marker {
                 marker();
@@ -263,6 +296,30 @@ impl Outbox {
         })
     }
 
+    /// Queues a copy of a small frame (a property value, when `key` names it, or else one
+    /// that must arrive). Frames copied one after another share a buffer: while the peer
+    /// keeps up, queueing one costs neither an allocation nor a reference count. Once values
+    /// may coalesce, a property's value gets a buffer of its own, which a newer one can
+    /// replace.
+    pub(crate) fn push_copy(&self, key: Option<PropertyKey>, frame: &[u8]) -> bool {
+        if !self.shared.gathers {
+            let frame = Bytes::copy_from_slice(frame);
+            return self.enqueue(Entry {
+                pieces: Pieces::One(frame),
+                key,
+            });
+        }
+        self.queue(key, frame.len(), |state, tracked| {
+            state.append_copy(frame, key.filter(|_| tracked))
+        })
+    }
+
+    /// Whether [`Outbox::push_copy`] gathers frames, or a writer needs them each in a
+    /// buffer of its own (then one frame shared by every such connection costs less).
+    pub(crate) fn gathers_frames(&self) -> bool {
+        self.shared.gathers
+    }
+
     /// Queues `marker`, which the writer runs once every frame queued before it is written
     /// (never, if the connection ends first); false if the connection is gone.
     pub(crate) fn push_marker(&self, marker: Marker) -> bool {
@@ -278,11 +335,30 @@ impl Outbox {
     }
 
     fn enqueue(&self, entry: Entry) -> bool {
+        let (key, len) = (entry.key, entry.len());
+        self.queue(key, len, |state, tracked| {
+            let entry = Entry {
+                key: key.filter(|_| tracked),
+                ..entry
+            };
+            state.entries.push_back(Some(entry));
+        })
+    }
+
+    /// Queues `len` bytes, which `put` appends to the state, told whether `key` (a
+    /// property's value) is tracked and must therefore be an entry of its own. False if the
+    /// connection is gone or was just closed for falling too far behind.
+    fn queue(
+        &self,
+        key: Option<PropertyKey>,
+        len: usize,
+        put: impl FnOnce(&mut State, bool),
+    ) -> bool {
         let mut state = self.lock();
         if state.closing || state.writer_gone {
             return false;
         }
-        if let Some(key) = entry.key {
+        if let Some(key) = key {
             if state.queued_bytes > COALESCE_ABOVE && state.drop_queued_value(key) {
                 crate::telemetry::value_coalesced();
             }
@@ -302,16 +378,15 @@ impl Outbox {
         }
         let was_empty = state.queued_bytes == 0;
         let seq = state.front_seq + state.entries.len() as u64;
-        state.queued_bytes += entry.len();
+        state.queued_bytes += len;
+        state.pushed += 1;
         // Positions matter only once coalescing may start: below half the threshold the
         // writer is keeping up, and an untracked value is simply sent.
-        if let Some(key) = entry
-            .key
-            .filter(|_| state.queued_bytes > COALESCE_ABOVE / 2)
-        {
+        let tracked = key.filter(|_| state.queued_bytes > COALESCE_ABOVE / 2);
+        if let Some(key) = tracked {
             state.queued_values.insert(key, seq);
         }
-        state.entries.push_back(Some(entry));
+        put(&mut state, tracked.is_some());
         drop(state);
         if was_empty {
             self.shared.wake_writer.notify_one();
@@ -347,6 +422,33 @@ impl Outbox {
 }
 
 impl State {
+    /// Appends a copy of `frame`: to the run of copies at the back if there is room, else as
+    /// a new entry (of its own if it is the tracked value of `key`).
+    fn append_copy(&mut self, frame: &[u8], key: Option<PropertyKey>) {
+        if key.is_none() {
+            if let Some(Some(Entry {
+                pieces: Pieces::Run { bytes, frames },
+                ..
+            })) = self.entries.back_mut()
+            {
+                if bytes.len() + frame.len() <= RUN_LIMIT {
+                    bytes.extend_from_slice(frame);
+                    *frames += 1;
+                    return;
+                }
+            }
+        }
+        let pieces = match key {
+            Some(_) => Pieces::One(Bytes::copy_from_slice(frame)),
+            None => {
+                let mut bytes = BytesMut::with_capacity(frame.len().max(RUN_START));
+                bytes.extend_from_slice(frame);
+                Pieces::Run { bytes, frames: 1 }
+            }
+        };
+        self.entries.push_back(Some(Entry { pieces, key }));
+    }
+
     /// Drops the queued value of `key`, if one waits; whether one did.
     fn drop_queued_value(&mut self, key: PropertyKey) -> bool {
         let Some(seq) = self.queued_values.remove(&key) else {
@@ -378,9 +480,11 @@ impl State {
     }
 
     /// Takes queued frames, up to about [`BATCH_LIMIT`] bytes, and stops at a marker, which
-    /// it hands back to run once those frames are written.
-    fn take_batch(&mut self, into: &mut Vec<Bytes>) -> Option<Marker> {
+    /// it hands back to run once those frames are written. Returns how many frames it took
+    /// (more than the pieces in `into` when copies share a piece).
+    fn take_batch(&mut self, into: &mut Vec<Bytes>) -> (usize, Option<Marker>) {
         let mut taken = 0;
+        let mut frames = 0;
         while taken < BATCH_LIMIT {
             let Some(slot) = self.entries.pop_front() else {
                 break;
@@ -399,13 +503,18 @@ impl State {
             let len = entry.len();
             taken += len;
             self.queued_bytes -= len;
+            frames += 1;
             match entry.pieces {
                 Pieces::One(frame) => into.push(frame),
+                Pieces::Run { bytes, frames: n } => {
+                    into.push(bytes.freeze());
+                    frames += n - 1;
+                }
                 Pieces::Many(pieces) => into.extend(pieces),
-                Pieces::Marker(marker) => return Some(marker),
+                Pieces::Marker(marker) => return (frames - 1, Some(marker)),
             }
         }
-        None
+        (frames, None)
     }
 }
 
@@ -437,12 +546,12 @@ async fn drain<W: FrameWriter>(shared: &Shared, writer: &mut W) -> WriterEnd {
     let mut frames = Vec::new();
     let mut pacing = Pacing::default();
     loop {
-        let (closing, overflowed, marker) = {
+        let (closing, overflowed, taken, marker) = {
             let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
-            let marker = state.take_batch(&mut frames);
-            (state.closing, state.overflowed, marker)
+            let (taken, marker) = state.take_batch(&mut frames);
+            (state.closing, state.overflowed, taken, marker)
         };
-        pacing.found(frames.len());
+        pacing.found(taken);
         if overflowed {
             return WriterEnd::Overflowed;
         }
@@ -534,7 +643,7 @@ impl Pacing {
         }
     }
 
-    /// The batch taken held `frames` frames (pieces).
+    /// The batch taken held `frames` frames.
     fn found(&mut self, frames: usize) {
         if std::mem::take(&mut self.waited) && frames <= 1 {
             self.skip = Self::PROBE_AFTER;
@@ -576,7 +685,7 @@ mod tests {
         Bytes::from(vec![tag; len])
     }
 
-    /// Records how many frames each write carried.
+    /// Records how many bytes each write carried.
     #[derive(Clone, Default)]
     struct CountingWriter(Arc<Mutex<Vec<usize>>>);
 
@@ -588,7 +697,10 @@ mod tests {
 
     impl FrameWriter for CountingWriter {
         async fn write_frames(&mut self, frames: &mut Vec<Bytes>) -> std::io::Result<()> {
-            self.0.lock().unwrap().push(frames.len());
+            self.0
+                .lock()
+                .unwrap()
+                .push(frames.iter().map(Bytes::len).sum());
             frames.clear();
             Ok(())
         }
@@ -599,12 +711,23 @@ mod tests {
 
     #[tokio::test]
     async fn a_source_changing_once_per_turn_without_pause_costs_one_write_per_many_changes() {
+        once_per_turn(|outbox, i| outbox.push_property(1, 0, Bytes::from(vec![i]))).await;
+    }
+
+    /// Copied frames share one entry: the writer must still see that each turn added one.
+    #[tokio::test]
+    async fn copied_changes_once_per_turn_also_cost_one_write_per_many() {
+        once_per_turn(|outbox, i| outbox.push_copy(Some((1, 0)), &[i])).await;
+    }
+
+    /// Pushes 512 one-byte changes with `push`, one per turn of the event loop.
+    async fn once_per_turn(push: impl Fn(&Outbox, u8) -> bool) {
         let counting = CountingWriter::default();
         let (outbox, writer) = Outbox::with_writer(1, counting.clone(), DEFAULT_MAX_QUEUED);
         let writer = tokio::spawn(writer);
         let changes = 512;
         for i in 0..changes {
-            outbox.push_property(1, 0, Bytes::from(vec![i as u8]));
+            assert!(push(&outbox, i as u8));
             tokio::task::yield_now().await;
         }
         outbox.close();
@@ -717,6 +840,46 @@ mod tests {
                 Bytes::from_static(b"signal"),
                 Bytes::from(1000u16.to_le_bytes().to_vec())
             ]
+        );
+    }
+
+    #[test]
+    fn small_frames_copied_in_a_row_share_one_buffer_in_order() {
+        let outbox = Outbox::detached(1, DEFAULT_MAX_QUEUED);
+        for i in 0..100u8 {
+            outbox.push_copy(Some((1, u16::from(i % 3))), &[i, i]);
+            outbox.push_copy(None, &[i]);
+        }
+        assert_eq!(outbox.lock().entries.len(), 1);
+        let expected: Vec<u8> = (0..100u8).flat_map(|i| [i, i, i]).collect();
+        assert_eq!(&outbox.drain()[..], &expected[..]);
+    }
+
+    #[test]
+    fn a_writer_that_takes_frames_one_by_one_gets_each_copy_alone() {
+        let outbox = Outbox::detached_one_by_one(1, DEFAULT_MAX_QUEUED);
+        for i in 0..10u8 {
+            outbox.push_copy(None, &[i]);
+        }
+        let pieces = outbox.queued_pieces();
+        assert_eq!(pieces, (0..10u8).map(|i| vec![i]).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn a_backed_up_queue_coalesces_copied_values_too() {
+        let (a, _b) = tokio::io::duplex(16);
+        let (outbox, _writer) = Outbox::new(1, a, DEFAULT_MAX_QUEUED);
+        for _ in 0..=(COALESCE_ABOVE / 1024) {
+            outbox.push(frame(0, 1024));
+        }
+        let before = outbox.queued_bytes();
+        for v in 1..=1000u16 {
+            outbox.push_copy(Some((1, 0)), &v.to_le_bytes());
+        }
+        assert_eq!(
+            outbox.queued_bytes(),
+            before + 2,
+            "only the latest value waits"
         );
     }
 

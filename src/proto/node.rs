@@ -227,7 +227,7 @@ pub(crate) trait ReplicaEntry<S>: Send + Sync {
     fn wants_schema(&self) -> bool {
         false
     }
-    fn on_property_change(&self, index: u16, value: Bytes) -> Result<(), ReplicaProtocolError>;
+    fn on_property_change(&self, index: u16, value: &Bytes) -> Result<(), ReplicaProtocolError>;
     fn on_signal(&self, index: u16, args: &[u8]) -> Result<(), ReplicaProtocolError>;
     /// The pending call `serial` answers, if it is this replica's.
     fn take_pending(&self, serial: u32) -> Option<PendingReply>;
@@ -637,7 +637,7 @@ impl<S: FrameSink> NodeProtocol<S> {
                 value,
             } => decoding_from(std::slice::from_ref(&value), || {
                 self.deliver(conn, source, |entry| {
-                    entry.on_property_change(index, value.clone())
+                    entry.on_property_change(index, &value)
                 })
             }),
             Packet::Signal {

@@ -42,18 +42,19 @@ pub(crate) enum StoredValue {
 }
 
 impl StoredValue {
-    pub(crate) fn new(value: Bytes) -> StoredValue {
+    /// Holds `value`: a copy if it is small, else the buffer it is in.
+    pub(crate) fn new(value: &Bytes) -> StoredValue {
         if value.len() <= INLINE {
             let mut bytes = [0u8; INLINE];
-            bytes[..value.len()].copy_from_slice(&value);
+            bytes[..value.len()].copy_from_slice(value);
             StoredValue::Inline {
                 len: value.len() as u8,
                 bytes,
             }
         } else if value.len() <= COPY_LIMIT {
-            StoredValue::Shared(Bytes::copy_from_slice(&value))
+            StoredValue::Shared(Bytes::copy_from_slice(value))
         } else {
-            StoredValue::Shared(value)
+            StoredValue::Shared(value.clone())
         }
     }
 
@@ -126,7 +127,7 @@ impl<L, P> ReplicaCore<L, P> {
         ReplicaCore {
             signature,
             state: initial,
-            values: defaults.into_iter().map(StoredValue::new).collect(),
+            values: defaults.iter().map(StoredValue::new).collect(),
             link: None,
             remote_signature: None,
             refusal: None,
@@ -235,7 +236,7 @@ impl<L, P> ReplicaCore<L, P> {
 
     /// Applies a checked, decoded init: the replica becomes `Valid` with these values.
     pub(crate) fn commit_init(&mut self, link: L, values: Vec<Bytes>) -> InitApplied {
-        let values: Vec<StoredValue> = values.into_iter().map(StoredValue::new).collect();
+        let values: Vec<StoredValue> = values.iter().map(StoredValue::new).collect();
         let changed = (0..values.len())
             .filter(|&i| self.values.get(i) != Some(&values[i]))
             .map(|i| i as u16)
@@ -256,7 +257,7 @@ impl<L, P> ReplicaCore<L, P> {
 
     /// Stores a decoded property change; false for an index out of range. A host sends only
     /// real changes (its setters compare), so the value is not compared again here.
-    pub(crate) fn commit_change(&mut self, index: u16, value: Bytes) -> bool {
+    pub(crate) fn commit_change(&mut self, index: u16, value: &Bytes) -> bool {
         match self.values.get_mut(usize::from(index)) {
             Some(slot) => {
                 *slot = StoredValue::new(value);
@@ -324,7 +325,7 @@ mod tests {
     fn stored_values_keep_their_bytes_whatever_their_size() {
         for len in [0, 1, INLINE, INLINE + 1, COPY_LIMIT, COPY_LIMIT + 1] {
             let value = Bytes::from((0..len).map(|i| i as u8).collect::<Vec<u8>>());
-            let stored = StoredValue::new(value.clone());
+            let stored = StoredValue::new(&value);
             assert_eq!(stored.as_slice(), &value[..], "len {len}");
             let shares = matches!(&stored, StoredValue::Shared(b) if b.as_ptr() == value.as_ptr());
             assert_eq!(
@@ -415,8 +416,8 @@ mod tests {
     fn changes_are_stored_only_in_range() {
         let mut c = core();
         assert!(c.has_property(1) && !c.has_property(2));
-        assert!(c.commit_change(0, Bytes::from_static(b"q")));
-        assert!(!c.commit_change(2, Bytes::from_static(b"q")));
+        assert!(c.commit_change(0, &Bytes::from_static(b"q")));
+        assert!(!c.commit_change(2, &Bytes::from_static(b"q")));
         assert_eq!(c.values()[0].as_slice(), b"q");
     }
 

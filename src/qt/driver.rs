@@ -352,6 +352,9 @@ fn gateway_ended() -> std::io::Error {
 }
 
 impl<G: Translator> crate::outbox::FrameWriter for LinkWriter<G> {
+    // Translations are shared per frame pushed, across the connections it went to.
+    const GATHERS_FRAMES: bool = false;
+
     async fn write_frames(&mut self, frames: &mut Vec<Bytes>) -> std::io::Result<()> {
         // Held while translating, so what the reader decides meanwhile goes out after.
         let mut qt = self.link.qt_write.lock().await;

@@ -8,7 +8,13 @@
 //! - a signal pushes out the oldest queued signal; the signals lost this way are counted and
 //!   reported to the consumer as one [`Delivered::Lagged`] before the next event.
 //!
-//! A queue therefore holds at most its capacity plus one value per property.
+//! A queue therefore holds at most its capacity plus one value per property, counting the
+//! few items the consumer takes out at once (up to [`DRAIN_BATCH`], a quarter of the
+//! capacity at most) to read them without a lock each.
+//!
+//! While the consumer keeps up (the normal case) a push costs a lock and an append: where
+//! each property's value and each signal sits is only indexed once the queue is full, and
+//! forgotten again once it has been drained.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -22,6 +28,9 @@ use tracing::warn;
 
 /// The default number of events a subscription holds for a consumer that fell behind.
 pub(crate) const DEFAULT_CAPACITY: usize = 16_384;
+
+/// The most items a consumer takes out of its queue per lock.
+const DRAIN_BATCH: usize = 64;
 
 /// What a consumer reads from its queue.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,12 +46,18 @@ struct Queue<T> {
     items: VecDeque<Option<(Option<u16>, T)>>,
     /// The sequence number of `items[0]`.
     front_seq: u64,
-    /// Where each property's queued value is, by sequence number.
+    /// Whether `values` and `signals` are kept: only from the moment the queue is first
+    /// full until it is next drained, since only a full queue drops anything.
+    indexed: bool,
+    /// Where each property's queued value is, by sequence number (while `indexed`).
     values: FxHashMap<u16, u64>,
-    /// Where the queued signals are, oldest first.
+    /// Where the queued signals are, oldest first (while `indexed`).
     signals: VecDeque<u64>,
     /// How many of `items` are not dropped.
     live: usize,
+    /// How many items the consumer took out at its last lock: it holds no more than that
+    /// until it next locks (it locks only once it has handed them all on).
+    taken: usize,
     capacity: usize,
     lost: u64,
     receiver_gone: bool,
@@ -59,6 +74,8 @@ pub(crate) struct QueueSender<T> {
 /// The consuming side: a stream of what was delivered.
 pub(crate) struct QueueReceiver<T> {
     queue: Arc<Mutex<Queue<T>>>,
+    /// Items taken out of the queue in one lock, not yet handed to the consumer.
+    taken: VecDeque<T>,
 }
 
 /// A bounded queue holding `capacity` events before it lags.
@@ -66,9 +83,11 @@ pub(crate) fn queue<T>(capacity: usize) -> (QueueSender<T>, QueueReceiver<T>) {
     let queue = Arc::new(Mutex::new(Queue {
         items: VecDeque::new(),
         front_seq: 0,
+        indexed: false,
         values: FxHashMap::default(),
         signals: VecDeque::new(),
         live: 0,
+        taken: 0,
         capacity: capacity.max(1),
         lost: 0,
         receiver_gone: false,
@@ -79,7 +98,10 @@ pub(crate) fn queue<T>(capacity: usize) -> (QueueSender<T>, QueueReceiver<T>) {
         QueueSender {
             queue: Arc::clone(&queue),
         },
-        QueueReceiver { queue },
+        QueueReceiver {
+            queue,
+            taken: VecDeque::new(),
+        },
     )
 }
 
@@ -105,7 +127,7 @@ impl<T> QueueSender<T> {
         if q.receiver_gone {
             return false;
         }
-        if q.live >= q.capacity && !q.make_room(key) {
+        if q.live + q.taken >= q.capacity && !q.make_room(key) {
             return true;
         }
         q.append(key, item);
@@ -119,15 +141,34 @@ impl<T> QueueSender<T> {
 
 impl<T> Queue<T> {
     fn append(&mut self, key: Option<u16>, item: T) {
-        let seq = self.front_seq + self.items.len() as u64;
+        if self.indexed {
+            let seq = self.front_seq + self.items.len() as u64;
+            self.index(key, seq);
+        }
+        self.items.push_back(Some((key, item)));
+        self.live += 1;
+    }
+
+    fn index(&mut self, key: Option<u16>, seq: u64) {
         match key {
             Some(index) => {
                 self.values.insert(index, seq);
             }
             None => self.signals.push_back(seq),
         }
-        self.items.push_back(Some((key, item)));
-        self.live += 1;
+    }
+
+    /// Indexes every queued item: the queue just became full.
+    fn build_index(&mut self) {
+        self.values.clear();
+        self.signals.clear();
+        for i in 0..self.items.len() {
+            if let Some((key, _)) = &self.items[i] {
+                let key = *key;
+                self.index(key, self.front_seq + i as u64);
+            }
+        }
+        self.indexed = true;
     }
 
     /// Drops the item at `seq`, if it is still queued.
@@ -148,22 +189,14 @@ impl<T> Queue<T> {
 
     fn compact(&mut self) {
         self.items.retain(Option::is_some);
-        self.values.clear();
-        self.signals.clear();
-        for (i, item) in self.items.iter().enumerate() {
-            let seq = self.front_seq + i as u64;
-            match item {
-                Some((Some(index), _)) => {
-                    self.values.insert(*index, seq);
-                }
-                Some((None, _)) => self.signals.push_back(seq),
-                None => {}
-            }
-        }
+        self.build_index();
     }
 
     /// Makes room in a full queue for an item of `key`; false if the item is dropped instead.
     fn make_room(&mut self, key: Option<u16>) -> bool {
+        if !self.indexed {
+            self.build_index();
+        }
         if let Some(older) = key.and_then(|index| self.values.remove(&index)) {
             self.drop_at(older);
             return true;
@@ -204,6 +237,13 @@ impl<T> Queue<T> {
             self.front_seq += 1;
             let Some((key, item)) = slot else { continue };
             self.live -= 1;
+            if !self.indexed {
+                return Some(item);
+            }
+            if self.items.is_empty() {
+                self.forget_index();
+                return Some(item);
+            }
             match key {
                 Some(index) => {
                     if self.values.get(&index) == Some(&seq) {
@@ -219,6 +259,26 @@ impl<T> Queue<T> {
             return Some(item);
         }
         None
+    }
+
+    fn forget_index(&mut self) {
+        self.values.clear();
+        self.signals.clear();
+        self.indexed = false;
+    }
+
+    /// Moves some of the oldest queued items to `into` (empty): up to [`DRAIN_BATCH`], and
+    /// no more than a quarter of the capacity, so a consumer that keeps up does not look
+    /// like one that lags.
+    fn pop_batch(&mut self, into: &mut VecDeque<T>) {
+        let most = (self.capacity / 4).clamp(1, DRAIN_BATCH);
+        while into.len() < most {
+            match self.pop() {
+                Some(item) => into.push_back(item),
+                None => break,
+            }
+        }
+        self.taken = into.len();
     }
 }
 
@@ -238,22 +298,31 @@ impl<T> Drop for QueueReceiver<T> {
         let mut q = lock(&self.queue);
         q.receiver_gone = true;
         q.items.clear();
-        q.values.clear();
-        q.signals.clear();
+        q.forget_index();
         q.live = 0;
     }
 }
+
+// Nothing of `T` is ever pinned: items are moved in and out of plain queues.
+impl<T> Unpin for QueueReceiver<T> {}
 
 impl<T> Stream for QueueReceiver<T> {
     type Item = Delivered<T>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Delivered<T>>> {
-        let mut q = lock(&self.queue);
+        let this = self.get_mut();
+        // Items already taken are older than anything still queued, and than the signals
+        // the queue dropped since: they go first, without a lock.
+        if let Some(item) = this.taken.pop_front() {
+            return Poll::Ready(Some(Delivered::Item(item)));
+        }
+        let mut q = lock(&this.queue);
         if q.lost > 0 {
             let lost = std::mem::take(&mut q.lost);
             return Poll::Ready(Some(Delivered::Lagged(lost)));
         }
-        match q.pop() {
+        q.pop_batch(&mut this.taken);
+        match this.taken.pop_front() {
             Some(item) => Poll::Ready(Some(Delivered::Item(item))),
             None if q.sender_gone => Poll::Ready(None),
             None => {
@@ -434,6 +503,58 @@ mod tests {
         let q = lock(&rx.queue);
         assert!(q.live <= 16 + 5, "{} queued", q.live);
         assert!(q.items.len() < 2 * 1024 + 64, "{} slots", q.items.len());
+    }
+
+    #[test]
+    fn a_queue_that_keeps_up_indexes_nothing() {
+        let (tx, mut rx) = queue(8);
+        for i in 0..100u32 {
+            tx.push_value((i % 3) as u16, i);
+            tx.push_event(i);
+            assert_eq!(drain(&mut rx).len(), 2);
+        }
+        let q = lock(&rx.queue);
+        assert!(!q.indexed && q.values.is_empty() && q.signals.is_empty());
+    }
+
+    #[test]
+    fn a_queue_drained_after_lagging_coalesces_again_when_next_full() {
+        let (tx, mut rx) = queue(2);
+        for round in 0..3 {
+            tx.push_value(0, round * 10);
+            tx.push_event(round * 10 + 1);
+            tx.push_value(0, round * 10 + 2); // full: replaces the first value
+            assert_eq!(
+                drain(&mut rx),
+                vec![
+                    Delivered::Item(round * 10 + 1),
+                    Delivered::Item(round * 10 + 2)
+                ],
+                "round {round}"
+            );
+            assert!(!lock(&rx.queue).indexed, "round {round}");
+        }
+    }
+
+    #[test]
+    fn items_taken_in_one_lock_come_before_a_later_lag_report() {
+        let (tx, mut rx) = queue(8);
+        tx.push_event(1);
+        tx.push_event(2);
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        // The first poll takes both out of the queue (a quarter of its capacity); they still
+        // count against it, so the queue fills after six more and then lags.
+        assert_eq!(
+            Pin::new(&mut rx).poll_next(&mut cx),
+            Poll::Ready(Some(Delivered::Item(1)))
+        );
+        for i in 3..10 {
+            tx.push_event(i);
+        }
+        let mut expected = vec![Delivered::Item(2), Delivered::Lagged(1)];
+        expected.extend((4..10).map(Delivered::Item));
+        assert_eq!(drain(&mut rx), expected);
     }
 
     #[test]

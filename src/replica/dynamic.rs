@@ -308,7 +308,7 @@ impl ReplicaEntry<Outbox> for DynamicShared {
         }
     }
 
-    fn on_property_change(&self, index: u16, value: Bytes) -> Result<(), ReplicaProtocolError> {
+    fn on_property_change(&self, index: u16, value: &Bytes) -> Result<(), ReplicaProtocolError> {
         let mut inner = self.lock();
         let Some(schema) = inner.schema.clone() else {
             return Err(self.protocol("a change before the init"));
@@ -320,7 +320,7 @@ impl ReplicaEntry<Outbox> for DynamicShared {
                 index,
             });
         };
-        let decoded = codec::decode(&value, &property.format, &schema.types, self.encoding)
+        let decoded = codec::decode(value, &property.format, &schema.types, self.encoding)
             .map_err(|e| ReplicaProtocolError::bad_value(&self.name, "property value", e))?;
         if inner.core.commit_change(index, value) {
             inner.values[usize::from(index)] = decoded.clone();

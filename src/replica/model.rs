@@ -446,7 +446,7 @@ impl<T: ModelRow> ReplicaEntry<Outbox> for ModelShared<T> {
         Ok(InitOutcome::Applied)
     }
 
-    fn on_property_change(&self, index_: u16, value: Bytes) -> Result<(), ReplicaProtocolError> {
+    fn on_property_change(&self, index_: u16, value: &Bytes) -> Result<(), ReplicaProtocolError> {
         let mut inner = self.lock();
         if !inner.core.has_property(index_) {
             return Err(ReplicaProtocolError::OutOfRange {
@@ -456,13 +456,13 @@ impl<T: ModelRow> ReplicaEntry<Outbox> for ModelShared<T> {
             });
         }
         if index_ == PROP_CURRENT {
-            let current: Option<u64> = self.encoding.decode(&value).map_err(|error| {
+            let current: Option<u64> = self.encoding.decode(value).map_err(|error| {
                 ReplicaProtocolError::bad_value(&self.name, "property value", error)
             })?;
             Self::tell_current(&mut inner, current);
         }
         if index_ == PROP_SELECTION {
-            self.tell_selection(&mut inner, &value)?;
+            self.tell_selection(&mut inner, value)?;
         }
         inner.core.commit_change(index_, value);
         Ok(())

@@ -375,7 +375,7 @@ impl ReplicaEntry<Outbox> for Relay {
         self.events.child_change(&self.path, slot, tree);
     }
 
-    fn on_property_change(&self, index: u16, value: Bytes) -> Result<(), ReplicaProtocolError> {
+    fn on_property_change(&self, index: u16, value: &Bytes) -> Result<(), ReplicaProtocolError> {
         let mut inner = self.lock();
         let Some(described) = &inner.described else {
             return Err(self.protocol("a change before the init"));
@@ -383,13 +383,13 @@ impl ReplicaEntry<Outbox> for Relay {
         if usize::from(index) >= described.api.properties.len() {
             return Err(self.out_of_range("property", index));
         }
-        let changed = inner.core.commit_change(index, value.clone());
+        let changed = inner.core.commit_change(index, value);
         if changed {
             inner.values[usize::from(index)] = value.clone();
         }
         drop(inner);
         if changed {
-            self.events.change(&self.path, index, value);
+            self.events.change(&self.path, index, value.clone());
         }
         Ok(())
     }

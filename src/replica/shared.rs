@@ -585,7 +585,7 @@ impl<A: RemoteObject> ReplicaEntry<Outbox> for ReplicaShared<A> {
         }
     }
 
-    fn on_property_change(&self, index: u16, value: Bytes) -> Result<(), ReplicaProtocolError> {
+    fn on_property_change(&self, index: u16, value: &Bytes) -> Result<(), ReplicaProtocolError> {
         let mut inner = self.lock();
         let out_of_range = || ReplicaProtocolError::OutOfRange {
             name: self.name.clone(),
@@ -595,7 +595,7 @@ impl<A: RemoteObject> ReplicaEntry<Outbox> for ReplicaShared<A> {
         if !inner.core.has_property(index) {
             return Err(out_of_range());
         }
-        let change = A::decode_property(index, &value, self.encoding)
+        let change = A::decode_property(index, value, self.encoding)
             .ok_or_else(out_of_range)?
             .map_err(|error| {
                 ReplicaProtocolError::bad_value(&self.name, "property value", error)

@@ -359,7 +359,7 @@ impl<T: ModelRow> ReplicaEntry<Outbox> for TreeShared<T> {
         Ok(InitOutcome::Applied)
     }
 
-    fn on_property_change(&self, index_: u16, value: Bytes) -> Result<(), ReplicaProtocolError> {
+    fn on_property_change(&self, index_: u16, value: &Bytes) -> Result<(), ReplicaProtocolError> {
         let mut inner = self.lock();
         if !inner.core.has_property(index_) {
             return Err(ReplicaProtocolError::OutOfRange {
@@ -369,7 +369,7 @@ impl<T: ModelRow> ReplicaEntry<Outbox> for TreeShared<T> {
             });
         }
         if index_ == PROP_CURRENT {
-            let current: Option<Vec<u64>> = self.encoding.decode(&value).map_err(|error| {
+            let current: Option<Vec<u64>> = self.encoding.decode(value).map_err(|error| {
                 ReplicaProtocolError::bad_value(&self.name, "property value", error)
             })?;
             if current.as_ref().is_some_and(|p| p.len() > MAX_DEPTH) {

@@ -14,12 +14,18 @@ use crate::wire::{ChildInit, InitFrame, Packet, SourceId};
 /// Values up to this size are copied into an init frame; larger ones are sent from the cache.
 const INLINE_LIMIT: usize = 4096;
 
+/// Change and signal frames up to this size are copied into each subscriber's queue
+/// (cheaper than sharing one buffer between them and counting references to it).
+const COPY_FRAMES_UP_TO: usize = 1024;
+
 /// The connections subscribed to a source, each under the id the source has there.
 #[derive(Default)]
 pub(crate) struct Subscribers {
     list: Vec<Subscriber>,
     /// The number of subscribers, for whoever watches it (made on the first ask).
     count: Option<tokio::sync::watch::Sender<usize>>,
+    /// The buffer small change and signal frames are encoded in, kept from one to the next.
+    scratch: BytesMut,
 }
 
 struct Subscriber {
@@ -171,22 +177,32 @@ impl Subscribers {
         cached: &mut Bytes,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), Error>,
     ) -> Result<bool, Error> {
-        // Encode straight into a frame for the (usually only) source id, and cache a slice
-        // of it: one buffer per change for both what is sent and what later inits send.
+        // Encode straight into a frame for the (usually only) source id.
         let first = self.first_source();
-        let frame = Packet::value_frame(false, first, index, encode)?;
-        let bytes = Packet::value_of_frame(&frame);
-        if *cached == bytes {
+        let mut frame = self.frame_buffer();
+        Packet::write_value_frame(&mut frame, false, first, index, encode)?;
+        let value = &frame[Packet::VALUE_FRAME_HEADER..];
+        if cached[..] == *value {
+            self.scratch = frame;
             return Ok(false);
         }
-        *cached = bytes.clone();
-        self.fan_out(Some(index), (first, frame), |source, _| {
-            Packet::PropertyChange {
-                source,
-                index,
-                value: bytes.clone(),
-            }
-        });
+        let ready = if frame.len() <= COPY_FRAMES_UP_TO {
+            // Copied to the cache and to each connection: no buffer shared, no count kept.
+            *cached = Bytes::copy_from_slice(value);
+            Ready::Copied(frame)
+        } else {
+            // Large: one buffer for what is sent and what later inits send.
+            let frame = frame.freeze();
+            *cached = Packet::value_of_frame(&frame);
+            Ready::Shared(frame)
+        };
+        // Only for subscribers that know the source under another id (rare).
+        let packet = |source, value: &[u8]| Packet::PropertyChange {
+            source,
+            index,
+            value: Bytes::copy_from_slice(value),
+        };
+        self.fan_out(Some(index), first, ready, packet);
         Ok(true)
     }
 
@@ -200,12 +216,19 @@ impl Subscribers {
             return Ok(());
         }
         let first = self.first_source();
-        let frame = Packet::value_frame(true, first, index, encode)?;
-        self.fan_out(None, (first, frame), |source, frame| Packet::Signal {
+        let mut frame = self.frame_buffer();
+        Packet::write_value_frame(&mut frame, true, first, index, encode)?;
+        let ready = match frame.len() <= COPY_FRAMES_UP_TO {
+            true => Ready::Copied(frame),
+            false => Ready::Shared(frame.freeze()),
+        };
+        // Only for subscribers that know the source under another id (rare).
+        let packet = |source, value: &[u8]| Packet::Signal {
             source,
             index,
-            args: Packet::value_of_frame(frame),
-        });
+            args: Bytes::copy_from_slice(value),
+        };
+        self.fan_out(None, first, ready, packet);
         Ok(())
     }
 
@@ -213,47 +236,96 @@ impl Subscribers {
         self.list.first().map_or(0, |s| s.source)
     }
 
+    /// The buffer a frame is encoded in: the one the last small frame used, emptied.
+    fn frame_buffer(&mut self) -> BytesMut {
+        let mut frame = std::mem::take(&mut self.scratch);
+        frame.clear();
+        frame
+    }
+
     /// Queues one frame per distinct source id (normally one) to every subscriber, and drops
     /// subscribers whose connection has gone. A property's frames may coalesce in a slow
     /// subscriber's outbox (`property` is its index).
-    /// `ready` is the frame already built for one source id; the last subscriber of that id
-    /// gets it moved, not cloned (one replica: no reference count at all). Frames for other
-    /// ids are built by `packet`, given the ready frame.
+    /// `ready` is the frame already built for source id `first`: a small one is copied into
+    /// each outbox; a large one is shared, and moved to the last subscriber (one replica: no
+    /// reference count at all). Frames for other ids are built by `packet`, given the
+    /// value.
     fn fan_out(
         &mut self,
         property: Option<u16>,
-        ready: (SourceId, Bytes),
-        packet: impl Fn(SourceId, &Bytes) -> Packet,
+        first: SourceId,
+        ready: Ready,
+        packet: impl Fn(SourceId, &[u8]) -> Packet,
     ) {
-        let (first, mut first_frame) = ready;
+        let mut ready = ready;
+        // A small frame for writers that take frames one by one: one copy for all of them.
+        let mut shared_copy: Option<Bytes> = None;
         let mut other: Option<(SourceId, Bytes)> = None;
-        self.changing(|list| {
-            let mut left = list.len();
-            list.retain(|sub| {
-                left -= 1;
-                let frame = match &other {
-                    _ if sub.source == first && left == 0 => std::mem::take(&mut first_frame),
-                    _ if sub.source == first => first_frame.clone(),
-                    Some((source, frame)) if *source == sub.source => frame.clone(),
-                    _ => {
-                        let frame = packet(sub.source, &first_frame).to_frame();
-                        other = Some((sub.source, frame.clone()));
-                        frame
-                    }
-                };
-                let alive = match property {
-                    Some(index) => sub.outbox.push_property(sub.source, index, frame),
-                    None => sub.outbox.push(frame),
-                };
-                if !alive {
-                    debug!(
-                        conn = sub.outbox.id(),
-                        "dropping the subscriber of a closed connection"
-                    );
+        let list = &mut self.list;
+        let before = list.len();
+        let mut left = before;
+        list.retain(|sub| {
+            left -= 1;
+            let key = property.map(|index| (sub.source, index));
+            let frame = match (&mut ready, &other) {
+                (Ready::Copied(frame), _) if sub.source == first && sub.outbox.gathers_frames() => {
+                    return keep(sub, sub.outbox.push_copy(key, frame));
                 }
-                alive
-            })
+                (Ready::Copied(frame), _) if sub.source == first => shared_copy
+                    .get_or_insert_with(|| Bytes::copy_from_slice(frame))
+                    .clone(),
+                (Ready::Shared(frame), _) if sub.source == first && left == 0 => {
+                    std::mem::take(frame)
+                }
+                (Ready::Shared(frame), _) if sub.source == first => frame.clone(),
+                (_, Some((source, frame))) if *source == sub.source => frame.clone(),
+                (ready, _) => {
+                    let frame = packet(sub.source, ready.value()).to_frame();
+                    other = Some((sub.source, frame.clone()));
+                    frame
+                }
+            };
+            let alive = match property {
+                Some(index) => sub.outbox.push_property(sub.source, index, frame),
+                None => sub.outbox.push(frame),
+            };
+            keep(sub, alive)
         });
+        if list.len() != before {
+            self.counted();
+        }
+        if let Ready::Copied(frame) = ready {
+            self.scratch = frame;
+        }
+    }
+}
+
+/// Whether to keep `sub`: its connection took the frame.
+fn keep(sub: &Subscriber, alive: bool) -> bool {
+    if !alive {
+        debug!(
+            conn = sub.outbox.id(),
+            "dropping the subscriber of a closed connection"
+        );
+    }
+    alive
+}
+
+/// A frame built for the first subscriber's source id.
+enum Ready {
+    /// Small: copied into each connection's queue.
+    Copied(BytesMut),
+    /// Large: shared by every connection.
+    Shared(Bytes),
+}
+
+impl Ready {
+    fn value(&self) -> &[u8] {
+        let frame: &[u8] = match self {
+            Ready::Copied(frame) => frame,
+            Ready::Shared(frame) => frame,
+        };
+        &frame[Packet::VALUE_FRAME_HEADER.min(frame.len())..]
     }
 }
 
@@ -322,5 +394,31 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Writers that take frames one by one (Qt translations, which share their work per
+    /// frame) all get the same buffer for a small change; the others get copies.
+    #[test]
+    fn a_small_change_reaches_one_by_one_writers_as_one_shared_frame() {
+        let mut subs = Subscribers::default();
+        let gathering = Outbox::detached(1, 1 << 20);
+        let one_by_one = [
+            Outbox::detached_one_by_one(2, 1 << 20),
+            Outbox::detached_one_by_one(3, 1 << 20),
+        ];
+        subs.add(1, &one_by_one[0]);
+        subs.add(1, &gathering);
+        subs.add(1, &one_by_one[1]);
+        let mut cached = Bytes::new();
+        subs.publish_property(0, &mut cached, |out| {
+            Encoding::Bincode
+                .encode_into(&5u32, out)
+                .map_err(Error::from)
+        })
+        .unwrap();
+        let [a, b] = one_by_one.map(|o| o.queued_pieces());
+        assert_eq!(a, b);
+        assert_eq!(a[0].as_ptr(), b[0].as_ptr(), "one buffer for both");
+        assert_eq!(gathering.queued_pieces(), a);
     }
 }

@@ -482,7 +482,7 @@ impl Packet {
 
     /// The bytes before the value in a [`value_frame`](Packet::value_frame): the length, the
     /// kind, the source id, the index and the value's length.
-    const VALUE_FRAME_HEADER: usize = 4 + 1 + 4 + 2 + 4;
+    pub const VALUE_FRAME_HEADER: usize = 4 + 1 + 4 + 2 + 4;
 
     /// A `PropertyChange` (or, with `signal`, a `Signal`) frame whose value is encoded in
     /// place by `encode`. [`Packet::value_of_frame`] slices the value out of it, for what is
@@ -493,8 +493,23 @@ impl Packet {
         index: u16,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), E>,
     ) -> Result<Bytes, E> {
+        let mut out = BytesMut::with_capacity(Packet::VALUE_FRAME_HEADER + 16);
+        Packet::write_value_frame(&mut out, signal, source, index, encode)?;
+        Ok(out.freeze())
+    }
+
+    /// Writes the frame [`Packet::value_frame`] makes into `out`, which must be empty (a
+    /// buffer reused from one change to the next); the value starts at
+    /// [`Packet::VALUE_FRAME_HEADER`].
+    pub fn write_value_frame<E>(
+        out: &mut BytesMut,
+        signal: bool,
+        source: SourceId,
+        index: u16,
+        encode: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+    ) -> Result<(), E> {
         const HEADER: usize = Packet::VALUE_FRAME_HEADER;
-        let mut out = BytesMut::with_capacity(HEADER + 16);
+        debug_assert!(out.is_empty());
         out.put_u32(0);
         out.put_u8(if signal {
             kind::SIGNAL
@@ -504,12 +519,12 @@ impl Packet {
         out.put_u32_le(source);
         out.put_u16_le(index);
         out.put_u32_le(0);
-        encode(&mut out)?;
+        encode(out)?;
         let value_len = (out.len() - HEADER) as u32;
         let payload_len = (out.len() - 4) as u32;
         out[..4].copy_from_slice(&payload_len.to_be_bytes());
         out[HEADER - 4..HEADER].copy_from_slice(&value_len.to_le_bytes());
-        Ok(out.freeze())
+        Ok(())
     }
 
     /// The value in a frame made by [`Packet::value_frame`], sharing its buffer. Taken only
@@ -885,12 +900,12 @@ impl Packet {
             kind::PROPERTY_CHANGE => Packet::PropertyChange {
                 source: r.u32("source")?,
                 index: r.u16("index")?,
-                value: r.bytes("value")?,
+                value: r.last_bytes("value")?,
             },
             kind::SIGNAL => Packet::Signal {
                 source: r.u32("source")?,
                 index: r.u16("index")?,
-                args: r.bytes("args")?,
+                args: r.last_bytes("args")?,
             },
             kind::ACQUIRE_REFUSED => Packet::AcquireRefused {
                 name: r.string("name")?,
@@ -1060,6 +1075,17 @@ impl Reader {
     fn bytes(&mut self, field: &'static str) -> Result<Bytes, PacketError> {
         let len = self.u32(field)? as usize;
         self.need(len, field)?;
+        Ok(self.buf.split_to(len))
+    }
+
+    /// Like [`Reader::bytes`], for a packet's last field: when it fills the rest of the
+    /// payload it is the payload itself, not a second handle on its buffer.
+    fn last_bytes(&mut self, field: &'static str) -> Result<Bytes, PacketError> {
+        let len = self.u32(field)? as usize;
+        self.need(len, field)?;
+        if len == self.buf.len() {
+            return Ok(std::mem::take(&mut self.buf));
+        }
         Ok(self.buf.split_to(len))
     }
 
