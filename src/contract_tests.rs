@@ -329,9 +329,11 @@ impl Link {
             arbiter: actix::Arbiter::current(),
             models: Default::default(),
         };
-        let replica = ReplicaShared::<Meter>::new(name.to_owned(), ENC, None, delivery);
-        self.node
-            .attach(name, Arc::clone(&replica) as Arc<dyn ReplicaEntry<Outbox>>);
+        let replica = ReplicaShared::<Meter>::new(name.into(), ENC, None, delivery);
+        self.node.attach(
+            &name.into(),
+            Arc::clone(&replica) as Arc<dyn ReplicaEntry<Outbox>>,
+        );
         replica
     }
 }
@@ -769,6 +771,29 @@ async fn the_handshake_and_idle_timeouts_fall_on_their_deadlines() {
         host.handle_timeout(start + Duration::from_secs(3)),
         Err(HostSessionError::Idle(_))
     ));
+}
+
+/// A host that offers and withdraws source after source, each with an API name of its own,
+/// leaves the node holding only the names still offered (and a few).
+#[actix::test]
+async fn a_node_forgets_the_api_names_of_withdrawn_offers() {
+    let mut link = Link::new();
+    for i in 0..10_000 {
+        let name = format!("source{i}");
+        let info = crate::wire::ObjectInfo {
+            name: name.clone(),
+            api: format!("Api{i}"),
+            signature: 1,
+        };
+        link.node
+            .handle(link.conn, Packet::AddObject(info))
+            .unwrap();
+        link.node
+            .handle(link.conn, Packet::RemoveObject { name })
+            .unwrap();
+    }
+    let held = link.node.held_api_names(link.conn);
+    assert!(held <= 32, "{held} API names held for no offer");
 }
 
 #[actix::test]

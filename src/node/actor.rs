@@ -387,7 +387,7 @@ impl Handler<AddHost> for NodeActor {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Attach {
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     pub(crate) entry: Arc<dyn ReplicaEntry<Outbox>>,
 }
 
@@ -425,7 +425,7 @@ impl Handler<SourceLocations> for NodeActor {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Detach {
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     pub(crate) entry: Arc<dyn ReplicaEntry<Outbox>>,
 }
 

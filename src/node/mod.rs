@@ -56,7 +56,7 @@ struct NodeInner {
     /// allocates, and a node may hold thousands of replicas), and asks it what is offered.
     hooks: NodeHooks,
     /// Live replicas by name, so every acquire of one name shares one replica.
-    replicas: Mutex<HashMap<String, SharedReplica>>,
+    replicas: Mutex<HashMap<Arc<str>, SharedReplica>>,
     /// Live dynamic replicas by name, likewise.
     dynamic: Mutex<HashMap<String, SharedDynamic>>,
     /// Tells [`Node::background_errors`] streams (shared with the node actor).
@@ -202,12 +202,12 @@ impl Node {
         name: &str,
         entry: Arc<dyn ReplicaEntry<Outbox>>,
     ) -> impl FnOnce() + Send + 'static {
+        let name: Arc<str> = name.into();
         self.inner.actor.do_send(Attach {
-            name: name.to_owned(),
+            name: Arc::clone(&name),
             entry: Arc::clone(&entry),
         });
         let actor = self.inner.actor.downgrade();
-        let name = name.to_owned();
         move || {
             if let Some(actor) = actor.upgrade() {
                 actor.do_send(Detach { name, entry });
@@ -330,31 +330,30 @@ impl Node {
                 return self.detached_mismatch(name);
             }
         }
+        // One copy of the name, shared by every table that holds the replica.
+        let name: Arc<str> = name.into();
         // The API a Qt host's gateway checks and translates this name's values by.
         self.inner
             .config
             .qt_apis
-            .register(name, A::signature(), A::schema, qt_hints::<A>());
+            .register(&name, A::signature(), A::schema, qt_hints::<A>());
         let shared = ReplicaShared::<A>::new(
-            name.to_owned(),
+            Arc::clone(&name),
             self.inner.config.encoding,
             self.inner.persist.clone(),
             self.delivery(),
         );
         let actor = LazyActor::new(Arc::clone(&shared), self.inner.arbiter.clone());
         let entry: Arc<dyn ReplicaEntry<Outbox>> = shared.clone();
-        let token = self.handle_token(name, Arc::clone(&entry));
+        let token = self.handle_token(&name, Arc::clone(&entry));
         replicas.insert(
-            name.to_owned(),
+            Arc::clone(&name),
             SharedReplica {
                 token: Arc::downgrade(&token),
                 typed: Box::new((Arc::clone(&shared), Arc::clone(&actor))),
             },
         );
-        self.inner.actor.do_send(Attach {
-            name: name.to_owned(),
-            entry,
-        });
+        self.inner.actor.do_send(Attach { name, entry });
         Replica::new(shared, actor, token)
     }
 
@@ -371,15 +370,13 @@ impl Node {
         let shared =
             DynamicShared::new(name.to_owned(), self.inner.config.encoding, self.delivery());
         let entry: Arc<dyn ReplicaEntry<Outbox>> = shared.clone();
-        let token = self.handle_token(name, Arc::clone(&entry));
+        let name: Arc<str> = name.into();
+        let token = self.handle_token(&name, Arc::clone(&entry));
         dynamic.insert(
-            name.to_owned(),
+            name.to_string(),
             (Arc::downgrade(&token), Arc::clone(&shared)),
         );
-        self.inner.actor.do_send(Attach {
-            name: name.to_owned(),
-            entry,
-        });
+        self.inner.actor.do_send(Attach { name, entry });
         DynamicReplica::new(shared, token)
     }
 
@@ -395,8 +392,9 @@ impl Node {
     }
 
     fn detached_mismatch<A: RemoteObject>(&self, name: &str) -> Replica<A> {
+        let name: Arc<str> = name.into();
         let shared = ReplicaShared::<A>::new(
-            name.to_owned(),
+            Arc::clone(&name),
             self.inner.config.encoding,
             None,
             self.delivery(),
@@ -407,13 +405,17 @@ impl Node {
         let actor = LazyActor::new(Arc::clone(&shared), self.inner.arbiter.clone());
         let entry: Arc<dyn ReplicaEntry<Outbox>> = shared.clone();
         // Detaching a replica that was never attached is a no-op in the node actor.
-        let token = self.handle_token(name, entry);
+        let token = self.handle_token(&name, entry);
         Replica::new(shared, actor, token)
     }
 
     /// The token every handle of a replica holds: when the last one drops, the node
     /// releases its source.
-    fn handle_token(&self, name: &str, entry: Arc<dyn ReplicaEntry<Outbox>>) -> Arc<HandleToken> {
+    fn handle_token(
+        &self,
+        name: &Arc<str>,
+        entry: Arc<dyn ReplicaEntry<Outbox>>,
+    ) -> Arc<HandleToken> {
         HandleToken::new(name, entry, &self.inner.hooks)
     }
 

@@ -277,14 +277,23 @@ pub(crate) enum Greeted {
     Open(Vec<ObjectInfo>),
 }
 
+/// What a host offers under one name.
+struct Offer {
+    api: Arc<str>,
+    signature: u64,
+}
+
 /// One connection to a host.
 pub(crate) struct NodeSession<S> {
     conn: ConnId,
     sink: S,
     config: Arc<NodeSessionConfig>,
     greeting: Greeting,
-    /// What the host offers, by name.
-    offered: HashMap<String, ObjectInfo>,
+    /// What the host offers, by name (the name shared with the replicas' table once a
+    /// replica of it exists).
+    offered: HashMap<Arc<str>, Offer>,
+    /// The API names offered here, each held once however many sources share it.
+    api_names: HashSet<Arc<str>>,
     /// Names whose last acquire here asked for the API's description.
     dynamic_acquires: HashSet<String>,
     /// Names the host refused to describe here: only typed replicas acquire them.
@@ -301,6 +310,21 @@ pub(crate) struct NodeSession<S> {
 }
 
 impl<S: FrameSink> NodeSession<S> {
+    /// `api`, held once in this session.
+    fn api_name(&mut self, api: &str) -> Arc<str> {
+        if let Some(held) = self.api_names.get(api) {
+            return Arc::clone(held);
+        }
+        // Names no offer holds any more go before the set outgrows the offers: a host
+        // that keeps offering and withdrawing new APIs cannot grow it.
+        if self.api_names.len() > 2 * self.offered.len() + 16 {
+            self.api_names.retain(|held| Arc::strong_count(held) > 1);
+        }
+        let held: Arc<str> = api.into();
+        self.api_names.insert(Arc::clone(&held));
+        held
+    }
+
     /// A session on a connection just opened; sends the node's handshake.
     pub(crate) fn new(sink: S, config: Arc<NodeSessionConfig>) -> NodeSession<S> {
         let session = NodeSession {
@@ -308,6 +332,7 @@ impl<S: FrameSink> NodeSession<S> {
             sink,
             greeting: Greeting::AwaitingHandshake,
             offered: HashMap::new(),
+            api_names: HashSet::new(),
             dynamic_acquires: HashSet::new(),
             schema_refused: HashSet::new(),
             describing: HashSet::new(),
@@ -475,7 +500,7 @@ struct Linked<S> {
 pub(crate) struct NodeProtocol<S> {
     sessions: HashMap<ConnId, NodeSession<S>>,
     /// Every replica by source name; a typed and a dynamic one may share a name.
-    replicas: HashMap<String, Vec<Arc<dyn ReplicaEntry<S>>>>,
+    replicas: HashMap<Arc<str>, Vec<Arc<dyn ReplicaEntry<S>>>>,
     /// Which replicas a (connection, source id) pair feeds: looked up for every packet.
     links: FxHashMap<(ConnId, SourceId), Linked<S>>,
     /// Sources a host serves with another API than a replica's, not yet taken by the driver.
@@ -514,12 +539,28 @@ impl<S: FrameSink> NodeProtocol<S> {
         self.sessions.contains_key(&conn)
     }
 
+    /// How many API names the session on `conn` holds (for tests).
+    #[cfg(test)]
+    pub(crate) fn held_api_names(&self, conn: ConnId) -> usize {
+        self.sessions.get(&conn).map_or(0, |s| s.api_names.len())
+    }
+
     /// A new replica of `name`: acquires its source wherever it is offered.
-    pub(crate) fn attach(&mut self, name: &str, entry: Arc<dyn ReplicaEntry<S>>) {
+    pub(crate) fn attach(&mut self, name: &Arc<str>, entry: Arc<dyn ReplicaEntry<S>>) {
+        let held = match self.replicas.get_key_value(&**name) {
+            Some((held, _)) => Arc::clone(held),
+            None => Arc::clone(name),
+        };
         self.replicas
-            .entry(name.to_owned())
+            .entry(Arc::clone(&held))
             .or_default()
             .push(entry);
+        // Offers made before the replica existed hold a copy of the name: share one.
+        for session in self.sessions.values_mut() {
+            if let Some((_, offer)) = session.offered.remove_entry(&**name) {
+                session.offered.insert(Arc::clone(&held), offer);
+            }
+        }
         self.acquire_if_offered(name);
     }
 
@@ -572,7 +613,7 @@ impl<S: FrameSink> NodeProtocol<S> {
             Packet::AddObject(info) => self.offer(conn, info),
             Packet::RemoveObject { name } => {
                 if let Some(session) = self.sessions.get_mut(&conn) {
-                    session.offered.remove(&name);
+                    session.offered.remove(name.as_str());
                 }
                 self.unlink(conn, |entry_name| entry_name == name);
             }
@@ -681,7 +722,7 @@ impl<S: FrameSink> NodeProtocol<S> {
                     debug!(conn, %name, "a description nobody asked for");
                     return Ok(());
                 }
-                for entry in self.replicas.get(&name).into_iter().flatten() {
+                for entry in self.replicas.get(name.as_str()).into_iter().flatten() {
                     entry.on_description(&schema);
                 }
             }
@@ -703,7 +744,7 @@ impl<S: FrameSink> NodeProtocol<S> {
         let session = self.sessions.remove(&conn)?;
         // Mismatches that waited for a description are final without one.
         for name in &session.describing {
-            for entry in self.replicas.get(name).into_iter().flatten() {
+            for entry in self.replicas.get(name.as_str()).into_iter().flatten() {
                 entry.on_description(&[]);
             }
         }
@@ -740,8 +781,12 @@ impl<S: FrameSink> NodeProtocol<S> {
     pub(crate) fn offered(&self) -> Vec<ObjectInfo> {
         let mut all: BTreeMap<String, ObjectInfo> = BTreeMap::new();
         for session in self.sessions.values() {
-            for (name, info) in &session.offered {
-                all.entry(name.clone()).or_insert_with(|| info.clone());
+            for (name, offer) in &session.offered {
+                all.entry(name.to_string()).or_insert_with(|| ObjectInfo {
+                    name: name.to_string(),
+                    api: offer.api.to_string(),
+                    signature: offer.signature,
+                });
             }
         }
         all.into_values().collect()
@@ -752,17 +797,25 @@ impl<S: FrameSink> NodeProtocol<S> {
     pub(crate) fn unserved<'a>(&'a self, only: Option<&'a str>) -> impl Iterator<Item = &'a str> {
         self.replicas
             .iter()
-            .filter(move |(name, _)| only.is_none_or(|only| only == name.as_str()))
+            .filter(move |(name, _)| only.is_none_or(|only| only == &***name))
             .filter(|(name, entries)| {
                 entries.iter().all(|e| e.link().is_none()) && !self.is_offered(name)
             })
-            .map(|(name, _)| name.as_str())
+            .map(|(name, _)| &**name)
     }
 
     fn offer(&mut self, conn: ConnId, info: ObjectInfo) {
-        let name = info.name.clone();
+        let name = match self.replicas.get_key_value(info.name.as_str()) {
+            Some((held, _)) => Arc::clone(held),
+            None => Arc::from(info.name),
+        };
         if let Some(session) = self.sessions.get_mut(&conn) {
-            session.offered.insert(name.clone(), info);
+            let api = session.api_name(&info.api);
+            let offer = Offer {
+                api,
+                signature: info.signature,
+            };
+            session.offered.insert(Arc::clone(&name), offer);
         }
         self.acquire_if_offered(&name);
     }
@@ -839,7 +892,7 @@ impl<S: FrameSink> NodeProtocol<S> {
             }
             dynamic
         });
-        for entry in self.replicas.get(&name).into_iter().flatten() {
+        for entry in self.replicas.get(name.as_str()).into_iter().flatten() {
             if !dynamic || entry.wants_schema() {
                 entry.on_refused(&reason);
             }
@@ -864,7 +917,11 @@ impl<S: FrameSink> NodeProtocol<S> {
             return Ok(());
         };
         let sink = session.sink.clone();
-        let entries = self.replicas.get(&name).cloned().unwrap_or_default();
+        let entries = self
+            .replicas
+            .get(name.as_str())
+            .cloned()
+            .unwrap_or_default();
         let mut applied = Vec::new();
         let mut failed = Vec::new();
         let mut needs_schema = false;

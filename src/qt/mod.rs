@@ -69,7 +69,7 @@ pub(crate) struct TypedApis {
 struct TypedTable {
     /// The signature of the API of the typed replicas held under each name: a small entry,
     /// since a node may hold a hundred thousand replicas and never meet a Qt host.
-    by_name: HashMap<String, u64>,
+    by_name: HashMap<Arc<str>, u64>,
     /// Each API, by its signature: one entry however many sources share it.
     apis: HashMap<u64, TypedEntry>,
 }
@@ -91,14 +91,14 @@ impl TypedApis {
     /// A typed replica of the API with `signature` and `schema` is held under `name`.
     pub(crate) fn register(
         &self,
-        name: &str,
+        name: &Arc<str>,
         signature: u64,
         schema: fn() -> Result<ApiSchema, SchemaError>,
         hints: api::QtHints,
     ) {
         let mut apis = self.apis.lock().unwrap_or_else(|p| p.into_inner());
-        if apis.by_name.get(name) != Some(&signature) {
-            apis.by_name.insert(name.to_owned(), signature);
+        if apis.by_name.get(&**name) != Some(&signature) {
+            apis.by_name.insert(Arc::clone(name), signature);
         }
         apis.apis.entry(signature).or_insert(TypedEntry {
             schema,
@@ -147,7 +147,7 @@ mod tests {
             enums: &[],
         };
         for name in ["Left", "Right"] {
-            apis.register(name, 7, gauge, hints);
+            apis.register(&name.into(), 7, gauge, hints);
         }
         let (left, right) = (apis.lookup("Left").unwrap(), apis.lookup("Right").unwrap());
         assert!(Arc::ptr_eq(&left.qt, &right.qt));

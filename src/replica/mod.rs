@@ -401,7 +401,7 @@ impl<A: RemoteObject> Replica<A> {
 
 /// What a node does when the last handle of a replica drops: it is handed the replica's name
 /// and entry (to release its source). One per node, shared by every token.
-pub(crate) type ReleaseHook = Arc<dyn Fn(String, Arc<dyn ReplicaEntry<Outbox>>) + Send + Sync>;
+pub(crate) type ReleaseHook = Arc<dyn Fn(Arc<str>, Arc<dyn ReplicaEntry<Outbox>>) + Send + Sync>;
 
 /// The names of what the node's connected hosts offer (`None` once the node is gone).
 pub(crate) type OfferedHook =
@@ -417,14 +417,14 @@ pub(crate) struct NodeHooks {
 /// Held by every handle of one replica; when the last one drops, the replica saves what it
 /// last saw and `release` is told.
 pub(crate) struct HandleToken {
-    name: String,
+    name: Arc<str>,
     entry: Arc<dyn ReplicaEntry<Outbox>>,
     hooks: NodeHooks,
 }
 
 impl HandleToken {
     pub(crate) fn new(
-        name: &str,
+        name: &Arc<str>,
         entry: Arc<dyn ReplicaEntry<Outbox>>,
         hooks: &NodeHooks,
     ) -> Arc<HandleToken> {
@@ -439,11 +439,13 @@ impl HandleToken {
     /// the error says so and lists what they offer.
     pub(crate) async fn timed_out(&self, timeout: Duration) -> Error {
         match (self.hooks.offered)().await {
-            Some(offered) if !offered.contains(&self.name) => Error::new(Kind::NotOffered {
-                name: self.name.clone(),
-                timeout,
-                offered,
-            }),
+            Some(offered) if !offered.iter().any(|o| **o == *self.name) => {
+                Error::new(Kind::NotOffered {
+                    name: self.name.to_string(),
+                    timeout,
+                    offered,
+                })
+            }
             _ => Error::new(Kind::Timeout(timeout)),
         }
     }
@@ -452,7 +454,7 @@ impl HandleToken {
 impl Drop for HandleToken {
     fn drop(&mut self) {
         self.entry.persist();
-        (self.hooks.release)(std::mem::take(&mut self.name), Arc::clone(&self.entry));
+        (self.hooks.release)(Arc::clone(&self.name), Arc::clone(&self.entry));
     }
 }
 

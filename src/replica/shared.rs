@@ -116,7 +116,7 @@ fn send_tracked(
 }
 
 pub(crate) struct ReplicaShared<A: RemoteObject> {
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     pub(crate) encoding: Encoding,
     /// Where subscriptions run and how much each holds.
     pub(crate) delivery: Delivery,
@@ -167,7 +167,8 @@ impl ChildVisitor for MakeChild {
     type Output = ChildSlot;
     fn visit<C: RemoteObject>(self) -> ChildSlot {
         let arbiter = self.delivery.arbiter.clone();
-        let shared = ReplicaShared::<C>::new(self.name, self.encoding, self.persist, self.delivery);
+        let shared =
+            ReplicaShared::<C>::new(self.name.into(), self.encoding, self.persist, self.delivery);
         let actor = super::LazyActor::new(Arc::clone(&shared), arbiter);
         ChildSlot {
             entry: shared.clone(),
@@ -191,8 +192,12 @@ impl ChildVisitor for MakeChild {
     }
 }
 
+/// Who listens to a replica. Most replicas of a node with many have no one: they hold a
+/// pointer's worth for it, and the lists are made on the first subscription.
+struct Subscribers<A: RemoteObject>(Option<Box<Lists<A>>>);
+
 /// Each subscriber reads from a bounded queue of its own (see [`super::delivery`]).
-struct Subscribers<A: RemoteObject> {
+struct Lists<A: RemoteObject> {
     properties: Vec<QueueSender<A::PropertyChange>>,
     signals: Vec<QueueSender<A::Signal>>,
     /// Per-signal-type subscriptions: each converts and delivers, false once dead.
@@ -203,7 +208,7 @@ struct Subscribers<A: RemoteObject> {
 
 impl<A: RemoteObject> ReplicaShared<A> {
     pub(crate) fn new(
-        name: String,
+        name: Arc<str>,
         encoding: Encoding,
         persist: Option<Arc<PersistQueue>>,
         delivery: Delivery,
@@ -224,13 +229,7 @@ impl<A: RemoteObject> ReplicaShared<A> {
             }
         }
         let core = ReplicaCore::new(A::signature(), values, ReplicaState::Default);
-        let subscribers = Subscribers {
-            properties: Vec::new(),
-            signals: Vec::new(),
-            typed_signals: Vec::new(),
-            states: Vec::new(),
-            streams: Vec::new(),
-        };
+        let subscribers = Subscribers(None);
         let state = StateCell::new(ReplicaState::Default);
         let inner = Mutex::new(Inner {
             core,
@@ -399,26 +398,26 @@ impl<A: RemoteObject> ReplicaShared<A> {
 
     pub(crate) fn subscribe_properties(&self, to: Recipient<A::PropertyChange>) {
         let feed = self.delivery.feed(to);
-        self.lock().subscribers.properties.push(feed);
+        self.lock().subscribers.lists().properties.push(feed);
     }
 
     pub(crate) fn subscribe_signals(&self, to: Recipient<A::Signal>) {
         let feed = self.delivery.feed(to);
-        self.lock().subscribers.signals.push(feed);
+        self.lock().subscribers.lists().signals.push(feed);
     }
 
     pub(crate) fn subscribe_typed_signal(&self, deliver: SignalDelivery<A::Signal>) {
-        self.lock().subscribers.typed_signals.push(deliver);
+        self.lock().subscribers.lists().typed_signals.push(deliver);
     }
 
     pub(crate) fn subscribe_state(&self, to: Recipient<StateChanged>) {
         let feed = self.delivery.feed(to);
-        self.lock().subscribers.states.push(feed);
+        self.lock().subscribers.lists().states.push(feed);
     }
 
     pub(crate) fn events(&self) -> QueueReceiver<Event<A>> {
         let (tx, rx) = self.delivery.stream();
-        self.lock().subscribers.streams.push(tx);
+        self.lock().subscribers.lists().streams.push(tx);
         rx
     }
 
@@ -480,18 +479,60 @@ impl<A: RemoteObject> ReplicaShared<A> {
         debug!(replica = %self.name, ?old, ?new, "replica state changed");
         self.state.set(new);
         let change = StateChanged { old, new };
-        // State changes coalesce (the latest wins) only for a recipient far behind.
-        inner.subscribers.states.retain(|r| r.push_value(0, change));
+        inner.subscribers.state_changed(change);
     }
 }
 
 impl<A: RemoteObject> Subscribers<A> {
+    /// The lists, made now if this is the first subscription.
+    fn lists(&mut self) -> &mut Lists<A> {
+        self.0.get_or_insert_with(|| {
+            Box::new(Lists {
+                properties: Vec::new(),
+                signals: Vec::new(),
+                typed_signals: Vec::new(),
+                states: Vec::new(),
+                streams: Vec::new(),
+            })
+        })
+    }
+
     /// Whether anyone listens to property changes: if not, no change value is built (a
     /// large property would otherwise be copied for nobody).
     fn want_property_changes(&self) -> bool {
-        !self.properties.is_empty() || !self.streams.is_empty()
+        self.0
+            .as_ref()
+            .is_some_and(|l| !l.properties.is_empty() || !l.streams.is_empty())
     }
 
+    fn property_changed(&mut self, index: u16, change: A::PropertyChange) {
+        if let Some(lists) = &mut self.0 {
+            lists.property_changed(index, change);
+        }
+    }
+
+    fn signal(&mut self, signal: A::Signal) {
+        if let Some(lists) = &mut self.0 {
+            lists.signal(signal);
+        }
+    }
+
+    fn state_changed(&mut self, change: StateChanged) {
+        if let Some(lists) = &mut self.0 {
+            // State changes coalesce (the latest wins) only for a recipient far behind.
+            lists.states.retain(|r| r.push_value(0, change));
+        }
+    }
+
+    /// Tells every event stream what `event` makes.
+    fn stream_event(&mut self, event: impl Fn() -> Event<A>) {
+        if let Some(lists) = &mut self.0 {
+            lists.streams.retain(|s| s.push_event(event()));
+        }
+    }
+}
+
+impl<A: RemoteObject> Lists<A> {
     fn property_changed(&mut self, index: u16, change: A::PropertyChange) {
         self.properties
             .retain(|r| r.push_value(index, change.clone()));
@@ -551,7 +592,7 @@ impl<A: RemoteObject> ReplicaEntry<Outbox> for ReplicaShared<A> {
                 return Ok(InitOutcome::SignatureMismatch);
             }
             return Err(ReplicaProtocolError::Init {
-                name: self.name.clone(),
+                name: self.name.to_string(),
                 refused,
             });
         }
@@ -581,14 +622,14 @@ impl<A: RemoteObject> ReplicaEntry<Outbox> for ReplicaShared<A> {
         self.init_children(&mut inner, &link, children, Some(slot));
         if let Some(member) = A::CHILDREN.get(usize::from(slot)) {
             let event = || Event::ChildChanged { child: member.name };
-            inner.subscribers.streams.retain(|s| s.push_event(event()));
+            inner.subscribers.stream_event(event);
         }
     }
 
     fn on_property_change(&self, index: u16, value: &Bytes) -> Result<(), ReplicaProtocolError> {
         let mut inner = self.lock();
         let out_of_range = || ReplicaProtocolError::OutOfRange {
-            name: self.name.clone(),
+            name: self.name.to_string(),
             what: "property",
             index,
         };
@@ -617,7 +658,7 @@ impl<A: RemoteObject> ReplicaEntry<Outbox> for ReplicaShared<A> {
     fn on_signal(&self, index: u16, args: &[u8]) -> Result<(), ReplicaProtocolError> {
         let signal = A::decode_signal(index, args, self.encoding)
             .ok_or_else(|| ReplicaProtocolError::OutOfRange {
-                name: self.name.clone(),
+                name: self.name.to_string(),
                 what: "signal",
                 index,
             })?
@@ -651,10 +692,7 @@ impl<A: RemoteObject> ReplicaEntry<Outbox> for ReplicaShared<A> {
             property: info.name,
             reason: reason.to_owned(),
         };
-        self.lock()
-            .subscribers
-            .streams
-            .retain(|s| s.push_event(event()));
+        self.lock().subscribers.stream_event(event);
     }
 
     fn on_link_lost(&self) {
