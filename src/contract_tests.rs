@@ -300,9 +300,8 @@ impl Link {
                     pending.reply.send(outcome);
                 }
             }
-            for packet in to_node {
-                self.node.handle(self.conn, packet).unwrap();
-            }
+            // As the node's driver does: everything that arrived together, at once.
+            self.node.handle_batch(self.conn, to_node).unwrap();
         }
     }
 
@@ -353,6 +352,18 @@ fn drain_events(
     seen
 }
 
+/// Readings and steps as short words, anything else as it debug-prints.
+fn described(events: Vec<Event<Meter>>) -> Vec<String> {
+    events
+        .into_iter()
+        .map(|e| match e {
+            Event::PropertyChanged(meter::PropertyChange::Reading(r)) => format!("reading {r}"),
+            Event::Signal(meter::Signal::Stepped(s)) => format!("stepped {}", s.n),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
 fn call_add(
     replica: &ReplicaShared<Meter>,
     by: u32,
@@ -378,14 +389,7 @@ async fn item_1_changes_and_signals_arrive_in_order_and_a_slot_change_before_its
     source.state.set_reading(2).unwrap();
     let reply = call_add(&replica, 5);
     link.pump();
-    let seen: Vec<String> = drain_events(&mut events)
-        .into_iter()
-        .map(|e| match e {
-            Event::PropertyChanged(meter::PropertyChange::Reading(r)) => format!("reading {r}"),
-            Event::Signal(meter::Signal::Stepped(s)) => format!("stepped {}", s.n),
-            other => format!("{other:?}"),
-        })
-        .collect();
+    let seen = described(drain_events(&mut events));
     assert_eq!(seen, ["reading 1", "stepped 1", "reading 2", "reading 7"]);
     let answered = reply.lock().unwrap().take().expect("the reply arrived");
     assert_eq!(ENC.decode::<u32>(&answered.unwrap()).unwrap(), 7);
@@ -394,6 +398,39 @@ async fn item_1_changes_and_signals_arrive_in_order_and_a_slot_change_before_its
         7,
         "the change is visible with the reply"
     );
+}
+
+/// A batch of changes and signals reaches the replica in one run, in order; a value in it
+/// that does not decode is refused alone, and what follows it still arrives.
+#[actix::test]
+async fn a_run_of_updates_arrives_in_order_and_skips_only_a_bad_value() {
+    let (mut link, source, replica) = Link::serving();
+    let mut events = replica.events();
+    let change = |value: Bytes| Packet::PropertyChange {
+        source: source.id,
+        index: 0,
+        value,
+    };
+    let reading = |r: u32| change(Bytes::from(ENC.encode(&r).unwrap()));
+    let stepped = |n: u32| Packet::Signal {
+        source: source.id,
+        index: 0,
+        args: Bytes::from(ENC.encode(&meter::Stepped { n }).unwrap()),
+    };
+    let batch = vec![
+        reading(1),
+        stepped(1),
+        change(Bytes::from_static(&[0xff; 9])),
+        reading(2),
+        Packet::Ping(7),
+        stepped(2),
+    ];
+    link.node.handle_batch(link.conn, batch).unwrap();
+    let seen = described(drain_events(&mut events));
+    assert_eq!(seen, ["reading 1", "stepped 1", "reading 2", "stepped 2"]);
+    assert_eq!(replica.state(), ReplicaState::Valid);
+    // The ping in the middle was answered, in its place.
+    assert!(packets(&link.to_host).contains(&Packet::Pong(7)));
 }
 
 #[actix::test]

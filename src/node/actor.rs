@@ -329,20 +329,27 @@ impl StreamHandler<ConnectionEvent> for NodeActor {
             return;
         };
         self.protocol.heard(conn, now());
+        // What read well before a frame that did not is handled first, as it came.
+        let mut packets = Vec::with_capacity(batch.len());
+        let mut unreadable = None;
         for item in batch {
-            let result = match item {
-                Ok(packet) => self
-                    .protocol
-                    .handle(conn, packet)
-                    .map_err(|e| e.to_string()),
-                Err(error) => Err(error.to_string()),
-            };
-            if let Err(error) = result {
-                warn!(%error, "closing the connection to the host");
-                self.report_mismatches();
-                self.close_connection(conn, "protocol_error", ctx);
-                return;
+            match item {
+                Ok(packet) => packets.push(packet),
+                Err(error) => {
+                    unreadable = Some(error.to_string());
+                    break;
+                }
             }
+        }
+        let result = match self.protocol.handle_batch(conn, packets) {
+            Ok(()) => unreadable.map_or(Ok(()), Err),
+            Err(error) => Err(error.to_string()),
+        };
+        if let Err(error) = result {
+            warn!(%error, "closing the connection to the host");
+            self.report_mismatches();
+            self.close_connection(conn, "protocol_error", ctx);
+            return;
         }
         self.report_mismatches();
     }

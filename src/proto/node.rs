@@ -202,6 +202,60 @@ impl ReplicaProtocolError {
 pub(crate) type PendingReply = Box<dyn FnOnce(Result<Bytes, SlotError>) + Send>;
 
 /// What a node needs from a replica, without its types. The replica layer implements it.
+/// A property change or a signal, as a run of them reaches a replica
+/// ([`ReplicaEntry::on_updates`]).
+pub(crate) struct Update {
+    pub(crate) signal: bool,
+    pub(crate) index: u16,
+    /// The encoded value, or the signal's arguments.
+    pub(crate) value: Bytes,
+}
+
+impl Update {
+    /// A change or signal whose value is small enough to be decoded in a run (a large one is
+    /// decoded alone, with its frame named for [`crate::SharedBytes`]), and its source.
+    fn of(packet: Packet) -> Result<(SourceId, Update), Packet> {
+        match packet {
+            Packet::PropertyChange {
+                source,
+                index,
+                value,
+            } if value.len() < SHARE_MIN => Ok((
+                source,
+                Update {
+                    signal: false,
+                    index,
+                    value,
+                },
+            )),
+            Packet::Signal {
+                source,
+                index,
+                args,
+            } if args.len() < SHARE_MIN => Ok((
+                source,
+                Update {
+                    signal: true,
+                    index,
+                    value: args,
+                },
+            )),
+            other => Err(other),
+        }
+    }
+
+    /// Hands it to `entry` alone.
+    pub(crate) fn apply_to<S, E: ReplicaEntry<S> + ?Sized>(
+        &self,
+        entry: &E,
+    ) -> Result<(), ReplicaProtocolError> {
+        match self.signal {
+            true => entry.on_signal(self.index, &self.value),
+            false => entry.on_property_change(self.index, &self.value),
+        }
+    }
+}
+
 pub(crate) trait ReplicaEntry<S>: Send + Sync {
     fn signature(&self) -> u64;
     fn link(&self) -> Option<(ConnId, SourceId)>;
@@ -229,6 +283,22 @@ pub(crate) trait ReplicaEntry<S>: Send + Sync {
     }
     fn on_property_change(&self, index: u16, value: &Bytes) -> Result<(), ReplicaProtocolError>;
     fn on_signal(&self, index: u16, args: &[u8]) -> Result<(), ReplicaProtocolError>;
+    /// A run of changes and signals that arrived back to back, in order. A value that does
+    /// not decode goes to `bad` and the run goes on; any other error ends it (the replica
+    /// then fails). A replica may take its lock once for the whole run.
+    fn on_updates(
+        &self,
+        updates: &[Update],
+        bad: &mut dyn FnMut(ReplicaProtocolError),
+    ) -> Result<(), ReplicaProtocolError> {
+        for update in updates {
+            match update.apply_to(self) {
+                Err(error) if error.is_bad_value() => bad(error),
+                other => other?,
+            }
+        }
+        Ok(())
+    }
     /// The pending call `serial` answers, if it is this replica's.
     fn take_pending(&self, serial: u32) -> Option<PendingReply>;
     fn on_link_lost(&self);
@@ -505,6 +575,8 @@ pub(crate) struct NodeProtocol<S> {
     links: FxHashMap<(ConnId, SourceId), Linked<S>>,
     /// Sources a host serves with another API than a replica's, not yet taken by the driver.
     mismatches: Vec<(ConnId, String)>,
+    /// The buffer runs of updates are gathered in, kept from one batch to the next.
+    run: Vec<Update>,
 }
 
 impl<S: FrameSink> Default for NodeProtocol<S> {
@@ -514,6 +586,7 @@ impl<S: FrameSink> Default for NodeProtocol<S> {
             replicas: HashMap::new(),
             links: FxHashMap::default(),
             mismatches: Vec::new(),
+            run: Vec::new(),
         }
     }
 }
@@ -599,6 +672,52 @@ impl<S: FrameSink> NodeProtocol<S> {
         if let Some(session) = self.sessions.get_mut(&conn) {
             session.heard(now);
         }
+    }
+
+    /// Handles packets that arrived together from the host on `conn`, in order, as
+    /// [`NodeProtocol::handle`] would one by one; a run of changes and signals for one
+    /// source reaches each of its replicas in one call. An error stops at that packet.
+    pub(crate) fn handle_batch(
+        &mut self,
+        conn: ConnId,
+        packets: Vec<Packet>,
+    ) -> Result<(), NodeSessionError> {
+        let mut run = std::mem::take(&mut self.run);
+        let mut run_source = None;
+        let mut result = Ok(());
+        for packet in packets {
+            match Update::of(packet) {
+                Ok((source, update)) => {
+                    if run_source != Some(source) {
+                        self.deliver_run(conn, run_source, &mut run);
+                        run_source = Some(source);
+                    }
+                    run.push(update);
+                }
+                Err(packet) => {
+                    self.deliver_run(conn, run_source.take(), &mut run);
+                    result = self.handle(conn, packet);
+                    if result.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        self.deliver_run(conn, run_source, &mut run);
+        self.run = run;
+        result
+    }
+
+    /// Hands `run` (emptied) to the replicas of `source`, if any.
+    fn deliver_run(&mut self, conn: ConnId, source: Option<SourceId>, run: &mut Vec<Update>) {
+        let Some(source) = source.filter(|_| !run.is_empty()) else {
+            return;
+        };
+        let refuse = &mut |error: ReplicaProtocolError| {
+            warn!(conn, %error, "refusing a value from the host");
+        };
+        self.deliver(conn, source, |entry| entry.on_updates(run, refuse));
+        run.clear();
     }
 
     /// Handles one packet from the host on `conn`. An error closes that connection (the
@@ -1103,7 +1222,7 @@ impl<S: FrameSink> NodeProtocol<S> {
         &mut self,
         conn: ConnId,
         source: SourceId,
-        apply: impl Fn(&Arc<dyn ReplicaEntry<S>>) -> Result<(), ReplicaProtocolError>,
+        mut apply: impl FnMut(&Arc<dyn ReplicaEntry<S>>) -> Result<(), ReplicaProtocolError>,
     ) {
         let mut failed = Vec::new();
         for entry in self.linked(conn, source) {

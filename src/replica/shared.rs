@@ -15,7 +15,7 @@ use crate::error::SlotError;
 use crate::outbox::{ConnId, Outbox};
 use crate::persist::{PersistQueue, PersistedValues};
 pub(crate) use crate::proto::node::{
-    init_children, ChildTree, InitOutcome, PendingReply, ReplicaEntry, ReplicaProtocolError,
+    init_children, ChildTree, InitOutcome, PendingReply, ReplicaEntry, ReplicaProtocolError, Update,
 };
 use crate::proto::replica::{InitRefused, Offered, ReplicaCore, Transition};
 use crate::shared_bytes::decoding_from;
@@ -483,6 +483,56 @@ impl<A: RemoteObject> ReplicaShared<A> {
     }
 }
 
+impl<A: RemoteObject> ReplicaShared<A> {
+    /// Applies a change of property `index` to the values `inner` holds; returns it if
+    /// it changed the value and anyone listens for changes.
+    fn change(
+        &self,
+        inner: &mut Inner<A>,
+        index: u16,
+        value: &Bytes,
+    ) -> Result<Option<A::PropertyChange>, ReplicaProtocolError> {
+        let out_of_range = || ReplicaProtocolError::OutOfRange {
+            name: self.name.to_string(),
+            what: "property",
+            index,
+        };
+        if !inner.core.has_property(index) {
+            return Err(out_of_range());
+        }
+        let change = A::decode_property(index, value, self.encoding)
+            .ok_or_else(out_of_range)?
+            .map_err(|error| {
+                ReplicaProtocolError::bad_value(&self.name, "property value", error)
+            })?;
+        if !inner.core.commit_change(index, value) {
+            return Ok(None);
+        }
+        let told = if inner.subscribers.want_property_changes() {
+            A::apply_change(&mut inner.props, change.clone());
+            Some(change)
+        } else {
+            A::apply_change(&mut inner.props, change);
+            None
+        };
+        if is_persisted::<A>(index) {
+            self.save_persisted(inner);
+        }
+        Ok(told)
+    }
+
+    /// Decodes signal `index`.
+    fn signal(&self, index: u16, args: &[u8]) -> Result<A::Signal, ReplicaProtocolError> {
+        A::decode_signal(index, args, self.encoding)
+            .ok_or_else(|| ReplicaProtocolError::OutOfRange {
+                name: self.name.to_string(),
+                what: "signal",
+                index,
+            })?
+            .map_err(|error| ReplicaProtocolError::bad_value(&self.name, "signal", error))
+    }
+}
+
 impl<A: RemoteObject> Subscribers<A> {
     /// The lists, made now if this is the first subscription.
     fn lists(&mut self) -> &mut Lists<A> {
@@ -628,42 +678,43 @@ impl<A: RemoteObject> ReplicaEntry<Outbox> for ReplicaShared<A> {
 
     fn on_property_change(&self, index: u16, value: &Bytes) -> Result<(), ReplicaProtocolError> {
         let mut inner = self.lock();
-        let out_of_range = || ReplicaProtocolError::OutOfRange {
-            name: self.name.to_string(),
-            what: "property",
-            index,
-        };
-        if !inner.core.has_property(index) {
-            return Err(out_of_range());
-        }
-        let change = A::decode_property(index, value, self.encoding)
-            .ok_or_else(out_of_range)?
-            .map_err(|error| {
-                ReplicaProtocolError::bad_value(&self.name, "property value", error)
-            })?;
-        if inner.core.commit_change(index, value) {
-            if inner.subscribers.want_property_changes() {
-                A::apply_change(&mut inner.props, change.clone());
-                inner.subscribers.property_changed(index, change);
-            } else {
-                A::apply_change(&mut inner.props, change);
-            }
-            if is_persisted::<A>(index) {
-                self.save_persisted(&inner);
-            }
+        if let Some(change) = self.change(&mut inner, index, value)? {
+            inner.subscribers.property_changed(index, change);
         }
         Ok(())
     }
 
     fn on_signal(&self, index: u16, args: &[u8]) -> Result<(), ReplicaProtocolError> {
-        let signal = A::decode_signal(index, args, self.encoding)
-            .ok_or_else(|| ReplicaProtocolError::OutOfRange {
-                name: self.name.to_string(),
-                what: "signal",
-                index,
-            })?
-            .map_err(|error| ReplicaProtocolError::bad_value(&self.name, "signal", error))?;
+        let signal = self.signal(index, args)?;
         self.lock().subscribers.signal(signal);
+        Ok(())
+    }
+
+    /// One lock for the whole run.
+    fn on_updates(
+        &self,
+        updates: &[Update],
+        bad: &mut dyn FnMut(ReplicaProtocolError),
+    ) -> Result<(), ReplicaProtocolError> {
+        let mut inner = self.lock();
+        for update in updates {
+            let applied = match update.signal {
+                true => self
+                    .signal(update.index, &update.value)
+                    .map(|signal| inner.subscribers.signal(signal)),
+                false => self
+                    .change(&mut inner, update.index, &update.value)
+                    .map(|change| {
+                        if let Some(change) = change {
+                            inner.subscribers.property_changed(update.index, change);
+                        }
+                    }),
+            };
+            match applied {
+                Err(error) if error.is_bad_value() => bad(error),
+                other => other?,
+            }
+        }
         Ok(())
     }
 
