@@ -183,7 +183,7 @@ impl Subscribers {
         Packet::write_value_frame(&mut frame, false, first, index, encode)?;
         let value = &frame[Packet::VALUE_FRAME_HEADER..];
         if cached[..] == *value {
-            self.scratch = frame;
+            self.keep_buffer(frame);
             return Ok(false);
         }
         let ready = if frame.len() <= COPY_FRAMES_UP_TO {
@@ -234,6 +234,14 @@ impl Subscribers {
 
     fn first_source(&self) -> SourceId {
         self.list.first().map_or(0, |s| s.source)
+    }
+
+    /// Keeps `frame`'s buffer for the next frame, unless a large value made it large: an
+    /// unchanged 16 MiB value must not leave 16 MiB behind.
+    fn keep_buffer(&mut self, frame: BytesMut) {
+        if frame.capacity() <= 4 * COPY_FRAMES_UP_TO {
+            self.scratch = frame;
+        }
     }
 
     /// The buffer a frame is encoded in: the one the last small frame used, emptied.
@@ -295,7 +303,7 @@ impl Subscribers {
             self.counted();
         }
         if let Ready::Copied(frame) = ready {
-            self.scratch = frame;
+            self.keep_buffer(frame);
         }
     }
 }
@@ -420,5 +428,27 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a[0].as_ptr(), b[0].as_ptr(), "one buffer for both");
         assert_eq!(gathering.queued_pieces(), a);
+    }
+
+    /// Setting a large property to the value it has sends nothing and keeps nothing of it.
+    #[test]
+    fn an_unchanged_large_value_leaves_no_large_buffer_behind() {
+        let mut subs = Subscribers::default();
+        let outbox = Outbox::detached(1, 1 << 26);
+        subs.add(1, &outbox);
+        let big = vec![7u8; 1 << 20];
+        let encode = |out: &mut BytesMut| {
+            Encoding::Bincode
+                .encode_into(&serde_bytes::Bytes::new(&big), out)
+                .map_err(Error::from)
+        };
+        let mut cached = Bytes::new();
+        assert!(subs.publish_property(0, &mut cached, encode).unwrap());
+        assert!(!subs.publish_property(0, &mut cached, encode).unwrap());
+        assert!(
+            subs.scratch.capacity() <= 4 * COPY_FRAMES_UP_TO,
+            "{} bytes kept",
+            subs.scratch.capacity()
+        );
     }
 }
