@@ -685,6 +685,19 @@ mod tests {
         Bytes::from(vec![tag; len])
     }
 
+    /// The size of the frames [`backed_up`] fills its queue with.
+    const FILLER: usize = 1024;
+
+    /// An outbox with no writer, holding more than values need to start coalescing: what
+    /// the queue looks like behind a stalled peer.
+    fn backed_up() -> Outbox {
+        let outbox = Outbox::detached(1, DEFAULT_MAX_QUEUED);
+        for _ in 0..=(COALESCE_ABOVE / FILLER) {
+            outbox.push(frame(0, FILLER));
+        }
+        outbox
+    }
+
     /// Records how many bytes each write carried.
     #[derive(Clone, Default)]
     struct CountingWriter(Arc<Mutex<Vec<usize>>>);
@@ -809,13 +822,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_backed_up_queue_keeps_only_the_latest_value_of_each_property_in_order() {
-        // No writer runs: the queue backs up as it would behind a stalled peer.
-        let (a, _b) = tokio::io::duplex(16);
-        let (outbox, _writer) = Outbox::new(1, a, DEFAULT_MAX_QUEUED);
-        let filler = 1024;
-        for _ in 0..=(COALESCE_ABOVE / filler) {
-            outbox.push(frame(0, filler));
-        }
+        let outbox = backed_up();
+        let filler = FILLER;
         let before = outbox.queued_bytes();
         for v in 1..=1000u16 {
             outbox.push_property(1, 0, Bytes::from(v.to_le_bytes().to_vec()));
@@ -867,11 +875,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_backed_up_queue_coalesces_copied_values_too() {
-        let (a, _b) = tokio::io::duplex(16);
-        let (outbox, _writer) = Outbox::new(1, a, DEFAULT_MAX_QUEUED);
-        for _ in 0..=(COALESCE_ABOVE / 1024) {
-            outbox.push(frame(0, 1024));
-        }
+        let outbox = backed_up();
         let before = outbox.queued_bytes();
         for v in 1..=1000u16 {
             outbox.push_copy(Some((1, 0)), &v.to_le_bytes());
@@ -885,11 +889,7 @@ mod tests {
 
     #[tokio::test]
     async fn coalesced_values_leave_no_slots_behind() {
-        let (a, _b) = tokio::io::duplex(16);
-        let (outbox, _writer) = Outbox::new(1, a, DEFAULT_MAX_QUEUED);
-        for _ in 0..=(COALESCE_ABOVE / 1024) {
-            outbox.push(frame(0, 1024));
-        }
+        let outbox = backed_up();
         for v in 0..1_000_000u32 {
             outbox.push_property(1, (v % 3) as u16, Bytes::from(v.to_le_bytes().to_vec()));
         }
